@@ -1,0 +1,36 @@
+/* pqify: one multi-call binary. `pqify <command> [options]`, `pqify <command> --help`. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct pqify_command commands[] = {
+    {"demo", "show what post-quantum TLS costs, step by step", pqify_cmd_demo},
+    {"bench", "measure the KEMs (and later the handshakes) against libcrypto", pqify_cmd_bench},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: pqify <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n`pqify <command> --help` describes one command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "pqify: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
