@@ -21,6 +21,7 @@ enum pqify_err {
     PQIFY_ERR_RNG = -3,            /* the system RNG failed; no key was made */
     PQIFY_ERR_ARG = -4,            /* a NULL pointer or a bad argument */
     PQIFY_ERR_BACKEND = -5,        /* a backend was asked for that this CPU lacks */
+    PQIFY_ERR_LENGTH = -6,         /* a buffer has the wrong length for this KEM */
     /* tls layer and above use -100 and below (see tls.h) */
 };
 

@@ -112,6 +112,18 @@ extern const pqify_kem pqify_kem_kyber512, pqify_kem_kyber768, pqify_kem_kyber10
 /* NULL-terminated list of all six, ML-KEM first. */
 extern const pqify_kem *const pqify_kems[];
 
+/*
+ * Length-checked calls through the table, for callers holding wire data (TLS).
+ * Every length is checked before anything is read or written; a wrong one fails
+ * with PQIFY_ERR_LENGTH. Otherwise they behave as the functions above.
+ */
+PQIFY_MUST_USE int pqify_kem_keypair(const pqify_kem *kem, uint8_t *ek, size_t ek_len,
+                                     uint8_t *dk, size_t dk_len);
+PQIFY_MUST_USE int pqify_kem_encaps(const pqify_kem *kem, uint8_t *ct, size_t ct_len,
+                                    uint8_t *ss, size_t ss_len, const uint8_t *ek, size_t ek_len);
+PQIFY_MUST_USE int pqify_kem_decaps(const pqify_kem *kem, uint8_t *ss, size_t ss_len,
+                                    const uint8_t *ct, size_t ct_len, const uint8_t *dk, size_t dk_len);
+
 /* Look a KEM up by name ("ML-KEM-768", "mlkem768", "Kyber512", "kyber512"); NULL if unknown. */
 const pqify_kem *pqify_kem_by_name(const char *name);
 
