@@ -1,0 +1,299 @@
+/*
+ * pqify TLS 1.3 engine (RFC 8446) with hybrid post-quantum key exchange.
+ *
+ * Bytes in, bytes out: the engine never touches a socket. The caller feeds what it
+ * received and sends what the engine wrote into a pqify_tls_buf. The caller must
+ * flush the output buffer even when a call fails, because it may hold an alert.
+ *
+ *   client:  conn = pqify_tls_conn_new(cfg, 0);
+ *            pqify_tls_handshake(conn, NULL, &zero, &out);   -> IN_PROGRESS, out = ClientHello
+ *            loop: send out; read bytes; n = len;
+ *                  ret = pqify_tls_handshake(conn, bytes, &n, &out);  (n becomes bytes consumed)
+ *            until ret == 0 (done) or ret < 0 (failed; still send out).
+ *            Bytes after the n consumed belong to the application: pass them to
+ *            pqify_tls_receive().
+ *   server:  the same with is_server = 1 and the first call carrying received bytes.
+ *
+ * Threads: a config is immutable once a connection uses it and may be shared by
+ * connections on any thread. A connection is used by one thread at a time.
+ *
+ * Memory: pqify_tls_conn_new() makes the only allocations of a connection (and
+ * pqify_tls_handshake frees the handshake part when the handshake ends); see
+ * pqify_tls_conn_size(). Output buffers grow with malloc and belong to the caller.
+ * Every secret is wiped before its memory is released.
+ */
+#ifndef PQIFY_TLS_H
+#define PQIFY_TLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pqify/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- return values ---------------------------------------------------------- */
+
+/* Positive, not errors. */
+#define PQIFY_TLS_IN_PROGRESS 1   /* handshake: feed more bytes (after flushing out) */
+#define PQIFY_TLS_PEER_CLOSED 2   /* receive: the peer sent close_notify; no more data */
+
+/*
+ * Errors are negative, -100 and below. Each maps to the alert the engine sent (or
+ * none), see pqify_tls_alert_of(). The first error of a connection sticks: every
+ * later call returns it again.
+ */
+enum pqify_tls_err {
+    /* local / API */
+    PQIFY_TLS_ERR_NO_MEMORY = -100,
+    PQIFY_TLS_ERR_ARG = -101,            /* bad argument or call in the wrong state */
+    PQIFY_TLS_ERR_CONFIG = -102,         /* config unusable (file unreadable, key/cert mismatch ...) */
+    PQIFY_TLS_ERR_INTERNAL = -103,       /* libcrypto failed: internal_error */
+    PQIFY_TLS_ERR_CLOSED = -104,         /* the connection was closed; nothing more may be sent */
+    PQIFY_TLS_ERR_RNG = -105,            /* the CSPRNG failed: internal_error */
+    PQIFY_TLS_ERR_SIGN = -106,           /* the signer failed: internal_error */
+    /* parsing and protocol */
+    PQIFY_TLS_ERR_DECODE = -110,         /* malformed message: decode_error */
+    PQIFY_TLS_ERR_UNEXPECTED_MESSAGE = -111,
+    PQIFY_TLS_ERR_ILLEGAL_PARAMETER = -112,
+    PQIFY_TLS_ERR_DUPLICATE_EXTENSION = -113,   /* illegal_parameter */
+    PQIFY_TLS_ERR_MISSING_EXTENSION = -114,
+    PQIFY_TLS_ERR_UNSUPPORTED_EXTENSION = -115, /* server sent an extension we did not offer */
+    PQIFY_TLS_ERR_PROTOCOL_VERSION = -116,      /* peer does not speak TLS 1.3 */
+    PQIFY_TLS_ERR_RECORD_OVERFLOW = -117,       /* record over 2^14 + 256 (or 2^14 plaintext) */
+    PQIFY_TLS_ERR_BAD_RECORD_MAC = -118,        /* AEAD open failed */
+    PQIFY_TLS_ERR_SEQUENCE_LIMIT = -119,        /* 2^64 - 1 records under one key */
+    PQIFY_TLS_ERR_HRR = -120,                   /* bad HelloRetryRequest: illegal_parameter */
+    PQIFY_TLS_ERR_SECOND_CLIENT_HELLO = -121,   /* second ClientHello differs from the first: illegal_parameter */
+    PQIFY_TLS_ERR_KEY_UPDATE_LIMIT = -122,      /* peer KeyUpdate flood: unexpected_message */
+    /* negotiation */
+    PQIFY_TLS_ERR_NO_PQ_GROUP = -130,     /* pq=required and the peer has no PQ group: insufficient_security */
+    PQIFY_TLS_ERR_PEER_NO_PQ = -131,      /* pq=required and the server refused every PQ group we offered */
+    PQIFY_TLS_ERR_NO_COMMON_GROUP = -132, /* handshake_failure */
+    PQIFY_TLS_ERR_NO_COMMON_CIPHER = -133,/* handshake_failure */
+    PQIFY_TLS_ERR_NO_COMMON_SIGALG = -134,/* handshake_failure */
+    PQIFY_TLS_ERR_NO_ALPN = -135,         /* no_application_protocol */
+    /* key shares (DESIGN.md "Groups") */
+    PQIFY_TLS_ERR_BAD_KEY_SHARE = -140,   /* wrong length for the group: illegal_parameter */
+    PQIFY_TLS_ERR_BAD_EK = -141,          /* ML-KEM ek fails the FIPS 203 modulus check: illegal_parameter */
+    PQIFY_TLS_ERR_BAD_CT = -142,          /* KEM ciphertext of the wrong length: illegal_parameter */
+    PQIFY_TLS_ERR_X25519_ZERO = -143,     /* all-zero X25519 output: illegal_parameter */
+    PQIFY_TLS_ERR_BAD_POINT = -144,       /* EC point compressed, infinity or off the curve: illegal_parameter */
+    /* authentication */
+    PQIFY_TLS_ERR_BAD_CERT = -150,        /* certificate unparsable or unusable: bad_certificate */
+    PQIFY_TLS_ERR_UNKNOWN_CA = -151,      /* chain does not verify to the CA: unknown_ca */
+    PQIFY_TLS_ERR_CERT_EXPIRED = -152,    /* certificate_expired */
+    PQIFY_TLS_ERR_CERT_NAME = -153,       /* certificate does not match the server name: bad_certificate */
+    PQIFY_TLS_ERR_CERT_REQUIRED = -154,   /* client sent no certificate: certificate_required */
+    PQIFY_TLS_ERR_BAD_SIGNATURE = -155,   /* CertificateVerify does not verify: decrypt_error */
+    PQIFY_TLS_ERR_BAD_FINISHED = -156,    /* Finished does not verify: decrypt_error */
+    /* the peer's alert: PQIFY_TLS_ERR_PEER_ALERT - alert (so -1000 .. -1255) */
+    PQIFY_TLS_ERR_PEER_ALERT = -1000,
+};
+
+/* The TLS alert description an error sends (RFC 8446 §6), or -1 if it sends none. */
+int pqify_tls_alert_of(int err);
+
+/* Alert description name ("insufficient_security"), or "unknown" (never NULL). */
+const char *pqify_tls_alert_name(int alert);
+
+/*
+ * Words for an error, with the alert when there is one, e.g.
+ * "peer offered no post-quantum group (pq=required): insufficient_security" or
+ * "peer sent alert: handshake_failure". Never NULL; a static string.
+ */
+const char *pqify_tls_strerror(int err);
+
+/* ---- output buffer ------------------------------------------------------------ */
+
+/* Bytes for the caller to send, in order: base[0 .. len). Grows with malloc. */
+typedef struct pqify_tls_buf {
+    uint8_t *base;
+    size_t len;
+    size_t capacity;
+    int is_allocated;   /* base came from malloc (else from the caller's storage) */
+} pqify_tls_buf;
+
+/* Start with caller storage (may be NULL with size 0); it grows into the heap. */
+void pqify_tls_buf_init(pqify_tls_buf *buf, void *storage, size_t size);
+/* Wipe and free (if allocated); the buffer may be reused after pqify_tls_buf_init. */
+void pqify_tls_buf_dispose(pqify_tls_buf *buf);
+/* Drop the first n bytes (after sending them). */
+void pqify_tls_buf_consume(pqify_tls_buf *buf, size_t n);
+
+/* ---- configuration ------------------------------------------------------------ */
+
+typedef enum pqify_pq_mode {
+    PQIFY_PQ_PREFERRED = 0,  /* default: hybrid first, classical peers still work */
+    PQIFY_PQ_REQUIRED = 1,   /* only post-quantum groups; classical peer -> insufficient_security */
+    PQIFY_PQ_OFF = 2,        /* classical only (measurements, old peers) */
+} pqify_pq_mode;
+
+/* "preferred" | "required" | "off" -> mode; PQIFY_TLS_ERR_ARG otherwise. */
+PQIFY_MUST_USE int pqify_tls_pq_mode_parse(const char *word, pqify_pq_mode *mode);
+const char *pqify_tls_pq_mode_name(pqify_pq_mode mode);
+
+/*
+ * Signer: makes the CertificateVerify signature. The default signer uses the key
+ * from pqify_tls_config_set_key_*. A custom signer (keyless) is set with
+ * pqify_tls_config_set_signer. sign() returns 0 and sets *sig_len, or a negative
+ * error. Only synchronous signers exist today; PQIFY_TLS_SIGN_PENDING is reserved
+ * for the asynchronous variant (the handshake will return it and resume later).
+ */
+#define PQIFY_TLS_SIGN_PENDING 3
+#define PQIFY_TLS_MAX_SIGNATURE 1024
+typedef struct pqify_tls_signer {
+    void *ctx;
+    /* TLS SignatureScheme codes this key can make, in preference order. */
+    const uint16_t *schemes;
+    size_t n_schemes;
+    int (*sign)(void *ctx, uint16_t scheme, const uint8_t *tbs, size_t tbs_len,
+                uint8_t *sig, size_t sig_capacity, size_t *sig_len);
+} pqify_tls_signer;
+
+typedef struct pqify_tls_config pqify_tls_config;
+
+pqify_tls_config *pqify_tls_config_new(void);   /* NULL if out of memory */
+void pqify_tls_config_free(pqify_tls_config *cfg);
+
+/*
+ * Own certificate chain (PEM, leaf first) and private key (PEM: ECDSA P-256/P-384,
+ * RSA, Ed25519). Required on a server; on a client only for mutual TLS.
+ * Key and leaf certificate are checked to match when both are set.
+ */
+PQIFY_MUST_USE int pqify_tls_config_set_cert_chain_file(pqify_tls_config *cfg, const char *path);
+PQIFY_MUST_USE int pqify_tls_config_set_key_file(pqify_tls_config *cfg, const char *path);
+PQIFY_MUST_USE int pqify_tls_config_set_cert_chain_pem(pqify_tls_config *cfg, const char *pem, size_t len);
+PQIFY_MUST_USE int pqify_tls_config_set_key_pem(pqify_tls_config *cfg, const char *pem, size_t len);
+/* Replace the default signer (key still optional; the cert chain is still needed). */
+PQIFY_MUST_USE int pqify_tls_config_set_signer(pqify_tls_config *cfg, const pqify_tls_signer *signer);
+
+/*
+ * Trust anchors (PEM, one or more). A client verifies the server against them (or
+ * against the system store if none is set); a server with a CA requests and
+ * verifies client certificates (see require_client_cert).
+ */
+PQIFY_MUST_USE int pqify_tls_config_set_ca_file(pqify_tls_config *cfg, const char *path);
+PQIFY_MUST_USE int pqify_tls_config_set_ca_pem(pqify_tls_config *cfg, const char *pem, size_t len);
+/* Server: 1 (default when a CA is set) = client certificate required; 0 = none requested. */
+void pqify_tls_config_set_require_client_cert(pqify_tls_config *cfg, int require);
+/* Client: 0 skips server certificate verification (tests and scans only). Default 1. */
+void pqify_tls_config_set_verify_peer(pqify_tls_config *cfg, int verify);
+
+/* Default PQIFY_PQ_PREFERRED. */
+PQIFY_MUST_USE int pqify_tls_config_set_pq(pqify_tls_config *cfg, pqify_pq_mode mode);
+
+/*
+ * Expert override: comma-separated group names in preference order, e.g.
+ * "SecP256r1MLKEM768,X25519". Names are the DESIGN.md table's (case-insensitive;
+ * also "x25519", "secp256r1"/"P-256", "secp384r1"/"P-384"). Legacy groups are used
+ * only when named here. Still filtered by the pq mode: with pq=required the
+ * classical names are dropped, with pq=off the PQ ones (an empty result is
+ * PQIFY_TLS_ERR_CONFIG). A client sends key shares for the first two groups.
+ * NULL or "" restores the defaults.
+ */
+PQIFY_MUST_USE int pqify_tls_config_set_groups(pqify_tls_config *cfg, const char *names);
+
+/* Comma-separated ALPN protocols in preference order ("h2,http/1.1"). A server with
+ * a list requires overlap when the client offers ALPN (no_application_protocol). */
+PQIFY_MUST_USE int pqify_tls_config_set_alpn(pqify_tls_config *cfg, const char *list);
+
+/* Client: SNI and the name (DNS name or IP literal) the server certificate must match. */
+PQIFY_MUST_USE int pqify_tls_config_set_server_name(pqify_tls_config *cfg, const char *name);
+
+/* Comma-separated suites in preference order: TLS_AES_128_GCM_SHA256,
+ * TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256 (default: that order). */
+PQIFY_MUST_USE int pqify_tls_config_set_ciphers(pqify_tls_config *cfg, const char *list);
+
+/* ---- groups (for tools) ---------------------------------------------------- */
+
+/* Name of a NamedGroup code ("X25519MLKEM768"), or NULL if pqify does not know it. */
+const char *pqify_tls_group_name(uint16_t id);
+/* Code for a name (see set_groups), or -1. */
+int pqify_tls_group_id(const char *name);
+/* 1 if the group is post-quantum (hybrid or pure ML-KEM / Kyber), else 0. */
+int pqify_tls_group_is_pq(uint16_t id);
+/* 1 if the group is used only when named (Kyber drafts, P256Kyber512). */
+int pqify_tls_group_is_legacy(uint16_t id);
+/* Every group pqify knows, table order; returns the count and fills up to max ids. */
+size_t pqify_tls_groups_all(uint16_t *ids, size_t max);
+
+/* ---- connection ------------------------------------------------------------ */
+
+typedef struct pqify_tls_conn pqify_tls_conn;
+
+/* NULL if out of memory or the config cannot serve that role (server without cert). */
+pqify_tls_conn *pqify_tls_conn_new(const pqify_tls_config *cfg, int is_server);
+void pqify_tls_conn_free(pqify_tls_conn *conn);
+
+/*
+ * Bytes held by one connection: while handshaking, and once established (after
+ * the handshake part is released). Today roughly 52 KiB and 17.5 KiB; the bulk is
+ * the 16.7 KB receive-record buffer. See docs/tls.md.
+ */
+size_t pqify_tls_conn_size(int handshaking);
+
+/*
+ * Drive the handshake. in/in_len: received bytes (NULL/0 for the client's first
+ * call); on return *in_len holds how many were consumed. Returns 0 when the
+ * handshake is complete, PQIFY_TLS_IN_PROGRESS when more input is needed, or a
+ * negative error. Appends to out in every case (flush it; it may hold an alert).
+ */
+PQIFY_MUST_USE int pqify_tls_handshake(pqify_tls_conn *conn, const uint8_t *in, size_t *in_len,
+                                       pqify_tls_buf *out);
+
+/* 1 once the handshake completed. */
+int pqify_tls_is_established(const pqify_tls_conn *conn);
+
+/* Encrypt application data into records appended to out. */
+PQIFY_MUST_USE int pqify_tls_send(pqify_tls_conn *conn, pqify_tls_buf *out, const void *data,
+                                  size_t len);
+
+/*
+ * Decrypt received bytes. Application data is appended to plaintext; anything to
+ * send back (a KeyUpdate answer, an alert) is appended to out. *in_len: in =
+ * available, out = consumed (always everything unless an error or close_notify
+ * stops it). Returns 0, PQIFY_TLS_PEER_CLOSED, or a negative error.
+ */
+PQIFY_MUST_USE int pqify_tls_receive(pqify_tls_conn *conn, pqify_tls_buf *plaintext,
+                                     const uint8_t *in, size_t *in_len, pqify_tls_buf *out);
+
+/* Send close_notify; afterwards pqify_tls_send fails with PQIFY_TLS_ERR_CLOSED. */
+PQIFY_MUST_USE int pqify_tls_close_notify(pqify_tls_conn *conn, pqify_tls_buf *out);
+
+/* Send KeyUpdate and switch our sending key (RFC 8446 §4.6.3); with
+ * request_peer = 1 the peer is asked to update its key too. */
+PQIFY_MUST_USE int pqify_tls_key_update(pqify_tls_conn *conn, int request_peer, pqify_tls_buf *out);
+
+/* The sticky first error, or 0. */
+int pqify_tls_error(const pqify_tls_conn *conn);
+
+/* What was negotiated; valid once established (fields are empty / 0 before). */
+typedef struct pqify_tls_info {
+    const char *version;        /* "TLSv1.3" */
+    const char *cipher;         /* "TLS_AES_128_GCM_SHA256" ... */
+    uint16_t cipher_id;
+    const char *group;          /* "X25519MLKEM768" ... */
+    uint16_t group_id;
+    int is_pq;                  /* the group is post-quantum */
+    int hrr;                    /* a HelloRetryRequest happened */
+    int peer_cert;              /* the peer presented a certificate */
+    char peer_subject[256];     /* one-line RFC 2253 subject, "" if none */
+    char alpn[256];             /* "" if none */
+    char server_name[256];      /* SNI sent (client) or received (server), "" if none */
+    uint16_t signature_scheme;  /* the peer's CertificateVerify scheme, 0 if none */
+    uint64_t handshake_us;      /* first handshake call to completion, monotonic clock */
+    uint64_t key_updates_sent, key_updates_received;
+} pqify_tls_info;
+
+void pqify_tls_get_info(const pqify_tls_conn *conn, pqify_tls_info *info);
+
+/* Suite name for a code ("TLS_AES_128_GCM_SHA256"), or NULL. */
+const char *pqify_tls_cipher_name(uint16_t id);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
