@@ -4,8 +4,12 @@
  * Every figure is the median of many samples of one operation. The samples of all
  * operations are interleaved round by round (each round starting one job later), so
  * that a burst of load from the other core, or a frequency change, spreads over
- * every figure instead of landing on one. The ratios divide by one X25519 derive
- * measured in the same rounds: the unit the deployment figures are quoted in.
+ * every figure instead of landing on one. The ratios are to one X25519 derive, the
+ * unit the deployment figures are quoted in: each round yields one ratio (this
+ * operation's sample over the X25519 derive sample of the same round) and x is the
+ * median of those. This shared machine switches between a fast and a slow state
+ * for milliseconds at a time; pairing within a round cancels most of it, where a
+ * ratio of two medians would depend on how often each state was hit.
  */
 #include "alloc_count.h"
 #include "bench.h"
@@ -56,6 +60,9 @@ struct job {
     double *samples;
     unsigned long long allocs, ops;
     struct pqify_bench_stats st;
+    double x;       /* median over rounds of sample / X25519 derive sample */
+    double x_iqr;   /* interquartile range of those per-round ratios, relative */
+    double speedup; /* median over rounds of backend 0's sample / this one's */
 };
 
 struct run {
@@ -71,6 +78,7 @@ struct run {
     double *samples;
     int cpu;
     double unit_ns;
+    double kyber_p256[PQIFY_BENCH_MAX_BACKENDS]; /* paired like x */
 };
 
 static int run_job_once(struct job *j)
@@ -105,6 +113,13 @@ static const char *job_name(const struct job *j)
     return j->ecdh != NULL ? j->ecdh->name : j->kem->name;
 }
 
+static const char *job_op_name(const struct job *j)
+{
+    if (j->ecdh != NULL)
+        return j->op == OP_KEYGEN ? "keygen" : "derive";
+    return op_name[j->op];
+}
+
 static int select_backend(struct run *r, int b)
 {
     if (b < 0 || b == r->active)
@@ -121,8 +136,8 @@ static int select_backend(struct run *r, int b)
 
 static int fail_op(const struct job *j, int rc)
 {
-    fprintf(stderr, "pqify bench kem: %s %s failed (%d)\n", job_name(j),
-            j->ecdh != NULL ? (j->op == OP_KEYGEN ? "keygen" : "derive") : op_name[j->op], rc);
+    fprintf(stderr, "pqify bench kem: %s %s failed: %s\n", job_name(j), job_op_name(j),
+            j->ecdh != NULL ? "libcrypto error" : pqify_strerror(rc));
     return -1;
 }
 
@@ -284,9 +299,16 @@ static struct job *find(struct run *r, const void *alg, int backend, int op)
     return NULL;
 }
 
-static double ratio(const struct run *r, double ns)
+/* Median over rounds of num[i] / den[i]; scratch holds n doubles. */
+static double paired_ratio(const double *num, const double *den, size_t n, double *scratch,
+                           double *iqr)
 {
-    return ns / r->unit_ns;
+    for (size_t i = 0; i < n; i++)
+        scratch[i] = num[i] / den[i];
+    struct pqify_bench_stats st = pqify_bench_summarise(scratch, n);
+    if (iqr != NULL)
+        *iqr = (st.q3 - st.q1) / st.median;
+    return st.median;
 }
 
 /* allocations per operation; ECDH encaps is keygen + derive, as its ns is. */
@@ -333,9 +355,7 @@ static const struct target *target_for(const char *backend)
 
 static double kyber_p256(struct run *r, int b)
 {
-    const struct job *enc = find(r, &pqify_kem_kyber512, b, OP_ENCAPS);
-    const struct job *p256 = find(r, &r->ecdh[1], -1, OP_DECAPS);
-    return enc != NULL && p256 != NULL ? enc->st.median / p256->st.median : 0.0;
+    return r->kyber_p256[b];
 }
 
 static void print_targets(FILE *f, struct run *r)
@@ -350,15 +370,15 @@ static void print_targets(FILE *f, struct run *r)
                 const struct job *j = find(r, &pqify_kem_mlkem768, (int)b, op);
                 if (j == NULL)
                     continue;
-                double x = ratio(r, j->st.median);
-                fprintf(f, "  %-7s %6.2fx  target <= %.2fx  %s\n", op_name[op], x, t->max[op],
+                double x = j->x;
+                fprintf(f, "  %-7s %6.3fx  target <= %.2fx  %s\n", op_name[op], x, t->max[op],
                         x <= t->max[op] ? "ok" : "MISSED");
             }
         } else {
             fprintf(f, "no targets are set for backend %s\n", r->backends[b]);
         }
         double k = kyber_p256(r, (int)b);
-        fprintf(f, "Kyber512 encaps / P-256 derive (%s): %.2fx", r->backends[b], k);
+        fprintf(f, "Kyber512 encaps / P-256 derive (%s): %.3fx", r->backends[b], k);
         if (t != NULL && t->kyber512_p256 > 0.0)
             fprintf(f, "  target <= %.2fx  %s", t->kyber512_p256,
                     k <= t->kyber512_p256 ? "ok" : "MISSED");
@@ -368,25 +388,33 @@ static void print_targets(FILE *f, struct run *r)
     }
 }
 
+/* The raw spread shows how noisy the machine was; the spread of the per-round
+ * ratios shows how far the x column can be trusted. */
 static void print_spread(FILE *f, struct run *r)
 {
-    const struct job *worst = NULL;
-    double w = -1.0;
+    const struct job *raw = NULL, *paired = NULL;
+    double w_raw = -1.0, w_paired = -1.0;
     for (size_t i = 0; i < r->n_jobs; i++) {
         const struct job *j = &r->jobs[i];
         double iqr = (j->st.q3 - j->st.q1) / j->st.median;
-        if (iqr > w) {
-            w = iqr;
-            worst = j;
+        if (iqr > w_raw) {
+            w_raw = iqr;
+            raw = j;
+        }
+        /* The unit over itself is 1 in every round: no information. */
+        if (j->x_iqr > w_paired && !(j->ecdh == &r->ecdh[0] && j->op == OP_DECAPS)) {
+            w_paired = j->x_iqr;
+            paired = j;
         }
     }
-    if (worst != NULL)
-        fprintf(f, "noise: the widest interquartile range is %.1f%% of its median (%s %s%s%s)\n",
-                100.0 * w, job_name(worst),
-                worst->ecdh != NULL ? (worst->op == OP_KEYGEN ? "keygen" : "derive")
-                                    : op_name[worst->op],
-                worst->backend >= 0 ? ", " : "",
-                worst->backend >= 0 ? r->backends[worst->backend] : "");
+    if (raw == NULL || paired == NULL)
+        return;
+    fprintf(f, "noise (widest interquartile range / median): ns %.1f%% (%s %s%s%s), "
+               "x %.1f%% (%s %s%s%s)\n",
+            100.0 * w_raw, job_name(raw), job_op_name(raw), raw->backend >= 0 ? ", " : "",
+            raw->backend >= 0 ? r->backends[raw->backend] : "", 100.0 * w_paired,
+            job_name(paired), job_op_name(paired), paired->backend >= 0 ? ", " : "",
+            paired->backend >= 0 ? r->backends[paired->backend] : "");
 }
 
 static void print_header(FILE *f, struct run *r)
@@ -402,7 +430,8 @@ static void print_header(FILE *f, struct run *r)
         fprintf(f, "pinned to CPU %d\n", r->cpu);
     else
         fprintf(f, "not pinned (sched_setaffinity failed)\n");
-    fprintf(f, "x = ratio to one X25519 derive (EVP_PKEY_derive, prepared context) = %.0f ns\n\n",
+    fprintf(f, "unit: one X25519 derive (EVP_PKEY_derive, prepared context), median %.0f ns\n"
+               "x: median over the runs of (this operation / the X25519 derive of the same round)\n\n",
             r->unit_ns);
 }
 
@@ -414,27 +443,31 @@ static void print_row(FILE *f, struct run *r, const void *alg, int backend, cons
                       size_t client, size_t server)
 {
     const struct job *j[N_OPS];
-    double ns[N_OPS], al[N_OPS];
+    double ns[N_OPS], x[N_OPS], al[N_OPS];
     int is_ecdh = backend < 0;
     for (int op = 0; op < N_OPS; op++)
         j[op] = find(r, alg, backend, op);
-    ns[OP_KEYGEN] = j[OP_KEYGEN]->st.median;
-    ns[OP_DECAPS] = j[OP_DECAPS]->st.median;
+    for (int op = 0; op < N_OPS; op += 2) {
+        ns[op] = j[op]->st.median;
+        x[op] = j[op]->x;
+    }
     al[OP_KEYGEN] = allocs_per_op(j[OP_KEYGEN]);
     al[OP_DECAPS] = allocs_per_op(j[OP_DECAPS]);
     if (is_ecdh) {
         ns[OP_ENCAPS] = ns[OP_KEYGEN] + ns[OP_DECAPS];
+        x[OP_ENCAPS] = x[OP_KEYGEN] + x[OP_DECAPS];
         al[OP_ENCAPS] = al[OP_KEYGEN] + al[OP_DECAPS];
     } else {
         ns[OP_ENCAPS] = j[OP_ENCAPS]->st.median;
+        x[OP_ENCAPS] = j[OP_ENCAPS]->x;
         al[OP_ENCAPS] = allocs_per_op(j[OP_ENCAPS]);
     }
     fprintf(f, "%-*s", NAME_W, name);
     for (int op = 0; op < N_OPS; op++) {
         if (is_ecdh && op == OP_ENCAPS)
-            fprintf(f, " %9.0f* %5.2f", ns[op], ratio(r, ns[op]));
+            fprintf(f, " %9.0f* %5.2f", ns[op], x[op]);
         else
-            fprintf(f, " %10.0f %5.2f", ns[op], ratio(r, ns[op]));
+            fprintf(f, " %10.0f %5.2f", ns[op], x[op]);
     }
     fprintf(f, " %7zu %7zu ", client, server);
     for (int op = 0; op < N_OPS; op++)
@@ -480,19 +513,15 @@ static void print_multi(FILE *f, struct run *r)
     for (size_t k = 0; k < r->n_kems; k++)
         for (int op = 0; op < N_OPS; op++) {
             fprintf(f, "%-*s %-6s", NAME_W, op == 0 ? pqify_kems[k]->name : "", op_name[op]);
-            double first = 0.0, worst_allocs = 0.0;
+            double worst_allocs = 0.0;
             for (size_t b = 0; b < r->n_backends; b++) {
                 const struct job *j = find(r, pqify_kems[k], (int)b, op);
-                if (b == 0)
-                    first = j->st.median;
                 if (allocs_per_op(j) > worst_allocs)
                     worst_allocs = allocs_per_op(j);
-                fprintf(f, " %13.0f %5.2f", j->st.median, ratio(r, j->st.median));
+                fprintf(f, " %13.0f %5.2f", j->st.median, j->x);
             }
-            for (size_t b = 1; b < r->n_backends; b++) {
-                const struct job *j = find(r, pqify_kems[k], (int)b, op);
-                fprintf(f, "  %7.2fx", first / j->st.median);
-            }
+            for (size_t b = 1; b < r->n_backends; b++)
+                fprintf(f, "  %7.2fx", find(r, pqify_kems[k], (int)b, op)->speedup);
             fprintf(f, " ");
             print_allocs(f, 9, pqify_alloc_count_available(), worst_allocs);
             fprintf(f, "\n");
@@ -504,11 +533,11 @@ static void print_multi(FILE *f, struct run *r)
                "  decaps shows derive (the client's side).\n");
 }
 
-static void json_op(FILE *f, struct run *r, const char *name, double ns, double q1, double q3,
-                    double allocs, int last)
+static void json_op(FILE *f, const char *name, const struct job *j, int last)
 {
+    double allocs = allocs_per_op(j);
     fprintf(f, "\"%s\":{\"ns\":%.1f,\"q1_ns\":%.1f,\"q3_ns\":%.1f,\"x\":%.4f,\"allocs\":", name,
-            ns, q1, q3, ratio(r, ns));
+            j->st.median, j->st.q1, j->st.q3, j->x);
     if (pqify_alloc_count_available())
         fprintf(f, "%.2f}", allocs);
     else
@@ -536,8 +565,7 @@ static void print_json(FILE *f, struct run *r)
             first = 0;
             for (int op = 0; op < N_OPS; op++) {
                 const struct job *j = find(r, kem, (int)b, op);
-                json_op(f, r, op_name[op], j->st.median, j->st.q1, j->st.q3, allocs_per_op(j),
-                        op == N_OPS - 1);
+                json_op(f, op_name[op], j, op == N_OPS - 1);
             }
             fprintf(f, "}}");
         }
@@ -547,8 +575,8 @@ static void print_json(FILE *f, struct run *r)
         fprintf(f, ",{\"algorithm\":\"%s\",\"backend\":null,\"client_share_bytes\":%zu,"
                    "\"server_share_bytes\":%zu,\"ops\":{",
                 r->ecdh[e].name, r->ecdh[e].share_bytes, r->ecdh[e].share_bytes);
-        json_op(f, r, "keygen", kg->st.median, kg->st.q1, kg->st.q3, allocs_per_op(kg), 0);
-        json_op(f, r, "derive", dv->st.median, dv->st.q1, dv->st.q3, allocs_per_op(dv), 1);
+        json_op(f, "keygen", kg, 0);
+        json_op(f, "derive", dv, 1);
         fprintf(f, "}}");
     }
     fprintf(f, "],\"targets\":[");
@@ -557,7 +585,7 @@ static void print_json(FILE *f, struct run *r)
         const struct target *t = target_for(r->backends[b]);
         for (int op = 0; t != NULL && op < N_OPS; op++) {
             const struct job *j = find(r, &pqify_kem_mlkem768, (int)b, op);
-            double x = ratio(r, j->st.median);
+            double x = j->x;
             fprintf(f, "%s{\"backend\":\"%s\",\"what\":\"ML-KEM-768 %s / X25519 derive\","
                        "\"x\":%.4f,\"max\":%.2f,\"ok\":%s}",
                     first ? "" : ",", r->backends[b], op_name[op], x, t->max[op],
@@ -615,6 +643,25 @@ static int measure(struct run *r)
             if (sample(r, j, &j->samples[round]) != 0)
                 return -1;
         }
+    /* Ratios first: summarising sorts the samples and loses the pairing. */
+    double *scratch = calloc(r->o->runs, sizeof *scratch);
+    if (scratch == NULL) {
+        fprintf(stderr, "pqify bench kem: out of memory\n");
+        return -1;
+    }
+    const double *unit = find(r, &r->ecdh[0], -1, OP_DECAPS)->samples;
+    const double *p256 = find(r, &r->ecdh[1], -1, OP_DECAPS)->samples;
+    for (size_t i = 0; i < r->n_jobs; i++) {
+        struct job *j = &r->jobs[i];
+        j->x = paired_ratio(j->samples, unit, r->o->runs, scratch, &j->x_iqr);
+        if (j->backend > 0)
+            j->speedup = paired_ratio(find(r, j->kem, 0, j->op)->samples, j->samples,
+                                      r->o->runs, scratch, NULL);
+    }
+    for (size_t b = 0; b < r->n_backends; b++)
+        r->kyber_p256[b] = paired_ratio(find(r, &pqify_kem_kyber512, (int)b, OP_ENCAPS)->samples,
+                                        p256, r->o->runs, scratch, NULL);
+    free(scratch);
     for (size_t i = 0; i < r->n_jobs; i++)
         r->jobs[i].st = pqify_bench_summarise(r->jobs[i].samples, r->o->runs);
     r->unit_ns = find(r, &r->ecdh[0], -1, OP_DECAPS)->st.median;
