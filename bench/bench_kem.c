@@ -38,7 +38,7 @@ struct kem_keys {
 
 /* A classical group. The contexts are prepared once: algorithms fetched, keygen
  * initialised, the peer set on the derive context. Per-call fetches are what make
- * libcrypto 3.0 slow, and a TLS stack that cares does the same. */
+ * libcrypto 3.0 slow; timing them would inflate the unit every ratio divides by. */
 struct ecdh {
     const char *name;
     const char *keytype, *group;

@@ -344,7 +344,8 @@ static void test_bench_kem_quick(void **state)
     if (r.status != 0)
         fail_msg("pqify bench kem --quick exited %d:\n%s", r.status, r.err);
     expect_in(r.out, "31 runs per figure");
-    expect_in(r.out, "pinned to CPU");
+    /* A container may forbid sched_setaffinity; the header must say either way. */
+    assert_true(strstr(r.out, "; pinned to CPU ") != NULL || strstr(r.out, "; not pinned") != NULL);
     check_kem_table(r.out);
     expect_in(r.out, "Kyber512 encaps / P-256 derive");
     /* Every backend with targets shows them with a verdict. */
