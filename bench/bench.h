@@ -14,12 +14,22 @@
 
 #define PQIFY_BENCH_MAX_BACKENDS 4
 
+/* A few figures of the run (first backend), for callers that narrate them
+ * (pqify demo); all are ratios to one X25519 derive. */
+struct pqify_bench_kem_summary {
+    const char *backend;
+    double unit_ns;
+    double mlkem768_x[3]; /* keygen, encaps, decaps */
+    double x25519_keygen_x;
+};
+
 struct pqify_bench_kem_opts {
     unsigned runs;       /* samples per figure; the median is reported */
     unsigned warmup_ms;  /* per operation, before any sample is taken */
     const char *backend; /* NULL: the active one; "all": every one this CPU has */
     int json;            /* 1: one JSON object instead of the table */
     FILE *out;
+    struct pqify_bench_kem_summary *summary; /* filled on success when not NULL */
 };
 
 /* Returns 0, 1 when a measurement failed (a message went to stderr), or 2 when
