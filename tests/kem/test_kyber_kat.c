@@ -9,7 +9,8 @@
  * draws into pqify_kyberN_{keypair,encaps}_derand, print the .rsp text the
  * generator prints, and compare its SHA-256 with the published hash of the
  * submission's file (../shared/vectors/README.md). This part needs no file and
- * never skips. When ../shared/vectors is present, the text is also compared
+ * never skips. The implicit-rejection key for corrupted ciphertexts, which the
+ * KAT files do not cover, is checked against libcrypto's SHAKE-256 and SHA3-256. When ../shared/vectors is present, the text is also compared
  * line by line with the files, to point at the first wrong value.
  */
 #include <setjmp.h>
@@ -296,6 +297,64 @@ static void test_hash_kyber512(void **state) { (void)state; check_hash(&k_sets[0
 static void test_hash_kyber768(void **state) { (void)state; check_hash(&k_sets[1]); }
 static void test_hash_kyber1024(void **state) { (void)state; check_hash(&k_sets[2]); }
 
+/*
+ * Round-3 implicit rejection, checked with libcrypto's hashes rather than
+ * pqify's: for a ciphertext c' that fails re-encryption, the round-3 reference
+ * returns K = SHAKE-256(z || SHA3-256(c')), z being the last 32 bytes of sk.
+ * Keys and ciphertexts come from the KAT DRBG (first 10 cases), with one bit
+ * of c flipped at a position that moves through the whole ciphertext.
+ */
+static void check_rejection(const kat_set *s)
+{
+    uint8_t entropy[DRBG_SEED_BYTES], seed[DRBG_SEED_BYTES];
+    for (int i = 0; i < DRBG_SEED_BYTES; i++) entropy[i] = (uint8_t)i;
+    kat_drbg outer;
+    drbg_init(&outer, entropy);
+    uint8_t *pk = malloc(s->pk_bytes), *sk = malloc(s->sk_bytes), *ct = malloc(s->ct_bytes);
+    assert_true(pk != NULL && sk != NULL && ct != NULL);
+    int failures = 0;
+    for (int i = 0; i < 10; i++) {
+        kat_drbg d;
+        uint8_t kcoins[PQIFY_KEM_SEED_BYTES], ecoins[PQIFY_KEM_MSG_BYTES];
+        uint8_t ss[PQIFY_KEM_SS_BYTES], ss_bad[PQIFY_KEM_SS_BYTES], want[PQIFY_KEM_SS_BYTES];
+        uint8_t z_hc[64];
+        unsigned int len = 0;
+        drbg_bytes(&outer, seed, sizeof seed);
+        drbg_init(&d, seed);
+        drbg_bytes(&d, kcoins, 32);
+        drbg_bytes(&d, kcoins + 32, 32);
+        drbg_bytes(&d, ecoins, 32);
+        assert_int_equal(s->keypair_derand(pk, sk, kcoins), 0);
+        assert_int_equal(s->encaps_derand(ct, ss, pk, ecoins), 0);
+
+        size_t bit = ((size_t)i * 8 * s->ct_bytes) / 10 + (size_t)i;
+        ct[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        memcpy(z_hc, sk + s->sk_bytes - 32, 32);
+        assert_int_equal(EVP_Digest(ct, s->ct_bytes, z_hc + 32, &len, EVP_sha3_256(), NULL), 1);
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        assert_non_null(md);
+        assert_int_equal(EVP_DigestInit_ex(md, EVP_shake256(), NULL), 1);
+        assert_int_equal(EVP_DigestUpdate(md, z_hc, sizeof z_hc), 1);
+        assert_int_equal(EVP_DigestFinalXOF(md, want, sizeof want), 1);
+        EVP_MD_CTX_free(md);
+
+        assert_int_equal(s->decaps(ss_bad, ct, sk), 0);
+        if (kt_check_bytes("rejection K vs SHAKE-256(z || SHA3-256(c'))", ss_bad, want,
+                           sizeof want) != 0) {
+            fprintf(stderr, "%s: KAT count = %d with bit %zu of ct flipped\n", s->name, i, bit);
+            failures++;
+        }
+    }
+    free(pk);
+    free(sk);
+    free(ct);
+    assert_int_equal(failures, 0);
+}
+
+static void test_reject_kyber512(void **state) { (void)state; check_rejection(&k_sets[0]); }
+static void test_reject_kyber768(void **state) { (void)state; check_rejection(&k_sets[1]); }
+static void test_reject_kyber1024(void **state) { (void)state; check_rejection(&k_sets[2]); }
+
 static int g_vectors_absent;
 
 /* Compare with the submission's file; report the first differing line. */
@@ -390,6 +449,9 @@ int main(void)
         cmocka_unit_test(test_hash_kyber512),
         cmocka_unit_test(test_hash_kyber768),
         cmocka_unit_test(test_hash_kyber1024),
+        cmocka_unit_test(test_reject_kyber512),
+        cmocka_unit_test(test_reject_kyber768),
+        cmocka_unit_test(test_reject_kyber1024),
         cmocka_unit_test(test_file_kyber512),
         cmocka_unit_test(test_file_kyber768),
         cmocka_unit_test(test_file_kyber1024),
