@@ -379,9 +379,10 @@ static void check_file(const kat_set *s)
     size_t cap = 0;
     ssize_t got_len;
     size_t pos = 0, lineno = 0;
-    int differ = 0;
+    int differ = 0, count = -1;
     while ((got_len = getline(&line, &cap, f)) >= 0) {
         lineno++;
+        if (strncmp(line, "count = ", 8) == 0) count = atoi(line + 8);
         const char *ours = t.buf + pos;
         const char *nl = memchr(ours, '\n', t.len - pos);
         size_t ours_len = nl != NULL ? (size_t)(nl - ours) + 1 : t.len - pos;
@@ -395,9 +396,10 @@ static void check_file(const kat_set *s)
             size_t file_rest = (size_t)got_len > from ? (size_t)got_len - from : 0;
             size_t ours_rest = ours_len > from ? ours_len - from : 0;
             fprintf(stderr,
-                    "%s: first difference with %s at line %zu (field '%.*s'), column %zu\n"
+                    "%s: first difference with %s at line %zu (count = %d, field '%.*s'), "
+                    "column %zu\n"
                     "  file [col %zu..]: %.*s\n  ours [col %zu..]: %.*s\n",
-                    s->name, path, lineno, name_len, line, col + 1, from + 1,
+                    s->name, path, lineno, count, name_len, line, col + 1, from + 1,
                     (int)(file_rest > 64 ? 64 : file_rest), line + from, from + 1,
                     (int)(ours_rest > 64 ? 64 : ours_rest), ours + from);
             differ = 1;
