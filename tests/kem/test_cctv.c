@@ -6,9 +6,13 @@
  *                   Older copies of these files were made with the FIPS 203 draft
  *                   KeyGen, (rho, sigma) = G(d), where the final standard hashes
  *                   G(d || k) (Alg. 13 step 1). We tell the two apart with libcrypto's
- *                   SHA3-512 (rho is the tail of ek): a draft-era record cannot
- *                   match a correct KeyGen, so for it we say so and check only
- *                   Encaps and Decaps, which the draft did not change.
+ *                   SHA3-512 (rho is the tail of ek). A draft-era record cannot
+ *                   match a correct ML-KEM KeyGen; but the draft KeyGen is the
+ *                   round-3 Kyber KeyGen (G(d), same K-PKE with the CCTV/October
+ *                   2023 XOF index order, same dk layout), so we compare the file's
+ *                   ek/dk with pqify_kyberN_keypair_derand(d || z), and check of
+ *                   ML-KEM's KeyGen(d, z) that rho = G(d || k) and the dk layout.
+ *                   Encaps and Decaps did not change and are checked in full.
  *   unluckysample/  the same checks on seeds whose SampleNTT needs more than
  *                   575 bytes of SHAKE-128 output (FIPS 203 Alg. 7 loops until
  *                   256 coefficients are accepted).
@@ -41,6 +45,7 @@ typedef struct {
     int (*encaps_derand)(uint8_t *, uint8_t *, const uint8_t *, const uint8_t *);
     int (*decaps)(uint8_t *, const uint8_t *, const uint8_t *);
     const pqify_kem *table;
+    const pqify_kem *kyber; /* same sizes; its KeyGen is the FIPS 203 draft's */
 } mlkem_set;
 
 #define WRAP_MLKEM(N)                                                                         \
@@ -58,9 +63,9 @@ WRAP_MLKEM(768)
 WRAP_MLKEM(1024)
 
 #define MLKEM_SET(N)                                                                          \
-    {N, (N) / 256, PQIFY_MLKEM##N##_EK_BYTES, PQIFY_MLKEM##N##_DK_BYTES, PQIFY_MLKEM##N##_CT_BYTES,      \
-     mlkem##N##_keypair_derand, mlkem##N##_encaps, mlkem##N##_encaps_derand,                  \
-     mlkem##N##_decaps, &pqify_kem_mlkem##N}
+    {N, (N) / 256, PQIFY_MLKEM##N##_EK_BYTES, PQIFY_MLKEM##N##_DK_BYTES,                      \
+     PQIFY_MLKEM##N##_CT_BYTES, mlkem##N##_keypair_derand, mlkem##N##_encaps,                 \
+     mlkem##N##_encaps_derand, mlkem##N##_decaps, &pqify_kem_mlkem##N, &pqify_kem_kyber##N}
 static const mlkem_set k_sets[] = {MLKEM_SET(512), MLKEM_SET(768), MLKEM_SET(1024)};
 
 static const char *g_dir; /* .../mlkem-cctv */
@@ -211,11 +216,22 @@ static void check_full_run(const mlkem_set *s, const record *r, const char *path
         report(failures, path, index, "keypair_derand failed");
     } else if (draft_keygen) {
         print_message("%s record %d: ek was made with the FIPS 203 draft KeyGen "
-                      "(rho = G(d), not G(d || k)); KeyGen(d, z) cannot match it, so it is "
-                      "checked only for rho = G(d || k) and the dk layout\n",
+                      "(rho = G(d), not G(d || k)): compared with pqify's round-3 Kyber KeyGen "
+                      "(= the draft's); ML-KEM KeyGen(d, z) checked for rho = G(d || k) "
+                      "and the dk layout\n",
                       path, index);
         g_draft_keygen_records++;
         check_keygen_structure(s, ek, dk, g_final, r->v[F_Z], path, index, failures);
+        if (s->kyber->keypair_derand(ek, dk, seed) != 0) {
+            report(failures, path, index, "kyber keypair_derand failed");
+        } else {
+            if (kt_check_bytes("ek = draft KeyGen(d, z).ek (round-3 Kyber keypair)", ek,
+                               r->v[F_EK], s->ek_bytes) != 0)
+                report(failures, path, index, "draft-KeyGen ek differs");
+            if (kt_check_bytes("dk = draft KeyGen(d, z).dk (round-3 Kyber keypair)", dk,
+                               r->v[F_DK], s->dk_bytes) != 0)
+                report(failures, path, index, "draft-KeyGen dk differs");
+        }
     } else if (!final_keygen) {
         report(failures, path, index, "the file's ek is not derived from its d by G(d || k) "
                                       "or by the draft G(d): corrupted vector file?");
@@ -284,9 +300,23 @@ static void run_text_dir(const char *sub, record_fn fn)
     assert_int_equal(total_failures, 0);
 }
 
-static void test_intermediate(void **state) { (void)state; run_text_dir("intermediate", check_full_run); }
-static void test_unluckysample(void **state) { (void)state; run_text_dir("unluckysample", check_full_run); }
-static void test_strcmp(void **state) { (void)state; run_text_dir("strcmp", check_decaps_only); }
+static void test_intermediate(void **state)
+{
+    (void)state;
+    run_text_dir("intermediate", check_full_run);
+}
+
+static void test_unluckysample(void **state)
+{
+    (void)state;
+    run_text_dir("unluckysample", check_full_run);
+}
+
+static void test_strcmp(void **state)
+{
+    (void)state;
+    run_text_dir("strcmp", check_decaps_only);
+}
 
 /* modulus/: every key must be rejected, by encaps, encaps_derand and the table. */
 static void test_modulus(void **state)
@@ -384,8 +414,10 @@ int main(void)
     if (g_draft_keygen_records > 0) {
         fprintf(stderr,
                 "test_cctv: NOTE: %d intermediate/unluckysample record(s) use the FIPS 203 "
-                "draft KeyGen; for those, KeyGen(d, z) was checked only for rho = G(d || k) and the dk layout (Encaps, Decaps in full). "
-                "The current C2SP CCTV files use G(d || k) and are compared in full.\n",
+                "draft KeyGen; for those, ek/dk were compared with the round-3 Kyber "
+                "KeyGen (identical to the draft's), and ML-KEM KeyGen(d, z) only for "
+                "rho = G(d || k) and the dk layout (Encaps, Decaps in full). Files made "
+                "with G(d || k), as C2SP CCTV now publishes, are compared in full.\n",
                 g_draft_keygen_records);
     }
     return failed != 0;

@@ -10,8 +10,9 @@
  * generator prints, and compare its SHA-256 with the published hash of the
  * submission's file (../shared/vectors/README.md). This part needs no file and
  * never skips. The implicit-rejection key for corrupted ciphertexts, which the
- * KAT files do not cover, is checked against libcrypto's SHAKE-256 and SHA3-256. When ../shared/vectors is present, the text is also compared
- * line by line with the files, to point at the first wrong value.
+ * KAT files do not cover, is checked against libcrypto's SHAKE-256 and SHA3-256.
+ * When ../shared/vectors is present, the text is also compared line by line
+ * with the files, to point at the first wrong value.
  */
 #include <setjmp.h>
 #include <stdarg.h>
