@@ -133,6 +133,18 @@ PQIFY_MUST_USE int pqify_randombytes(uint8_t *buf, size_t len);
 /* Overwrite len bytes in a way the compiler cannot remove. */
 void pqify_zeroize(void *p, size_t len);
 
+/*
+ * Pick the implementation of the hot KEM routines: "portable" or "avx2".
+ * The choice is made once at start-up from the environment variable
+ * PQIFY_KEM_BACKEND (unknown or unavailable values leave the default, the
+ * fastest available); call this only while no other thread uses the KEMs.
+ * Returns PQIFY_ERR_BACKEND if the name is unknown or this CPU lacks it.
+ */
+PQIFY_MUST_USE int pqify_kem_set_backend(const char *name);
+
+/* The name of the active backend ("portable", "avx2"); never NULL. */
+const char *pqify_kem_backend(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -15,4 +15,21 @@ int pqify_cmd_bench(int argc, char **argv);
 /* 1 if argv holds --help or -h (the caller prints its usage and returns 0). */
 int pqify_wants_help(int argc, char **argv);
 
+/*
+ * Option helpers, so that every command parses and complains alike.
+ *
+ * pqify_cli_value: if argv[*i] is "--name VALUE" or "--name=VALUE", sets *value,
+ * advances *i past what it used and returns 1; returns 0 if argv[*i] is another
+ * option, and -1 (after printing an error naming cmd) if the value is missing.
+ */
+int pqify_cli_value(const char *cmd, int argc, char **argv, int *i, const char *name,
+                    const char **value);
+
+/* Parses a decimal in [min, max] into *out; 0 ok, -1 (error printed) otherwise. */
+int pqify_cli_uint(const char *cmd, const char *option, const char *text, unsigned long min,
+                   unsigned long max, unsigned long *out);
+
+/* Prints "pqify <cmd>: unknown option 'arg' (see pqify <cmd> --help)" and returns 2. */
+int pqify_cli_unknown(const char *cmd, const char *arg);
+
 #endif

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 
+/* One line per command; `pqify --help` lists them in this order. */
 static const struct pqify_command commands[] = {
     {"demo", "show what post-quantum TLS costs, step by step", pqify_cmd_demo},
     {"bench", "measure the KEMs (and later the handshakes) against libcrypto", pqify_cmd_bench},
@@ -30,7 +31,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "pqify: unknown command '%s'\n", argv[1]);
+    fprintf(stderr, "pqify: unknown %s '%s'\n", argv[1][0] == '-' ? "option" : "command",
+            argv[1]);
     usage(stderr);
     return 2;
 }

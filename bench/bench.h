@@ -1,0 +1,59 @@
+/*
+ * pqify benchmarks, linked into the pqify binary (`pqify bench ...`, `pqify demo`).
+ * They print figures and ratios measured in the same run. Nothing here is a test,
+ * and nothing here is needed by the library.
+ */
+#ifndef PQIFY_BENCH_H
+#define PQIFY_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ---- pqify bench kem ---- */
+
+#define PQIFY_BENCH_MAX_BACKENDS 4
+
+/* A few figures of the run (first backend), for callers that narrate them
+ * (pqify demo); all are ratios to one X25519 derive. */
+struct pqify_bench_kem_summary {
+    const char *backend;
+    double unit_ns;
+    double mlkem768_x[3]; /* keygen, encaps, decaps */
+    double x25519_keygen_x;
+};
+
+struct pqify_bench_kem_opts {
+    unsigned runs;       /* samples per figure; the median is reported */
+    unsigned warmup_ms;  /* per operation, before any sample is taken */
+    const char *backend; /* NULL: the active one; "all": every one this CPU has */
+    int json;            /* 1: one JSON object instead of the table */
+    FILE *out;
+    struct pqify_bench_kem_summary *summary; /* filled on success when not NULL */
+};
+
+/* Returns 0, 1 when a measurement failed (a message went to stderr), or 2 when
+ * opts->backend names no backend (message on stderr). */
+int pqify_bench_kem(const struct pqify_bench_kem_opts *opts);
+
+/* Writes the names of the KEM backends this CPU can run, in the KEM layer's
+ * order, and returns how many (at most max). Leaves the active backend as it was. */
+size_t pqify_bench_kem_backends(const char *names[], size_t max);
+
+/* ---- helpers shared by every benchmark ---- */
+
+/* Pins the calling thread to the CPU it runs on, so that migrations and the other
+ * core's load do not land in the samples. Returns the CPU or -1 (not pinned). */
+int pqify_bench_pin(void);
+/* Restores the CPU set pqify_bench_pin found. */
+void pqify_bench_unpin(void);
+
+uint64_t pqify_bench_now_ns(void);
+
+struct pqify_bench_stats {
+    double median, q1, q3; /* nanoseconds per operation */
+};
+/* Sorts samples[0..n) in place and summarises them; n >= 1. */
+struct pqify_bench_stats pqify_bench_summarise(double *samples, size_t n);
+
+#endif

@@ -1,0 +1,42 @@
+/* Modular arithmetic mod q = 3329 on int16 representatives. Branch-free. */
+#ifndef PQIFY_KEM_ARITH_H
+#define PQIFY_KEM_ARITH_H
+
+#include <stdint.h>
+
+#define PQIFY_QINV 62209u     /* q^-1 mod 2^16 */
+#define PQIFY_MONT_R2 1353    /* 2^32 mod q: fqmul by it multiplies by R */
+#define PQIFY_BARRETT_V 20159 /* round(2^26 / q) */
+
+/*
+ * a * 2^-16 mod q. In: |a| < q * 2^15. Out: |r| < q.
+ * t = a * q^-1 mod 2^16 makes a - t*q divisible by 2^16.
+ */
+static inline int16_t pqify_montgomery_reduce(int32_t a)
+{
+    int16_t t = (int16_t)(uint16_t)((uint32_t)a * PQIFY_QINV);
+    return (int16_t)((a - (int32_t)t * 3329) >> 16);
+}
+
+/* a * b * 2^-16 mod q; |a * b| < q * 2^15. */
+static inline int16_t pqify_fqmul(int16_t a, int16_t b)
+{
+    return pqify_montgomery_reduce((int32_t)a * b);
+}
+
+/* Centered representative of a mod q, |r| <= (q-1)/2, for every int16 a. */
+static inline int16_t pqify_barrett_reduce(int16_t a)
+{
+    int16_t t = (int16_t)(((int32_t)PQIFY_BARRETT_V * a + (1 << 25)) >> 26);
+    return (int16_t)(a - t * 3329);
+}
+
+/* Canonical representative in [0, q), for every int16 a. */
+static inline uint16_t pqify_freeze(int16_t a)
+{
+    int16_t r = pqify_barrett_reduce(a);
+    r = (int16_t)(r + ((r >> 15) & 3329));
+    return (uint16_t)r;
+}
+
+#endif

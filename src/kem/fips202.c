@@ -1,0 +1,310 @@
+/* Keccak-f[1600] and the FIPS 202 sponge. */
+#include "fips202.h"
+
+#include <string.h>
+
+#include "backend.h"
+#include "ct.h"
+
+#define ROL64(x, n) (((x) << (n)) | ((x) >> (64 - (n))))
+
+/* FIPS 202 §3.2.5 round constants RC[ir]. */
+static const uint64_t keccak_rc[24] = {
+    0x0000000000000001ULL, 0x0000000000008082ULL, 0x800000000000808aULL, 0x8000000080008000ULL,
+    0x000000000000808bULL, 0x0000000080000001ULL, 0x8000000080008081ULL, 0x8000000000008009ULL,
+    0x000000000000008aULL, 0x0000000000000088ULL, 0x0000000080008009ULL, 0x000000008000000aULL,
+    0x000000008000808bULL, 0x800000000000008bULL, 0x8000000000008089ULL, 0x8000000000008003ULL,
+    0x8000000000008002ULL, 0x8000000000000080ULL, 0x000000000000800aULL, 0x800000008000000aULL,
+    0x8000000080008081ULL, 0x8000000000008080ULL, 0x0000000080000001ULL, 0x8000000080008008ULL,
+};
+
+/*
+ * One round = theta, rho, pi, chi, iota (FIPS 202 §3.2), generated with pi
+ * folded into the read order: output row Y takes B[X] = rot(A[(X+3Y)%5, X]).
+ * Two macros alternate between the a.. and e.. lane sets so no lane is copied.
+ */
+#define KECCAK_ROUND_AE(rc) \
+    c0 = a00 ^ a05 ^ a10 ^ a15 ^ a20; \
+    c1 = a01 ^ a06 ^ a11 ^ a16 ^ a21; \
+    c2 = a02 ^ a07 ^ a12 ^ a17 ^ a22; \
+    c3 = a03 ^ a08 ^ a13 ^ a18 ^ a23; \
+    c4 = a04 ^ a09 ^ a14 ^ a19 ^ a24; \
+    d0 = c4 ^ ROL64(c1, 1); \
+    d1 = c0 ^ ROL64(c2, 1); \
+    d2 = c1 ^ ROL64(c3, 1); \
+    d3 = c2 ^ ROL64(c4, 1); \
+    d4 = c3 ^ ROL64(c0, 1); \
+    b0 = a00 ^ d0; \
+    b1 = ROL64(a06 ^ d1, 44); \
+    b2 = ROL64(a12 ^ d2, 43); \
+    b3 = ROL64(a18 ^ d3, 21); \
+    b4 = ROL64(a24 ^ d4, 14); \
+    e00 = b0 ^ (~b1 & b2); \
+    e01 = b1 ^ (~b2 & b3); \
+    e02 = b2 ^ (~b3 & b4); \
+    e03 = b3 ^ (~b4 & b0); \
+    e04 = b4 ^ (~b0 & b1); \
+    b0 = ROL64(a03 ^ d3, 28); \
+    b1 = ROL64(a09 ^ d4, 20); \
+    b2 = ROL64(a10 ^ d0, 3); \
+    b3 = ROL64(a16 ^ d1, 45); \
+    b4 = ROL64(a22 ^ d2, 61); \
+    e05 = b0 ^ (~b1 & b2); \
+    e06 = b1 ^ (~b2 & b3); \
+    e07 = b2 ^ (~b3 & b4); \
+    e08 = b3 ^ (~b4 & b0); \
+    e09 = b4 ^ (~b0 & b1); \
+    b0 = ROL64(a01 ^ d1, 1); \
+    b1 = ROL64(a07 ^ d2, 6); \
+    b2 = ROL64(a13 ^ d3, 25); \
+    b3 = ROL64(a19 ^ d4, 8); \
+    b4 = ROL64(a20 ^ d0, 18); \
+    e10 = b0 ^ (~b1 & b2); \
+    e11 = b1 ^ (~b2 & b3); \
+    e12 = b2 ^ (~b3 & b4); \
+    e13 = b3 ^ (~b4 & b0); \
+    e14 = b4 ^ (~b0 & b1); \
+    b0 = ROL64(a04 ^ d4, 27); \
+    b1 = ROL64(a05 ^ d0, 36); \
+    b2 = ROL64(a11 ^ d1, 10); \
+    b3 = ROL64(a17 ^ d2, 15); \
+    b4 = ROL64(a23 ^ d3, 56); \
+    e15 = b0 ^ (~b1 & b2); \
+    e16 = b1 ^ (~b2 & b3); \
+    e17 = b2 ^ (~b3 & b4); \
+    e18 = b3 ^ (~b4 & b0); \
+    e19 = b4 ^ (~b0 & b1); \
+    b0 = ROL64(a02 ^ d2, 62); \
+    b1 = ROL64(a08 ^ d3, 55); \
+    b2 = ROL64(a14 ^ d4, 39); \
+    b3 = ROL64(a15 ^ d0, 41); \
+    b4 = ROL64(a21 ^ d1, 2); \
+    e20 = b0 ^ (~b1 & b2); \
+    e21 = b1 ^ (~b2 & b3); \
+    e22 = b2 ^ (~b3 & b4); \
+    e23 = b3 ^ (~b4 & b0); \
+    e24 = b4 ^ (~b0 & b1); \
+    e00 ^= (rc)
+
+#define KECCAK_ROUND_EA(rc) \
+    c0 = e00 ^ e05 ^ e10 ^ e15 ^ e20; \
+    c1 = e01 ^ e06 ^ e11 ^ e16 ^ e21; \
+    c2 = e02 ^ e07 ^ e12 ^ e17 ^ e22; \
+    c3 = e03 ^ e08 ^ e13 ^ e18 ^ e23; \
+    c4 = e04 ^ e09 ^ e14 ^ e19 ^ e24; \
+    d0 = c4 ^ ROL64(c1, 1); \
+    d1 = c0 ^ ROL64(c2, 1); \
+    d2 = c1 ^ ROL64(c3, 1); \
+    d3 = c2 ^ ROL64(c4, 1); \
+    d4 = c3 ^ ROL64(c0, 1); \
+    b0 = e00 ^ d0; \
+    b1 = ROL64(e06 ^ d1, 44); \
+    b2 = ROL64(e12 ^ d2, 43); \
+    b3 = ROL64(e18 ^ d3, 21); \
+    b4 = ROL64(e24 ^ d4, 14); \
+    a00 = b0 ^ (~b1 & b2); \
+    a01 = b1 ^ (~b2 & b3); \
+    a02 = b2 ^ (~b3 & b4); \
+    a03 = b3 ^ (~b4 & b0); \
+    a04 = b4 ^ (~b0 & b1); \
+    b0 = ROL64(e03 ^ d3, 28); \
+    b1 = ROL64(e09 ^ d4, 20); \
+    b2 = ROL64(e10 ^ d0, 3); \
+    b3 = ROL64(e16 ^ d1, 45); \
+    b4 = ROL64(e22 ^ d2, 61); \
+    a05 = b0 ^ (~b1 & b2); \
+    a06 = b1 ^ (~b2 & b3); \
+    a07 = b2 ^ (~b3 & b4); \
+    a08 = b3 ^ (~b4 & b0); \
+    a09 = b4 ^ (~b0 & b1); \
+    b0 = ROL64(e01 ^ d1, 1); \
+    b1 = ROL64(e07 ^ d2, 6); \
+    b2 = ROL64(e13 ^ d3, 25); \
+    b3 = ROL64(e19 ^ d4, 8); \
+    b4 = ROL64(e20 ^ d0, 18); \
+    a10 = b0 ^ (~b1 & b2); \
+    a11 = b1 ^ (~b2 & b3); \
+    a12 = b2 ^ (~b3 & b4); \
+    a13 = b3 ^ (~b4 & b0); \
+    a14 = b4 ^ (~b0 & b1); \
+    b0 = ROL64(e04 ^ d4, 27); \
+    b1 = ROL64(e05 ^ d0, 36); \
+    b2 = ROL64(e11 ^ d1, 10); \
+    b3 = ROL64(e17 ^ d2, 15); \
+    b4 = ROL64(e23 ^ d3, 56); \
+    a15 = b0 ^ (~b1 & b2); \
+    a16 = b1 ^ (~b2 & b3); \
+    a17 = b2 ^ (~b3 & b4); \
+    a18 = b3 ^ (~b4 & b0); \
+    a19 = b4 ^ (~b0 & b1); \
+    b0 = ROL64(e02 ^ d2, 62); \
+    b1 = ROL64(e08 ^ d3, 55); \
+    b2 = ROL64(e14 ^ d4, 39); \
+    b3 = ROL64(e15 ^ d0, 41); \
+    b4 = ROL64(e21 ^ d1, 2); \
+    a20 = b0 ^ (~b1 & b2); \
+    a21 = b1 ^ (~b2 & b3); \
+    a22 = b2 ^ (~b3 & b4); \
+    a23 = b3 ^ (~b4 & b0); \
+    a24 = b4 ^ (~b0 & b1); \
+    a00 ^= (rc)
+
+void pqify_keccakf1600_portable(uint64_t st[25])
+{
+    uint64_t a00 = st[0], a01 = st[1], a02 = st[2], a03 = st[3], a04 = st[4];
+    uint64_t a05 = st[5], a06 = st[6], a07 = st[7], a08 = st[8], a09 = st[9];
+    uint64_t a10 = st[10], a11 = st[11], a12 = st[12], a13 = st[13], a14 = st[14];
+    uint64_t a15 = st[15], a16 = st[16], a17 = st[17], a18 = st[18], a19 = st[19];
+    uint64_t a20 = st[20], a21 = st[21], a22 = st[22], a23 = st[23], a24 = st[24];
+    uint64_t e00, e01, e02, e03, e04, e05, e06, e07, e08, e09, e10, e11, e12;
+    uint64_t e13, e14, e15, e16, e17, e18, e19, e20, e21, e22, e23, e24;
+    uint64_t b0, b1, b2, b3, b4, c0, c1, c2, c3, c4, d0, d1, d2, d3, d4;
+
+    for (unsigned i = 0; i < 24; i += 2) {
+        KECCAK_ROUND_AE(keccak_rc[i]);
+        KECCAK_ROUND_EA(keccak_rc[i + 1]);
+    }
+
+    st[0] = a00; st[1] = a01; st[2] = a02; st[3] = a03; st[4] = a04;
+    st[5] = a05; st[6] = a06; st[7] = a07; st[8] = a08; st[9] = a09;
+    st[10] = a10; st[11] = a11; st[12] = a12; st[13] = a13; st[14] = a14;
+    st[15] = a15; st[16] = a16; st[17] = a17; st[18] = a18; st[19] = a19;
+    st[20] = a20; st[21] = a21; st[22] = a22; st[23] = a23; st[24] = a24;
+}
+
+void pqify_keccakf1600_x4_portable(uint64_t st[4 * 25])
+{
+    uint64_t one[25];
+    for (unsigned j = 0; j < 4; j++) {
+        for (unsigned i = 0; i < 25; i++)
+            one[i] = st[4 * i + j];
+        pqify_keccakf1600_portable(one);
+        for (unsigned i = 0; i < 25; i++)
+            st[4 * i + j] = one[i];
+    }
+    pqify_zeroize(one, sizeof one);
+}
+
+static inline uint64_t load64_le(const uint8_t *p)
+{
+    uint64_t r = 0;
+    for (unsigned i = 0; i < 8; i++)
+        r |= (uint64_t)p[i] << (8 * i);
+    return r;
+}
+
+static inline void store64_le(uint8_t *p, uint64_t v)
+{
+    for (unsigned i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline void permute(uint64_t s[25])
+{
+    pqify_kem_ops_active->keccakf1600(s);
+}
+
+void pqify_keccak_init(pqify_keccak_ctx *ctx, unsigned rate, uint8_t dsep)
+{
+    memset(ctx->s, 0, sizeof ctx->s);
+    ctx->pos = 0;
+    ctx->rate = rate;
+    ctx->dsep = dsep;
+    ctx->squeezing = 0;
+}
+
+void pqify_keccak_absorb(pqify_keccak_ctx *ctx, const uint8_t *in, size_t len)
+{
+    unsigned pos = ctx->pos;
+    const unsigned rate = ctx->rate;
+
+    /* Finish a partial block byte by byte. */
+    while (len > 0 && (pos & 7) != 0) {
+        ctx->s[pos >> 3] ^= (uint64_t)*in++ << (8 * (pos & 7));
+        len--;
+        if (++pos == rate) {
+            permute(ctx->s);
+            pos = 0;
+        }
+    }
+    /* Whole lanes, permuting at every full block. */
+    while (len >= 8) {
+        ctx->s[pos >> 3] ^= load64_le(in);
+        in += 8;
+        len -= 8;
+        pos += 8;
+        if (pos == rate) {
+            permute(ctx->s);
+            pos = 0;
+        }
+    }
+    for (; len > 0; len--, pos++)
+        ctx->s[pos >> 3] ^= (uint64_t)*in++ << (8 * (pos & 7));
+    ctx->pos = pos;
+}
+
+void pqify_keccak_squeeze(pqify_keccak_ctx *ctx, uint8_t *out, size_t len)
+{
+    unsigned pos = ctx->pos;
+    const unsigned rate = ctx->rate;
+
+    if (!ctx->squeezing) {
+        /* FIPS 202 §5.1 pad10*1, with the SHA-3/SHAKE suffix in dsep. */
+        ctx->s[pos >> 3] ^= (uint64_t)ctx->dsep << (8 * (pos & 7));
+        ctx->s[(rate - 1) >> 3] ^= (uint64_t)0x80 << (8 * ((rate - 1) & 7));
+        ctx->squeezing = 1;
+        pos = rate;
+    }
+    while (len > 0) {
+        if (pos == rate) {
+            permute(ctx->s);
+            pos = 0;
+        }
+        if ((pos & 7) == 0 && len >= 8) {
+            store64_le(out, ctx->s[pos >> 3]);
+            out += 8;
+            len -= 8;
+            pos += 8;
+        } else {
+            *out++ = (uint8_t)(ctx->s[pos >> 3] >> (8 * (pos & 7)));
+            len--;
+            pos++;
+        }
+    }
+    ctx->pos = pos;
+}
+
+void pqify_keccak_wipe(pqify_keccak_ctx *ctx)
+{
+    pqify_zeroize(ctx, sizeof *ctx);
+}
+
+static void oneshot(uint8_t *out, size_t outlen, const uint8_t *in, size_t inlen,
+                    unsigned rate, uint8_t dsep)
+{
+    pqify_keccak_ctx ctx;
+    pqify_keccak_init(&ctx, rate, dsep);
+    pqify_keccak_absorb(&ctx, in, inlen);
+    pqify_keccak_squeeze(&ctx, out, outlen);
+    pqify_keccak_wipe(&ctx);
+}
+
+void pqify_sha3_256(uint8_t out[32], const uint8_t *in, size_t len)
+{
+    oneshot(out, 32, in, len, PQIFY_SHA3_256_RATE, 0x06);
+}
+
+void pqify_sha3_512(uint8_t out[64], const uint8_t *in, size_t len)
+{
+    oneshot(out, 64, in, len, PQIFY_SHA3_512_RATE, 0x06);
+}
+
+void pqify_shake128(uint8_t *out, size_t outlen, const uint8_t *in, size_t inlen)
+{
+    oneshot(out, outlen, in, inlen, PQIFY_SHAKE128_RATE, 0x1F);
+}
+
+void pqify_shake256(uint8_t *out, size_t outlen, const uint8_t *in, size_t inlen)
+{
+    oneshot(out, outlen, in, inlen, PQIFY_SHAKE256_RATE, 0x1F);
+}

@@ -1,0 +1,417 @@
+/*
+ * The pqify binary as a user runs it: help texts, usage errors (exit 2), and a
+ * quick `pqify bench kem` whose table must hold every KEM and both ECDH rows with
+ * figures that parse. Timings are never asserted: only that they are there, that
+ * the sizes are FIPS 203's and that the allocation counter counts.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#ifndef PQIFY_EXE
+#error "PQIFY_EXE (the path of the pqify binary) must be defined by the build"
+#endif
+
+/* The same test as bench/alloc_count.c: sanitizer runtimes own malloc, so the
+ * binary prints n/a there, and only there. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer) || \
+    __has_feature(thread_sanitizer) || __has_feature(hwaddress_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || \
+    defined(__SANITIZE_HWADDRESS__)
+#define SANITIZED 1
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
+
+struct result {
+    int status; /* exit status, or -1 if it did not exit normally */
+    char *out, *err;
+};
+
+static char *slurp(int fd)
+{
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    for (;;) {
+        if (len + 1 >= cap) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            assert_non_null(buf);
+        }
+        ssize_t n = read(fd, buf + len, cap - len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        assert_true(n >= 0);
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+static int temp_fd(void)
+{
+    char name[] = "/tmp/pqify-cli-test-XXXXXX";
+    int fd = mkstemp(name);
+    assert_true(fd >= 0);
+    unlink(name);
+    return fd;
+}
+
+/* Runs pqify with the given arguments (NULL-terminated), capturing both streams. */
+static struct result run(const char *arg0, ...)
+{
+    const char *argv[16] = {PQIFY_EXE};
+    size_t n = 1;
+    va_list ap;
+    va_start(ap, arg0);
+    for (const char *a = arg0; a != NULL; a = va_arg(ap, const char *)) {
+        assert_true(n + 1 < sizeof argv / sizeof argv[0]);
+        argv[n++] = a;
+    }
+    va_end(ap);
+    argv[n] = NULL;
+
+    int out = temp_fd(), err = temp_fd();
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (dup2(out, 1) < 0 || dup2(err, 2) < 0)
+            _exit(126);
+        execv(PQIFY_EXE, (char *const *)argv);
+        _exit(127);
+    }
+    int ws = 0;
+    while (waitpid(pid, &ws, 0) < 0)
+        assert_int_equal(errno, EINTR);
+    struct result r = {
+        .status = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1,
+        .out = slurp(out),
+        .err = slurp(err),
+    };
+    close(out);
+    close(err);
+    if (r.status == 127)
+        fail_msg("cannot run %s", PQIFY_EXE);
+    return r;
+}
+
+static void done(struct result *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+static void expect_in(const char *haystack, const char *needle)
+{
+    if (strstr(haystack, needle) == NULL)
+        fail_msg("expected \"%s\" in:\n%s", needle, haystack);
+}
+
+static void test_top_help(void **state)
+{
+    (void)state;
+    const char *spellings[] = {"--help", "-h", "help"};
+    for (size_t i = 0; i < 3; i++) {
+        struct result r = run(spellings[i], NULL);
+        assert_int_equal(r.status, 0);
+        expect_in(r.out, "usage: pqify <command>");
+        expect_in(r.out, "bench");
+        expect_in(r.out, "demo");
+        done(&r);
+    }
+}
+
+static void test_command_help(void **state)
+{
+    (void)state;
+    struct result r = run("bench", "--help", NULL);
+    assert_int_equal(r.status, 0);
+    expect_in(r.out, "usage: pqify bench <what>");
+    expect_in(r.out, "kem");
+    done(&r);
+
+    r = run("bench", "kem", "--help", NULL);
+    assert_int_equal(r.status, 0);
+    expect_in(r.out, "usage: pqify bench kem");
+    expect_in(r.out, "--runs N");
+    expect_in(r.out, "--backend NAME");
+    expect_in(r.out, "--json");
+    done(&r);
+
+    /* --help wins over anything else on the line, even an unknown option. */
+    r = run("bench", "kem", "--bogus", "-h", NULL);
+    assert_int_equal(r.status, 0);
+    expect_in(r.out, "usage: pqify bench kem");
+    done(&r);
+
+    r = run("demo", "--help", NULL);
+    assert_int_equal(r.status, 0);
+    expect_in(r.out, "usage: pqify demo");
+    done(&r);
+}
+
+static void test_usage_errors(void **state)
+{
+    (void)state;
+    struct result r = run(NULL);
+    assert_int_equal(r.status, 2);
+    expect_in(r.err, "usage: pqify");
+    done(&r);
+
+    r = run("no-such-command", NULL);
+    assert_int_equal(r.status, 2);
+    expect_in(r.err, "unknown command 'no-such-command'");
+    assert_string_equal(r.out, "");
+    done(&r);
+
+    r = run("bench", NULL);
+    assert_int_equal(r.status, 2);
+    done(&r);
+
+    r = run("bench", "no-such-bench", NULL);
+    assert_int_equal(r.status, 2);
+    expect_in(r.err, "unknown benchmark 'no-such-bench'");
+    done(&r);
+
+    r = run("bench", "kem", "--no-such-option", NULL);
+    assert_int_equal(r.status, 2);
+    expect_in(r.err, "unknown option '--no-such-option'");
+    assert_string_equal(r.out, "");
+    done(&r);
+
+    r = run("bench", "kem", "--runs", NULL);
+    assert_int_equal(r.status, 2);
+    expect_in(r.err, "--runs needs a value");
+    done(&r);
+
+    const char *bad_runs[] = {"abc", "-3", "0", "12x", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad_runs / sizeof bad_runs[0]; i++) {
+        r = run("bench", "kem", "--runs", bad_runs[i], NULL);
+        assert_int_equal(r.status, 2);
+        expect_in(r.err, "--runs wants a whole number");
+        done(&r);
+    }
+
+    r = run("bench", "kem", "--quick", "--backend", "no-such-backend", NULL);
+    assert_int_equal(r.status, 2);
+    expect_in(r.err, "backend 'no-such-backend'");
+    done(&r);
+
+    r = run("demo", "--bogus", NULL);
+    assert_int_equal(r.status, 2);
+    expect_in(r.err, "unknown option '--bogus'");
+    done(&r);
+}
+
+/* ---- parsing the table ---- */
+
+struct row {
+    double ns[3], x[3];
+    unsigned long client, server;
+    int allocs_na;
+    double allocs[3];
+};
+
+static int parse_number(const char **p, double *v, int allow_star)
+{
+    char *end;
+    errno = 0;
+    *v = strtod(*p, &end);
+    if (end == *p || errno != 0 || !isfinite(*v))
+        return -1;
+    if (allow_star && *end == '*')
+        end++;
+    if (*end != ' ' && *end != '\0' && *end != '\n')
+        return -1;
+    *p = end;
+    return 0;
+}
+
+/* Finds the row that starts with name and parses every field of it. */
+static void parse_row(const char *table, const char *name, int is_ecdh, struct row *row)
+{
+    size_t n = strlen(name);
+    const char *line = table;
+    while (line != NULL && !(strncmp(line, name, n) == 0 && line[n] == ' ')) {
+        line = strchr(line, '\n');
+        if (line != NULL)
+            line++;
+    }
+    if (line == NULL)
+        fail_msg("no row for %s in:\n%s", name, table);
+    const char *p = line + n;
+    for (int op = 0; op < 3; op++) {
+        if (parse_number(&p, &row->ns[op], is_ecdh && op == 1) != 0 ||
+            parse_number(&p, &row->x[op], 0) != 0)
+            fail_msg("%s: ns or ratio %d does not parse: %.120s", name, op, line);
+        assert_true(row->ns[op] > 0.0);
+        assert_true(row->x[op] > 0.0);
+    }
+    double c = 0.0, s = 0.0;
+    if (parse_number(&p, &c, 0) != 0 || parse_number(&p, &s, 0) != 0)
+        fail_msg("%s: byte counts do not parse: %.120s", name, line);
+    row->client = (unsigned long)c;
+    row->server = (unsigned long)s;
+    row->allocs_na = 0;
+    for (int op = 0; op < 3; op++) {
+        while (*p == ' ')
+            p++;
+        if (strncmp(p, "n/a", 3) == 0) {
+            row->allocs_na = 1;
+            p += 3;
+        } else if (parse_number(&p, &row->allocs[op], 0) != 0 || row->allocs[op] < 0) {
+            fail_msg("%s: allocations %d do not parse: %.120s", name, op, line);
+        }
+    }
+    while (*p == ' ')
+        p++;
+    if (*p != '\n')
+        fail_msg("%s: unexpected trailing text: %.120s", name, line);
+}
+
+/* FIPS 203 Table 3 (and the round-3 Kyber sizes, which are the same):
+ * the client sends ek, the server the ciphertext. */
+static const struct {
+    const char *name;
+    unsigned long ek, ct;
+} kems[] = {
+    {"ML-KEM-512", 800, 768},   {"ML-KEM-768", 1184, 1088}, {"ML-KEM-1024", 1568, 1568},
+    {"Kyber512", 800, 768},     {"Kyber768", 1184, 1088},   {"Kyber1024", 1568, 1568},
+};
+
+static void check_kem_table(const char *all)
+{
+    /* Rows come after the column header; prose above it may start with any word. */
+    const char *out = strstr(all, "\nalgorithm ");
+    if (out == NULL)
+        fail_msg("no table header in:\n%s", all);
+    for (size_t i = 0; i < sizeof kems / sizeof kems[0]; i++) {
+        struct row row;
+        parse_row(out, kems[i].name, 0, &row);
+        assert_int_equal(row.client, kems[i].ek);
+        assert_int_equal(row.server, kems[i].ct);
+        assert_int_equal(row.allocs_na, SANITIZED);
+        /* The kem layer never allocates (STYLE.md): counted, not assumed. */
+        for (int op = 0; op < 3 && !row.allocs_na; op++)
+            assert_true(row.allocs[op] == 0.0);
+    }
+    struct row x25519, p256;
+    parse_row(out, "X25519", 1, &x25519);
+    parse_row(out, "P-256", 1, &p256);
+    /* RFC 8446 §4.2.8.2: X25519 shares are 32 bytes, P-256 an uncompressed point. */
+    assert_int_equal(x25519.client, 32);
+    assert_int_equal(x25519.server, 32);
+    assert_int_equal(p256.client, 65);
+    assert_int_equal(p256.server, 65);
+    /* X25519 derive is the unit, so its ratio is 1 by construction; the check is on
+     * the arithmetic and the layout, not on a timing. */
+    assert_true(fabs(x25519.x[2] - 1.0) < 0.005);
+    assert_int_equal(x25519.allocs_na, SANITIZED);
+    assert_int_equal(p256.allocs_na, SANITIZED);
+    /* EVP_PKEY_keygen returns a new EVP_PKEY: a counter that saw no allocation
+     * there would be counting nothing. */
+    if (!SANITIZED) {
+        assert_true(x25519.allocs[0] >= 1.0);
+        assert_true(p256.allocs[0] >= 1.0);
+    }
+}
+
+static void test_bench_kem_quick(void **state)
+{
+    (void)state;
+    struct result r = run("bench", "kem", "--quick", NULL);
+    if (r.status != 0)
+        fail_msg("pqify bench kem --quick exited %d:\n%s", r.status, r.err);
+    expect_in(r.out, "31 runs per figure");
+    /* A container may forbid sched_setaffinity; the header must say either way. */
+    assert_true(strstr(r.out, "; pinned to CPU ") != NULL || strstr(r.out, "; not pinned") != NULL);
+    check_kem_table(r.out);
+    expect_in(r.out, "Kyber512 encaps / P-256 derive");
+    /* Every backend with targets shows them with a verdict. */
+    if (strstr(r.out, "no targets are set") == NULL) {
+        const char *t = strstr(r.out, "ML-KEM-768 in X25519 derives");
+        assert_non_null(t);
+        t = strstr(t, "target <= ");
+        assert_non_null(t);
+        assert_true(strstr(t, "  ok\n") != NULL || strstr(t, "  MISSED\n") != NULL);
+    }
+    done(&r);
+}
+
+static void test_bench_kem_options(void **state)
+{
+    (void)state;
+    struct result r = run("bench", "kem", "--quick", "--runs=7", "--backend", "portable", NULL);
+    if (r.status != 0)
+        fail_msg("exited %d:\n%s", r.status, r.err);
+    expect_in(r.out, "backend: portable; 7 runs per figure");
+    check_kem_table(r.out);
+    done(&r);
+
+    r = run("bench", "kem", "--quick", "--runs", "5", "--backend", "all", NULL);
+    if (r.status != 0)
+        fail_msg("exited %d:\n%s", r.status, r.err);
+    expect_in(r.out, "5 runs per figure");
+    expect_in(r.out, "portable");
+    for (size_t i = 0; i < sizeof kems / sizeof kems[0]; i++)
+        expect_in(r.out, kems[i].name);
+    done(&r);
+
+    r = run("bench", "kem", "--quick", "--runs", "5", "--json", NULL);
+    if (r.status != 0)
+        fail_msg("exited %d:\n%s", r.status, r.err);
+    assert_true(r.out[0] == '{');
+    assert_true(strcmp(r.out + strlen(r.out) - 2, "}\n") == 0);
+    for (size_t i = 0; i < sizeof kems / sizeof kems[0]; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "\"algorithm\":\"%s\"", kems[i].name);
+        expect_in(r.out, key);
+    }
+    expect_in(r.out, "\"algorithm\":\"X25519\"");
+    expect_in(r.out, "\"algorithm\":\"P-256\"");
+    expect_in(r.out, SANITIZED ? "\"allocs_counted\":false" : "\"allocs_counted\":true");
+    done(&r);
+}
+
+static void test_demo_quick(void **state)
+{
+    (void)state;
+    struct result r = run("demo", "--quick", NULL);
+    if (r.status != 0)
+        fail_msg("pqify demo --quick exited %d:\n%s", r.status, r.err);
+    expect_in(r.out, "== step 1/");
+    expect_in(r.out, "== step 2/");
+    check_kem_table(r.out);
+    done(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_top_help),        cmocka_unit_test(test_command_help),
+        cmocka_unit_test(test_usage_errors),    cmocka_unit_test(test_bench_kem_quick),
+        cmocka_unit_test(test_bench_kem_options), cmocka_unit_test(test_demo_quick),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
