@@ -1,0 +1,417 @@
+/* Connection configuration: identity, trust, pq mode and lists. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/pem.h>
+
+#include "internal.h"
+
+static const uint16_t default_groups[] = {0x11EC, 0x11EB, 0x11ED, 0x0201, 0x0202,
+                                          0x0200, 0x001D, 0x0017, 0x0018};
+
+pqify_tls_config *pqify_tls_config_new(void)
+{
+    if (tls_crypto_init() < 0)
+        return NULL;
+    pqify_tls_config *cfg = calloc(1, sizeof *cfg);
+    if (cfg == NULL)
+        return NULL;
+    cfg->pq = PQIFY_PQ_PREFERRED;
+    cfg->verify_peer = 1;
+    cfg->require_client_cert = 1;
+    cfg->ciphers[0] = 0x1301;
+    cfg->ciphers[1] = 0x1302;
+    cfg->ciphers[2] = 0x1303;
+    cfg->n_ciphers = 3;
+    return cfg;
+}
+
+static void free_chain(pqify_tls_config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_certs; i++)
+        free(cfg->cert_der[i]);
+    cfg->n_certs = 0;
+    X509_free(cfg->leaf);
+    cfg->leaf = NULL;
+}
+
+void pqify_tls_config_free(pqify_tls_config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    free_chain(cfg);
+    EVP_PKEY_free(cfg->key);   /* libcrypto cleanses private key material */
+    X509_STORE_free(cfg->store);
+    tls_zeroize(cfg, sizeof *cfg);
+    free(cfg);
+}
+
+static int read_file(const char *path, char **data, size_t *len)
+{
+    int ret = 0;
+    FILE *f = fopen(path, "rb");
+    char *p = NULL;
+    ENSURE(f != NULL, PQIFY_TLS_ERR_CONFIG);
+    ENSURE(fseek(f, 0, SEEK_END) == 0, PQIFY_TLS_ERR_CONFIG);
+    long n = ftell(f);
+    ENSURE(n >= 0 && n < (1L << 24), PQIFY_TLS_ERR_CONFIG);
+    ENSURE(fseek(f, 0, SEEK_SET) == 0, PQIFY_TLS_ERR_CONFIG);
+    p = malloc((size_t)n + 1);
+    ENSURE(p != NULL, PQIFY_TLS_ERR_NO_MEMORY);
+    ENSURE(fread(p, 1, (size_t)n, f) == (size_t)n, PQIFY_TLS_ERR_CONFIG);
+    p[n] = 0;
+    *data = p;
+    *len = (size_t)n;
+    p = NULL;
+out:
+    free(p);
+    if (f != NULL)
+        fclose(f);
+    return ret;
+}
+
+/* Files go through the PEM loaders; keys are wiped after parsing. */
+static int with_file(pqify_tls_config *cfg, const char *path,
+                     int (*load)(pqify_tls_config *, const char *, size_t))
+{
+    char *data = NULL;
+    size_t len = 0;
+    int ret = read_file(path, &data, &len);
+    if (ret == 0) {
+        ret = load(cfg, data, len);
+        tls_zeroize(data, len);
+        free(data);
+    }
+    return ret;
+}
+
+static int check_key_matches(const pqify_tls_config *cfg)
+{
+    if (cfg->leaf != NULL && cfg->key != NULL && X509_check_private_key(cfg->leaf, cfg->key) != 1)
+        return PQIFY_TLS_ERR_CONFIG;
+    return 0;
+}
+
+int pqify_tls_config_set_cert_chain_pem(pqify_tls_config *cfg, const char *pem, size_t len)
+{
+    int ret = 0;
+    X509 *x = NULL;
+    BIO *bio = NULL;
+    ENSURE(cfg != NULL && pem != NULL && len < INT32_MAX, PQIFY_TLS_ERR_ARG);
+    free_chain(cfg);
+    bio = BIO_new_mem_buf(pem, (int)len);
+    ENSURE(bio != NULL, PQIFY_TLS_ERR_NO_MEMORY);
+    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        ENSURE(cfg->n_certs < TLS_MAX_CERTS, PQIFY_TLS_ERR_CONFIG);
+        uint8_t *der = NULL;
+        int n = i2d_X509(x, &der);
+        ENSURE(n > 0, PQIFY_TLS_ERR_CONFIG);
+        cfg->cert_der[cfg->n_certs] = der;
+        cfg->cert_der_len[cfg->n_certs] = (size_t)n;
+        cfg->n_certs++;
+        if (cfg->leaf == NULL) {
+            cfg->leaf = x;
+            x = NULL;
+        }
+        X509_free(x);
+        x = NULL;
+    }
+    ENSURE(cfg->n_certs > 0, PQIFY_TLS_ERR_CONFIG);
+    TRY(check_key_matches(cfg));
+out:
+    X509_free(x);
+    BIO_free(bio);
+    if (ret < 0 && cfg != NULL)
+        free_chain(cfg);
+    return ret;
+}
+
+int pqify_tls_config_set_cert_chain_file(pqify_tls_config *cfg, const char *path)
+{
+    return cfg == NULL || path == NULL ? PQIFY_TLS_ERR_ARG
+                                       : with_file(cfg, path, pqify_tls_config_set_cert_chain_pem);
+}
+
+int pqify_tls_config_set_key_pem(pqify_tls_config *cfg, const char *pem, size_t len)
+{
+    int ret = 0;
+    BIO *bio = NULL;
+    ENSURE(cfg != NULL && pem != NULL && len < INT32_MAX, PQIFY_TLS_ERR_ARG);
+    bio = BIO_new_mem_buf(pem, (int)len);
+    ENSURE(bio != NULL, PQIFY_TLS_ERR_NO_MEMORY);
+    EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    ENSURE(key != NULL, PQIFY_TLS_ERR_CONFIG);
+    EVP_PKEY_free(cfg->key);
+    cfg->key = key;
+    memset(cfg->key_schemes, 0, sizeof cfg->key_schemes);
+    ENSURE(tls_schemes_for_key(key, cfg->key_schemes, 4) > 0, PQIFY_TLS_ERR_CONFIG);
+    TRY(check_key_matches(cfg));
+out:
+    BIO_free(bio);
+    return ret;
+}
+
+int pqify_tls_config_set_key_file(pqify_tls_config *cfg, const char *path)
+{
+    return cfg == NULL || path == NULL ? PQIFY_TLS_ERR_ARG
+                                       : with_file(cfg, path, pqify_tls_config_set_key_pem);
+}
+
+int pqify_tls_config_set_signer(pqify_tls_config *cfg, const pqify_tls_signer *signer)
+{
+    if (cfg == NULL || signer == NULL || signer->sign == NULL || signer->n_schemes == 0)
+        return PQIFY_TLS_ERR_ARG;
+    cfg->signer = *signer;
+    cfg->have_signer = 1;
+    return 0;
+}
+
+int pqify_tls_config_set_ca_pem(pqify_tls_config *cfg, const char *pem, size_t len)
+{
+    int ret = 0;
+    BIO *bio = NULL;
+    X509 *x = NULL;
+    X509_STORE *store = NULL;
+    size_t n = 0;
+    ENSURE(cfg != NULL && pem != NULL && len < INT32_MAX, PQIFY_TLS_ERR_ARG);
+    store = X509_STORE_new();
+    bio = BIO_new_mem_buf(pem, (int)len);
+    ENSURE(store != NULL && bio != NULL, PQIFY_TLS_ERR_NO_MEMORY);
+    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        ENSURE(X509_STORE_add_cert(store, x) == 1, PQIFY_TLS_ERR_CONFIG);
+        X509_free(x);
+        x = NULL;
+        n++;
+    }
+    ENSURE(n > 0, PQIFY_TLS_ERR_CONFIG);
+    X509_STORE_free(cfg->store);
+    cfg->store = store;
+    store = NULL;
+    cfg->have_ca = 1;
+out:
+    X509_free(x);
+    X509_STORE_free(store);
+    BIO_free(bio);
+    return ret;
+}
+
+int pqify_tls_config_set_ca_file(pqify_tls_config *cfg, const char *path)
+{
+    return cfg == NULL || path == NULL ? PQIFY_TLS_ERR_ARG
+                                       : with_file(cfg, path, pqify_tls_config_set_ca_pem);
+}
+
+void pqify_tls_config_set_require_client_cert(pqify_tls_config *cfg, int require)
+{
+    if (cfg != NULL)
+        cfg->require_client_cert = require != 0;
+}
+
+void pqify_tls_config_set_verify_peer(pqify_tls_config *cfg, int verify)
+{
+    if (cfg != NULL)
+        cfg->verify_peer = verify != 0;
+}
+
+int pqify_tls_pq_mode_parse(const char *word, pqify_pq_mode *mode)
+{
+    if (word == NULL || mode == NULL)
+        return PQIFY_TLS_ERR_ARG;
+    if (strcasecmp(word, "preferred") == 0)
+        *mode = PQIFY_PQ_PREFERRED;
+    else if (strcasecmp(word, "required") == 0)
+        *mode = PQIFY_PQ_REQUIRED;
+    else if (strcasecmp(word, "off") == 0)
+        *mode = PQIFY_PQ_OFF;
+    else
+        return PQIFY_TLS_ERR_ARG;
+    return 0;
+}
+
+const char *pqify_tls_pq_mode_name(pqify_pq_mode mode)
+{
+    switch (mode) {
+    case PQIFY_PQ_PREFERRED: return "preferred";
+    case PQIFY_PQ_REQUIRED: return "required";
+    case PQIFY_PQ_OFF: return "off";
+    }
+    return "unknown";
+}
+
+int pqify_tls_config_set_pq(pqify_tls_config *cfg, pqify_pq_mode mode)
+{
+    if (cfg == NULL || (mode != PQIFY_PQ_PREFERRED && mode != PQIFY_PQ_REQUIRED && mode != PQIFY_PQ_OFF))
+        return PQIFY_TLS_ERR_ARG;
+    cfg->pq = mode;
+    return 0;
+}
+
+/* Split "a,b,c" and call each(name, len) for every non-empty item. */
+static int split_list(const char *list, int (*each)(void *, const char *, size_t), void *ctx)
+{
+    int ret = 0;
+    const char *p = list;
+    while (*p != 0) {
+        const char *e = strchr(p, ',');
+        size_t n = e == NULL ? strlen(p) : (size_t)(e - p);
+        while (n > 0 && *p == ' ') {
+            p++;
+            n--;
+        }
+        while (n > 0 && p[n - 1] == ' ')
+            n--;
+        if (n > 0)
+            TRY(each(ctx, p, n));
+        if (e == NULL)
+            break;
+        p = e + 1;
+    }
+out:
+    return ret;
+}
+
+static int add_group(void *ctx, const char *name, size_t n)
+{
+    pqify_tls_config *cfg = ctx;
+    char tmp[64];
+    if (n >= sizeof tmp || cfg->n_override_groups >= TLS_MAX_GROUPS)
+        return PQIFY_TLS_ERR_CONFIG;
+    memcpy(tmp, name, n);
+    tmp[n] = 0;
+    int id = pqify_tls_group_id(tmp);
+    if (id < 0)
+        return PQIFY_TLS_ERR_CONFIG;
+    for (size_t i = 0; i < cfg->n_override_groups; i++)
+        if (cfg->override_groups[i] == id)
+            return 0;
+    cfg->override_groups[cfg->n_override_groups++] = (uint16_t)id;
+    return 0;
+}
+
+int pqify_tls_config_set_groups(pqify_tls_config *cfg, const char *names)
+{
+    if (cfg == NULL)
+        return PQIFY_TLS_ERR_ARG;
+    cfg->n_override_groups = 0;
+    if (names == NULL)
+        return 0;
+    int ret = split_list(names, add_group, cfg);
+    if (ret < 0)
+        cfg->n_override_groups = 0;
+    return ret;
+}
+
+static int add_alpn(void *ctx, const char *name, size_t n)
+{
+    pqify_tls_config *cfg = ctx;
+    if (n > 255 || cfg->alpn_len + 1 + n > sizeof cfg->alpn)
+        return PQIFY_TLS_ERR_CONFIG;
+    cfg->alpn[cfg->alpn_len++] = (uint8_t)n;
+    memcpy(cfg->alpn + cfg->alpn_len, name, n);
+    cfg->alpn_len += n;
+    return 0;
+}
+
+int pqify_tls_config_set_alpn(pqify_tls_config *cfg, const char *list)
+{
+    if (cfg == NULL)
+        return PQIFY_TLS_ERR_ARG;
+    cfg->alpn_len = 0;
+    if (list == NULL)
+        return 0;
+    int ret = split_list(list, add_alpn, cfg);
+    if (ret < 0)
+        cfg->alpn_len = 0;
+    return ret;
+}
+
+int pqify_tls_config_set_server_name(pqify_tls_config *cfg, const char *name)
+{
+    if (cfg == NULL)
+        return PQIFY_TLS_ERR_ARG;
+    if (name == NULL) {
+        cfg->server_name[0] = 0;
+        return 0;
+    }
+    size_t n = strlen(name);
+    if (n >= sizeof cfg->server_name)
+        return PQIFY_TLS_ERR_CONFIG;
+    memcpy(cfg->server_name, name, n + 1);
+    return 0;
+}
+
+static int add_cipher(void *ctx, const char *name, size_t n)
+{
+    pqify_tls_config *cfg = ctx;
+    static const uint16_t ids[] = {0x1301, 0x1302, 0x1303};
+    for (size_t i = 0; i < 3; i++) {
+        const char *s = pqify_tls_cipher_name(ids[i]);
+        if (strlen(s) == n && strncasecmp(s, name, n) == 0) {
+            for (size_t j = 0; j < cfg->n_ciphers; j++)
+                if (cfg->ciphers[j] == ids[i])
+                    return 0;
+            cfg->ciphers[cfg->n_ciphers++] = ids[i];
+            return 0;
+        }
+    }
+    return PQIFY_TLS_ERR_CONFIG;
+}
+
+int pqify_tls_config_set_ciphers(pqify_tls_config *cfg, const char *list)
+{
+    if (cfg == NULL)
+        return PQIFY_TLS_ERR_ARG;
+    if (list == NULL || *list == 0) {
+        cfg->ciphers[0] = 0x1301;
+        cfg->ciphers[1] = 0x1302;
+        cfg->ciphers[2] = 0x1303;
+        cfg->n_ciphers = 3;
+        return 0;
+    }
+    cfg->n_ciphers = 0;
+    int ret = split_list(list, add_cipher, cfg);
+    if (ret == 0 && cfg->n_ciphers == 0)
+        ret = PQIFY_TLS_ERR_CONFIG;
+    if (ret < 0 && pqify_tls_config_set_ciphers(cfg, NULL) < 0)
+        ret = PQIFY_TLS_ERR_INTERNAL;
+    return ret;
+}
+
+static int mode_allows(pqify_pq_mode mode, uint16_t id)
+{
+    int pq = pqify_tls_group_is_pq(id);
+    return mode == PQIFY_PQ_PREFERRED || (mode == PQIFY_PQ_REQUIRED ? pq : !pq);
+}
+
+size_t tls_config_groups(const pqify_tls_config *cfg, uint16_t *ids, size_t max)
+{
+    const uint16_t *src = cfg->n_override_groups ? cfg->override_groups : default_groups;
+    size_t n_src = cfg->n_override_groups ? cfg->n_override_groups
+                                          : sizeof default_groups / sizeof default_groups[0];
+    size_t n = 0;
+    for (size_t i = 0; i < n_src && n < max; i++)
+        if (mode_allows(cfg->pq, src[i]))
+            ids[n++] = src[i];
+    return n;
+}
+
+/*
+ * DESIGN.md "The post-quantum switch": preferred sends the first (PQ) group and the
+ * first classical one, so a classical server needs no HelloRetryRequest.
+ */
+size_t tls_config_share_groups(const pqify_tls_config *cfg, uint16_t *ids, size_t max)
+{
+    uint16_t all[TLS_MAX_GROUPS];
+    size_t n_all = tls_config_groups(cfg, all, TLS_MAX_GROUPS), n = 0;
+    if (n_all == 0 || max == 0)
+        return 0;
+    ids[n++] = all[0];
+    if (cfg->pq == PQIFY_PQ_PREFERRED && pqify_tls_group_is_pq(all[0]) && max > 1)
+        for (size_t i = 1; i < n_all; i++)
+            if (!pqify_tls_group_is_pq(all[i])) {
+                ids[n++] = all[i];
+                break;
+            }
+    return n;
+}

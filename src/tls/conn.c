@@ -1,0 +1,464 @@
+/* Connection lifecycle, the record layer's reassembly, and the public calls. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conn.h"
+
+uint64_t tls_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+size_t pqify_tls_conn_size(int handshaking)
+{
+    return sizeof(struct pqify_tls_conn) + (handshaking ? sizeof(tls_hs) : 0);
+}
+
+static void hs_free(tls_hs *hs)
+{
+    if (hs == NULL)
+        return;
+    tls_transcript_free(&hs->transcript);
+    for (size_t i = 0; i < TLS_MAX_SHARES; i++)
+        tls_group_state_wipe(&hs->shares[i]);
+    EVP_PKEY_free(hs->peer_key);
+    pqify_tls_buf_dispose(&hs->scratch);
+    tls_zeroize(hs, sizeof *hs);
+    free(hs);
+}
+
+pqify_tls_conn *pqify_tls_conn_new(const pqify_tls_config *cfg, int is_server)
+{
+    uint16_t groups[TLS_MAX_GROUPS];
+    if (cfg == NULL || tls_crypto_init() < 0 || tls_config_groups(cfg, groups, TLS_MAX_GROUPS) == 0)
+        return NULL;
+    if (is_server && (cfg->n_certs == 0 || (cfg->key == NULL && !cfg->have_signer)))
+        return NULL;
+    pqify_tls_conn *c = calloc(1, sizeof *c);
+    tls_hs *hs = calloc(1, sizeof *hs);
+    if (c == NULL || hs == NULL || tls_transcript_init(&hs->transcript) < 0) {
+        hs_free(hs);
+        free(c);
+        return NULL;
+    }
+    pqify_tls_buf_init(&hs->scratch, hs->scratch_storage, sizeof hs->scratch_storage);
+    c->cfg = cfg;
+    c->is_server = is_server != 0;
+    c->state = is_server ? ST_SERVER_WAIT_CH : ST_CLIENT_START;
+    c->hs = hs;
+    return c;
+}
+
+void pqify_tls_conn_free(pqify_tls_conn *c)
+{
+    if (c == NULL)
+        return;
+    hs_free(c->hs);
+    tls_traffic_wipe(&c->rd);
+    tls_traffic_wipe(&c->wr);
+    tls_zeroize(c, sizeof *c);
+    free(c);
+}
+
+int tls_msg_begin(pqify_tls_buf *msg, uint8_t type, size_t *mark)
+{
+    int ret = tls_write_u8(msg, type);
+    return ret < 0 ? ret : tls_write_block_open(msg, 3, mark);
+}
+
+int tls_msg_end(pqify_tls_buf *msg, size_t mark)
+{
+    return tls_write_block_close(msg, 3, mark);
+}
+
+int tls_send_handshake_no_transcript(pqify_tls_conn *c, const pqify_tls_buf *msg, pqify_tls_buf *out)
+{
+    int ret = 0;
+    if (!c->wr.active)
+        return tls_record_plain(TLS_CT_HANDSHAKE, msg->base, msg->len, out);
+    for (size_t done = 0; done < msg->len;) {
+        size_t n = msg->len - done > TLS_MAX_PLAINTEXT ? TLS_MAX_PLAINTEXT : msg->len - done;
+        TRY(tls_record_seal(&c->wr, TLS_CT_HANDSHAKE, msg->base + done, n, out));
+        done += n;
+    }
+out:
+    return ret;
+}
+
+int tls_send_handshake(pqify_tls_conn *c, const pqify_tls_buf *msg, pqify_tls_buf *out)
+{
+    int ret = 0;
+    TRY(tls_transcript_update(&c->hs->transcript, msg->base, msg->len));
+    TRY(tls_send_handshake_no_transcript(c, msg, out));
+out:
+    return ret;
+}
+
+int tls_set_read_key(pqify_tls_conn *c, const uint8_t *secret)
+{
+    c->rd_changed = 1;
+    return tls_traffic_set(&c->rd, c->suite, secret, 0);
+}
+
+int tls_set_write_key(pqify_tls_conn *c, const uint8_t *secret)
+{
+    return tls_traffic_set(&c->wr, c->suite, secret, 1);
+}
+
+void tls_established(pqify_tls_conn *c)
+{
+    c->state = ST_CONNECTED;
+    c->established = 1;
+    c->handshake_us = tls_now_us() - c->t_start_us;
+}
+
+/* Record the first error, send its alert, and return it. */
+static int fail(pqify_tls_conn *c, int err, pqify_tls_buf *out)
+{
+    if (c->err != 0)
+        return c->err;
+    c->err = err;
+    int alert = pqify_tls_alert_of(err);
+    /* best effort: the error stands whether or not the alert could be written */
+    if (alert >= 0 && out != NULL && !c->sent_close && tls_alert_send(c, 2, (uint8_t)alert, out) == 0)
+        c->sent_close = 1;
+    return err;
+}
+
+/* Take bytes until one whole record sits in c->rec. */
+static int take_record(pqify_tls_conn *c, const uint8_t *in, size_t avail, size_t *used, int *whole)
+{
+    int ret = 0;
+    size_t u = 0;
+    *whole = 0;
+    if (c->rec_len < TLS_RECORD_HEADER) {
+        size_t n = TLS_RECORD_HEADER - c->rec_len;
+        n = n < avail ? n : avail;
+        memcpy(c->rec + c->rec_len, in, n);
+        c->rec_len += n;
+        u += n;
+        if (c->rec_len < TLS_RECORD_HEADER)
+            goto out;
+        uint8_t t = c->rec[0];
+        ENSURE(t == TLS_CT_CCS || t == TLS_CT_ALERT || t == TLS_CT_HANDSHAKE || t == TLS_CT_APPDATA,
+               PQIFY_TLS_ERR_UNEXPECTED_MESSAGE);
+        /* §5.1: legacy_record_version is ignored, but a TLS record has major version 3 */
+        ENSURE(c->rec[1] == 3, PQIFY_TLS_ERR_DECODE);
+        size_t len = (size_t)c->rec[3] << 8 | c->rec[4];
+        ENSURE(len <= TLS_MAX_CIPHERTEXT, PQIFY_TLS_ERR_RECORD_OVERFLOW);
+        ENSURE(len > 0 || t == TLS_CT_APPDATA, PQIFY_TLS_ERR_DECODE);
+    }
+    size_t want = TLS_RECORD_HEADER + ((size_t)c->rec[3] << 8 | c->rec[4]);
+    size_t n = want - c->rec_len;
+    n = n < avail - u ? n : avail - u;
+    memcpy(c->rec + c->rec_len, in + u, n);
+    c->rec_len += n;
+    u += n;
+    *whole = c->rec_len == want;
+out:
+    *used = u;
+    return ret;
+}
+
+/* Handshake bytes during the handshake: reassemble and dispatch whole messages. */
+static int feed_handshake(pqify_tls_conn *c, const uint8_t *p, size_t len, pqify_tls_buf *out)
+{
+    int ret = 0;
+    tls_hs *hs = c->hs;
+    ENSURE(len <= sizeof hs->msg - hs->msg_len, PQIFY_TLS_ERR_DECODE);
+    memcpy(hs->msg + hs->msg_len, p, len);
+    hs->msg_len += len;
+    size_t off = 0;
+    while (c->hs != NULL && hs->msg_len - off >= 4) {
+        uint8_t *m = hs->msg + off;
+        size_t body = (size_t)m[1] << 16 | (size_t)m[2] << 8 | m[3];
+        ENSURE(body <= TLS_MAX_HS_MSG - 4, PQIFY_TLS_ERR_DECODE);
+        if (hs->msg_len - off < 4 + body)
+            break;
+        c->rd_changed = 0;
+        TRY(tls_dispatch(c, m[0], m, 4 + body, out));
+        off += 4 + body;
+        /* §5.1: a key change must fall on a record boundary */
+        if (c->rd_changed || c->established)
+            ENSURE(off == hs->msg_len, PQIFY_TLS_ERR_UNEXPECTED_MESSAGE);
+        if (c->established)
+            return 0;
+    }
+    memmove(hs->msg, hs->msg + off, hs->msg_len - off);
+    hs->msg_len -= off;
+out:
+    return ret;
+}
+
+/* Handshake bytes after the handshake (KeyUpdate, NewSessionTicket). */
+static int feed_post_handshake(pqify_tls_conn *c, const uint8_t *p, size_t len, pqify_tls_buf *out)
+{
+    int ret = 0;
+    for (;;) {
+        size_t need = 4;
+        if (c->ph_len >= 4) {
+            need = 4 + ((size_t)c->ph[1] << 16 | (size_t)c->ph[2] << 8 | c->ph[3]);
+            if (need > sizeof c->ph) {
+                /* only a NewSessionTicket may be this large; it is dropped unread */
+                ENSURE(c->ph[0] == TLS_HS_NEW_SESSION_TICKET, PQIFY_TLS_ERR_DECODE);
+                ENSURE(!c->is_server, PQIFY_TLS_ERR_UNEXPECTED_MESSAGE);
+                c->ph_skip = need - c->ph_len;
+                c->ph_len = 0;
+                continue;
+            }
+            if (c->ph_len == need) {
+                c->rd_changed = 0;
+                TRY(tls_on_post_handshake(c, c->ph[0], c->ph + 4, need - 4, out));
+                c->ph_len = 0;
+                /* §5.1: nothing may follow a KeyUpdate in its record */
+                if (c->rd_changed)
+                    ENSURE(len == 0, PQIFY_TLS_ERR_UNEXPECTED_MESSAGE);
+                continue;
+            }
+        }
+        if (len == 0)
+            break;
+        if (c->ph_skip > 0) {
+            size_t n = len < c->ph_skip ? len : c->ph_skip;
+            c->ph_skip -= n;
+            p += n;
+            len -= n;
+            continue;
+        }
+        size_t n = need - c->ph_len < len ? need - c->ph_len : len;
+        memcpy(c->ph + c->ph_len, p, n);
+        c->ph_len += n;
+        p += n;
+        len -= n;
+    }
+out:
+    return ret;
+}
+
+/* One whole record in c->rec: unprotect and route its content. */
+static int process_record(pqify_tls_conn *c, pqify_tls_buf *plaintext, pqify_tls_buf *out)
+{
+    int ret = 0;
+    uint8_t type = c->rec[0];
+    uint8_t *data = c->rec + TLS_RECORD_HEADER;
+    size_t len = c->rec_len - TLS_RECORD_HEADER;
+    uint8_t level, desc;
+    if (type == TLS_CT_CCS) {
+        /* §5: middlebox compatibility; a single 0x01 before the handshake ends */
+        ENSURE(!c->established && len == 1 && data[0] == 1 && c->state != ST_CLIENT_START,
+               PQIFY_TLS_ERR_UNEXPECTED_MESSAGE);
+        goto out;
+    }
+    if (c->rd.active && !(type == TLS_CT_ALERT && len == 2)) {
+        TRY(tls_record_open(&c->rd, c->rec, c->rec_len, &type, &len));
+    } else {
+        ENSURE(type != TLS_CT_APPDATA, PQIFY_TLS_ERR_UNEXPECTED_MESSAGE);
+        ENSURE(len <= TLS_MAX_PLAINTEXT, PQIFY_TLS_ERR_RECORD_OVERFLOW);
+    }
+    switch (type) {
+    case TLS_CT_HANDSHAKE:
+        ENSURE(len > 0, PQIFY_TLS_ERR_UNEXPECTED_MESSAGE);
+        if (c->established)
+            TRY(feed_post_handshake(c, data, len, out));
+        else
+            TRY(feed_handshake(c, data, len, out));
+        break;
+    case TLS_CT_ALERT:
+        TRY(tls_alert_parse(data, len, &level, &desc));
+        TRY(tls_alert_received(c, level, desc));
+        break;
+    case TLS_CT_APPDATA:
+        /* no early data: application data only once established */
+        ENSURE(c->established && plaintext != NULL, PQIFY_TLS_ERR_UNEXPECTED_MESSAGE);
+        c->key_updates_in_a_row = 0;
+        TRY(tls_write_bytes(plaintext, data, len));
+        break;
+    default:
+        ret = PQIFY_TLS_ERR_UNEXPECTED_MESSAGE;
+    }
+out:
+    c->rec_len = 0;
+    return ret;
+}
+
+static void release_handshake(pqify_tls_conn *c)
+{
+    hs_free(c->hs);
+    c->hs = NULL;
+}
+
+int pqify_tls_handshake(pqify_tls_conn *c, const uint8_t *in, size_t *in_len, pqify_tls_buf *out)
+{
+    int ret = 0;
+    size_t avail = in_len != NULL ? *in_len : 0, used = 0;
+    if (in_len != NULL)
+        *in_len = 0;
+    if (c == NULL || out == NULL || (avail != 0 && in == NULL))
+        return PQIFY_TLS_ERR_ARG;
+    if (c->err != 0)
+        return c->err;
+    if (c->established)
+        return 0;
+    if (c->t_start_us == 0)
+        c->t_start_us = tls_now_us();
+    if (c->state == ST_CLIENT_START)
+        TRY(tls_client_start(c, out));
+    while (used < avail && !c->established && !c->peer_closed) {
+        size_t n = 0;
+        int whole = 0;
+        TRY(take_record(c, in + used, avail - used, &n, &whole));
+        used += n;
+        if (whole)
+            TRY(process_record(c, NULL, out));
+    }
+    /* close_notify before the handshake finished is a failure to connect */
+    ENSURE(!c->peer_closed || c->established, PQIFY_TLS_ERR_PEER_ALERT - TLS_ALERT_CLOSE_NOTIFY);
+    if (c->established) {
+        release_handshake(c);
+        ret = 0;
+    } else {
+        ret = PQIFY_TLS_IN_PROGRESS;
+    }
+out:
+    if (in_len != NULL)
+        *in_len = used;
+    if (ret < 0)
+        ret = fail(c, ret, out);
+    return ret;
+}
+
+int pqify_tls_is_established(const pqify_tls_conn *c)
+{
+    return c != NULL && c->established;
+}
+
+int pqify_tls_error(const pqify_tls_conn *c)
+{
+    return c == NULL ? PQIFY_TLS_ERR_ARG : c->err;
+}
+
+/* §5.5: AES-GCM keys are good for about 2^24.5 records; rekey well before. */
+#define TLS_REKEY_AFTER ((uint64_t)1 << 24)
+
+int pqify_tls_send(pqify_tls_conn *c, pqify_tls_buf *out, const void *data, size_t len)
+{
+    int ret = 0;
+    const uint8_t *p = data;
+    if (c == NULL || out == NULL || (len != 0 && data == NULL))
+        return PQIFY_TLS_ERR_ARG;
+    if (c->err != 0)
+        return c->err;
+    ENSURE(c->established, PQIFY_TLS_ERR_ARG);
+    ENSURE(!c->sent_close, PQIFY_TLS_ERR_CLOSED);
+    for (size_t done = 0; done < len;) {
+        if (c->wr.seq >= TLS_REKEY_AFTER)
+            TRY(pqify_tls_key_update(c, 0, out));
+        size_t n = len - done > TLS_MAX_PLAINTEXT ? TLS_MAX_PLAINTEXT : len - done;
+        TRY(tls_record_seal(&c->wr, TLS_CT_APPDATA, p + done, n, out));
+        done += n;
+    }
+out:
+    if (ret < 0 && ret != PQIFY_TLS_ERR_ARG && ret != PQIFY_TLS_ERR_CLOSED)
+        ret = fail(c, ret, out);
+    return ret;
+}
+
+int pqify_tls_receive(pqify_tls_conn *c, pqify_tls_buf *plaintext, const uint8_t *in,
+                      size_t *in_len, pqify_tls_buf *out)
+{
+    int ret = 0;
+    size_t avail = in_len != NULL ? *in_len : 0, used = 0;
+    if (in_len != NULL)
+        *in_len = 0;
+    if (c == NULL || plaintext == NULL || out == NULL || (avail != 0 && in == NULL))
+        return PQIFY_TLS_ERR_ARG;
+    if (c->err != 0)
+        return c->err;
+    ENSURE(c->established, PQIFY_TLS_ERR_ARG);
+    while (used < avail && !c->peer_closed) {
+        size_t n = 0;
+        int whole = 0;
+        TRY(take_record(c, in + used, avail - used, &n, &whole));
+        used += n;
+        if (whole)
+            TRY(process_record(c, plaintext, out));
+    }
+    if (c->peer_closed)
+        ret = PQIFY_TLS_PEER_CLOSED;
+out:
+    if (in_len != NULL)
+        *in_len = used;
+    if (ret < 0 && ret != PQIFY_TLS_ERR_ARG)
+        ret = fail(c, ret, out);
+    return ret;
+}
+
+int pqify_tls_close_notify(pqify_tls_conn *c, pqify_tls_buf *out)
+{
+    int ret = 0;
+    if (c == NULL || out == NULL)
+        return PQIFY_TLS_ERR_ARG;
+    if (c->err != 0)
+        return c->err;
+    if (c->sent_close)
+        return 0;
+    TRY(tls_alert_send(c, 1, TLS_ALERT_CLOSE_NOTIFY, out));
+    c->sent_close = 1;
+out:
+    return ret;
+}
+
+int pqify_tls_key_update(pqify_tls_conn *c, int request_peer, pqify_tls_buf *out)
+{
+    int ret = 0;
+    uint8_t storage[16];
+    pqify_tls_buf msg;
+    pqify_tls_buf_init(&msg, storage, sizeof storage);
+    if (c == NULL || out == NULL)
+        return PQIFY_TLS_ERR_ARG;
+    if (c->err != 0)
+        return c->err;
+    ENSURE(c->established, PQIFY_TLS_ERR_ARG);
+    ENSURE(!c->sent_close, PQIFY_TLS_ERR_CLOSED);
+    TRY(tls_key_update_write(request_peer, &msg));
+    TRY(tls_send_handshake_no_transcript(c, &msg, out));
+    /* §4.6.3: the sender switches keys right after its KeyUpdate */
+    TRY(tls_traffic_update(&c->wr, 1));
+    c->key_updates_sent++;
+out:
+    pqify_tls_buf_dispose(&msg);
+    return ret;
+}
+
+void pqify_tls_get_info(const pqify_tls_conn *c, pqify_tls_info *info)
+{
+    memset(info, 0, sizeof *info);
+    info->version = "";
+    info->cipher = "";
+    info->group = "";
+    if (c == NULL)
+        return;
+    if (c->established)
+        info->version = "TLSv1.3";
+    if (c->suite != NULL) {
+        info->cipher = c->suite->name;
+        info->cipher_id = c->suite->id;
+    }
+    if (c->group != NULL) {
+        info->group = c->group->name;
+        info->group_id = c->group->id;
+        info->is_pq = c->group->is_pq;
+    }
+    info->hrr = c->hrr;
+    info->peer_cert = c->peer_cert;
+    memcpy(info->peer_subject, c->peer_subject, sizeof info->peer_subject);
+    memcpy(info->alpn, c->alpn, sizeof info->alpn);
+    memcpy(info->server_name, c->server_name, sizeof info->server_name);
+    info->signature_scheme = c->peer_scheme;
+    info->handshake_us = c->handshake_us;
+    info->key_updates_sent = c->key_updates_sent;
+    info->key_updates_received = c->key_updates_received;
+}

@@ -1,0 +1,240 @@
+/* The connection object and the handshake state it carries until established. */
+#ifndef PQIFY_TLS_CONN_H
+#define PQIFY_TLS_CONN_H
+
+#include "internal.h"
+
+/* RFC 8446 Appendix A.1 / A.2, one row each */
+enum tls_state {
+    ST_CLIENT_START,
+    ST_CLIENT_WAIT_SH,
+    ST_CLIENT_WAIT_EE,
+    ST_CLIENT_WAIT_CERT_CR,
+    ST_CLIENT_WAIT_CERT,
+    ST_CLIENT_WAIT_CV,
+    ST_CLIENT_WAIT_FINISHED,
+    ST_SERVER_WAIT_CH,
+    ST_SERVER_WAIT_CH2,
+    ST_SERVER_WAIT_CERT,
+    ST_SERVER_WAIT_CV,
+    ST_SERVER_WAIT_FINISHED,
+    ST_CONNECTED,
+};
+
+#define TLS_MAX_HS_MSG 32768       /* largest handshake message accepted */
+#define TLS_MAX_SHARES 2           /* key shares a client sends */
+#define TLS_MAX_COOKIE 255
+#define TLS_MAX_PEER_SCHEMES 64
+#define TLS_MAX_POST_HS_MSG 1024   /* KeyUpdate; larger tickets are skipped unread */
+#define TLS_SCRATCH 8192
+#define TLS_MAX_KEY_UPDATES_IN_A_ROW 128
+
+typedef struct tls_hs {
+    tls_transcript transcript;
+    tls_key_schedule ks;
+    uint8_t c_hs[TLS_MAX_HASH], s_hs[TLS_MAX_HASH];   /* handshake traffic secrets */
+    uint8_t c_ap[TLS_MAX_HASH], s_ap[TLS_MAX_HASH];   /* first application secrets */
+    uint8_t random[32];                               /* ClientHello.random */
+    uint8_t session_id[32];
+    size_t session_id_len;
+
+    /* client: shares sent and the groups offered */
+    uint16_t share_ids[TLS_MAX_SHARES];
+    tls_group_state shares[TLS_MAX_SHARES];
+    uint8_t share_pub[TLS_MAX_SHARES][TLS_MAX_CLIENT_SHARE];
+    size_t share_pub_len[TLS_MAX_SHARES];
+    size_t n_shares;
+    uint16_t offered_groups[TLS_MAX_GROUPS];
+    size_t n_offered_groups;
+
+    /* HelloRetryRequest (both roles) */
+    uint8_t cookie[TLS_MAX_COOKIE];
+    size_t cookie_len;
+    uint16_t hrr_group;
+    uint16_t hrr_cipher;
+    uint8_t ch1_fingerprint[32];
+
+    /* authentication */
+    int cert_requested;
+    uint16_t peer_schemes[TLS_MAX_PEER_SCHEMES];     /* what the peer accepts for CV */
+    size_t n_peer_schemes;
+    uint16_t my_scheme;
+    EVP_PKEY *peer_key;
+
+    /* incoming handshake messages, reassembled across records */
+    uint8_t msg[TLS_MAX_HS_MSG];
+    size_t msg_len;
+    /* outgoing messages are built here */
+    pqify_tls_buf scratch;
+    uint8_t scratch_storage[TLS_SCRATCH];
+} tls_hs;
+
+struct pqify_tls_conn {
+    const pqify_tls_config *cfg;
+    int is_server;
+    enum tls_state state;
+    int err;                 /* sticky first error */
+    int established;
+    int sent_close, peer_closed;
+    int rd_changed;          /* a handler switched the read key (§5.1 boundary check) */
+
+    const tls_suite *suite;
+    const tls_group *group;
+    tls_traffic rd, wr;
+
+    /* one incoming record, reassembled from however the bytes arrive */
+    uint8_t rec[TLS_RECORD_HEADER + TLS_MAX_CIPHERTEXT];
+    size_t rec_len;
+
+    tls_hs *hs;              /* NULL once established */
+
+    /* post-handshake messages (KeyUpdate, NewSessionTicket) */
+    uint8_t ph[TLS_MAX_POST_HS_MSG];
+    size_t ph_len;
+    size_t ph_skip;
+    unsigned key_updates_in_a_row;
+
+    /* what get_info reports */
+    int hrr;
+    int peer_cert;
+    uint16_t peer_scheme;
+    char alpn[256];
+    char server_name[256];
+    char peer_subject[256];
+    uint64_t t_start_us, handshake_us;
+    uint64_t key_updates_sent, key_updates_received;
+};
+
+/* conn.c */
+MUST_USE int tls_send_handshake(pqify_tls_conn *c, const pqify_tls_buf *msg, pqify_tls_buf *out);
+MUST_USE int tls_send_handshake_no_transcript(pqify_tls_conn *c, const pqify_tls_buf *msg,
+                                              pqify_tls_buf *out);
+MUST_USE int tls_set_read_key(pqify_tls_conn *c, const uint8_t *secret);
+MUST_USE int tls_set_write_key(pqify_tls_conn *c, const uint8_t *secret);
+void tls_established(pqify_tls_conn *c);
+uint64_t tls_now_us(void);
+
+/* state_machine.c */
+MUST_USE int tls_dispatch(pqify_tls_conn *c, uint8_t type, const uint8_t *msg, size_t len,
+                          pqify_tls_buf *out);
+
+/* handshake_client.c / handshake_server.c: coordination */
+MUST_USE int tls_client_start(pqify_tls_conn *c, pqify_tls_buf *out);
+typedef int (*tls_handler)(pqify_tls_conn *c, const uint8_t *msg, size_t len, pqify_tls_buf *out);
+MUST_USE int tls_client_on_server_hello(pqify_tls_conn *, const uint8_t *, size_t, pqify_tls_buf *);
+MUST_USE int tls_client_on_encrypted_extensions(pqify_tls_conn *, const uint8_t *, size_t,
+                                                pqify_tls_buf *);
+MUST_USE int tls_client_on_certificate_request(pqify_tls_conn *, const uint8_t *, size_t,
+                                               pqify_tls_buf *);
+MUST_USE int tls_on_certificate(pqify_tls_conn *, const uint8_t *, size_t, pqify_tls_buf *);
+MUST_USE int tls_on_certificate_verify(pqify_tls_conn *, const uint8_t *, size_t, pqify_tls_buf *);
+MUST_USE int tls_client_on_finished(pqify_tls_conn *, const uint8_t *, size_t, pqify_tls_buf *);
+MUST_USE int tls_server_on_client_hello(pqify_tls_conn *, const uint8_t *, size_t, pqify_tls_buf *);
+MUST_USE int tls_server_on_finished(pqify_tls_conn *, const uint8_t *, size_t, pqify_tls_buf *);
+/* shared by both roles (handshake_auth.c) */
+MUST_USE int tls_send_certificate_and_verify(pqify_tls_conn *c, pqify_tls_buf *out);
+MUST_USE int tls_send_finished(pqify_tls_conn *c, const uint8_t *base_secret, pqify_tls_buf *out);
+MUST_USE int tls_check_finished(pqify_tls_conn *c, const uint8_t *base_secret, const uint8_t *body,
+                                size_t len);
+
+/* ---- messages: pure parsers and writers (one file per family) ---- */
+
+/* extensions.c: iterate an extensions<..2^16-1> block, rejecting duplicates. */
+typedef int (*tls_ext_cb)(void *ctx, uint16_t type, tls_reader *body);
+MUST_USE int tls_extensions_parse(tls_reader *r, tls_ext_cb cb, void *ctx);
+
+/* client_hello.c */
+typedef struct tls_client_hello {
+    const uint8_t *random;
+    const uint8_t *session_id;
+    size_t session_id_len;
+    tls_reader cipher_suites;
+    tls_reader extensions;     /* the whole block, for the fingerprint */
+    int offers_tls13;
+    int has_groups, has_key_share, has_sigalgs, has_sigalgs_cert, has_sni, has_alpn, has_cookie;
+    int has_psk, has_early_data;
+    tls_reader groups, key_shares, sigalgs, sigalgs_cert, alpn;
+    const uint8_t *sni;
+    size_t sni_len;
+    const uint8_t *cookie;
+    size_t cookie_len;
+} tls_client_hello;
+MUST_USE int tls_client_hello_parse(const uint8_t *body, size_t len, tls_client_hello *ch);
+/* SHA-256 over everything a second ClientHello must repeat (RFC 8446 §4.1.2). */
+MUST_USE int tls_client_hello_fingerprint(const tls_client_hello *ch, uint8_t out[32]);
+MUST_USE int tls_client_hello_write(const pqify_tls_conn *c, pqify_tls_buf *msg);
+
+/* server_hello.c (ServerHello and HelloRetryRequest) */
+typedef struct tls_server_hello {
+    int is_hrr;
+    const uint8_t *random;
+    const uint8_t *session_id;
+    size_t session_id_len;
+    uint16_t cipher;
+    int has_version, has_key_share, has_cookie;
+    uint16_t version;
+    uint16_t group;
+    const uint8_t *share;
+    size_t share_len;
+    const uint8_t *cookie;
+    size_t cookie_len;
+} tls_server_hello;
+extern const uint8_t tls_hrr_random[32];
+MUST_USE int tls_server_hello_parse(const uint8_t *body, size_t len, tls_server_hello *sh);
+MUST_USE int tls_server_hello_write(const pqify_tls_conn *c, int is_hrr, const uint8_t *random,
+                                    const uint8_t *share, size_t share_len, pqify_tls_buf *msg);
+
+/* encrypted_extensions.c */
+typedef struct tls_encrypted_extensions {
+    int has_alpn, has_sni;
+    const uint8_t *alpn;
+    size_t alpn_len;
+} tls_encrypted_extensions;
+MUST_USE int tls_encrypted_extensions_parse(const uint8_t *body, size_t len,
+                                            tls_encrypted_extensions *ee);
+MUST_USE int tls_encrypted_extensions_write(const pqify_tls_conn *c, int ack_sni,
+                                            pqify_tls_buf *msg);
+
+/* certificate.c (Certificate and CertificateRequest) */
+MUST_USE int tls_certificate_parse(const uint8_t *body, size_t len, STACK_OF(X509) **chain);
+MUST_USE int tls_certificate_write(const pqify_tls_config *cfg, int send_chain, pqify_tls_buf *msg);
+MUST_USE int tls_certificate_request_parse(const uint8_t *body, size_t len, uint16_t *schemes,
+                                           size_t max, size_t *n);
+MUST_USE int tls_certificate_request_write(pqify_tls_buf *msg);
+
+/* certificate_verify.c */
+MUST_USE int tls_certificate_verify_tbs(int from_server, const uint8_t *th, size_t th_len,
+                                        uint8_t *tbs, size_t *tbs_len);
+MUST_USE int tls_certificate_verify_parse(const uint8_t *body, size_t len, uint16_t *scheme,
+                                          const uint8_t **sig, size_t *sig_len);
+MUST_USE int tls_certificate_verify_write(uint16_t scheme, const uint8_t *sig, size_t sig_len,
+                                          pqify_tls_buf *msg);
+
+/* finished.c */
+MUST_USE int tls_finished_parse(const uint8_t *body, size_t len, size_t hash_len,
+                                const uint8_t **verify_data);
+MUST_USE int tls_finished_write(const uint8_t *verify_data, size_t len, pqify_tls_buf *msg);
+
+/* key_update.c */
+MUST_USE int tls_key_update_parse(const uint8_t *body, size_t len, int *update_requested);
+MUST_USE int tls_key_update_write(int update_requested, pqify_tls_buf *msg);
+MUST_USE int tls_on_post_handshake(pqify_tls_conn *c, uint8_t type, const uint8_t *body,
+                                   size_t len, pqify_tls_buf *out);
+
+/* alert.c */
+MUST_USE int tls_alert_parse(const uint8_t *body, size_t len, uint8_t *level, uint8_t *desc);
+MUST_USE int tls_alert_send(pqify_tls_conn *c, uint8_t level, uint8_t desc, pqify_tls_buf *out);
+/* Turn a received alert into the connection's error (0 for close_notify). */
+int tls_alert_received(pqify_tls_conn *c, uint8_t level, uint8_t desc);
+
+/* handshake message header helpers (conn.c) */
+MUST_USE int tls_msg_begin(pqify_tls_buf *msg, uint8_t type, size_t *mark);
+MUST_USE int tls_msg_end(pqify_tls_buf *msg, size_t mark);
+
+
+
+/* group_select.c: the server's choice; *share NULL means "ask with a HelloRetryRequest" */
+MUST_USE int tls_select_group(const pqify_tls_config *cfg, tls_reader client_groups,
+                              tls_reader key_shares, uint16_t *group, const uint8_t **share,
+                              size_t *share_len);
+#endif

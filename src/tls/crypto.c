@@ -1,0 +1,108 @@
+/*
+ * libcrypto algorithms, fetched once per process and shared read-only: per-call
+ * lookups are what make libssl 3.0 slow (DESIGN.md "Dependencies").
+ */
+#include <pthread.h>
+
+#include <openssl/core_names.h>
+#include <openssl/params.h>
+
+#include "internal.h"
+
+static struct {
+    EVP_MD *sha256, *sha384;
+    EVP_CIPHER *aes128gcm, *aes256gcm, *chacha;
+    EVP_MAC *hmac;
+    int ok;
+} algs;
+
+static tls_hash hash_sha256 = {NULL, 32, "SHA256"};
+static tls_hash hash_sha384 = {NULL, 48, "SHA384"};
+
+/* RFC 8446 §B.4 */
+static tls_suite suites[] = {
+    {0x1301, "TLS_AES_128_GCM_SHA256", NULL, 16, &hash_sha256},
+    {0x1302, "TLS_AES_256_GCM_SHA384", NULL, 32, &hash_sha384},
+    {0x1303, "TLS_CHACHA20_POLY1305_SHA256", NULL, 32, &hash_sha256},
+};
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void fetch_all(void)
+{
+    algs.sha256 = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+    algs.sha384 = EVP_MD_fetch(NULL, "SHA2-384", NULL);
+    algs.aes128gcm = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
+    algs.aes256gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+    algs.chacha = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
+    algs.hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    hash_sha256.md = algs.sha256;
+    hash_sha384.md = algs.sha384;
+    suites[0].cipher = algs.aes128gcm;
+    suites[1].cipher = algs.aes256gcm;
+    suites[2].cipher = algs.chacha;
+    algs.ok = algs.sha256 && algs.sha384 && algs.aes128gcm && algs.aes256gcm && algs.chacha &&
+              algs.hmac;
+}
+
+int tls_crypto_init(void)
+{
+    if (pthread_once(&once, fetch_all) != 0 || !algs.ok)
+        return PQIFY_TLS_ERR_INTERNAL;
+    return 0;
+}
+
+const tls_hash *tls_sha256(void)
+{
+    return &hash_sha256;
+}
+
+const tls_hash *tls_sha384(void)
+{
+    return &hash_sha384;
+}
+
+EVP_MAC *tls_hmac(void)
+{
+    return algs.hmac;
+}
+
+const tls_suite *tls_suite_by_id(uint16_t id)
+{
+    for (size_t i = 0; i < sizeof suites / sizeof suites[0]; i++)
+        if (suites[i].id == id)
+            return &suites[i];
+    return NULL;
+}
+
+const char *pqify_tls_cipher_name(uint16_t id)
+{
+    const tls_suite *s = tls_suite_by_id(id);
+    return s == NULL ? NULL : s->name;
+}
+
+int tls_hash_oneshot(const tls_hash *h, const uint8_t *in, size_t len, uint8_t *out)
+{
+    unsigned int n = 0;
+    if (EVP_Digest(in, len, out, &n, h->md, NULL) != 1 || n != h->len)
+        return PQIFY_TLS_ERR_INTERNAL;
+    return 0;
+}
+
+int tls_hmac_oneshot(const tls_hash *h, const uint8_t *key, size_t key_len, const uint8_t *in,
+                     size_t len, uint8_t *out)
+{
+    int ret = 0;
+    size_t n = 0;
+    OSSL_PARAM params[2];
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(algs.hmac);
+    ENSURE(ctx != NULL, PQIFY_TLS_ERR_NO_MEMORY);
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)h->name, 0);
+    params[1] = OSSL_PARAM_construct_end();
+    ENSURE(EVP_MAC_init(ctx, key, key_len, params) == 1, PQIFY_TLS_ERR_INTERNAL);
+    ENSURE(EVP_MAC_update(ctx, in, len) == 1, PQIFY_TLS_ERR_INTERNAL);
+    ENSURE(EVP_MAC_final(ctx, out, &n, h->len) == 1 && n == h->len, PQIFY_TLS_ERR_INTERNAL);
+out:
+    EVP_MAC_CTX_free(ctx);
+    return ret;
+}

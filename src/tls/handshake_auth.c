@@ -1,0 +1,152 @@
+/* Certificate, CertificateVerify and Finished handling shared by client and server. */
+#include <string.h>
+
+#include <openssl/err.h>
+
+#include "conn.h"
+
+static int pick_scheme(const pqify_tls_conn *c, uint16_t *scheme)
+{
+    const pqify_tls_config *cfg = c->cfg;
+    const uint16_t *mine = cfg->have_signer ? cfg->signer.schemes : cfg->key_schemes;
+    size_t n_mine = cfg->have_signer ? cfg->signer.n_schemes : 4;
+    for (size_t i = 0; i < n_mine; i++)
+        for (size_t j = 0; mine[i] != 0 && j < c->hs->n_peer_schemes; j++)
+            if (mine[i] == c->hs->peer_schemes[j]) {
+                *scheme = mine[i];
+                return 0;
+            }
+    return PQIFY_TLS_ERR_NO_COMMON_SIGALG;
+}
+
+static int sign(const pqify_tls_conn *c, uint16_t scheme, const uint8_t *tbs, size_t tbs_len,
+                uint8_t *sig, size_t *sig_len)
+{
+    const pqify_tls_config *cfg = c->cfg;
+    if (cfg->have_signer) {
+        int r = cfg->signer.sign(cfg->signer.ctx, scheme, tbs, tbs_len, sig,
+                                 PQIFY_TLS_MAX_SIGNATURE, sig_len);
+        /* asynchronous signing is issue 5; until then "pending" is a failure */
+        if (r != 0 || *sig_len > PQIFY_TLS_MAX_SIGNATURE)
+            return PQIFY_TLS_ERR_SIGN;
+        return 0;
+    }
+    return tls_sign_with_key(cfg->key, scheme, tbs, tbs_len, sig, PQIFY_TLS_MAX_SIGNATURE, sig_len);
+}
+
+int tls_send_certificate_and_verify(pqify_tls_conn *c, pqify_tls_buf *out)
+{
+    int ret = 0;
+    tls_hs *hs = c->hs;
+    const pqify_tls_config *cfg = c->cfg;
+    uint8_t th[TLS_MAX_HASH], tbs[200], sig[PQIFY_TLS_MAX_SIGNATURE];
+    size_t tbs_len = 0, sig_len = 0;
+    /* §4.4.2: a client without a usable identity sends an empty Certificate */
+    int have_identity = cfg->n_certs > 0 && (cfg->key != NULL || cfg->have_signer);
+    uint16_t scheme = 0;
+    if (have_identity) {
+        int r = pick_scheme(c, &scheme);
+        if (r < 0) {
+            ENSURE(!c->is_server, r);
+            have_identity = 0;
+        }
+    }
+    hs->scratch.len = 0;
+    TRY(tls_certificate_write(cfg, have_identity, &hs->scratch));
+    TRY(tls_send_handshake(c, &hs->scratch, out));
+    if (!have_identity)
+        goto out;
+    TRY(tls_transcript_hash(&hs->transcript, th));
+    TRY(tls_certificate_verify_tbs(c->is_server, th, c->suite->hash->len, tbs, &tbs_len));
+    TRY(sign(c, scheme, tbs, tbs_len, sig, &sig_len));
+    hs->scratch.len = 0;
+    TRY(tls_certificate_verify_write(scheme, sig, sig_len, &hs->scratch));
+    TRY(tls_send_handshake(c, &hs->scratch, out));
+out:
+    ERR_clear_error();
+    return ret;
+}
+
+int tls_on_certificate(pqify_tls_conn *c, const uint8_t *msg, size_t len, pqify_tls_buf *out)
+{
+    int ret = 0;
+    tls_hs *hs = c->hs;
+    STACK_OF(X509) *chain = NULL;
+    (void)out;
+    TRY(tls_certificate_parse(msg + 4, len - 4, &chain));
+    if (sk_X509_num(chain) == 0) {
+        /* §4.4.2.4: a server must send a certificate; a client may send none */
+        ENSURE(c->is_server, PQIFY_TLS_ERR_DECODE);
+        ENSURE(!c->cfg->require_client_cert, PQIFY_TLS_ERR_CERT_REQUIRED);
+        TRY(tls_transcript_update(&hs->transcript, msg, len));
+        c->state = ST_SERVER_WAIT_FINISHED;
+        goto out;
+    }
+    X509 *leaf = sk_X509_value(chain, 0);
+    if (c->is_server || c->cfg->verify_peer)
+        TRY(tls_x509_verify(c->cfg, chain, c->is_server ? NULL : c->cfg->server_name, !c->is_server));
+    hs->peer_key = X509_get_pubkey(leaf);
+    ENSURE(hs->peer_key != NULL, PQIFY_TLS_ERR_BAD_CERT);
+    c->peer_cert = 1;
+    X509_NAME_oneline(X509_get_subject_name(leaf), c->peer_subject, sizeof c->peer_subject);
+    TRY(tls_transcript_update(&hs->transcript, msg, len));
+    c->state = c->is_server ? ST_SERVER_WAIT_CV : ST_CLIENT_WAIT_CV;
+out:
+    sk_X509_pop_free(chain, X509_free);
+    ERR_clear_error();
+    return ret;
+}
+
+int tls_on_certificate_verify(pqify_tls_conn *c, const uint8_t *msg, size_t len, pqify_tls_buf *out)
+{
+    int ret = 0;
+    tls_hs *hs = c->hs;
+    uint16_t scheme;
+    const uint8_t *sig;
+    size_t sig_len, tbs_len = 0;
+    uint8_t th[TLS_MAX_HASH], tbs[200];
+    int offered = 0;
+    (void)out;
+    TRY(tls_certificate_verify_parse(msg + 4, len - 4, &scheme, &sig, &sig_len));
+    /* §4.4.3: the scheme must be one we offered in signature_algorithms */
+    for (size_t i = 0; i < tls_n_offered_schemes; i++)
+        offered |= tls_offered_schemes[i] == scheme;
+    ENSURE(offered, PQIFY_TLS_ERR_ILLEGAL_PARAMETER);
+    TRY(tls_transcript_hash(&hs->transcript, th));
+    TRY(tls_certificate_verify_tbs(!c->is_server, th, c->suite->hash->len, tbs, &tbs_len));
+    TRY(tls_verify_signature(hs->peer_key, scheme, tbs, tbs_len, sig, sig_len));
+    c->peer_scheme = scheme;
+    TRY(tls_transcript_update(&hs->transcript, msg, len));
+    c->state = c->is_server ? ST_SERVER_WAIT_FINISHED : ST_CLIENT_WAIT_FINISHED;
+out:
+    ERR_clear_error();
+    return ret;
+}
+
+int tls_send_finished(pqify_tls_conn *c, const uint8_t *base_secret, pqify_tls_buf *out)
+{
+    int ret = 0;
+    tls_hs *hs = c->hs;
+    uint8_t th[TLS_MAX_HASH], verify[TLS_MAX_HASH];
+    TRY(tls_transcript_hash(&hs->transcript, th));
+    TRY(tls_finished_mac(c->suite->hash, base_secret, th, verify));
+    hs->scratch.len = 0;
+    TRY(tls_finished_write(verify, c->suite->hash->len, &hs->scratch));
+    TRY(tls_send_handshake(c, &hs->scratch, out));
+out:
+    return ret;
+}
+
+int tls_check_finished(pqify_tls_conn *c, const uint8_t *base_secret, const uint8_t *body, size_t len)
+{
+    int ret = 0;
+    const uint8_t *verify;
+    uint8_t th[TLS_MAX_HASH], expected[TLS_MAX_HASH];
+    TRY(tls_finished_parse(body, len, c->suite->hash->len, &verify));
+    TRY(tls_transcript_hash(&c->hs->transcript, th));
+    TRY(tls_finished_mac(c->suite->hash, base_secret, th, expected));
+    ENSURE(tls_ct_equal(verify, expected, c->suite->hash->len), PQIFY_TLS_ERR_BAD_FINISHED);
+out:
+    tls_zeroize(expected, sizeof expected);
+    return ret;
+}

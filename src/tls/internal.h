@@ -1,0 +1,357 @@
+/* pqify tls layer: shared internals. Only the public pqify headers and libcrypto below. */
+#ifndef PQIFY_TLS_INTERNAL_H
+#define PQIFY_TLS_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "pqify/kem.h"
+#include "pqify/tls.h"
+
+/*
+ * Error flow (s2n-tls style): every function that can fail declares `int ret = 0`,
+ * keeps one `out:` label for cleanup, and uses these so the happy path reads down.
+ */
+#define TRY(expr)                  \
+    do {                           \
+        int try_ret_ = (expr);     \
+        if (try_ret_ < 0) {        \
+            ret = try_ret_;        \
+            goto out;              \
+        }                          \
+    } while (0)
+#define ENSURE(cond, err)          \
+    do {                           \
+        if (!(cond)) {             \
+            ret = (err);           \
+            goto out;              \
+        }                          \
+    } while (0)
+
+#define MUST_USE PQIFY_MUST_USE
+
+/* RFC 8446 §5.1, §5.2 */
+#define TLS_MAX_PLAINTEXT 16384
+#define TLS_MAX_CIPHERTEXT (16384 + 256)
+#define TLS_RECORD_HEADER 5
+#define TLS_AEAD_TAG 16
+#define TLS_MAX_HASH 48
+#define TLS_MAX_KEY 32
+#define TLS_IV_LEN 12
+
+/* content types, §5.1 */
+enum { TLS_CT_CCS = 20, TLS_CT_ALERT = 21, TLS_CT_HANDSHAKE = 22, TLS_CT_APPDATA = 23 };
+
+/* handshake types, §4 */
+enum {
+    TLS_HS_CLIENT_HELLO = 1,
+    TLS_HS_SERVER_HELLO = 2,
+    TLS_HS_NEW_SESSION_TICKET = 4,
+    TLS_HS_END_OF_EARLY_DATA = 5,
+    TLS_HS_ENCRYPTED_EXTENSIONS = 8,
+    TLS_HS_CERTIFICATE = 11,
+    TLS_HS_CERTIFICATE_REQUEST = 13,
+    TLS_HS_CERTIFICATE_VERIFY = 15,
+    TLS_HS_FINISHED = 20,
+    TLS_HS_KEY_UPDATE = 24,
+    TLS_HS_MESSAGE_HASH = 254,
+};
+
+/* extension types, §4.2 */
+enum {
+    TLS_EXT_SERVER_NAME = 0,
+    TLS_EXT_SUPPORTED_GROUPS = 10,
+    TLS_EXT_SIGNATURE_ALGORITHMS = 13,
+    TLS_EXT_ALPN = 16,
+    TLS_EXT_PRE_SHARED_KEY = 41,
+    TLS_EXT_EARLY_DATA = 42,
+    TLS_EXT_SUPPORTED_VERSIONS = 43,
+    TLS_EXT_COOKIE = 44,
+    TLS_EXT_PSK_KEY_EXCHANGE_MODES = 45,
+    TLS_EXT_SIGNATURE_ALGORITHMS_CERT = 50,
+    TLS_EXT_KEY_SHARE = 51,
+};
+
+/* alerts, §6 */
+enum {
+    TLS_ALERT_CLOSE_NOTIFY = 0,
+    TLS_ALERT_UNEXPECTED_MESSAGE = 10,
+    TLS_ALERT_BAD_RECORD_MAC = 20,
+    TLS_ALERT_RECORD_OVERFLOW = 22,
+    TLS_ALERT_HANDSHAKE_FAILURE = 40,
+    TLS_ALERT_BAD_CERTIFICATE = 42,
+    TLS_ALERT_CERTIFICATE_EXPIRED = 45,
+    TLS_ALERT_ILLEGAL_PARAMETER = 47,
+    TLS_ALERT_UNKNOWN_CA = 48,
+    TLS_ALERT_DECODE_ERROR = 50,
+    TLS_ALERT_DECRYPT_ERROR = 51,
+    TLS_ALERT_PROTOCOL_VERSION = 70,
+    TLS_ALERT_INSUFFICIENT_SECURITY = 71,
+    TLS_ALERT_INTERNAL_ERROR = 80,
+    TLS_ALERT_USER_CANCELED = 90,
+    TLS_ALERT_MISSING_EXTENSION = 109,
+    TLS_ALERT_UNSUPPORTED_EXTENSION = 110,
+    TLS_ALERT_UNRECOGNIZED_NAME = 112,
+    TLS_ALERT_CERTIFICATE_REQUIRED = 116,
+    TLS_ALERT_NO_APPLICATION_PROTOCOL = 120,
+};
+
+/* signature schemes, §4.2.3 */
+enum {
+    TLS_SIG_RSA_PKCS1_SHA256 = 0x0401,
+    TLS_SIG_RSA_PKCS1_SHA384 = 0x0501,
+    TLS_SIG_RSA_PKCS1_SHA512 = 0x0601,
+    TLS_SIG_ECDSA_P256_SHA256 = 0x0403,
+    TLS_SIG_ECDSA_P384_SHA384 = 0x0503,
+    TLS_SIG_ECDSA_P521_SHA512 = 0x0603,
+    TLS_SIG_RSA_PSS_RSAE_SHA256 = 0x0804,
+    TLS_SIG_RSA_PSS_RSAE_SHA384 = 0x0805,
+    TLS_SIG_RSA_PSS_RSAE_SHA512 = 0x0806,
+    TLS_SIG_ED25519 = 0x0807,
+};
+
+/* ---- cursors (cursor.c): the only way wire bytes are read or written ---- */
+
+typedef struct tls_reader {
+    const uint8_t *base;
+    size_t len;
+    size_t pos;
+} tls_reader;
+
+void tls_reader_init(tls_reader *r, const uint8_t *base, size_t len);
+size_t tls_reader_left(const tls_reader *r);
+MUST_USE int tls_read_u8(tls_reader *r, uint8_t *v);
+MUST_USE int tls_read_u16(tls_reader *r, uint16_t *v);
+MUST_USE int tls_read_u24(tls_reader *r, uint32_t *v);
+MUST_USE int tls_read_bytes(tls_reader *r, size_t n, const uint8_t **p);
+/* Open a block with a prefix_bytes (1, 2 or 3) big-endian length into sub; the
+ * parent moves past it. Fails with DECODE if the block overruns the parent. */
+MUST_USE int tls_read_block(tls_reader *r, size_t prefix_bytes, tls_reader *sub);
+/* The block must be fully consumed (DECODE otherwise). */
+MUST_USE int tls_read_end(const tls_reader *r);
+
+/* Writers append to a pqify_tls_buf. */
+MUST_USE int tls_buf_reserve(pqify_tls_buf *b, size_t extra);
+MUST_USE int tls_write_u8(pqify_tls_buf *b, uint8_t v);
+MUST_USE int tls_write_u16(pqify_tls_buf *b, uint16_t v);
+MUST_USE int tls_write_u24(pqify_tls_buf *b, uint32_t v);
+MUST_USE int tls_write_bytes(pqify_tls_buf *b, const void *p, size_t n);
+/* Reserve a prefix_bytes length and remember where; close fills it in and fails
+ * with INTERNAL if the block outgrew the prefix. */
+MUST_USE int tls_write_block_open(pqify_tls_buf *b, size_t prefix_bytes, size_t *mark);
+MUST_USE int tls_write_block_close(pqify_tls_buf *b, size_t prefix_bytes, size_t mark);
+
+/* ---- constant time (ct.c) ---- */
+/* 1 if equal (or all zero) else 0, without branching on the data. */
+int tls_ct_equal(const uint8_t *a, const uint8_t *b, size_t n);
+int tls_ct_is_zero(const uint8_t *a, size_t n);
+void tls_zeroize(void *p, size_t n);
+
+/* ---- algorithms fetched once per process (crypto.c) ---- */
+
+typedef struct tls_hash {
+    const EVP_MD *md;
+    size_t len;
+    const char *name;
+} tls_hash;
+
+typedef struct tls_suite {
+    uint16_t id;
+    const char *name;
+    const EVP_CIPHER *cipher;
+    size_t key_len;
+    const tls_hash *hash;
+} tls_suite;
+
+/* Fetch everything; idempotent and thread-safe. INTERNAL if libcrypto lacks one. */
+MUST_USE int tls_crypto_init(void);
+const tls_hash *tls_sha256(void);
+const tls_hash *tls_sha384(void);
+const tls_suite *tls_suite_by_id(uint16_t id);
+EVP_MAC *tls_hmac(void);
+
+MUST_USE int tls_hash_oneshot(const tls_hash *h, const uint8_t *in, size_t len, uint8_t *out);
+MUST_USE int tls_hmac_oneshot(const tls_hash *h, const uint8_t *key, size_t key_len,
+                              const uint8_t *in, size_t len, uint8_t *out);
+
+/* ---- key schedule (key_schedule.c), RFC 8446 §7.1 ---- */
+
+MUST_USE int tls_hkdf_extract(const tls_hash *h, const uint8_t *salt, size_t salt_len,
+                              const uint8_t *ikm, size_t ikm_len, uint8_t *prk);
+MUST_USE int tls_hkdf_expand_label(const tls_hash *h, const uint8_t *secret, const char *label,
+                                   const uint8_t *context, size_t context_len, uint8_t *out,
+                                   size_t out_len);
+MUST_USE int tls_derive_secret(const tls_hash *h, const uint8_t *secret, const char *label,
+                               const uint8_t *transcript_hash, uint8_t *out);
+
+/* The running secret of §7.1: early -> handshake -> master. */
+typedef struct tls_key_schedule {
+    const tls_hash *hash;
+    uint8_t secret[TLS_MAX_HASH];
+} tls_key_schedule;
+
+MUST_USE int tls_ks_early(tls_key_schedule *ks, const tls_hash *h);
+MUST_USE int tls_ks_handshake(tls_key_schedule *ks, const uint8_t *shared, size_t shared_len);
+MUST_USE int tls_ks_master(tls_key_schedule *ks);
+void tls_ks_wipe(tls_key_schedule *ks);
+/* finished_key = Expand-Label(base, "finished", "", Hash.length); verify = HMAC(fk, th) */
+MUST_USE int tls_finished_mac(const tls_hash *h, const uint8_t *base_secret,
+                              const uint8_t *transcript_hash, uint8_t *verify_data);
+/* §7.2 application_traffic_secret_N+1 */
+MUST_USE int tls_next_traffic_secret(const tls_hash *h, uint8_t *secret);
+
+/* ---- transcript (transcript.c) ---- */
+
+/* Before the suite is known both hashes run; afterwards only the chosen one. */
+typedef struct tls_transcript {
+    EVP_MD_CTX *sha256, *sha384;
+    const tls_hash *chosen;
+} tls_transcript;
+
+MUST_USE int tls_transcript_init(tls_transcript *t);
+void tls_transcript_free(tls_transcript *t);
+MUST_USE int tls_transcript_update(tls_transcript *t, const uint8_t *p, size_t n);
+MUST_USE int tls_transcript_choose(tls_transcript *t, const tls_hash *h);
+MUST_USE int tls_transcript_hash(const tls_transcript *t, uint8_t *out);
+/* §4.4.1: after a HelloRetryRequest, ClientHello1 is replaced by message_hash. */
+MUST_USE int tls_transcript_hrr_restart(tls_transcript *t);
+
+/* ---- record protection (record.c), RFC 8446 §5.2-5.3 ---- */
+
+typedef struct tls_traffic {
+    const tls_suite *suite;
+    EVP_CIPHER_CTX *ctx;
+    uint8_t secret[TLS_MAX_HASH];
+    uint8_t iv[TLS_IV_LEN];
+    uint64_t seq;
+    int active;
+} tls_traffic;
+
+MUST_USE int tls_traffic_set(tls_traffic *t, const tls_suite *suite, const uint8_t *secret,
+                             int encrypt);
+/* Replace the secret with its §7.2 successor and rekey. */
+MUST_USE int tls_traffic_update(tls_traffic *t, int encrypt);
+void tls_traffic_wipe(tls_traffic *t);
+/* Append one protected record (TLSCiphertext) carrying type + data (<= 2^14). */
+MUST_USE int tls_record_seal(tls_traffic *t, uint8_t type, const uint8_t *data, size_t len,
+                             pqify_tls_buf *out);
+/* Open a whole record in place (header + body, record_len bytes). On success the
+ * plaintext is at record + 5, *type and *len describe it. */
+MUST_USE int tls_record_open(tls_traffic *t, uint8_t *record, size_t record_len, uint8_t *type,
+                             size_t *len);
+/* Append plaintext records (initial handshake / alerts before keys). */
+MUST_USE int tls_record_plain(uint8_t type, const uint8_t *data, size_t len, pqify_tls_buf *out);
+
+/* ---- groups (group.c, group_ecdh.c, group_kem.c) ---- */
+
+#define TLS_MAX_CLIENT_SHARE (97 + PQIFY_MLKEM1024_EK_BYTES)
+#define TLS_MAX_SERVER_SHARE (97 + PQIFY_MLKEM1024_CT_BYTES)
+#define TLS_MAX_GROUP_SECRET (48 + 32)
+
+/* What a client keeps between its share and the server's answer. */
+typedef struct tls_group_state {
+    EVP_PKEY *ecdh;
+    uint8_t dk[PQIFY_MLKEM1024_DK_BYTES];
+    size_t dk_len;
+} tls_group_state;
+
+/* One half of a key exchange: ECDH on one curve, or one KEM. */
+typedef struct tls_kx_part {
+    const char *name;
+    size_t client_share_len, server_share_len, secret_len;
+    const char *curve;       /* "X25519", "P-256", "P-384" or NULL */
+    const pqify_kem *kem;    /* or NULL */
+    MUST_USE int (*client_share)(const struct tls_kx_part *p, tls_group_state *st, uint8_t *share);
+    MUST_USE int (*server_exchange)(const struct tls_kx_part *p, const uint8_t *client_share,
+                                    uint8_t *server_share, uint8_t *secret);
+    MUST_USE int (*client_finish)(const struct tls_kx_part *p, tls_group_state *st,
+                                  const uint8_t *server_share, uint8_t *secret);
+} tls_kx_part;
+
+extern const tls_kx_part tls_part_x25519, tls_part_p256, tls_part_p384;
+extern const tls_kx_part tls_part_mlkem512, tls_part_mlkem768, tls_part_mlkem1024;
+extern const tls_kx_part tls_part_kyber512, tls_part_kyber768;
+
+/* A NamedGroup: one part, or a hybrid of two parts in wire order (first ‖ second). */
+typedef struct tls_group {
+    uint16_t id;
+    const char *name;
+    int is_pq, is_legacy;
+    const tls_kx_part *first, *second;   /* second NULL for a single part */
+    MUST_USE int (*client_share)(const struct tls_group *g, tls_group_state *st, uint8_t *share,
+                                 size_t *share_len);
+    MUST_USE int (*server_exchange)(const struct tls_group *g, const uint8_t *client_share,
+                                    size_t client_share_len, uint8_t *server_share,
+                                    size_t *server_share_len, uint8_t *secret, size_t *secret_len);
+    MUST_USE int (*client_finish)(const struct tls_group *g, tls_group_state *st,
+                                  const uint8_t *server_share, size_t server_share_len,
+                                  uint8_t *secret, size_t *secret_len);
+} tls_group;
+
+const tls_group *tls_group_by_id(uint16_t id);
+size_t tls_group_client_share_len(const tls_group *g);
+size_t tls_group_server_share_len(const tls_group *g);
+void tls_group_state_wipe(tls_group_state *st);
+
+/* ---- errors (errors.c) ---- */
+const char *tls_alert_name(int alert);
+
+/* ---- configuration (config.c) ---- */
+
+#define TLS_MAX_GROUPS 16
+#define TLS_MAX_CERTS 8
+
+struct pqify_tls_config {
+    /* own chain, DER, leaf first */
+    uint8_t *cert_der[TLS_MAX_CERTS];
+    size_t cert_der_len[TLS_MAX_CERTS];
+    size_t n_certs;
+    X509 *leaf;
+    EVP_PKEY *key;
+    pqify_tls_signer signer;
+    int have_signer;
+    uint16_t key_schemes[4];
+
+    X509_STORE *store;
+    int have_ca;
+    int require_client_cert;
+    int verify_peer;
+
+    pqify_pq_mode pq;
+    uint16_t override_groups[TLS_MAX_GROUPS];
+    size_t n_override_groups;
+
+    uint8_t alpn[256];   /* wire form: len-prefixed names */
+    size_t alpn_len;
+    char server_name[256];
+    uint16_t ciphers[3];
+    size_t n_ciphers;
+};
+
+/* The group list in force for this config (override or defaults, filtered by pq). */
+size_t tls_config_groups(const pqify_tls_config *cfg, uint16_t *ids, size_t max);
+/* The groups a client sends key shares for (1 or 2). */
+size_t tls_config_share_groups(const pqify_tls_config *cfg, uint16_t *ids, size_t max);
+
+/* ---- signatures (signature.c) ---- */
+size_t tls_schemes_for_key(EVP_PKEY *key, uint16_t *out, size_t max);
+MUST_USE int tls_sign_with_key(EVP_PKEY *key, uint16_t scheme, const uint8_t *tbs, size_t tbs_len,
+                               uint8_t *sig, size_t cap, size_t *sig_len);
+MUST_USE int tls_verify_signature(EVP_PKEY *key, uint16_t scheme, const uint8_t *tbs,
+                                  size_t tbs_len, const uint8_t *sig, size_t sig_len);
+/* Schemes we offer in signature_algorithms, and the extra ones for _cert. */
+extern const uint16_t tls_offered_schemes[];
+extern const size_t tls_n_offered_schemes;
+extern const uint16_t tls_offered_cert_schemes[];
+extern const size_t tls_n_offered_cert_schemes;
+
+/* ---- certificate chains (x509.c) ---- */
+/* Verify chain (leaf first) against cfg's store; name may be NULL/"" (no name check).
+ * peer_is_server selects the purpose (serverAuth / clientAuth). */
+MUST_USE int tls_x509_verify(const pqify_tls_config *cfg, STACK_OF(X509) *chain,
+                             const char *name, int peer_is_server);
+
+#endif

@@ -1,0 +1,122 @@
+/* Signature schemes (RFC 8446 §4.2.3) over libcrypto keys. */
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/rsa.h>
+
+#include "internal.h"
+
+const uint16_t tls_offered_schemes[] = {
+    TLS_SIG_ECDSA_P256_SHA256,   TLS_SIG_ECDSA_P384_SHA384,   TLS_SIG_ED25519,
+    TLS_SIG_RSA_PSS_RSAE_SHA256, TLS_SIG_RSA_PSS_RSAE_SHA384, TLS_SIG_RSA_PSS_RSAE_SHA512,
+};
+const size_t tls_n_offered_schemes = sizeof tls_offered_schemes / sizeof tls_offered_schemes[0];
+
+/* Chains are signed by CAs with older algorithms too (§4.2.3 signature_algorithms_cert). */
+const uint16_t tls_offered_cert_schemes[] = {
+    TLS_SIG_ECDSA_P256_SHA256,   TLS_SIG_ECDSA_P384_SHA384,   TLS_SIG_ECDSA_P521_SHA512,
+    TLS_SIG_ED25519,             TLS_SIG_RSA_PSS_RSAE_SHA256, TLS_SIG_RSA_PSS_RSAE_SHA384,
+    TLS_SIG_RSA_PSS_RSAE_SHA512, TLS_SIG_RSA_PKCS1_SHA256,    TLS_SIG_RSA_PKCS1_SHA384,
+    TLS_SIG_RSA_PKCS1_SHA512,
+};
+const size_t tls_n_offered_cert_schemes =
+    sizeof tls_offered_cert_schemes / sizeof tls_offered_cert_schemes[0];
+
+
+size_t tls_schemes_for_key(EVP_PKEY *key, uint16_t *out, size_t max)
+{
+    size_t n = 0;
+    if (max < 3)
+        return 0;
+    if (EVP_PKEY_is_a(key, "RSA")) {
+        out[n++] = TLS_SIG_RSA_PSS_RSAE_SHA256;
+        out[n++] = TLS_SIG_RSA_PSS_RSAE_SHA384;
+        out[n++] = TLS_SIG_RSA_PSS_RSAE_SHA512;
+    } else if (EVP_PKEY_is_a(key, "ED25519")) {
+        out[n++] = TLS_SIG_ED25519;
+    } else if (EVP_PKEY_is_a(key, "EC")) {
+        char curve[32];
+        size_t len = 0;
+        if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, curve, sizeof curve,
+                                           &len) != 1)
+            return 0;
+        if (strcmp(curve, "prime256v1") == 0 || strcmp(curve, "P-256") == 0)
+            out[n++] = TLS_SIG_ECDSA_P256_SHA256;
+        else if (strcmp(curve, "secp384r1") == 0 || strcmp(curve, "P-384") == 0)
+            out[n++] = TLS_SIG_ECDSA_P384_SHA384;
+    }
+    return n;
+}
+
+/* Digest name and whether the scheme is RSA-PSS; NULL digest for Ed25519. */
+static int scheme_params(uint16_t scheme, const char **md, int *pss)
+{
+    *pss = 0;
+    switch (scheme) {
+    case TLS_SIG_ECDSA_P256_SHA256: *md = "SHA256"; return 0;
+    case TLS_SIG_ECDSA_P384_SHA384: *md = "SHA384"; return 0;
+    case TLS_SIG_RSA_PSS_RSAE_SHA256: *md = "SHA256"; *pss = 1; return 0;
+    case TLS_SIG_RSA_PSS_RSAE_SHA384: *md = "SHA384"; *pss = 1; return 0;
+    case TLS_SIG_RSA_PSS_RSAE_SHA512: *md = "SHA512"; *pss = 1; return 0;
+    case TLS_SIG_ED25519: *md = NULL; return 0;
+    }
+    return -1;
+}
+
+/* §4.4.3: in TLS 1.3 the scheme fixes the key type (and the ECDSA curve). */
+static int key_fits(EVP_PKEY *key, uint16_t scheme)
+{
+    uint16_t mine[4];
+    size_t n = tls_schemes_for_key(key, mine, 4);
+    for (size_t i = 0; i < n; i++)
+        if (mine[i] == scheme)
+            return 1;
+    return 0;
+}
+
+static int init_ctx(EVP_MD_CTX *md_ctx, EVP_PKEY *key, uint16_t scheme, int sign)
+{
+    const char *md;
+    int pss;
+    EVP_PKEY_CTX *pctx = NULL;
+    if (scheme_params(scheme, &md, &pss) < 0 || !key_fits(key, scheme))
+        return -1;
+    int ok = sign ? EVP_DigestSignInit_ex(md_ctx, &pctx, md, NULL, NULL, key, NULL)
+                  : EVP_DigestVerifyInit_ex(md_ctx, &pctx, md, NULL, NULL, key, NULL);
+    if (ok != 1)
+        return -1;
+    if (pss && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+                EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))
+        return -1;
+    return 0;
+}
+
+int tls_sign_with_key(EVP_PKEY *key, uint16_t scheme, const uint8_t *tbs, size_t tbs_len,
+                      uint8_t *sig, size_t cap, size_t *sig_len)
+{
+    int ret = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    size_t n = 0;
+    ENSURE(ctx != NULL, PQIFY_TLS_ERR_NO_MEMORY);
+    ENSURE(init_ctx(ctx, key, scheme, 1) == 0, PQIFY_TLS_ERR_SIGN);
+    ENSURE(EVP_DigestSign(ctx, NULL, &n, tbs, tbs_len) == 1 && n <= cap, PQIFY_TLS_ERR_SIGN);
+    ENSURE(EVP_DigestSign(ctx, sig, &n, tbs, tbs_len) == 1, PQIFY_TLS_ERR_SIGN);
+    *sig_len = n;
+out:
+    EVP_MD_CTX_free(ctx);
+    return ret;
+}
+
+int tls_verify_signature(EVP_PKEY *key, uint16_t scheme, const uint8_t *tbs, size_t tbs_len,
+                         const uint8_t *sig, size_t sig_len)
+{
+    int ret = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    ENSURE(ctx != NULL, PQIFY_TLS_ERR_NO_MEMORY);
+    /* a scheme that does not fit the certificate key is illegal_parameter (§4.4.3) */
+    ENSURE(init_ctx(ctx, key, scheme, 0) == 0, PQIFY_TLS_ERR_ILLEGAL_PARAMETER);
+    ENSURE(EVP_DigestVerify(ctx, sig, sig_len, tbs, tbs_len) == 1, PQIFY_TLS_ERR_BAD_SIGNATURE);
+out:
+    EVP_MD_CTX_free(ctx);
+    return ret;
+}
