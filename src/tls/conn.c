@@ -26,6 +26,7 @@ static void hs_free(tls_hs *hs)
         tls_group_state_wipe(&hs->shares[i]);
     EVP_PKEY_free(hs->peer_key);
     pqify_tls_buf_dispose(&hs->scratch);
+    pqify_tls_buf_dispose(&hs->flight);
     tls_zeroize(hs, sizeof *hs);
     free(hs);
 }
@@ -45,6 +46,7 @@ pqify_tls_conn *pqify_tls_conn_new(const pqify_tls_config *cfg, int is_server)
         return NULL;
     }
     pqify_tls_buf_init(&hs->scratch, hs->scratch_storage, sizeof hs->scratch_storage);
+    pqify_tls_buf_init(&hs->flight, NULL, 0);
     c->cfg = cfg;
     c->is_server = is_server != 0;
     c->state = is_server ? ST_SERVER_WAIT_CH : ST_CLIENT_START;
@@ -88,11 +90,24 @@ out:
     return ret;
 }
 
+/* Queue a message; the flight goes out in as few records as possible. */
 int tls_send_handshake(pqify_tls_conn *c, const pqify_tls_buf *msg, pqify_tls_buf *out)
 {
     int ret = 0;
+    (void)out;
     TRY(tls_transcript_update(&c->hs->transcript, msg->base, msg->len));
-    TRY(tls_send_handshake_no_transcript(c, msg, out));
+    TRY(tls_write_bytes(&c->hs->flight, msg->base, msg->len));
+out:
+    return ret;
+}
+
+int tls_flush_flight(pqify_tls_conn *c, pqify_tls_buf *out)
+{
+    int ret = 0;
+    if (c->hs == NULL || c->hs->flight.len == 0)
+        return 0;
+    TRY(tls_send_handshake_no_transcript(c, &c->hs->flight, out));
+    c->hs->flight.len = 0;
 out:
     return ret;
 }
@@ -103,9 +118,10 @@ int tls_set_read_key(pqify_tls_conn *c, const uint8_t *secret)
     return tls_traffic_set(&c->rd, c->suite, secret, 0);
 }
 
-int tls_set_write_key(pqify_tls_conn *c, const uint8_t *secret)
+int tls_set_write_key(pqify_tls_conn *c, const uint8_t *secret, pqify_tls_buf *out)
 {
-    return tls_traffic_set(&c->wr, c->suite, secret, 1);
+    int ret = tls_flush_flight(c, out);
+    return ret < 0 ? ret : tls_traffic_set(&c->wr, c->suite, secret, 1);
 }
 
 void tls_established(pqify_tls_conn *c)
@@ -306,13 +322,16 @@ int pqify_tls_handshake(pqify_tls_conn *c, const uint8_t *in, size_t *in_len, pq
         c->t_start_us = tls_now_us();
     if (c->state == ST_CLIENT_START)
         TRY(tls_client_start(c, out));
+    TRY(tls_flush_flight(c, out));
     while (used < avail && !c->established && !c->peer_closed) {
         size_t n = 0;
         int whole = 0;
         TRY(take_record(c, in + used, avail - used, &n, &whole));
         used += n;
-        if (whole)
+        if (whole) {
             TRY(process_record(c, NULL, out));
+            TRY(tls_flush_flight(c, out));
+        }
     }
     /* close_notify before the handshake finished is a failure to connect */
     ENSURE(!c->peer_closed || c->established, PQIFY_TLS_ERR_PEER_ALERT - TLS_ALERT_CLOSE_NOTIFY);

@@ -64,8 +64,9 @@ typedef struct tls_hs {
     /* incoming handshake messages, reassembled across records */
     uint8_t msg[TLS_MAX_HS_MSG];
     size_t msg_len;
-    /* outgoing messages are built here */
+    /* outgoing messages are built here, then queued so a flight shares records */
     pqify_tls_buf scratch;
+    pqify_tls_buf flight;
     uint8_t scratch_storage[TLS_SCRATCH];
 } tls_hs;
 
@@ -110,7 +111,9 @@ MUST_USE int tls_send_handshake(pqify_tls_conn *c, const pqify_tls_buf *msg, pqi
 MUST_USE int tls_send_handshake_no_transcript(pqify_tls_conn *c, const pqify_tls_buf *msg,
                                               pqify_tls_buf *out);
 MUST_USE int tls_set_read_key(pqify_tls_conn *c, const uint8_t *secret);
-MUST_USE int tls_set_write_key(pqify_tls_conn *c, const uint8_t *secret);
+/* Flushes the queued flight under the old key first. */
+MUST_USE int tls_set_write_key(pqify_tls_conn *c, const uint8_t *secret, pqify_tls_buf *out);
+MUST_USE int tls_flush_flight(pqify_tls_conn *c, pqify_tls_buf *out);
 void tls_established(pqify_tls_conn *c);
 uint64_t tls_now_us(void);
 

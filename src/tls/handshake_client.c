@@ -142,7 +142,7 @@ int tls_client_on_server_hello(pqify_tls_conn *c, const uint8_t *msg, size_t len
     TRY(tls_derive_secret(c->suite->hash, hs->ks.secret, "c hs traffic", th, hs->c_hs));
     TRY(tls_derive_secret(c->suite->hash, hs->ks.secret, "s hs traffic", th, hs->s_hs));
     TRY(tls_set_read_key(c, hs->s_hs));
-    TRY(tls_set_write_key(c, hs->c_hs));
+    TRY(tls_set_write_key(c, hs->c_hs, out));
     c->state = ST_CLIENT_WAIT_EE;
 out:
     tls_zeroize(secret, sizeof secret);
@@ -205,7 +205,7 @@ int tls_client_on_finished(pqify_tls_conn *c, const uint8_t *msg, size_t len, pq
     if (hs->cert_requested)
         TRY(tls_send_certificate_and_verify(c, out));
     TRY(tls_send_finished(c, hs->c_hs, out));
-    TRY(tls_set_write_key(c, hs->c_ap));
+    TRY(tls_set_write_key(c, hs->c_ap, out));
     tls_established(c);
 out:
     return ret;

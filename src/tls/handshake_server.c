@@ -109,7 +109,7 @@ static int send_server_flight(pqify_tls_conn *c, const uint8_t *server_share, si
     TRY(tls_transcript_hash(&hs->transcript, th));
     TRY(tls_derive_secret(h, hs->ks.secret, "c hs traffic", th, hs->c_hs));
     TRY(tls_derive_secret(h, hs->ks.secret, "s hs traffic", th, hs->s_hs));
-    TRY(tls_set_write_key(c, hs->s_hs));
+    TRY(tls_set_write_key(c, hs->s_hs, out));
     TRY(tls_set_read_key(c, hs->c_hs));
 
     hs->scratch.len = 0;
@@ -128,7 +128,7 @@ static int send_server_flight(pqify_tls_conn *c, const uint8_t *server_share, si
     TRY(tls_transcript_hash(&hs->transcript, th));
     TRY(tls_derive_secret(h, hs->ks.secret, "c ap traffic", th, hs->c_ap));
     TRY(tls_derive_secret(h, hs->ks.secret, "s ap traffic", th, hs->s_ap));
-    TRY(tls_set_write_key(c, hs->s_ap));
+    TRY(tls_set_write_key(c, hs->s_ap, out));
     c->state = hs->cert_requested ? ST_SERVER_WAIT_CERT : ST_SERVER_WAIT_FINISHED;
 out:
     return ret;
