@@ -1,0 +1,108 @@
+// TLS 1.3 test client on Node 24 / OpenSSL 3.5: an independent peer for pqify.
+// Config: one JSON argument or key=value pairs, see docs/serve-connect.md.
+//   host, port       server address (host 127.0.0.1)
+//   servername       SNI and the name the certificate must match
+//                    (default "localhost"; "" sends no SNI)
+//   ca               PEM of the CA that signed the server certificate
+//   cert, key        client certificate, for mutual TLS
+//   groups           OpenSSL group list (Node's ecdhCurve); OpenSSL 3.5 sends
+//                    a key share for the first group only unless a group is
+//                    marked with '*', so "X25519:X25519MLKEM768" makes a PQ-
+//                    preferring server answer with a HelloRetryRequest
+//   ciphersuites     OpenSSL TLS 1.3 suite list
+//   alpn             list (JSON array or "a,b") of protocols
+//   send             text to send (default: a line); the server must echo it
+//   expect           text the server must answer instead of the echo
+//   http             true: send an HTTP/1.1 GET, read until close, print it
+//   timeout          seconds before giving up (exit 3)
+// Prints {"event":"connected",...} and then {"event":"done",...} as JSON
+// lines; exits 0 only if the handshake worked and the echo came back intact.
+import tls from 'node:tls';
+import net from 'node:net';
+import fs from 'node:fs';
+import { WireTap, parseArgs, emit, subjectName } from './tls_wire.mjs';
+
+const cfg = parseArgs(process.argv.slice(2));
+const alpn = typeof cfg.alpn === 'string' ? cfg.alpn.split(',') : cfg.alpn;
+const host = cfg.host ?? '127.0.0.1';
+const servername = cfg.servername ?? 'localhost';
+const send = cfg.http
+  ? `GET / HTTP/1.1\r\nHost: ${servername || host}\r\nConnection: close\r\n\r\n`
+  : (cfg.send ?? 'hello from node tls_client\n');
+
+const want = cfg.expect ?? send;
+
+setTimeout(() => { emit({ event: 'timeout' }); process.exit(3); }, (cfg.timeout ?? 20) * 1000).unref();
+
+const sock = net.connect({ host, port: cfg.port });
+const tap = new WireTap(sock);
+const opts = {
+  socket: tap,
+  minVersion: 'TLSv1.3',
+  rejectUnauthorized: cfg.verify ?? true,
+};
+// RFC 6066 §3: no SNI for IP literals; servername "" means "send none".
+if (servername !== '') opts.servername = servername;
+if (servername !== '' && cfg.checkHost === undefined) {
+  opts.checkServerIdentity = (name, cert) => tls.checkServerIdentity(servername, cert);
+}
+if (cfg.ca) opts.ca = fs.readFileSync(cfg.ca);
+if (cfg.cert) opts.cert = fs.readFileSync(cfg.cert);
+if (cfg.key) opts.key = fs.readFileSync(cfg.key);
+if (cfg.groups) opts.ecdhCurve = cfg.groups;
+// Node takes TLS 1.3 suites (TLS_*) through `ciphers`; it has no `ciphersuites`.
+if (cfg.ciphersuites) opts.ciphers = cfg.ciphersuites;
+if (alpn) opts.ALPNProtocols = alpn;
+if (cfg.sigalgs) opts.sigalgs = cfg.sigalgs;
+
+const fail = (e) => {
+  const wire = tap.summary();
+  emit({ event: 'error', message: e.message, code: e.code ?? null, hrr: wire.hrr, group: wire.group });
+  process.exit(1);
+};
+
+sock.on('connect', () => {
+  const s = tls.connect(opts, () => {
+    const wire = tap.summary();
+    const eph = s.getEphemeralKeyInfo();
+    emit({
+      event: 'connected',
+      version: s.getProtocol(),
+      cipher: s.getCipher().standardName,
+      group: wire.group,
+      pq: wire.pq,
+      hrr: wire.hrr,
+      hrr_group: wire.hrr_group ?? null,
+      // Node's own view, a cross-check of the wire: {type:'TLSGroup'} names
+      // hybrids and ML-KEM, {type:'ECDH'} classical curves (prime256v1 …).
+      node_group: eph && eph.name ? eph.name : null,
+      alpn: s.alpnProtocol || null,
+      server_cert: subjectName(s.getPeerCertificate()),
+      client_hellos: wire.client_hellos,
+      server_share_size: wire.server_share_size,
+      parse_error: wire.parse_error,
+    });
+    const chunks = [];
+    let got = 0;
+    let reported = false;
+    const report = () => {
+      if (reported) return;
+      reported = true;
+      const received = Buffer.concat(chunks).toString('utf8');
+      const ok = cfg.http ? /^HTTP\/1\.[01] 200/.test(received) : received === want;
+      emit({ event: 'done', ok, sent: Buffer.byteLength(send), received: got,
+             ...(cfg.http || !ok ? { text: received } : {}) });
+      process.exitCode = ok ? 0 : 1;
+    };
+    s.on('data', (d) => {
+      chunks.push(d); got += d.length;
+      // Enough came back: judge now and close; some servers (openssl
+      // s_server -rev) never close on their own.
+      if (!cfg.http && got >= Buffer.byteLength(want)) { report(); s.end(); setTimeout(() => process.exit(), 2000).unref(); }
+    });
+    s.on('end', () => { report(); process.exit(); });
+    s.write(send);
+  });
+  s.on('error', fail);
+});
+sock.on('error', fail);
