@@ -67,6 +67,27 @@ out:
     return ret;
 }
 
+/* RFC 2253 one-line subject, truncated to fit */
+static int subject_line(X509 *x, char *out, size_t cap)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    char *data = NULL;
+    if (b == NULL)
+        return PQIFY_TLS_ERR_NO_MEMORY;
+    if (X509_NAME_print_ex(b, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) < 0) {
+        BIO_free(b);
+        return PQIFY_TLS_ERR_BAD_CERT;
+    }
+    long n = BIO_get_mem_data(b, &data);
+    size_t len = n < 0 ? 0 : (size_t)n;
+    if (len >= cap)
+        len = cap - 1;
+    memcpy(out, data, len);
+    out[len] = 0;
+    BIO_free(b);
+    return 0;
+}
+
 int tls_on_certificate(pqify_tls_conn *c, const uint8_t *msg, size_t len, pqify_tls_buf *out)
 {
     int ret = 0;
@@ -88,7 +109,7 @@ int tls_on_certificate(pqify_tls_conn *c, const uint8_t *msg, size_t len, pqify_
     hs->peer_key = X509_get_pubkey(leaf);
     ENSURE(hs->peer_key != NULL, PQIFY_TLS_ERR_BAD_CERT);
     c->peer_cert = 1;
-    X509_NAME_oneline(X509_get_subject_name(leaf), c->peer_subject, sizeof c->peer_subject);
+    TRY(subject_line(leaf, c->peer_subject, sizeof c->peer_subject));
     TRY(tls_transcript_update(&hs->transcript, msg, len));
     c->state = c->is_server ? ST_SERVER_WAIT_CV : ST_CLIENT_WAIT_CV;
 out:
