@@ -8,6 +8,8 @@
 static const struct pqify_command commands[] = {
     {"demo", "show what post-quantum TLS costs, step by step", pqify_cmd_demo},
     {"bench", "measure the KEMs (and later the handshakes) against libcrypto", pqify_cmd_bench},
+    {"serve", "TLS 1.3 echo/HTTPS server that reports the negotiated group", pqify_cmd_serve},
+    {"connect", "TLS 1.3 client: report the negotiated group, relay stdin/stdout", pqify_cmd_connect},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,324 @@
+/* Blocking socket glue for `pqify serve` and `pqify connect` (see tls_io.h). */
+#include "tls_io.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t cli_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int cli_split_hostport(const char *arg, char *host, size_t host_cap, char *port, size_t port_cap)
+{
+    const char *colon;
+    const char *h = arg;
+    size_t hlen;
+
+    if (arg[0] == '[') {
+        const char *close = strchr(arg, ']');
+        if (close == NULL || close[1] != ':')
+            return -1;
+        h = arg + 1;
+        hlen = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(arg, ':');
+        if (colon == NULL)
+            return -1;
+        hlen = (size_t)(colon - arg);
+    }
+    if (hlen == 0 || hlen >= host_cap || strlen(colon + 1) == 0 || strlen(colon + 1) >= port_cap)
+        return -1;
+    for (const char *p = colon + 1; *p; p++)
+        if (*p < '0' || *p > '9')
+            return -1;
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    strcpy(port, colon + 1);
+    return 0;
+}
+
+static struct addrinfo *resolve(const char *host, const char *port, int passive, const char **why)
+{
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+    int rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0) {
+        *why = gai_strerror(rc);
+        return NULL;
+    }
+    return res;
+}
+
+int cli_listen(const char *host, const char *port, const char **why)
+{
+    struct addrinfo *res = resolve(host, port, 1, why);
+    if (res == NULL)
+        return -1;
+    int fd = -1;
+    *why = "no usable address";
+    for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        int one = 1;
+        (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 64) == 0)
+            break;
+        *why = strerror(errno);
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+int cli_dial(const char *host, const char *port, int timeout_ms, const char **why)
+{
+    struct addrinfo *res = resolve(host, port, 0, why);
+    if (res == NULL)
+        return -1;
+    int fd = -1;
+    *why = "no usable address";
+    for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        int ok = connect(fd, ai->ai_addr, ai->ai_addrlen) == 0;
+        if (!ok && errno == EINPROGRESS) {
+            struct pollfd p = {.fd = fd, .events = POLLOUT};
+            int n;
+            do {
+                n = poll(&p, 1, timeout_ms);
+            } while (n < 0 && errno == EINTR);
+            int soerr = 0;
+            socklen_t sl = sizeof soerr;
+            if (n == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0)
+                ok = 1;
+            else
+                errno = n == 0 ? ETIMEDOUT : (soerr ? soerr : errno);
+        }
+        if (ok) {
+            /* Back to blocking: every wait below goes through poll(2) anyway. */
+            int fl = fcntl(fd, F_GETFL);
+            (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+            int one = 1;
+            (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            break;
+        }
+        *why = strerror(errno);
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+void cli_format_addr(const struct sockaddr *sa, char *out, size_t cap)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in4 = (const struct sockaddr_in *)(const void *)sa;
+        inet_ntop(AF_INET, &in4->sin_addr, ip, sizeof ip);
+        port = ntohs(in4->sin_port);
+        snprintf(out, cap, "%s:%u", ip, port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
+        port = ntohs(in6->sin6_port);
+        snprintf(out, cap, "[%s]:%u", ip, port);
+    } else {
+        snprintf(out, cap, "?");
+    }
+}
+
+int cli_write_all(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                struct pollfd pf = {.fd = fd, .events = POLLOUT};
+                (void)poll(&pf, 1, 1000);
+                continue;
+            }
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int cli_flush(int fd, pqify_tls_buf *out)
+{
+    if (out->len == 0)
+        return 0;
+    int rc = cli_write_all(fd, out->base, out->len);
+    pqify_tls_buf_consume(out, out->len);
+    return rc;
+}
+
+long cli_read_some(int fd, struct cli_inbuf *in, int timeout_ms)
+{
+    if (in->len == sizeof in->data) {
+        errno = ENOBUFS;
+        return -1;
+    }
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    for (;;) {
+        int n = poll(&pf, 1, timeout_ms);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            return -2;
+        break;
+    }
+    for (;;) {
+        ssize_t n = read(fd, in->data + in->len, sizeof in->data - in->len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        in->len += (size_t)n;
+        return (long)n;
+    }
+}
+
+void cli_inbuf_consume(struct cli_inbuf *in, size_t n)
+{
+    if (n >= in->len) {
+        in->len = 0;
+        return;
+    }
+    memmove(in->data, in->data + n, in->len - n);
+    in->len -= n;
+}
+
+int cli_handshake(int fd, pqify_tls_conn *conn, int is_server, int timeout_ms,
+                  struct cli_inbuf *in, pqify_tls_buf *out)
+{
+    int64_t deadline = cli_now_ms() + timeout_ms;
+    int rc;
+
+    if (!is_server) {
+        size_t zero = 0;
+        rc = pqify_tls_handshake(conn, NULL, &zero, out);
+        if (cli_flush(fd, out) != 0)
+            return rc < 0 ? rc : CLI_IO_SOCKET;
+        if (rc != PQIFY_TLS_IN_PROGRESS)
+            return rc;
+    }
+    for (;;) {
+        /* Feed what is buffered first: one read may carry several messages. */
+        if (in->len > 0) {
+            size_t n = in->len;
+            rc = pqify_tls_handshake(conn, in->data, &n, out);
+            cli_inbuf_consume(in, n);
+            int flushed = cli_flush(fd, out);
+            if (rc < 0 || rc == 0)
+                return rc;
+            if (flushed != 0)
+                return CLI_IO_SOCKET;
+            if (rc != PQIFY_TLS_IN_PROGRESS)
+                return PQIFY_TLS_ERR_INTERNAL;
+        }
+        int64_t left = deadline - cli_now_ms();
+        if (left <= 0)
+            return CLI_IO_TIMEOUT;
+        long got = cli_read_some(fd, in, (int)left);
+        if (got == 0)
+            return CLI_IO_EOF;
+        if (got == -2)
+            return CLI_IO_TIMEOUT;
+        if (got < 0)
+            return CLI_IO_SOCKET;
+    }
+}
+
+const char *cli_strerror(int err)
+{
+    switch (err) {
+    case CLI_IO_EOF:
+        return "the peer closed the connection during the handshake (no alert)";
+    case CLI_IO_TIMEOUT:
+        return "the handshake timed out";
+    case CLI_IO_SOCKET:
+        return strerror(errno);
+    default:
+        return pqify_tls_strerror(err);
+    }
+}
+
+const char *cli_opt(int argc, char **argv, int *i, const char *name, int *missing)
+{
+    const char *a = argv[*i];
+    size_t nl = strlen(name);
+    if (strncmp(a, name, nl) != 0)
+        return NULL;
+    if (a[nl] == '=')
+        return a + nl + 1;
+    if (a[nl] != '\0')
+        return NULL;
+    if (*i + 1 >= argc) {
+        *missing = 1;
+        return NULL;
+    }
+    *i += 1;
+    return argv[*i];
+}
+
+int cli_apply_opts(pqify_tls_config *cfg, const struct cli_tls_opts *o, const char *cmd)
+{
+    int rc;
+    const char *what = NULL;
+
+    if (o->pq != NULL) {
+        pqify_pq_mode mode;
+        if (pqify_tls_pq_mode_parse(o->pq, &mode) != 0) {
+            fprintf(stderr, "pqify %s: --pq must be preferred, required or off (got '%s')\n", cmd, o->pq);
+            return -1;
+        }
+        what = "--pq";
+        if ((rc = pqify_tls_config_set_pq(cfg, mode)) != 0)
+            goto fail;
+    }
+    /* Groups after pq: the engine filters the list by the mode. */
+    if (o->groups != NULL && (what = "--groups", rc = pqify_tls_config_set_groups(cfg, o->groups)) != 0)
+        goto fail;
+    if (o->cert != NULL && (what = o->cert, rc = pqify_tls_config_set_cert_chain_file(cfg, o->cert)) != 0)
+        goto fail;
+    if (o->key != NULL && (what = o->key, rc = pqify_tls_config_set_key_file(cfg, o->key)) != 0)
+        goto fail;
+    if (o->ca != NULL && (what = o->ca, rc = pqify_tls_config_set_ca_file(cfg, o->ca)) != 0)
+        goto fail;
+    if (o->alpn != NULL && (what = "--alpn", rc = pqify_tls_config_set_alpn(cfg, o->alpn)) != 0)
+        goto fail;
+    if (o->ciphers != NULL && (what = "--ciphers", rc = pqify_tls_config_set_ciphers(cfg, o->ciphers)) != 0)
+        goto fail;
+    return 0;
+fail:
+    fprintf(stderr, "pqify %s: %s: %s\n", cmd, what, pqify_tls_strerror(rc));
+    return -1;
+}
