@@ -264,11 +264,14 @@ static int process_record(pqify_tls_conn *c, pqify_tls_buf *plaintext, pqify_tls
     uint8_t level, desc;
     if (type == TLS_CT_CCS) {
         /* §5: middlebox compatibility; a single 0x01 before the handshake ends */
-        ENSURE(!c->established && len == 1 && data[0] == 1 && c->state != ST_CLIENT_START,
+        ENSURE(!c->established && len == 1 && data[0] == 1 && c->state != ST_CLIENT_START &&
+                   c->state != ST_SERVER_WAIT_CH,
                PQIFY_TLS_ERR_UNEXPECTED_MESSAGE);
         goto out;
     }
-    if (c->rd.active && !(type == TLS_CT_ALERT && len == 2)) {
+    /* a peer that failed before it could protect its alert sends it in clear; only
+     * during the handshake, when it can do no more than end a connection not yet up */
+    if (c->rd.active && !(type == TLS_CT_ALERT && len == 2 && !c->established)) {
         TRY(tls_record_open(&c->rd, c->rec, c->rec_len, &type, &len));
     } else {
         ENSURE(type != TLS_CT_APPDATA, PQIFY_TLS_ERR_UNEXPECTED_MESSAGE);

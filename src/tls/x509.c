@@ -1,5 +1,6 @@
 /* Certificate chain and name checks through libcrypto's X509 store (RFC 5280, RFC 6125). */
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/x509v3.h>
@@ -32,20 +33,33 @@ static int map_verify_error(int e)
     }
 }
 
+/* The system trust store, loaded once per process for clients without a CA file. */
+static X509_STORE *system_store;
+static pthread_once_t system_once = PTHREAD_ONCE_INIT;
+
+static void load_system_store(void)
+{
+    X509_STORE *s = X509_STORE_new();
+    if (s != NULL && X509_STORE_set_default_paths(s) != 1) {
+        X509_STORE_free(s);
+        s = NULL;
+    }
+    system_store = s;
+}
+
 int tls_x509_verify(const pqify_tls_config *cfg, STACK_OF(X509) *chain, const char *name,
                     int peer_is_server)
 {
     int ret = 0;
     X509_STORE_CTX *ctx = NULL;
     STACK_OF(X509) *untrusted = NULL;
-    X509_STORE *store = cfg->store, *system = NULL;
+    X509_STORE *store = cfg->store;
     ENSURE(sk_X509_num(chain) > 0, PQIFY_TLS_ERR_BAD_CERT);
     if (store == NULL) {
         /* a client with no CA configured trusts the system store */
-        system = X509_STORE_new();
-        ENSURE(system != NULL, PQIFY_TLS_ERR_NO_MEMORY);
-        ENSURE(X509_STORE_set_default_paths(system) == 1, PQIFY_TLS_ERR_INTERNAL);
-        store = system;
+        ENSURE(pthread_once(&system_once, load_system_store) == 0 && system_store != NULL,
+               PQIFY_TLS_ERR_INTERNAL);
+        store = system_store;
     }
     untrusted = sk_X509_new_null();
     ctx = X509_STORE_CTX_new();
@@ -69,6 +83,5 @@ int tls_x509_verify(const pqify_tls_config *cfg, STACK_OF(X509) *chain, const ch
 out:
     X509_STORE_CTX_free(ctx);
     sk_X509_free(untrusted);
-    X509_STORE_free(system);
     return ret;
 }

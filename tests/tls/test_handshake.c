@@ -364,6 +364,15 @@ static void test_server_certificate_checks(void **state)
     assert_int_equal(sret, PQIFY_TLS_ERR_PEER_ALERT - 48);
     pqify_tls_config_free(c);
     tt_ca_free(&other);
+    /* no CA configured: the system store does not know our test CA */
+    c = pqify_tls_config_new();
+    assert_int_equal(pqify_tls_config_set_server_name(c, "server.test"), 0);
+    run_fail(c, s, &cret, &sret);
+    assert_int_equal(cret, PQIFY_TLS_ERR_UNKNOWN_CA);
+    /* unless verification is off (scans, tests) */
+    pqify_tls_config_set_verify_peer(c, 0);
+    run_ok(c, s, 1 << 20, &ci, &si);
+    pqify_tls_config_free(c);
     pqify_tls_config_free(s);
     /* expired */
     tt_identity old;
