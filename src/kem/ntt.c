@@ -26,27 +26,87 @@ static const int16_t zetas[128] = {
     -108, -308, 996, 991, 958, -1460, 1522, 1628,
 };
 
+/* zetas_qinv[i] = zetas[i] * q^-1 mod 2^16: the low half of a Montgomery product. */
+static const int16_t zetas_qinv[128] = {
+    -20, 31498, 14745, 787, 13525, -12402, 28191, -16694,
+    -20907, 27758, -3799, -15690, 10690, 1358, -11202, 31164,
+    -5827, 17363, -26360, -29057, 5571, -1102, 21438, -26242,
+    -28073, 24313, -10532, 8800, 18426, 8859, 26675, -16163,
+    -5689, -6516, 1496, 30967, -23565, 20179, 20710, 25080,
+    -12796, 26616, 16064, -12442, 9134, -650, -25986, 27837,
+    19883, -28250, -15887, -8898, -28309, 9075, -30199, 18249,
+    13426, 14017, -29156, -12757, 16832, 4311, -24155, -17915,
+    -335, 11182, -11477, 13387, -32227, -14233, 20494, -21655,
+    -27738, 13131, 945, -4587, -14883, 23092, 6182, 5493,
+    32010, -32502, 10631, 30317, 29175, -18741, -28762, 12639,
+    -18486, 20100, 17560, 18525, -14430, 19529, -5276, -12619,
+    -31183, 20297, 25435, 2146, -7382, 15355, 24391, -32384,
+    -20927, -6280, 10946, -14903, 24214, -11044, 16989, 14469,
+    10335, -21498, -7934, -20198, -22502, 23210, 10906, -17442,
+    31636, -23860, 28644, -20257, 23998, 7756, -17422, 23132,
+};
+
+/*
+ * Montgomery multiplication by a table constant, written with 16x16-bit
+ * high/low products only so that compilers vectorise the butterfly loops
+ * (pmulhw/pmullw). a*z and lo*q agree in their low 16 bits, so the
+ * difference of the high halves is exactly (a*z - lo*q) / 2^16, the same
+ * value pqify_montgomery_reduce((int32_t)a * z) returns.
+ */
+static inline int16_t mulmont(int16_t a, int16_t z, int16_t zqinv)
+{
+    int16_t lo = (int16_t)(a * zqinv);
+    int16_t hi = (int16_t)(((int32_t)a * z) >> 16);
+    return (int16_t)(hi - (int16_t)(((int32_t)lo * 3329) >> 16));
+}
+
 /*
  * FIPS 203 Alg. 9. Each layer grows |coefficients| by at most q (the product
  * t is < q after Montgomery reduction), so from |a| < q seven layers stay
  * below 8q < 2^15; one Barrett pass at the end brings them below q.
  */
+/* One Cooley-Tukey layer; len is a constant at every call, so each loop is vectorised. */
+static inline __attribute__((always_inline)) void ntt_layer(int16_t *a, const unsigned len,
+                                                            unsigned i)
+{
+    for (unsigned start = 0; start < 256; start += 2 * len, i++) {
+        const int16_t zeta = zetas[i], zq = zetas_qinv[i];
+        for (unsigned j = start; j < start + len; j++) {
+            int16_t t = mulmont(a[j + len], zeta, zq);
+            a[j + len] = (int16_t)(a[j] - t);
+            a[j] = (int16_t)(a[j] + t);
+        }
+    }
+}
+
 void pqify_ntt_portable(pqify_poly *p)
 {
     int16_t *a = p->coeffs;
-    unsigned i = 1;
-    for (unsigned len = 128; len >= 2; len >>= 1) {
-        for (unsigned start = 0; start < 256; start += 2 * len) {
-            const int16_t zeta = zetas[i++];
-            for (unsigned j = start; j < start + len; j++) {
-                int16_t t = pqify_fqmul(zeta, a[j + len]);
-                a[j + len] = (int16_t)(a[j] - t);
-                a[j] = (int16_t)(a[j] + t);
-            }
-        }
-    }
+    /* Layer with block length len uses zetas[128/len .. 256/len). */
+    ntt_layer(a, 128, 1);
+    ntt_layer(a, 64, 2);
+    ntt_layer(a, 32, 4);
+    ntt_layer(a, 16, 8);
+    ntt_layer(a, 8, 16);
+    ntt_layer(a, 4, 32);
+    ntt_layer(a, 2, 64);
     for (unsigned j = 0; j < 256; j++)
         a[j] = pqify_barrett_reduce(a[j]);
+}
+
+/* One Gentleman-Sande layer, zetas walked downwards from index i. */
+static inline __attribute__((always_inline)) void invntt_layer(int16_t *a, const unsigned len,
+                                                               unsigned i, const int reduce)
+{
+    for (unsigned start = 0; start < 256; start += 2 * len, i--) {
+        const int16_t zeta = zetas[i], zq = zetas_qinv[i];
+        for (unsigned j = start; j < start + len; j++) {
+            int16_t t = a[j];
+            int16_t s = (int16_t)(t + a[j + len]);
+            a[j] = reduce ? pqify_barrett_reduce(s) : s;
+            a[j + len] = mulmont((int16_t)(a[j + len] - t), zeta, zq);
+        }
+    }
 }
 
 /*
@@ -57,21 +117,16 @@ void pqify_ntt_portable(pqify_poly *p)
 void pqify_invntt_portable(pqify_poly *p)
 {
     int16_t *a = p->coeffs;
-    unsigned i = 127;
-    for (unsigned len = 2; len <= 128; len <<= 1) {
-        const int reduce = (len == 8 || len == 64);
-        for (unsigned start = 0; start < 256; start += 2 * len) {
-            const int16_t zeta = zetas[i--];
-            for (unsigned j = start; j < start + len; j++) {
-                int16_t t = a[j];
-                int16_t s = (int16_t)(t + a[j + len]);
-                a[j] = reduce ? pqify_barrett_reduce(s) : s;
-                a[j + len] = pqify_fqmul(zeta, (int16_t)(a[j + len] - t));
-            }
-        }
-    }
+    invntt_layer(a, 2, 127, 0);
+    invntt_layer(a, 4, 63, 0);
+    invntt_layer(a, 8, 31, 1);
+    invntt_layer(a, 16, 15, 0);
+    invntt_layer(a, 32, 7, 0);
+    invntt_layer(a, 64, 3, 1);
+    invntt_layer(a, 128, 1, 0);
+    /* 1441 * q^-1 mod 2^16 = -10079 */
     for (unsigned j = 0; j < 256; j++)
-        a[j] = pqify_fqmul(1441, a[j]);
+        a[j] = mulmont(a[j], 1441, -10079);
 }
 
 /*

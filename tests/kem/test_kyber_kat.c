@@ -356,15 +356,12 @@ static void test_reject_kyber512(void **state) { (void)state; check_rejection(&k
 static void test_reject_kyber768(void **state) { (void)state; check_rejection(&k_sets[1]); }
 static void test_reject_kyber1024(void **state) { (void)state; check_rejection(&k_sets[2]); }
 
-static int g_vectors_absent;
-
 /* Compare with the submission's file; report the first differing line. */
 static void check_file(const kat_set *s)
 {
     const char *why = NULL;
     const char *dir = kt_vectors_dir(&why);
     if (dir == NULL) {
-        g_vectors_absent = 1;
         print_message("%s: line-by-line comparison skipped: %s\n", s->name, why);
         skip();
     }
@@ -459,14 +456,8 @@ int main(void)
         cmocka_unit_test(test_file_kyber768),
         cmocka_unit_test(test_file_kyber1024),
     };
-    int failed = cmocka_run_group_tests(tests, setup, teardown);
-    if (failed != 0) return 1;
-    if (g_vectors_absent) {
-        /* The self-contained hash checks above passed; only the file
-         * comparison could not run. */
-        fprintf(stderr, "test_kyber_kat: SHA-256 checks passed; SKIP line-by-line comparison: "
-                        "optional vectors folder absent\n");
-        return KT_EXIT_SKIP;
-    }
-    return 0;
+    /* Without the vectors folder the file comparisons report SKIPPED inside
+     * cmocka's output, while the self-contained hash checks still pass or fail
+     * the program: a skip must not hide that they ran. */
+    return cmocka_run_group_tests(tests, setup, teardown) != 0;
 }

@@ -1,0 +1,211 @@
+/*
+ * Serialisation and compression (FIPS 203 §4.2.1, Alg. 5/6): ByteEncode_12 /
+ * ByteDecode_12 of NTT-domain polys and ByteEncode_d(Compress_d) /
+ * Decompress_d(ByteDecode_d) for d in {1, 4, 5, 10, 11}. The arithmetic is
+ * done 16 lanes at a time; the d-bit packing uses BMI2 pext/pdep, whose
+ * masks are public constants. Every byte written equals the portable one.
+ */
+#include <string.h>
+
+#include "avx2.h"
+#include "pqify/kem.h"
+
+/* ByteEncode_12: 16 canonical coefficients, paired into 24-bit words, give 24 bytes. */
+void pqify_tobytes_avx2(uint8_t r[384], const pqify_poly *a)
+{
+    const __m256i pair = _mm256_set1_epi32(1 | (4096 << 16)); /* c_even + 2^12 c_odd */
+    const __m256i pick = _mm256_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1,
+                                          0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+    const __m256i join = _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 7, 7);
+    for (unsigned i = 0; i < 16; i++) {
+        __m256i v = pqify_avx2_freeze(_mm256_load_si256((const __m256i *)&a->coeffs[16 * i]));
+        v = _mm256_madd_epi16(v, pair);
+        v = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(v, pick), join);
+        if (i < 15) {
+            /* Bytes 24..31 are garbage that the next store overwrites. */
+            _mm256_storeu_si256((__m256i *)(r + 24 * i), v);
+        } else {
+            _mm_storeu_si128((__m128i *)(r + 24 * i), _mm256_castsi256_si128(v));
+            _mm_storel_epi64((__m128i *)(r + 24 * i + 16), _mm256_extracti128_si256(v, 1));
+        }
+    }
+}
+
+/* ByteDecode_12 then mod q (Alg. 6): min(x, x - q) as unsigned is one conditional subtract. */
+void pqify_frombytes_avx2(pqify_poly *r, const uint8_t a[384])
+{
+    const __m256i q = PQIFY_AVX2_Q;
+    const __m256i mask12 = _mm256_set1_epi16(0x0FFF);
+    /* Lane 0 reads bytes 0..11 of the chunk, lane 1 bytes 12..23. */
+    const __m256i spread = _mm256_setr_epi8(0, 1, 1, 2, 3, 4, 4, 5, 6, 7, 7, 8, 9, 10, 10, 11,
+                                            0, 1, 1, 2, 3, 4, 4, 5, 6, 7, 7, 8, 9, 10, 10, 11);
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 3, 4, 5, 6);
+    /* The last chunk is loaded 8 bytes early so the load stays inside a[]. */
+    const __m256i lanes_last = _mm256_setr_epi32(2, 3, 4, 5, 5, 6, 7, 7);
+    for (unsigned i = 0; i < 16; i++) {
+        __m256i v;
+        if (i < 15)
+            v = _mm256_permutevar8x32_epi32(_mm256_loadu_si256((const __m256i *)(a + 24 * i)), lanes);
+        else
+            v = _mm256_permutevar8x32_epi32(_mm256_loadu_si256((const __m256i *)(a + 24 * i - 8)),
+                                            lanes_last);
+        v = _mm256_shuffle_epi8(v, spread);
+        v = _mm256_blend_epi16(_mm256_and_si256(v, mask12), _mm256_srli_epi16(v, 4), 0xAA);
+        v = _mm256_min_epu16(v, _mm256_sub_epi16(v, q));
+        _mm256_store_si256((__m256i *)&r->coeffs[16 * i], v);
+    }
+}
+
+/*
+ * Compress_d(x) = round(2^d x / q) mod 2^d for x in [0, q), as
+ * (x M + C) >> S in 32-bit lanes: constants found by search and checked for
+ * every x in [0, q) (tests/kem/test_backend_equiv.c checks every int16 input
+ * against the portable multiply-shift). No division (KyberSlash).
+ */
+static inline __m256i compress16(__m256i x, __m256i m, __m256i c, __m128i s, __m256i mask)
+{
+    const __m256i zero = _mm256_setzero_si256();
+    x = pqify_avx2_freeze(x);
+    __m256i lo = _mm256_unpacklo_epi16(x, zero);
+    __m256i hi = _mm256_unpackhi_epi16(x, zero);
+    lo = _mm256_srl_epi32(_mm256_add_epi32(_mm256_mullo_epi32(lo, m), c), s);
+    hi = _mm256_srl_epi32(_mm256_add_epi32(_mm256_mullo_epi32(hi, m), c), s);
+    /* packus undoes the unpack order; values are masked below 2^11 first. */
+    return _mm256_packus_epi32(_mm256_and_si256(lo, mask), _mm256_and_si256(hi, mask));
+}
+
+static inline uint64_t load64(const uint16_t *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+void pqify_compress_avx2(uint8_t *r, const pqify_poly *a, unsigned d)
+{
+    uint32_t mul, add, shift;
+    switch (d) {
+    case 1: mul = 315; add = 1u << 18; shift = 19; break;
+    case 4: mul = 315; add = 1u << 15; shift = 16; break;
+    case 5: mul = 315; add = 1u << 14; shift = 15; break;
+    case 10: mul = 161271; add = 262080; shift = 19; break;
+    case 11: mul = 161271; add = 131008; shift = 18; break;
+    default: return;
+    }
+    const __m256i m = _mm256_set1_epi32((int32_t)mul), c = _mm256_set1_epi32((int32_t)add);
+    const __m128i s = _mm_cvtsi32_si128((int)shift);
+    const __m256i mask = _mm256_set1_epi32((int32_t)((1u << d) - 1));
+
+    if (d == 1) {
+        /* One bit per coefficient: the sign bits of 32 lanes make 4 bytes. */
+        for (unsigned i = 0; i < 8; i++) {
+            __m256i y0 = compress16(_mm256_load_si256((const __m256i *)&a->coeffs[32 * i]), m, c, s, mask);
+            __m256i y1 = compress16(_mm256_load_si256((const __m256i *)&a->coeffs[32 * i + 16]), m, c, s, mask);
+            __m256i b = _mm256_packs_epi16(_mm256_slli_epi16(y0, 15), _mm256_slli_epi16(y1, 15));
+            b = _mm256_permute4x64_epi64(b, 0xD8);
+            uint32_t bits = (uint32_t)_mm256_movemask_epi8(b);
+            memcpy(r + 4 * i, &bits, 4);
+        }
+        return;
+    }
+
+    _Alignas(32) uint16_t y[PQIFY_N];
+    for (unsigned i = 0; i < 16; i++)
+        _mm256_store_si256((__m256i *)&y[16 * i],
+                           compress16(_mm256_load_si256((const __m256i *)&a->coeffs[16 * i]), m, c, s, mask));
+
+    /* ByteEncode_d: little-endian bit order, so pext of each 16-bit field is the encoding. */
+    switch (d) {
+    case 4:
+        for (unsigned i = 0; i < 64; i++) {
+            uint16_t b = (uint16_t)_pext_u64(load64(&y[4 * i]), 0x000F000F000F000FULL);
+            memcpy(r + 2 * i, &b, 2);
+        }
+        break;
+    case 5:
+        for (unsigned i = 0; i < 32; i++) {
+            uint64_t b = _pext_u64(load64(&y[8 * i]), 0x001F001F001F001FULL) |
+                         _pext_u64(load64(&y[8 * i + 4]), 0x001F001F001F001FULL) << 20;
+            memcpy(r + 5 * i, &b, 5);
+        }
+        break;
+    case 10:
+        for (unsigned i = 0; i < 64; i++) {
+            uint64_t b = _pext_u64(load64(&y[4 * i]), 0x03FF03FF03FF03FFULL);
+            memcpy(r + 5 * i, &b, 5);
+        }
+        break;
+    case 11:
+        for (unsigned i = 0; i < 32; i++) {
+            uint64_t lo = _pext_u64(load64(&y[8 * i]), 0x07FF07FF07FF07FFULL);
+            uint64_t hi = _pext_u64(load64(&y[8 * i + 4]), 0x07FF07FF07FF07FFULL);
+            uint64_t b0 = lo | hi << 44;
+            uint32_t b1 = (uint32_t)(hi >> 20);
+            memcpy(r + 11 * i, &b0, 8);
+            memcpy(r + 11 * i + 8, &b1, 3);
+        }
+        break;
+    default: break;
+    }
+    pqify_zeroize(y, sizeof y);
+}
+
+/* Decompress_d(y) = round(q y / 2^d) = (y 2^(15-d) q + 2^14) >> 15: one vpmulhrsw. */
+void pqify_decompress_avx2(pqify_poly *r, const uint8_t *a, unsigned d)
+{
+    _Alignas(32) uint16_t y[PQIFY_N];
+    uint64_t w;
+    switch (d) {
+    case 1:
+        for (unsigned i = 0; i < 64; i++) {
+            uint64_t b = (a[i / 2] >> (4 * (i % 2))) & 0xF;
+            w = _pdep_u64(b, 0x0001000100010001ULL);
+            memcpy(&y[4 * i], &w, 8);
+        }
+        break;
+    case 4:
+        for (unsigned i = 0; i < 64; i++) {
+            uint64_t b = (uint64_t)a[2 * i] | (uint64_t)a[2 * i + 1] << 8;
+            w = _pdep_u64(b, 0x000F000F000F000FULL);
+            memcpy(&y[4 * i], &w, 8);
+        }
+        break;
+    case 5:
+        for (unsigned i = 0; i < 32; i++) {
+            uint64_t b = 0;
+            memcpy(&b, a + 5 * i, 5);
+            w = _pdep_u64(b, 0x001F001F001F001FULL);
+            memcpy(&y[8 * i], &w, 8);
+            w = _pdep_u64(b >> 20, 0x001F001F001F001FULL);
+            memcpy(&y[8 * i + 4], &w, 8);
+        }
+        break;
+    case 10:
+        for (unsigned i = 0; i < 64; i++) {
+            uint64_t b = 0;
+            memcpy(&b, a + 5 * i, 5);
+            w = _pdep_u64(b, 0x03FF03FF03FF03FFULL);
+            memcpy(&y[4 * i], &w, 8);
+        }
+        break;
+    case 11:
+        for (unsigned i = 0; i < 32; i++) {
+            uint64_t b0, b1 = 0;
+            memcpy(&b0, a + 11 * i, 8);
+            memcpy(&b1, a + 11 * i + 8, 3);
+            w = _pdep_u64(b0, 0x07FF07FF07FF07FFULL);
+            memcpy(&y[8 * i], &w, 8);
+            w = _pdep_u64(b0 >> 44 | b1 << 20, 0x07FF07FF07FF07FFULL);
+            memcpy(&y[8 * i + 4], &w, 8);
+        }
+        break;
+    default: return;
+    }
+    const __m256i q = PQIFY_AVX2_Q;
+    const __m128i up = _mm_cvtsi32_si128((int)(15 - d));
+    for (unsigned i = 0; i < 16; i++) {
+        __m256i v = _mm256_load_si256((const __m256i *)&y[16 * i]);
+        _mm256_store_si256((__m256i *)&r->coeffs[16 * i], _mm256_mulhrs_epi16(_mm256_sll_epi16(v, up), q));
+    }
+    pqify_zeroize(y, sizeof y);
+}
