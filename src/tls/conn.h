@@ -23,7 +23,7 @@ enum tls_state {
 
 #define TLS_MAX_HS_MSG 32768       /* largest handshake message accepted */
 #define TLS_MAX_SHARES 2           /* key shares a client sends */
-#define TLS_MAX_COOKIE 255
+#define TLS_MAX_COOKIE 2048       /* longer HRR cookies are refused */
 #define TLS_MAX_PEER_SCHEMES 64
 #define TLS_MAX_POST_HS_MSG 1024   /* KeyUpdate; larger tickets are skipped unread */
 #define TLS_SCRATCH 8192

@@ -88,6 +88,7 @@ static int on_hello_retry_request(pqify_tls_conn *c, const tls_server_hello *sh,
     TRY(tls_transcript_hrr_restart(&hs->transcript));
     TRY(tls_transcript_update(&hs->transcript, msg, len));
     if (sh->has_cookie) {
+        ENSURE(sh->cookie_len <= sizeof hs->cookie, PQIFY_TLS_ERR_HRR);
         memcpy(hs->cookie, sh->cookie, sh->cookie_len);
         hs->cookie_len = sh->cookie_len;
     }

@@ -290,7 +290,7 @@ static void test_bad_framing(void **state)
 
 static size_t build_sh(uint8_t *rec, const char *random_hex, const char *cipher_hex, const char *exts_hex)
 {
-    uint8_t body[4096];
+    uint8_t body[8192];
     size_t b = 0, len;
     body[b++] = 3;
     body[b++] = 3;
@@ -356,7 +356,7 @@ static void expect_client(const char *what, const uint8_t *rec, size_t n, int wa
 static void test_bad_server_hellos(void **state)
 {
     (void)state;
-    uint8_t rec[4096];
+    static uint8_t rec[8192];
     const char *random = "1111111111111111111111111111111111111111111111111111111111111111";
     size_t n;
     n = build_sh(rec, HRR_RANDOM, "1301", "002b00020304");
@@ -387,6 +387,13 @@ static void test_bad_server_hellos(void **state)
     n = build_sh(rec, random, "1301", "002b00020304" "00330024001d0020"
                                       "0000000000000000000000000000000000000000000000000000000000000000");
     expect_client("all-zero X25519 from the server", rec, n, PQIFY_TLS_ERR_X25519_ZERO, 47);
+    /* an HRR cookie larger than we keep */
+    static char big_cookie[2 * (4 + 2 + 3000) + 64];
+    strcpy(big_cookie, "002b00020304" "002c0bba0bb8");
+    for (size_t i = 0; i < 3000; i++)
+        strcat(big_cookie, "ab");
+    n = build_sh(rec, HRR_RANDOM, "1301", big_cookie);
+    expect_client("HRR cookie over 2 KiB", rec, n, PQIFY_TLS_ERR_HRR, 47);
     /* a record that is not a handshake */
     const uint8_t app[8] = {23, 3, 3, 0, 3, 1, 2, 3};
     expect_client("application data first", app, 8, PQIFY_TLS_ERR_UNEXPECTED_MESSAGE, 10);
