@@ -103,6 +103,7 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
 struct facts {
     char line[1024];
     char alpn[256];
+    char server_name[256];
     unsigned long long handshake_us;
 };
 
@@ -115,6 +116,7 @@ static void describe(const pqify_tls_conn *conn, const char *peer, struct facts 
              info.version, info.group, info.is_pq ? "yes" : "no", info.hrr ? "yes" : "no",
              info.cipher, info.peer_cert && info.peer_subject[0] ? info.peer_subject : "-");
     snprintf(f->alpn, sizeof f->alpn, "%s", info.alpn[0] ? info.alpn : "-");
+    snprintf(f->server_name, sizeof f->server_name, "%s", info.server_name[0] ? info.server_name : "-");
     f->handshake_us = (unsigned long long)info.handshake_us;
 }
 
@@ -169,18 +171,19 @@ static void html_escape(const char *s, char *out, size_t cap)
 static int answer_http(pqify_tls_conn *conn, int fd, const struct facts *f, const uint8_t *head,
                        size_t head_len, pqify_tls_buf *out)
 {
-    char body[2048], esc[1536], conn_hdr[64] = "";
+    char body[2560], esc[1536], sni[768], conn_hdr[64] = "";
     int http10 = head_len >= 8 && memmem(head, head_len, "HTTP/1.0\r\n", 10) != NULL;
     int close_after = http10;
 
     if (header_value(head, head_len, "Connection", conn_hdr, sizeof conn_hdr) == 0)
         close_after = !strcasecmp(conn_hdr, "close") || (http10 && strcasecmp(conn_hdr, "keep-alive"));
     html_escape(f->line + strlen("accepted "), esc, sizeof esc);
+    html_escape(f->server_name, sni, sizeof sni);
     int blen = snprintf(body, sizeof body,
                         "<!doctype html>\n<html><head><title>pqify serve</title></head><body>\n"
-                        "<h1>pqify serve</h1>\n<pre>%s alpn=%s handshake_us=%llu</pre>\n"
+                        "<h1>pqify serve</h1>\n<pre>%s alpn=%s server_name=%s handshake_us=%llu</pre>\n"
                         "</body></html>\n",
-                        esc, f->alpn, f->handshake_us);
+                        esc, f->alpn, sni, f->handshake_us);
     if (blen < 0 || (size_t)blen >= sizeof body)
         return PQIFY_TLS_ERR_INTERNAL;
     char hdr[256];

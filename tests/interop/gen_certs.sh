@@ -6,6 +6,7 @@
 #   <dir>/server-{p256,p384,rsa,ed25519}.{pem,key}
 #                                       CN=localhost, SAN DNS:localhost, IP:127.0.0.1
 #   <dir>/client-{p256,rsa}.{pem,key}   CN=pqify-test-client[-rsa], clientAuth
+#   <dir>/client-other.{pem,key}        CN=pqify-stranger, signed by other-ca
 # Idempotent: an existing complete set is kept.
 set -euo pipefail
 dir=${1:?usage: gen_certs.sh <dir>}
@@ -35,7 +36,7 @@ leaf() {  # leaf <name> <kind> <CN> <extfile-lines...>
   newkey "$name.key" "$kind"
   openssl req -new -key "$name.key" -out "$name.csr" -subj "/CN=$cn" 2>/dev/null
   printf '%s\n' "$@" > "$name.ext"
-  openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca.key -CAcreateserial \
+  openssl x509 -req -in "$name.csr" -CA "${signer:-ca}.pem" -CAkey "${signer:-ca}.key" -CAcreateserial \
     -out "$name.pem" -days 30 -extfile "$name.ext" 2>/dev/null
   rm -f "$name.csr" "$name.ext"
 }
@@ -49,5 +50,6 @@ for k in p256 p384 rsa ed25519; do
 done
 leaf client-p256 p256 pqify-test-client "basicConstraints=CA:FALSE" "extendedKeyUsage=clientAuth"
 leaf client-rsa rsa pqify-test-client-rsa "basicConstraints=CA:FALSE" "extendedKeyUsage=clientAuth"
+signer=other-ca leaf client-other p256 pqify-stranger "basicConstraints=CA:FALSE" "extendedKeyUsage=clientAuth"
 for f in *.pem; do openssl x509 -in "$f" -noout >/dev/null; done
 touch .complete

@@ -200,3 +200,25 @@ listen_port_of() {
 make_payload() {  # make_payload <file> <bytes>
   head -c "$2" /dev/urandom | base64 -w 63 | head -c "$2" >"$1"
 }
+
+# One spelling for group names: pqify prints DESIGN.md's (x25519, secp256r1,
+# secp384r1), Node and the wire tap print X25519, P-256, P-384.
+norm_group() {
+  local g
+  g=$(printf '%s' "$1" | tr 'A-Z' 'a-z')
+  case $g in
+    p-256 | prime256v1) g=secp256r1 ;;
+    p-384) g=secp384r1 ;;
+  esac
+  printf '%s' "$g"
+}
+
+# expect_group <what> <got> <want>: equal after norm_group.
+expect_group() {
+  expect "$1" "$(norm_group "$2")" "$(norm_group "$3")"
+}
+
+# Node's group names and whether each is post-quantum.
+node_groups="X25519MLKEM768 SecP256r1MLKEM768 SecP384r1MLKEM1024 MLKEM512 MLKEM768 MLKEM1024 X25519 P-256 P-384"
+suites="TLS_AES_128_GCM_SHA256 TLS_AES_256_GCM_SHA384 TLS_CHACHA20_POLY1305_SHA256"
+is_pq_group() { case $1 in X25519 | P-256 | P-384) echo no ;; *) echo yes ;; esac; }

@@ -12,6 +12,7 @@
 //   ciphersuites     OpenSSL TLS 1.3 suite list
 //   alpn             list (JSON array or "a,b") of protocols
 //   send             text to send (default: a line); the server must echo it
+//   sendFile         send this file's bytes instead (large payloads)
 //   expect           text the server must answer instead of the echo
 //   http             true: send an HTTP/1.1 GET, read until close, print it
 //   timeout          seconds before giving up (exit 3)
@@ -28,6 +29,7 @@ const host = cfg.host ?? '127.0.0.1';
 const servername = cfg.servername ?? 'localhost';
 const send = cfg.http
   ? `GET / HTTP/1.1\r\nHost: ${servername || host}\r\nConnection: close\r\n\r\n`
+  : cfg.sendFile ? fs.readFileSync(cfg.sendFile, 'utf8')
   : (cfg.send ?? 'hello from node tls_client\n');
 
 const want = cfg.expect ?? send;
