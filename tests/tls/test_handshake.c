@@ -490,6 +490,93 @@ static void test_sticky_error_and_memory(void **state)
     pqify_tls_config_free(c);
 }
 
+/* Leaf signed by an intermediate: the server sends both, the client trusts the root. */
+static void test_intermediate_chain(void **state)
+{
+    (void)state;
+    EVP_PKEY *ik = tt_keygen("P-384");
+    X509 *inter = tt_cert(ik, "pqify intermediate", ca.cert, ca.key, 1, NULL, -1, 30);
+    EVP_PKEY *lk = tt_keygen("RSA");
+    X509 *leaf = tt_cert(lk, "server.test", inter, ik, 0, "DNS:server.test", -1, 30);
+    tt_identity id;
+    memset(&id, 0, sizeof id);
+    tt_pem_append_cert(&id.chain, leaf);
+    tt_pem_append_cert(&id.chain, inter);
+    tt_pem_key(&id.key, lk);
+    pqify_tls_config *s = tt_server_config(&id), *c = tt_client_config(&ca, "server.test");
+    pqify_tls_info ci, si;
+    run_ok(c, s, 7, &ci, &si);
+    assert_int_equal(ci.signature_scheme, 0x0804);
+    pqify_tls_config_free(s);
+    /* without the intermediate the chain does not verify */
+    tt_identity alone;
+    memset(&alone, 0, sizeof alone);
+    tt_pem_append_cert(&alone.chain, leaf);
+    tt_pem_key(&alone.key, lk);
+    s = tt_server_config(&alone);
+    int cret, sret;
+    run_fail(c, s, &cret, &sret);
+    assert_int_equal(cret, PQIFY_TLS_ERR_UNKNOWN_CA);
+    pqify_tls_config_free(s);
+    pqify_tls_config_free(c);
+    tt_identity_free(&id);
+    tt_identity_free(&alone);
+    X509_free(leaf);
+    X509_free(inter);
+    EVP_PKEY_free(lk);
+    EVP_PKEY_free(ik);
+}
+
+/* The signer interface (issue 5 makes it asynchronous): a custom synchronous signer. */
+struct test_signer {
+    EVP_PKEY *key;
+    int calls;
+    int fail;
+};
+
+static int sign_cb(void *ctx, uint16_t scheme, const uint8_t *tbs, size_t tbs_len, uint8_t *sig,
+                   size_t cap, size_t *sig_len)
+{
+    struct test_signer *ts = ctx;
+    ts->calls++;
+    if (ts->fail || scheme != 0x0403)
+        return -1;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    size_t n = cap;
+    int ok = EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, ts->key) == 1 &&
+             EVP_DigestSign(md, sig, &n, tbs, tbs_len) == 1;
+    EVP_MD_CTX_free(md);
+    *sig_len = n;
+    return ok ? 0 : -1;
+}
+
+static void test_custom_signer(void **state)
+{
+    (void)state;
+    BIO *b = BIO_new_mem_buf(server_p256.key.data, (int)server_p256.key.len);
+    struct test_signer ts = {PEM_read_bio_PrivateKey(b, NULL, NULL, NULL), 0, 0};
+    BIO_free(b);
+    assert_non_null(ts.key);
+    static const uint16_t schemes[] = {0x0403};
+    pqify_tls_signer signer = {&ts, schemes, 1, sign_cb};
+    pqify_tls_config *s = pqify_tls_config_new();
+    assert_int_equal(pqify_tls_config_set_cert_chain_pem(s, server_p256.chain.data, server_p256.chain.len), 0);
+    assert_int_equal(pqify_tls_config_set_signer(s, &signer), 0);
+    pqify_tls_config *c = tt_client_config(&ca, "server.test");
+    pqify_tls_info ci, si;
+    run_ok(c, s, 1 << 20, &ci, &si);
+    assert_int_equal(ts.calls, 1);
+    /* a failing signer aborts with internal_error */
+    ts.fail = 1;
+    int cret, sret;
+    run_fail(c, s, &cret, &sret);
+    assert_int_equal(sret, PQIFY_TLS_ERR_SIGN);
+    assert_int_equal(cret, PQIFY_TLS_ERR_PEER_ALERT - 80);
+    pqify_tls_config_free(s);
+    pqify_tls_config_free(c);
+    EVP_PKEY_free(ts.key);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -510,6 +597,8 @@ int main(void)
         cmocka_unit_test(test_alpn),
         cmocka_unit_test(test_key_update),
         cmocka_unit_test(test_sticky_error_and_memory),
+        cmocka_unit_test(test_intermediate_chain),
+        cmocka_unit_test(test_custom_signer),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
