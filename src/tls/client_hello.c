@@ -234,7 +234,7 @@ int tls_client_hello_write(const pqify_tls_conn *c, pqify_tls_buf *m)
     TRY(tls_write_u16(m, 0x0304));
     TRY(tls_write_block_close(m, 2, e));
 
-    if (cfg->server_name[0] != 0) {
+    if (cfg->server_name[0] != 0 && !tls_is_ip_literal(cfg->server_name)) {
         size_t n = strlen(cfg->server_name);
         TRY(ext_begin(m, TLS_EXT_SERVER_NAME, &e));
         TRY(tls_write_block_open(m, 2, &inner));

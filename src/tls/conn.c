@@ -112,6 +112,19 @@ out:
     return ret;
 }
 
+int tls_send_compat_ccs(pqify_tls_conn *c, pqify_tls_buf *out)
+{
+    int ret = 0;
+    static const uint8_t one = 1;
+    if (c->hs->ccs_sent || c->hs->session_id_len == 0)
+        return 0;
+    TRY(tls_flush_flight(c, out));
+    TRY(tls_record_plain(TLS_CT_CCS, &one, 1, out));
+    c->hs->ccs_sent = 1;
+out:
+    return ret;
+}
+
 int tls_set_read_key(pqify_tls_conn *c, const uint8_t *secret)
 {
     c->rd_changed = 1;

@@ -54,6 +54,8 @@ typedef struct tls_hs {
     uint16_t hrr_cipher;
     uint8_t ch1_fingerprint[32];
 
+    int ccs_sent;            /* Appendix D.4 middlebox compatibility */
+
     /* authentication */
     int cert_requested;
     uint16_t peer_schemes[TLS_MAX_PEER_SCHEMES];     /* what the peer accepts for CV */
@@ -114,6 +116,9 @@ MUST_USE int tls_set_read_key(pqify_tls_conn *c, const uint8_t *secret);
 /* Flushes the queued flight under the old key first. */
 MUST_USE int tls_set_write_key(pqify_tls_conn *c, const uint8_t *secret, pqify_tls_buf *out);
 MUST_USE int tls_flush_flight(pqify_tls_conn *c, pqify_tls_buf *out);
+/* Appendix D.4: a server answering a non-empty legacy_session_id sends one dummy
+ * change_cipher_spec right after its first handshake message. */
+MUST_USE int tls_send_compat_ccs(pqify_tls_conn *c, pqify_tls_buf *out);
 void tls_established(pqify_tls_conn *c);
 uint64_t tls_now_us(void);
 

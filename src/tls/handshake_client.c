@@ -42,7 +42,7 @@ int tls_client_start(pqify_tls_conn *c, pqify_tls_buf *out)
     for (size_t i = 0; i < n; i++)
         TRY(make_share(hs, i, ids[i]));
     hs->n_shares = n;
-    if (c->cfg->server_name[0] != 0)
+    if (c->cfg->server_name[0] != 0 && !tls_is_ip_literal(c->cfg->server_name))
         strcpy(c->server_name, c->cfg->server_name);
     TRY(send_client_hello(c, out));
     c->state = ST_CLIENT_WAIT_SH;
@@ -157,7 +157,8 @@ int tls_client_on_encrypted_extensions(pqify_tls_conn *c, const uint8_t *msg, si
     tls_encrypted_extensions ee;
     (void)out;
     TRY(tls_encrypted_extensions_parse(msg + 4, len - 4, &ee));
-    ENSURE(!ee.has_sni || c->cfg->server_name[0] != 0, PQIFY_TLS_ERR_UNSUPPORTED_EXTENSION);
+    ENSURE(!ee.has_sni || (c->cfg->server_name[0] != 0 && !tls_is_ip_literal(c->cfg->server_name)),
+           PQIFY_TLS_ERR_UNSUPPORTED_EXTENSION);
     if (ee.has_alpn) {
         /* RFC 7301 §3.2: the server's choice must be one we offered */
         const pqify_tls_config *cfg = c->cfg;

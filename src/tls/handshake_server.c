@@ -86,6 +86,7 @@ static int send_hello_retry_request(pqify_tls_conn *c, const uint8_t *msg, size_
     hs->scratch.len = 0;
     TRY(tls_server_hello_write(c, 1, NULL, NULL, 0, &hs->scratch));
     TRY(tls_send_handshake(c, &hs->scratch, out));
+    TRY(tls_send_compat_ccs(c, out));
     c->hrr = 1;
     c->state = ST_SERVER_WAIT_CH2;
 out:
@@ -104,6 +105,7 @@ static int send_server_flight(pqify_tls_conn *c, const uint8_t *server_share, si
     hs->scratch.len = 0;
     TRY(tls_server_hello_write(c, 0, random, server_share, share_len, &hs->scratch));
     TRY(tls_send_handshake(c, &hs->scratch, out));
+    TRY(tls_send_compat_ccs(c, out));
     TRY(tls_ks_early(&hs->ks, h));
     TRY(tls_ks_handshake(&hs->ks, secret, secret_len));
     TRY(tls_transcript_hash(&hs->transcript, th));

@@ -351,6 +351,8 @@ extern const size_t tls_n_offered_cert_schemes;
 /* ---- certificate chains (x509.c) ---- */
 /* Verify chain (leaf first) against cfg's store; name may be NULL/"" (no name check).
  * peer_is_server selects the purpose (serverAuth / clientAuth). */
+/* 1 if name is an IPv4 or IPv6 literal (RFC 6066 §3: never sent as SNI). */
+int tls_is_ip_literal(const char *name);
 MUST_USE int tls_x509_verify(const pqify_tls_config *cfg, STACK_OF(X509) *chain,
                              const char *name, int peer_is_server);
 

@@ -7,7 +7,7 @@
 
 #include "internal.h"
 
-static int is_ip_literal(const char *name)
+int tls_is_ip_literal(const char *name)
 {
     uint8_t tmp[16];
     return inet_pton(AF_INET, name, tmp) == 1 || inet_pton(AF_INET6, name, tmp) == 1;
@@ -73,7 +73,7 @@ int tls_x509_verify(const pqify_tls_config *cfg, STACK_OF(X509) *chain, const ch
            PQIFY_TLS_ERR_INTERNAL);
     X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);
     if (name != NULL && name[0] != 0) {
-        if (is_ip_literal(name))
+        if (tls_is_ip_literal(name))
             ENSURE(X509_VERIFY_PARAM_set1_ip_asc(param, name) == 1, PQIFY_TLS_ERR_INTERNAL);
         else
             ENSURE(X509_VERIFY_PARAM_set1_host(param, name, 0) == 1, PQIFY_TLS_ERR_INTERNAL);

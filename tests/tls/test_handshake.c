@@ -350,6 +350,9 @@ static void test_server_certificate_checks(void **state)
     c = tt_client_config(&ca, "127.0.0.1");
     pqify_tls_info ci, si;
     run_ok(c, s, 1 << 20, &ci, &si);
+    /* RFC 6066 §3: an address is checked but never sent as SNI */
+    assert_string_equal(si.server_name, "");
+    assert_string_equal(ci.server_name, "");
     pqify_tls_config_free(c);
     c = tt_client_config(&ca, "127.0.0.2");
     run_fail(c, s, &cret, &sret);

@@ -45,6 +45,8 @@ static size_t hexlen(const char *h)
     return strlen(h) / 2;
 }
 
+static size_t ch_session_id_len;   /* 0, or 32 for middlebox compatibility mode */
+
 /* Record(handshake(ClientHello)) with the given extension hex strings. */
 static size_t build_ch(uint8_t *rec, const char *comp_hex, const char *const *exts, size_t n)
 {
@@ -54,7 +56,9 @@ static size_t build_ch(uint8_t *rec, const char *comp_hex, const char *const *ex
     body[b++] = 3;
     memset(body + b, 0xab, 32);
     b += 32;
-    body[b++] = 0;   /* session id */
+    body[b++] = (uint8_t)ch_session_id_len;
+    memset(body + b, 0x5a, ch_session_id_len);
+    b += ch_session_id_len;
     body[b++] = 0;
     body[b++] = 2;
     body[b++] = 0x13;
@@ -132,6 +136,25 @@ static void test_builder_baseline(void **state)
     assert_int_equal(out.len, sh + 5 + ((size_t)out.base[sh + 3] << 8 | out.base[sh + 4]));
     pqify_tls_buf_dispose(&out);
     pqify_tls_conn_free(s);
+
+    /* Appendix D.4: a client in compatibility mode gets its session id echoed and
+     * one change_cipher_spec right after the ServerHello */
+    ch_session_id_len = 32;
+    size_t n2 = build_ch(rec, "0100", exts, 4);
+    ch_session_id_len = 0;
+    s = pqify_tls_conn_new(cfg, 1);
+    pqify_tls_buf_init(&out, NULL, 0);
+    used = n2;
+    assert_int_equal(pqify_tls_handshake(s, rec, &used, &out), PQIFY_TLS_IN_PROGRESS);
+    sh = 5 + ((size_t)out.base[3] << 8 | out.base[4]);
+    const uint8_t sid[33] = {32, 0x5a, 0x5a, 0x5a};
+    assert_memory_equal(out.base + 5 + 4 + 2 + 32, sid, 4);
+    const uint8_t ccs[6] = {20, 3, 3, 0, 1, 1};
+    assert_memory_equal(out.base + sh, ccs, 6);
+    assert_int_equal(out.base[sh + 6], 23);
+    pqify_tls_buf_dispose(&out);
+    pqify_tls_conn_free(s);
+    n = build_ch(rec, "0100", exts, 4);
 
     /* the same hello one byte per record, then one byte per call */
     uint8_t split[8192];
