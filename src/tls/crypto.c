@@ -13,6 +13,8 @@ static struct {
     EVP_MD *sha256, *sha384;
     EVP_CIPHER *aes128gcm, *aes256gcm, *chacha;
     EVP_MAC *hmac;
+    /* HMAC contexts with the digest already set: dup + init(key) fetches nothing */
+    EVP_MAC_CTX *hmac_sha256, *hmac_sha384;
     int ok;
 } algs;
 
@@ -41,8 +43,16 @@ static void fetch_all(void)
     suites[0].cipher = algs.aes128gcm;
     suites[1].cipher = algs.aes256gcm;
     suites[2].cipher = algs.chacha;
+    algs.hmac_sha256 = algs.hmac ? EVP_MAC_CTX_new(algs.hmac) : NULL;
+    algs.hmac_sha384 = algs.hmac ? EVP_MAC_CTX_new(algs.hmac) : NULL;
+    OSSL_PARAM p256[2] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA2-256", 0),
+                          OSSL_PARAM_construct_end()};
+    OSSL_PARAM p384[2] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA2-384", 0),
+                          OSSL_PARAM_construct_end()};
     algs.ok = algs.sha256 && algs.sha384 && algs.aes128gcm && algs.aes256gcm && algs.chacha &&
-              algs.hmac;
+              algs.hmac && algs.hmac_sha256 && algs.hmac_sha384 &&
+              EVP_MAC_CTX_set_params(algs.hmac_sha256, p256) == 1 &&
+              EVP_MAC_CTX_set_params(algs.hmac_sha384, p384) == 1;
 }
 
 int tls_crypto_init(void)
@@ -94,12 +104,9 @@ int tls_hmac_oneshot(const tls_hash *h, const uint8_t *key, size_t key_len, cons
 {
     int ret = 0;
     size_t n = 0;
-    OSSL_PARAM params[2];
-    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(algs.hmac);
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(h == &hash_sha256 ? algs.hmac_sha256 : algs.hmac_sha384);
     ENSURE(ctx != NULL, PQIFY_TLS_ERR_NO_MEMORY);
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)h->name, 0);
-    params[1] = OSSL_PARAM_construct_end();
-    ENSURE(EVP_MAC_init(ctx, key, key_len, params) == 1, PQIFY_TLS_ERR_INTERNAL);
+    ENSURE(EVP_MAC_init(ctx, key, key_len, NULL) == 1, PQIFY_TLS_ERR_INTERNAL);
     ENSURE(EVP_MAC_update(ctx, in, len) == 1, PQIFY_TLS_ERR_INTERNAL);
     ENSURE(EVP_MAC_final(ctx, out, &n, h->len) == 1 && n == h->len, PQIFY_TLS_ERR_INTERNAL);
 out:
