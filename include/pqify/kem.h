@@ -80,6 +80,8 @@ extern "C" {
  * modulus check; decaps fails with PQIFY_ERR_INVALID_DK when dk's embedded
  * hash H(ek) does not match. A bad ciphertext is not an error: decaps returns
  * the implicit-rejection key.
+ * On INVALID_EK, INVALID_DK and RNG errors the shared secret output is zeroed;
+ * on ARG and LENGTH errors no output is touched.
  */
 PQIFY_DECLARE_MLKEM(512)
 PQIFY_DECLARE_MLKEM(768)

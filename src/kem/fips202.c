@@ -185,18 +185,29 @@ void pqify_keccakf1600_x4_portable(uint64_t st[4 * 25])
     pqify_zeroize(one, sizeof one);
 }
 
+/* Lanes are little-endian (FIPS 202 §B.1); on little-endian hosts a memcpy is the conversion. */
 static inline uint64_t load64_le(const uint8_t *p)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t r;
+    memcpy(&r, p, 8);
+    return r;
+#else
     uint64_t r = 0;
     for (unsigned i = 0; i < 8; i++)
         r |= (uint64_t)p[i] << (8 * i);
     return r;
+#endif
 }
 
 static inline void store64_le(uint8_t *p, uint64_t v)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(p, &v, 8);
+#else
     for (unsigned i = 0; i < 8; i++)
         p[i] = (uint8_t)(v >> (8 * i));
+#endif
 }
 
 static inline void permute(uint64_t s[25])
@@ -227,7 +238,14 @@ void pqify_keccak_absorb(pqify_keccak_ctx *ctx, const uint8_t *in, size_t len)
             pos = 0;
         }
     }
-    /* Whole lanes, permuting at every full block. */
+    /* Whole blocks, then whole lanes, permuting at every full block. */
+    while (pos == 0 && len >= rate) {
+        for (unsigned i = 0; i < rate / 8; i++)
+            ctx->s[i] ^= load64_le(in + 8 * i);
+        permute(ctx->s);
+        in += rate;
+        len -= rate;
+    }
     while (len >= 8) {
         ctx->s[pos >> 3] ^= load64_le(in);
         in += 8;
@@ -259,6 +277,15 @@ void pqify_keccak_squeeze(pqify_keccak_ctx *ctx, uint8_t *out, size_t len)
         if (pos == rate) {
             permute(ctx->s);
             pos = 0;
+            /* Whole blocks straight out of the state. */
+            if (len >= rate) {
+                for (unsigned i = 0; i < rate / 8; i++)
+                    store64_le(out + 8 * i, ctx->s[i]);
+                out += rate;
+                len -= rate;
+                pos = rate;
+                continue;
+            }
         }
         if ((pos & 7) == 0 && len >= 8) {
             store64_le(out, ctx->s[pos >> 3]);

@@ -44,8 +44,10 @@ static int mlkem_keypair_derand(const pqify_kpke_params *p, uint8_t *ek, uint8_t
 static int mlkem_encaps_derand(const pqify_kpke_params *p, uint8_t *ct, uint8_t ss[32],
                                const uint8_t *ek, const uint8_t m[32])
 {
-    if (!pqify_kpke_ek_ok(p, ek))
+    if (!pqify_kpke_ek_ok(p, ek)) {
+        pqify_zeroize(ss, 32); /* no stale bytes a careless caller could use */
         return PQIFY_ERR_INVALID_EK;
+    }
     uint8_t m_h[64], K_r[64];
     memcpy(m_h, m, 32);
     pqify_sha3_256(m_h + 32, ek, p->ek_bytes);
@@ -89,8 +91,10 @@ static int dk_hash_ok(const pqify_kpke_params *p, const uint8_t *dk)
 static int mlkem_decaps(const pqify_kpke_params *p, uint8_t ss[32], const uint8_t *ct,
                         const uint8_t *dk)
 {
-    if (!dk_hash_ok(p, dk))
+    if (!dk_hash_ok(p, dk)) {
+        pqify_zeroize(ss, 32);
         return PQIFY_ERR_INVALID_DK;
+    }
     uint8_t K_r[64], K_bar[32];
     pqify_keccak_ctx j;
     pqify_shake256_init(&j);

@@ -41,6 +41,8 @@ void pqify_kpke_keygen(const pqify_kpke_params *p, uint8_t *ek, uint8_t *dk_pke,
 
     pqify_sha3_512(rho_sigma, g_in, g_in_len);
     const uint8_t *rho = rho_sigma, *sigma = rho_sigma + 32;
+    /* rho is public (it ends up in ek), so SampleNTT may reject on it. */
+    PQIFY_CT_DECLASSIFY(rho_sigma, 32);
 
     OPS->gen_matrix(A, rho, k, 0);
     /* Alg. 13 lines 8-15: s with N = 0..k-1, then e with N = k..2k-1, same eta1. */

@@ -6,12 +6,24 @@
 #include "portable.h"
 
 /*
- * Rejection sampling from public rho: branching on the bytes is fine here.
- * Returns the new count of accepted coefficients.
+ * Rejection sampling (FIPS 203 Alg. 7 lines 5-13) from public rho. While at
+ * least two slots are free, each candidate is stored unconditionally and the
+ * count advances only if it was accepted: no unpredictable branch per
+ * candidate. Returns the new count of accepted coefficients.
  */
 static unsigned rej_uniform(int16_t *a, unsigned ctr, const uint8_t *buf, size_t len)
 {
-    for (size_t pos = 0; pos + 3 <= len && ctr < 256; pos += 3) {
+    size_t pos = 0;
+    while (ctr <= 254 && pos + 3 <= len) {
+        uint16_t d1 = (uint16_t)(buf[pos] | ((buf[pos + 1] & 0x0F) << 8));
+        uint16_t d2 = (uint16_t)((buf[pos + 1] >> 4) | (buf[pos + 2] << 4));
+        pos += 3;
+        a[ctr] = (int16_t)d1;
+        ctr += (d1 < 3329);
+        a[ctr] = (int16_t)d2;
+        ctr += (d2 < 3329);
+    }
+    for (; ctr < 256 && pos + 3 <= len; pos += 3) {
         uint16_t d1 = (uint16_t)(buf[pos] | ((buf[pos + 1] & 0x0F) << 8));
         uint16_t d2 = (uint16_t)((buf[pos + 1] >> 4) | (buf[pos + 2] << 4));
         if (d1 < 3329)
