@@ -140,6 +140,8 @@ MUST_USE int tls_client_on_finished(pqify_tls_conn *, const uint8_t *, size_t, p
 MUST_USE int tls_server_on_client_hello(pqify_tls_conn *, const uint8_t *, size_t, pqify_tls_buf *);
 MUST_USE int tls_server_on_finished(pqify_tls_conn *, const uint8_t *, size_t, pqify_tls_buf *);
 /* shared by both roles (handshake_auth.c) */
+/* Our first signature scheme that the peer accepts (hs->peer_schemes). */
+MUST_USE int tls_pick_scheme(const pqify_tls_conn *c, uint16_t *scheme);
 MUST_USE int tls_send_certificate_and_verify(pqify_tls_conn *c, pqify_tls_buf *out);
 MUST_USE int tls_send_finished(pqify_tls_conn *c, const uint8_t *base_secret, pqify_tls_buf *out);
 MUST_USE int tls_check_finished(pqify_tls_conn *c, const uint8_t *base_secret, const uint8_t *body,

@@ -5,7 +5,7 @@
 
 #include "conn.h"
 
-static int pick_scheme(const pqify_tls_conn *c, uint16_t *scheme)
+int tls_pick_scheme(const pqify_tls_conn *c, uint16_t *scheme)
 {
     const pqify_tls_config *cfg = c->cfg;
     const uint16_t *mine = cfg->have_signer ? cfg->signer.schemes : cfg->key_schemes;
@@ -45,7 +45,7 @@ int tls_send_certificate_and_verify(pqify_tls_conn *c, pqify_tls_buf *out)
     int have_identity = cfg->n_certs > 0 && (cfg->key != NULL || cfg->have_signer);
     uint16_t scheme = 0;
     if (have_identity) {
-        int r = pick_scheme(c, &scheme);
+        int r = tls_pick_scheme(c, &scheme);
         if (r < 0) {
             ENSURE(!c->is_server, r);
             have_identity = 0;

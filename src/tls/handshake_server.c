@@ -179,6 +179,8 @@ int tls_server_on_client_hello(pqify_tls_conn *c, const uint8_t *msg, size_t len
             break;
         hs->n_peer_schemes++;
     }
+    /* refuse before the ServerHello if we cannot sign anything the client accepts */
+    TRY(tls_pick_scheme(c, &hs->my_scheme));
     note_server_name(c, &ch);
     TRY(choose_alpn(c, &ch));
     hs->session_id_len = ch.session_id_len;
