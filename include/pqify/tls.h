@@ -201,7 +201,9 @@ PQIFY_MUST_USE int pqify_tls_config_set_groups(pqify_tls_config *cfg, const char
  * a list requires overlap when the client offers ALPN (no_application_protocol). */
 PQIFY_MUST_USE int pqify_tls_config_set_alpn(pqify_tls_config *cfg, const char *list);
 
-/* Client: SNI and the name (DNS name or IP literal) the server certificate must match. */
+/* Client: SNI and the name (DNS name or IP literal) the server certificate must match.
+ * Without one the chain is still verified but no name is checked; an IP literal is
+ * checked against the certificate but not sent as SNI (RFC 6066 §3). */
 PQIFY_MUST_USE int pqify_tls_config_set_server_name(pqify_tls_config *cfg, const char *name);
 
 /* Comma-separated suites in preference order: TLS_AES_128_GCM_SHA256,
