@@ -530,6 +530,29 @@ static void test_intermediate_chain(void **state)
     EVP_PKEY_free(ik);
 }
 
+/* A 22 KB certificate: the server's flight spans records, so the client reassembles
+ * its Certificate message from two protected records. */
+static void test_large_certificate_spans_records(void **state)
+{
+    (void)state;
+    size_t cap = 64 * 1024, len = 0;
+    char *san = malloc(cap);
+    len += (size_t)snprintf(san + len, cap - len, "DNS:server.test");
+    for (int i = 0; i < 1000; i++)
+        len += (size_t)snprintf(san + len, cap - len, ",DNS:host-%04d.a-rather-long-internal-zone.test", i);
+    tt_identity big;
+    tt_identity_new(&big, &ca, "P-256", "server.test", san, -1, 30);
+    free(san);
+    assert_true(big.chain.len > 4 * 16384 / 3 + 2000); /* DER over 16 KiB */
+    pqify_tls_config *s = tt_server_config(&big), *c = tt_client_config(&ca, "host-0999.a-rather-long-internal-zone.test");
+    pqify_tls_info ci, si;
+    run_ok(c, s, 1 << 20, &ci, &si);
+    run_ok(c, s, 1000, &ci, &si);
+    pqify_tls_config_free(s);
+    pqify_tls_config_free(c);
+    tt_identity_free(&big);
+}
+
 /* The signer interface (issue 5 makes it asynchronous): a custom synchronous signer. */
 struct test_signer {
     EVP_PKEY *key;
@@ -602,6 +625,7 @@ int main(void)
         cmocka_unit_test(test_sticky_error_and_memory),
         cmocka_unit_test(test_intermediate_chain),
         cmocka_unit_test(test_custom_signer),
+        cmocka_unit_test(test_large_certificate_spans_records),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
