@@ -236,7 +236,8 @@ void pqify_tls_conn_free(pqify_tls_conn *conn);
  * once established (0), after the handshake part is released. On x86-64 today:
  * 70,376 while handshaking (32 KiB of it reassembles handshake messages) and 18,768
  * established, of which 16,645 is the receive-record buffer. libcrypto's two cipher
- * contexts come on top. See docs/tls.md.
+ * contexts come on top. A handshake message (a certificate chain) may be up to
+ * 32 KiB; a larger one fails with decode_error. See docs/tls.md.
  */
 size_t pqify_tls_conn_size(int handshaking);
 

@@ -532,25 +532,42 @@ static void test_intermediate_chain(void **state)
 
 /* A 22 KB certificate: the server's flight spans records, so the client reassembles
  * its Certificate message from two protected records. */
-static void test_large_certificate_spans_records(void **state)
+static tt_identity *cert_with_names(int names)
 {
-    (void)state;
     size_t cap = 64 * 1024, len = 0;
     char *san = malloc(cap);
     len += (size_t)snprintf(san + len, cap - len, "DNS:server.test");
-    for (int i = 0; i < 1000; i++)
+    for (int i = 0; i < names; i++)
         len += (size_t)snprintf(san + len, cap - len, ",DNS:host-%04d.a-rather-long-internal-zone.test", i);
-    tt_identity big;
-    tt_identity_new(&big, &ca, "P-256", "server.test", san, -1, 30);
+    tt_identity *id = malloc(sizeof *id);
+    tt_identity_new(id, &ca, "P-256", "server.test", san, -1, 30);
     free(san);
-    assert_true(big.chain.len > 4 * 16384 / 3 + 2000); /* DER over 16 KiB */
-    pqify_tls_config *s = tt_server_config(&big), *c = tt_client_config(&ca, "host-0999.a-rather-long-internal-zone.test");
+    return id;
+}
+
+static void test_large_certificate_spans_records(void **state)
+{
+    (void)state;
+    tt_identity *big = cert_with_names(450);
+    assert_true(big->chain.len > 4 * 16384 / 3 + 2000); /* DER over 16 KiB */
+    pqify_tls_config *s = tt_server_config(big), *c = tt_client_config(&ca, "host-0449.a-rather-long-internal-zone.test");
     pqify_tls_info ci, si;
     run_ok(c, s, 1 << 20, &ci, &si);
     run_ok(c, s, 1000, &ci, &si);
     pqify_tls_config_free(s);
+    tt_identity_free(big);
+    free(big);
+    /* over the documented 32 KiB handshake-message limit: decode_error, no crash */
+    big = cert_with_names(1000);
+    s = tt_server_config(big);
+    int cret, sret;
+    run_fail(c, s, &cret, &sret);
+    assert_int_equal(cret, PQIFY_TLS_ERR_DECODE);
+    assert_int_equal(sret, PQIFY_TLS_ERR_PEER_ALERT - 50);
+    pqify_tls_config_free(s);
     pqify_tls_config_free(c);
-    tt_identity_free(&big);
+    tt_identity_free(big);
+    free(big);
 }
 
 /* The signer interface (issue 5 makes it asynchronous): a custom synchronous signer. */
