@@ -1,4 +1,5 @@
 /* Connection lifecycle, the record layer's reassembly, and the public calls. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -27,7 +28,9 @@ static void hs_free(tls_hs *hs)
     EVP_PKEY_free(hs->peer_key);
     pqify_tls_buf_dispose(&hs->scratch);
     pqify_tls_buf_dispose(&hs->flight);
-    tls_zeroize(hs, sizeof *hs);
+    /* everything up to the message buffers holds keys; the buffers hold only
+     * handshake messages, which are not key material */
+    tls_zeroize(hs, offsetof(tls_hs, msg));
     free(hs);
 }
 
