@@ -227,7 +227,9 @@ size_t pqify_tls_groups_all(uint16_t *ids, size_t max);
 
 typedef struct pqify_tls_conn pqify_tls_conn;
 
-/* NULL if out of memory or the config cannot serve that role (server without cert). */
+/* NULL if out of memory or the config cannot serve that role: a server without a
+ * certificate and key (or signer), or no group left once the pq mode filters the
+ * expert group list (e.g. pq=required with "x25519"). */
 pqify_tls_conn *pqify_tls_conn_new(const pqify_tls_config *cfg, int is_server);
 void pqify_tls_conn_free(pqify_tls_conn *conn);
 
