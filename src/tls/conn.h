@@ -181,7 +181,7 @@ typedef struct tls_server_hello {
     const uint8_t *session_id;
     size_t session_id_len;
     uint16_t cipher;
-    int has_version, has_key_share, has_cookie;
+    int has_version, has_key_share, has_cookie, unknown_extension;
     uint16_t version;
     uint16_t group;
     const uint8_t *share;

@@ -41,9 +41,10 @@ static int on_extension(void *ctx, uint16_t type, tls_reader *body)
         break;
     }
     default:
-        /* §4.2: a client aborts on any extension it did not offer; we offer no PSK */
-        ret = PQIFY_TLS_ERR_UNSUPPORTED_EXTENSION;
-        goto out;
+        /* §4.2: a client aborts on any extension it did not offer (we offer no PSK);
+         * decided after the version, so a TLS 1.2 server reads as protocol_version */
+        sh->unknown_extension = 1;
+        return 0;
     }
     TRY(tls_read_end(body));
 out:
@@ -72,6 +73,7 @@ int tls_server_hello_parse(const uint8_t *body, size_t len, tls_server_hello *sh
     TRY(tls_extensions_parse(&r, on_extension, sh));
     TRY(tls_read_end(&r));
     ENSURE(sh->has_version && sh->version == 0x0304, PQIFY_TLS_ERR_PROTOCOL_VERSION);
+    ENSURE(!sh->unknown_extension, PQIFY_TLS_ERR_UNSUPPORTED_EXTENSION);
     ENSURE(legacy_version == 0x0303 && comp == 0, PQIFY_TLS_ERR_ILLEGAL_PARAMETER);
 out:
     return ret;

@@ -391,8 +391,10 @@ static void test_bad_server_hellos(void **state)
     expect_client("HRR for a group never offered", rec, n, PQIFY_TLS_ERR_HRR, 47);
     n = build_sh(rec, HRR_RANDOM, "1301", "002b00020304" "0033000211ec");
     expect_client("HRR for a group already shared", rec, n, PQIFY_TLS_ERR_HRR, 47);
-    n = build_sh(rec, random, "1301", "ff0100010000");
-    expect_client("TLS 1.2 ServerHello", rec, n, PQIFY_TLS_ERR_UNSUPPORTED_EXTENSION, 110);
+    n = build_sh(rec, random, "1301", "ff01000100");
+    expect_client("TLS 1.2 ServerHello", rec, n, PQIFY_TLS_ERR_PROTOCOL_VERSION, 70);
+    n = build_sh(rec, random, "1301", "002b00020304" "ff01000100");
+    expect_client("extension never offered", rec, n, PQIFY_TLS_ERR_UNSUPPORTED_EXTENSION, 110);
     n = build_sh(rec, random, "1301", "003300240017002000" "00000000000000000000000000000000000000000000000000000000000000");
     expect_client("no supported_versions", rec, n, PQIFY_TLS_ERR_PROTOCOL_VERSION, 70);
     n = build_sh(rec, random, "1304", "002b00020304");
