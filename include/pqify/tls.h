@@ -17,10 +17,12 @@
  * Threads: a config is immutable once a connection uses it and may be shared by
  * connections on any thread. A connection is used by one thread at a time.
  *
- * Memory: pqify_tls_conn_new() makes the only allocations of a connection (and
- * pqify_tls_handshake frees the handshake part when the handshake ends); see
- * pqify_tls_conn_size(). Output buffers grow with malloc and belong to the caller.
- * Every secret is wiped before its memory is released.
+ * Memory: pqify_tls_conn_new() allocates the connection and its handshake state
+ * (see pqify_tls_conn_size()); the handshake state is released when the handshake
+ * ends. While handshaking, the outgoing flight (and a message over 8 KiB, such as a
+ * long certificate chain) is built in a heap buffer released with the handshake
+ * state; libcrypto allocates its own contexts. Output buffers grow with malloc and
+ * belong to the caller. Every secret is wiped before its memory is released.
  */
 #ifndef PQIFY_TLS_H
 #define PQIFY_TLS_H
