@@ -172,6 +172,7 @@ int tls_client_hello_fingerprint(const tls_client_hello *ch, uint8_t out[32])
     tls_reader ext = ch->extensions, body;
     unsigned int n = 0;
     ENSURE(md != NULL, PQIFY_TLS_ERR_NO_MEMORY);
+    TRY(tls_crypto_init());
     ENSURE(EVP_DigestInit_ex(md, tls_sha256()->md, NULL) == 1, PQIFY_TLS_ERR_INTERNAL);
     uint8_t sid_len = (uint8_t)ch->session_id_len;
     ENSURE(EVP_DigestUpdate(md, ch->random, 32) == 1 &&
