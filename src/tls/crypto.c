@@ -4,17 +4,14 @@
  */
 #include <pthread.h>
 
-#include <openssl/core_names.h>
-#include <openssl/params.h>
+#include <string.h>
+
 
 #include "internal.h"
 
 static struct {
     EVP_MD *sha256, *sha384;
     EVP_CIPHER *aes128gcm, *aes256gcm, *chacha;
-    EVP_MAC *hmac;
-    /* HMAC contexts with the digest already set: dup + init(key) fetches nothing */
-    EVP_MAC_CTX *hmac_sha256, *hmac_sha384;
     int ok;
 } algs;
 
@@ -37,22 +34,12 @@ static void fetch_all(void)
     algs.aes128gcm = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
     algs.aes256gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
     algs.chacha = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
-    algs.hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
     hash_sha256.md = algs.sha256;
     hash_sha384.md = algs.sha384;
     suites[0].cipher = algs.aes128gcm;
     suites[1].cipher = algs.aes256gcm;
     suites[2].cipher = algs.chacha;
-    algs.hmac_sha256 = algs.hmac ? EVP_MAC_CTX_new(algs.hmac) : NULL;
-    algs.hmac_sha384 = algs.hmac ? EVP_MAC_CTX_new(algs.hmac) : NULL;
-    OSSL_PARAM p256[2] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA2-256", 0),
-                          OSSL_PARAM_construct_end()};
-    OSSL_PARAM p384[2] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA2-384", 0),
-                          OSSL_PARAM_construct_end()};
-    algs.ok = algs.sha256 && algs.sha384 && algs.aes128gcm && algs.aes256gcm && algs.chacha &&
-              algs.hmac && algs.hmac_sha256 && algs.hmac_sha384 &&
-              EVP_MAC_CTX_set_params(algs.hmac_sha256, p256) == 1 &&
-              EVP_MAC_CTX_set_params(algs.hmac_sha384, p384) == 1;
+    algs.ok = algs.sha256 && algs.sha384 && algs.aes128gcm && algs.aes256gcm && algs.chacha;
 }
 
 int tls_crypto_init(void)
@@ -70,11 +57,6 @@ const tls_hash *tls_sha256(void)
 const tls_hash *tls_sha384(void)
 {
     return &hash_sha384;
-}
-
-EVP_MAC *tls_hmac(void)
-{
-    return algs.hmac;
 }
 
 const tls_suite *tls_suite_by_id(uint16_t id)
@@ -99,17 +81,40 @@ int tls_hash_oneshot(const tls_hash *h, const uint8_t *in, size_t len, uint8_t *
     return 0;
 }
 
+/*
+ * RFC 2104 HMAC over the prefetched digest. libcrypto's EVP_MAC costs about three
+ * times as much per call on the short inputs of the key schedule, which makes
+ * some twenty HMACs per handshake.
+ */
 int tls_hmac_oneshot(const tls_hash *h, const uint8_t *key, size_t key_len, const uint8_t *in,
                      size_t len, uint8_t *out)
 {
     int ret = 0;
-    size_t n = 0;
-    EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(h == &hash_sha256 ? algs.hmac_sha256 : algs.hmac_sha384);
+    size_t block = h->len == 32 ? 64 : 128;   /* SHA-256 / SHA-384 block sizes */
+    uint8_t k[128], pad[128], inner[TLS_MAX_HASH];
+    unsigned int n = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     ENSURE(ctx != NULL, PQIFY_TLS_ERR_NO_MEMORY);
-    ENSURE(EVP_MAC_init(ctx, key, key_len, NULL) == 1, PQIFY_TLS_ERR_INTERNAL);
-    ENSURE(EVP_MAC_update(ctx, in, len) == 1, PQIFY_TLS_ERR_INTERNAL);
-    ENSURE(EVP_MAC_final(ctx, out, &n, h->len) == 1 && n == h->len, PQIFY_TLS_ERR_INTERNAL);
+    memset(k, 0, sizeof k);
+    if (key_len > block)
+        TRY(tls_hash_oneshot(h, key, key_len, k));
+    else if (key_len != 0)
+        memcpy(k, key, key_len);
+    for (size_t i = 0; i < block; i++)
+        pad[i] = k[i] ^ 0x36;
+    ENSURE(EVP_DigestInit_ex(ctx, h->md, NULL) == 1 && EVP_DigestUpdate(ctx, pad, block) == 1 &&
+               EVP_DigestUpdate(ctx, in, len) == 1 && EVP_DigestFinal_ex(ctx, inner, &n) == 1,
+           PQIFY_TLS_ERR_INTERNAL);
+    for (size_t i = 0; i < block; i++)
+        pad[i] = k[i] ^ 0x5c;
+    ENSURE(EVP_DigestInit_ex(ctx, h->md, NULL) == 1 && EVP_DigestUpdate(ctx, pad, block) == 1 &&
+               EVP_DigestUpdate(ctx, inner, h->len) == 1 && EVP_DigestFinal_ex(ctx, out, &n) == 1 &&
+               n == h->len,
+           PQIFY_TLS_ERR_INTERNAL);
 out:
-    EVP_MAC_CTX_free(ctx);
+    EVP_MD_CTX_free(ctx);
+    tls_zeroize(k, sizeof k);
+    tls_zeroize(pad, sizeof pad);
+    tls_zeroize(inner, sizeof inner);
     return ret;
 }

@@ -171,7 +171,6 @@ MUST_USE int tls_crypto_init(void);
 const tls_hash *tls_sha256(void);
 const tls_hash *tls_sha384(void);
 const tls_suite *tls_suite_by_id(uint16_t id);
-EVP_MAC *tls_hmac(void);
 
 MUST_USE int tls_hash_oneshot(const tls_hash *h, const uint8_t *in, size_t len, uint8_t *out);
 MUST_USE int tls_hmac_oneshot(const tls_hash *h, const uint8_t *key, size_t key_len,

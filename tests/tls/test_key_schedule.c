@@ -1,6 +1,7 @@
 /* RFC 8446 §7 key schedule checked against the RFC 8448 §3 trace, message by message. */
 #include "tls_test.h"
 
+#include <openssl/hmac.h>
 #include <openssl/kdf.h>
 #include <openssl/sha.h>
 
@@ -145,6 +146,32 @@ static void test_expand_label_against_libcrypto_hkdf(void **state)
     }
 }
 
+/* Our HMAC against libcrypto's, across the key-length boundaries of RFC 2104. */
+static void test_hmac_against_libcrypto(void **state)
+{
+    (void)state;
+    assert_int_equal(tls_crypto_init(), 0);
+    uint8_t key[300], msg[300], ours[48], theirs[64];
+    for (size_t i = 0; i < sizeof key; i++) {
+        key[i] = (uint8_t)(i * 13 + 1);
+        msg[i] = (uint8_t)(i * 7 + 3);
+    }
+    const size_t key_lens[] = {0, 1, 32, 48, 63, 64, 65, 127, 128, 129, 300};
+    const size_t msg_lens[] = {0, 1, 55, 56, 64, 300};
+    for (int k = 0; k < 2; k++) {
+        const tls_hash *h = k == 0 ? tls_sha256() : tls_sha384();
+        for (size_t i = 0; i < sizeof key_lens / sizeof key_lens[0]; i++)
+            for (size_t j = 0; j < sizeof msg_lens / sizeof msg_lens[0]; j++) {
+                unsigned int n = 0;
+                assert_int_equal(tls_hmac_oneshot(h, key, key_lens[i], msg, msg_lens[j], ours), 0);
+                assert_non_null(HMAC(k == 0 ? EVP_sha256() : EVP_sha384(), key, (int)key_lens[i], msg,
+                                     msg_lens[j], theirs, &n));
+                assert_int_equal(n, h->len);
+                assert_memory_equal(ours, theirs, h->len);
+            }
+    }
+}
+
 static void test_hrr_transcript(void **state)
 {
     (void)state;
@@ -174,6 +201,7 @@ int main(void)
         cmocka_unit_test(test_x25519_shared_secret),
         cmocka_unit_test(test_schedule),
         cmocka_unit_test(test_expand_label_against_libcrypto_hkdf),
+        cmocka_unit_test(test_hmac_against_libcrypto),
         cmocka_unit_test(test_hrr_transcript),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
