@@ -40,6 +40,10 @@ void pqify_shake_x4_absorb_once(pqify_keccak_x4 *st, unsigned rate, const uint8_
 void pqify_shake_x4_squeezeblock(pqify_keccak_x4 *st, unsigned rate, uint8_t *out0, uint8_t *out1,
                                  uint8_t *out2, uint8_t *out3);
 
+/* One SHAKE sponge on pqify_keccakf1600_avx2, for a batch with a single member. */
+void pqify_shake_x1_absorb_once(uint64_t s[25], unsigned rate, const uint8_t *in, size_t len);
+void pqify_shake_x1_squeezeblock(uint64_t s[25], unsigned rate, uint8_t *out);
+
 /* Montgomery, Barrett and q as 16-lane constants (see ../arith.h). */
 #define PQIFY_AVX2_Q _mm256_set1_epi16(3329)
 #define PQIFY_AVX2_QINV _mm256_set1_epi16((int16_t)62209)

@@ -357,10 +357,35 @@ static void gen_four(pqify_poly *A, const uint8_t rho[32], unsigned k, int trans
     }
 }
 
+/* A lone entry (the 9th for k = 3): one scalar permutation costs less than a 4-way one. */
+static void gen_one(pqify_poly *a, const uint8_t rho[32], uint8_t x, uint8_t y)
+{
+    _Alignas(32) uint8_t buf[BUF_BYTES + SLACK];
+    uint8_t in[34];
+    uint64_t s[25];
+    memcpy(in, rho, 32);
+    in[32] = x;
+    in[33] = y;
+    pqify_shake_x1_absorb_once(s, 168, in, sizeof in);
+    for (unsigned b = 0; b < REJ_BLOCKS; b++)
+        pqify_shake_x1_squeezeblock(s, 168, buf + 168 * b);
+    unsigned ctr = rej_uniform(a->coeffs, 0, buf, BUF_BYTES);
+    while (ctr < PQIFY_N) {
+        pqify_shake_x1_squeezeblock(s, 168, buf);
+        ctr = rej_uniform(a->coeffs, ctr, buf, 168);
+    }
+}
+
 void pqify_gen_matrix_avx2(pqify_poly *A, const uint8_t rho[32], unsigned k, int transposed)
 {
     const unsigned total = k * k;
     for (unsigned base = 0; base < total; base += 4) {
+        if (base + 1 == total) {
+            const unsigned i = base / k, c = base % k;
+            /* FIPS 203 Alg. 13 line 6: A^[i,j] = SampleNTT(rho || j || i). */
+            gen_one(&A[base], rho, (uint8_t)(transposed ? i : c), (uint8_t)(transposed ? c : i));
+            break;
+        }
         unsigned e[4];
         for (unsigned j = 0; j < 4; j++)
             e[j] = base + j < total ? base + j : total;
