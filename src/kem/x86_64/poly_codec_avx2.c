@@ -109,6 +109,43 @@ void pqify_compress_avx2(uint8_t *r, const pqify_poly *a, unsigned d)
         return;
     }
 
+    if (d == 4) {
+        /* Two 4-bit values per byte: pack to bytes, pair them with vpmaddubsw, pack again. */
+        const __m256i nib = _mm256_set1_epi16(1 | 16 << 8);
+        for (unsigned i = 0; i < 8; i++) {
+            __m256i y0 = compress16(_mm256_load_si256((const __m256i *)&a->coeffs[32 * i]), m, c, s, mask);
+            __m256i y1 = compress16(_mm256_load_si256((const __m256i *)&a->coeffs[32 * i + 16]), m, c, s, mask);
+            __m256i b = _mm256_permute4x64_epi64(_mm256_packus_epi16(y0, y1), 0xD8);
+            b = _mm256_maddubs_epi16(b, nib);
+            b = _mm256_permute4x64_epi64(_mm256_packus_epi16(b, b), 0x08);
+            _mm_storeu_si128((__m128i *)(r + 16 * i), _mm256_castsi256_si128(b));
+        }
+        return;
+    }
+    if (d == 10) {
+        /* Pairs into 20-bit dwords (vpmaddwd), dword pairs into 40-bit qwords, 5 bytes each. */
+        const __m256i pair = _mm256_set1_epi32(1 | 1024 << 16);
+        const __m256i lo20 = _mm256_set1_epi64x(0xFFFFF);
+        const __m256i pick = _mm256_setr_epi8(0, 1, 2, 3, 4, 8, 9, 10, 11, 12, -1, -1, -1, -1, -1, -1,
+                                              0, 1, 2, 3, 4, 8, 9, 10, 11, 12, -1, -1, -1, -1, -1, -1);
+        for (unsigned i = 0; i < 16; i++) {
+            __m256i y = compress16(_mm256_load_si256((const __m256i *)&a->coeffs[16 * i]), m, c, s, mask);
+            y = _mm256_madd_epi16(y, pair);
+            y = _mm256_or_si256(_mm256_and_si256(y, lo20), _mm256_slli_epi64(_mm256_srli_epi64(y, 32), 20));
+            y = _mm256_shuffle_epi8(y, pick);
+            /* 10 bytes per lane; each 16-byte store's tail is overwritten by the next one. */
+            _mm_storeu_si128((__m128i *)(r + 20 * i), _mm256_castsi256_si128(y));
+            if (i < 15) {
+                _mm_storeu_si128((__m128i *)(r + 20 * i + 10), _mm256_extracti128_si256(y, 1));
+            } else {
+                uint8_t last[16];
+                _mm_storeu_si128((__m128i *)last, _mm256_extracti128_si256(y, 1));
+                memcpy(r + 20 * i + 10, last, 10);
+            }
+        }
+        return;
+    }
+
     _Alignas(32) uint16_t y[PQIFY_N];
     for (unsigned i = 0; i < 16; i++)
         _mm256_store_si256((__m256i *)&y[16 * i],
