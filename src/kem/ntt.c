@@ -129,28 +129,41 @@ void pqify_invntt_portable(pqify_poly *p)
         a[j] = mulmont(a[j], 1441, -10079);
 }
 
+/* gamma_i = zeta^(2 BitRev7(i) + 1) * R mod q for pair i: +zetas[64 + i/2], -zetas[64 + i/2]. */
+static const int16_t gammas[128] = {
+#define G2(z) (z), -(z)
+    G2(-1103), G2(430), G2(555), G2(843), G2(-1251), G2(871), G2(1550), G2(105),
+    G2(422), G2(587), G2(177), G2(-235), G2(-291), G2(-460), G2(1574), G2(1653),
+    G2(-246), G2(778), G2(1159), G2(-147), G2(-777), G2(1483), G2(-602), G2(1119),
+    G2(-1590), G2(644), G2(-872), G2(349), G2(418), G2(329), G2(-156), G2(-75),
+    G2(817), G2(1097), G2(603), G2(610), G2(1322), G2(-1285), G2(-1465), G2(384),
+    G2(-1215), G2(-136), G2(1218), G2(-1335), G2(-874), G2(220), G2(-1187), G2(-1659),
+    G2(-1185), G2(-1530), G2(-1278), G2(794), G2(-1510), G2(-854), G2(-870), G2(478),
+    G2(-108), G2(-308), G2(996), G2(991), G2(958), G2(-1460), G2(1522), G2(1628),
+#undef G2
+};
+
 /*
- * FIPS 203 Alg. 11/12 summed over k: products are accumulated in 32 bits and
- * reduced once. Per pair: a0*b0 + (a1*b1*R^-1)*(gamma*R) and a0*b1 + a1*b0,
- * each below 2q^2, so four of them stay below q * 2^15.
+ * FIPS 203 Alg. 11/12 summed over k, in 16-bit Montgomery arithmetic so the
+ * loops vectorise: every product is reduced at once (|.| < q), so the k <= 4
+ * sums of two terms stay below 8q < 2^15; one Barrett pass ends below q.
+ * Per pair: c0 = a0 b0 + (a1 b1 R^-1) gamma, c1 = a0 b1 + a1 b0, all times R^-1.
  */
 void pqify_basemul_acc_portable(pqify_poly *r, const pqify_poly *a, const pqify_poly *b,
                                 unsigned k)
 {
-    for (unsigned blk = 0; blk < 64; blk++) {
-        const int16_t gamma = zetas[64 + blk];
-        int32_t c0 = 0, c1 = 0, c2 = 0, c3 = 0;
-        for (unsigned v = 0; v < k; v++) {
-            const int16_t *x = &a[v].coeffs[4 * blk];
-            const int16_t *y = &b[v].coeffs[4 * blk];
-            c0 += (int32_t)x[0] * y[0] + (int32_t)pqify_fqmul(x[1], y[1]) * gamma;
-            c1 += (int32_t)x[0] * y[1] + (int32_t)x[1] * y[0];
-            c2 += (int32_t)x[2] * y[2] - (int32_t)pqify_fqmul(x[3], y[3]) * gamma;
-            c3 += (int32_t)x[2] * y[3] + (int32_t)x[3] * y[2];
+    int16_t c0[128] = {0}, c1[128] = {0};
+    for (unsigned v = 0; v < k; v++) {
+        const int16_t *x = a[v].coeffs, *y = b[v].coeffs;
+        for (unsigned i = 0; i < 128; i++) {
+            int16_t x0 = x[2 * i], x1 = x[2 * i + 1], y0 = y[2 * i], y1 = y[2 * i + 1];
+            int16_t t = pqify_fqmul(x1, y1);
+            c0[i] = (int16_t)(c0[i] + pqify_fqmul(x0, y0) + pqify_fqmul(t, gammas[i]));
+            c1[i] = (int16_t)(c1[i] + pqify_fqmul(x0, y1) + pqify_fqmul(x1, y0));
         }
-        r->coeffs[4 * blk + 0] = pqify_montgomery_reduce(c0);
-        r->coeffs[4 * blk + 1] = pqify_montgomery_reduce(c1);
-        r->coeffs[4 * blk + 2] = pqify_montgomery_reduce(c2);
-        r->coeffs[4 * blk + 3] = pqify_montgomery_reduce(c3);
+    }
+    for (unsigned i = 0; i < 128; i++) {
+        r->coeffs[2 * i] = pqify_barrett_reduce(c0[i]);
+        r->coeffs[2 * i + 1] = pqify_barrett_reduce(c1[i]);
     }
 }

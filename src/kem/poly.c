@@ -5,12 +5,13 @@
 /* ByteEncode_12: two coefficients in three bytes, little-endian bit order. */
 void pqify_tobytes_portable(uint8_t r[384], const pqify_poly *a)
 {
+    uint16_t t[256];
+    for (unsigned i = 0; i < 256; i++)
+        t[i] = pqify_freeze(a->coeffs[i]);
     for (unsigned i = 0; i < 128; i++) {
-        uint16_t t0 = pqify_freeze(a->coeffs[2 * i]);
-        uint16_t t1 = pqify_freeze(a->coeffs[2 * i + 1]);
-        r[3 * i + 0] = (uint8_t)t0;
-        r[3 * i + 1] = (uint8_t)((t0 >> 8) | (t1 << 4));
-        r[3 * i + 2] = (uint8_t)(t1 >> 4);
+        r[3 * i + 0] = (uint8_t)t[2 * i];
+        r[3 * i + 1] = (uint8_t)((t[2 * i] >> 8) | (t[2 * i + 1] << 4));
+        r[3 * i + 2] = (uint8_t)(t[2 * i + 1] >> 4);
     }
 }
 
@@ -23,12 +24,13 @@ static inline int16_t reduce_once(uint16_t x)
 
 void pqify_frombytes_portable(pqify_poly *r, const uint8_t a[384])
 {
+    uint16_t t[256];
     for (unsigned i = 0; i < 128; i++) {
-        uint16_t t0 = (uint16_t)(a[3 * i] | ((a[3 * i + 1] & 0x0F) << 8));
-        uint16_t t1 = (uint16_t)((a[3 * i + 1] >> 4) | (a[3 * i + 2] << 4));
-        r->coeffs[2 * i] = reduce_once(t0);
-        r->coeffs[2 * i + 1] = reduce_once(t1);
+        t[2 * i] = (uint16_t)(a[3 * i] | ((a[3 * i + 1] & 0x0F) << 8));
+        t[2 * i + 1] = (uint16_t)((a[3 * i + 1] >> 4) | (a[3 * i + 2] << 4));
     }
+    for (unsigned i = 0; i < 256; i++)
+        r->coeffs[i] = reduce_once(t[i]);
 }
 
 /*
@@ -43,19 +45,60 @@ static inline uint32_t compress_one(int16_t a, unsigned d)
     return (uint32_t)((y * 10321340u) >> 35) & ((1u << d) - 1);
 }
 
+/* ByteEncode_d of 256 values below 2^d, in fixed groups so every shift is a constant. */
+static inline void pack_d(uint8_t *r, const uint16_t *t, const unsigned d)
+{
+    switch (d) {
+    case 1:
+        for (unsigned i = 0; i < 32; i++) {
+            uint8_t b = 0;
+            for (unsigned j = 0; j < 8; j++)
+                b |= (uint8_t)(t[8 * i + j] << j);
+            r[i] = b;
+        }
+        break;
+    case 4:
+        for (unsigned i = 0; i < 128; i++)
+            r[i] = (uint8_t)(t[2 * i] | (t[2 * i + 1] << 4));
+        break;
+    case 10:
+        for (unsigned i = 0; i < 64; i++) {
+            const uint16_t *x = t + 4 * i;
+            uint64_t v = (uint64_t)x[0] | ((uint64_t)x[1] << 10) | ((uint64_t)x[2] << 20) |
+                         ((uint64_t)x[3] << 30);
+            for (unsigned j = 0; j < 5; j++)
+                r[5 * i + j] = (uint8_t)(v >> (8 * j));
+        }
+        break;
+    default: /* 5 and 11: eight values fill d bytes exactly */
+        for (unsigned i = 0; i < 32; i++) {
+            const uint16_t *x = t + 8 * i;
+            uint64_t lo = 0, hi = 0;
+            for (unsigned j = 0; j < 8; j++) {
+                const unsigned sh = j * d; /* constant once unrolled */
+                if (sh < 64)
+                    lo |= (uint64_t)x[j] << sh;
+                if (sh < 64 && sh + d > 64)
+                    hi |= (uint64_t)x[j] >> (64 - sh);
+                else if (sh >= 64)
+                    hi |= (uint64_t)x[j] << (sh - 64);
+            }
+            for (unsigned j = 0; j < d && j < 8; j++)
+                r[d * i + j] = (uint8_t)(lo >> (8 * j));
+            for (unsigned j = 8; j < d; j++)
+                r[d * i + j] = (uint8_t)(hi >> (8 * (j - 8)));
+        }
+        break;
+    }
+}
+
 static inline void compress_d(uint8_t *r, const pqify_poly *a, const unsigned d)
 {
-    uint64_t acc = 0;
-    unsigned bits = 0;
-    for (unsigned i = 0; i < 256; i++) {
-        acc |= (uint64_t)compress_one(a->coeffs[i], d) << bits;
-        bits += d;
-        while (bits >= 8) {
-            *r++ = (uint8_t)acc;
-            acc >>= 8;
-            bits -= 8;
-        }
-    }
+    /* Two passes: the arithmetic vectorises, the packing uses constant shifts. */
+    uint16_t t[256];
+    for (unsigned i = 0; i < 256; i++)
+        t[i] = (uint16_t)compress_one(a->coeffs[i], d);
+    pack_d(r, t, d);
 }
 
 void pqify_compress_portable(uint8_t *r, const pqify_poly *a, unsigned d)
@@ -71,22 +114,61 @@ void pqify_compress_portable(uint8_t *r, const pqify_poly *a, unsigned d)
     }
 }
 
+/* ByteDecode_d into 256 values below 2^d, the inverse of pack_d. */
+static inline void unpack_d(uint16_t *t, const uint8_t *a, const unsigned d)
+{
+    const uint16_t mask = (uint16_t)((1u << d) - 1);
+    switch (d) {
+    case 1:
+        for (unsigned i = 0; i < 32; i++)
+            for (unsigned j = 0; j < 8; j++)
+                t[8 * i + j] = (uint16_t)((a[i] >> j) & 1);
+        break;
+    case 4:
+        for (unsigned i = 0; i < 128; i++) {
+            t[2 * i] = (uint16_t)(a[i] & 15);
+            t[2 * i + 1] = (uint16_t)(a[i] >> 4);
+        }
+        break;
+    case 10:
+        for (unsigned i = 0; i < 64; i++) {
+            uint64_t v = 0;
+            for (unsigned j = 0; j < 5; j++)
+                v |= (uint64_t)a[5 * i + j] << (8 * j);
+            for (unsigned j = 0; j < 4; j++)
+                t[4 * i + j] = (uint16_t)((v >> (10 * j)) & mask);
+        }
+        break;
+    default: /* 5 and 11 */
+        for (unsigned i = 0; i < 32; i++) {
+            uint64_t lo = 0, hi = 0;
+            for (unsigned j = 0; j < d && j < 8; j++)
+                lo |= (uint64_t)a[d * i + j] << (8 * j);
+            for (unsigned j = 8; j < d; j++)
+                hi |= (uint64_t)a[d * i + j] << (8 * (j - 8));
+            for (unsigned j = 0; j < 8; j++) {
+                const unsigned sh = j * d;
+                uint64_t v = 0;
+                if (sh < 64)
+                    v = lo >> sh;
+                if (sh < 64 && sh + d > 64)
+                    v |= hi << (64 - sh);
+                else if (sh >= 64)
+                    v = hi >> (sh - 64);
+                t[8 * i + j] = (uint16_t)(v & mask);
+            }
+        }
+        break;
+    }
+}
+
 /* Decompress_d(y) = round(q y / 2^d): only a shift by the public d. */
 static inline void decompress_d(pqify_poly *r, const uint8_t *a, const unsigned d)
 {
-    uint64_t acc = 0;
-    unsigned bits = 0;
-    const uint32_t mask = (1u << d) - 1;
-    for (unsigned i = 0; i < 256; i++) {
-        while (bits < d) {
-            acc |= (uint64_t)*a++ << bits;
-            bits += 8;
-        }
-        uint32_t y = (uint32_t)acc & mask;
-        acc >>= d;
-        bits -= d;
-        r->coeffs[i] = (int16_t)((y * 3329u + (1u << (d - 1))) >> d);
-    }
+    uint16_t t[256];
+    unpack_d(t, a, d);
+    for (unsigned i = 0; i < 256; i++)
+        r->coeffs[i] = (int16_t)(((uint32_t)t[i] * 3329u + (1u << (d - 1))) >> d);
 }
 
 void pqify_decompress_portable(pqify_poly *r, const uint8_t *a, unsigned d)

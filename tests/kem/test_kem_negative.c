@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
@@ -389,6 +390,20 @@ static void test_rng(void **state)
     }
 }
 
+/*
+ * PQIFY_KEM_BACKEND is read once before main(); CTest runs this program once
+ * per backend with it set, so the choice must have taken effect.
+ */
+static void test_env_backend(void **state)
+{
+    (void)state;
+    const char *env = getenv("PQIFY_KEM_BACKEND");
+    const char *active = pqify_kem_backend();
+    assert_true(strcmp(active, "portable") == 0 || strcmp(active, "avx2") == 0);
+    if (env != NULL && (strcmp(env, "portable") == 0 || strcmp(env, "avx2") == 0))
+        assert_string_equal(active, env);
+}
+
 /* ---- names, strings, backend switch ------------------------------------------------- */
 
 static void test_names_and_errors(void **state)
@@ -435,6 +450,7 @@ static void test_names_and_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_env_backend),
         cmocka_unit_test(test_wrong_lengths), cmocka_unit_test(test_bad_ek),
         cmocka_unit_test(test_bad_dk),        cmocka_unit_test(test_tampered_ct),
         cmocka_unit_test(test_rng),           cmocka_unit_test(test_names_and_errors),

@@ -16,6 +16,7 @@
  * both pins the arithmetic and shows the only difference is the k byte.
  *
  * PQIFY_ACCUMULATED_N=1000000 switches to the long run (the `slow` test).
+ * CTest runs this once per backend (PQIFY_KEM_BACKEND, tests/CMakeLists.txt).
  */
 #include <setjmp.h>
 #include <stdarg.h>

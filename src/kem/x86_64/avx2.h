@@ -12,6 +12,8 @@
 
 void pqify_keccakf1600_avx2(uint64_t st[25]);
 void pqify_keccakf1600_x4_avx2(uint64_t st[4 * 25]);
+/* The four of keccakf1600_x4 plus a fifth state st1, in one instruction stream. */
+void pqify_keccakf1600_x5_avx2(uint64_t st[4 * 25], uint64_t st1[25]);
 void pqify_ntt_avx2(pqify_poly *a);
 void pqify_invntt_avx2(pqify_poly *a);
 void pqify_basemul_acc_avx2(pqify_poly *r, const pqify_poly *a, const pqify_poly *b, unsigned k);
@@ -39,6 +41,15 @@ void pqify_shake_x4_absorb_once(pqify_keccak_x4 *st, unsigned rate, const uint8_
 /* Permutes, then writes the first `rate` bytes of instance j to out[j]. */
 void pqify_shake_x4_squeezeblock(pqify_keccak_x4 *st, unsigned rate, uint8_t *out0, uint8_t *out1,
                                  uint8_t *out2, uint8_t *out3);
+
+/* The same plus a fifth sponge st1 (see pqify_shake_x1_absorb_once), permuted alongside. */
+void pqify_shake_x5_squeezeblock(pqify_keccak_x4 *st, uint64_t st1[25], unsigned rate,
+                                 uint8_t *out0, uint8_t *out1, uint8_t *out2, uint8_t *out3,
+                                 uint8_t *out4);
+
+/* One SHAKE sponge on pqify_keccakf1600_avx2, for a batch with a single member. */
+void pqify_shake_x1_absorb_once(uint64_t s[25], unsigned rate, const uint8_t *in, size_t len);
+void pqify_shake_x1_squeezeblock(uint64_t s[25], unsigned rate, uint8_t *out);
 
 /* Montgomery, Barrett and q as 16-lane constants (see ../arith.h). */
 #define PQIFY_AVX2_Q _mm256_set1_epi16(3329)

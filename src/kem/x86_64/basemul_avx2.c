@@ -1,20 +1,14 @@
 /*
  * r = sum_v a[v] (x) b[v] * R^-1 (FIPS 203 Alg. 11/12 MultiplyNTTs summed
- * over a vector), FIPS 203 order. The same integers as the portable
- * basemul_acc: per pair (x0, x1), (y0, y1) with gamma = +-zetas[64 + blk]
- *   c0 = x0 y0 + fqmul(x1, y1) gamma,   c1 = x0 y1 + x1 y0,
- * accumulated in 32 bits over v (below 8q^2 < q 2^15 for k <= 4) and
- * Montgomery-reduced once. vpmaddwd forms both sums of two products.
+ * over a vector), FIPS 203 order. Per pair (x0, x1), (y0, y1) with
+ * gamma = +-zetas[64 + blk]:
+ *   c0 = x0 y0 + x1 (y1 gamma R^-1),   c1 = x0 y1 + x1 y0,
+ * both one vpmaddwd once y1 gamma R^-1 (a Montgomery product, |.| < q) sits
+ * in the odd lanes. The portable code forms (x1 y1 R^-1) gamma instead: the
+ * same value mod q. Each term is below 2q^2, so the 32-bit sums over k <= 4
+ * stay below q 2^15 and one Montgomery reduction leaves |r| < q.
  */
 #include "ntt_avx2.h"
-
-/* gamma for each 16-bit lane of vector i: odd lanes of pair m hold (-1)^m zetas[64 + 4i + m/2]. */
-static inline __m256i gammas(unsigned i)
-{
-    const int16_t *z = &pqify_avx2_zetas[64 + 4 * i];
-    return _mm256_setr_epi16(0, z[0], 0, (int16_t)-z[0], 0, z[1], 0, (int16_t)-z[1],
-                             0, z[2], 0, (int16_t)-z[2], 0, z[3], 0, (int16_t)-z[3]);
-}
 
 void pqify_basemul_acc_avx2(pqify_poly *r, const pqify_poly *a, const pqify_poly *b, unsigned k)
 {
@@ -23,18 +17,15 @@ void pqify_basemul_acc_avx2(pqify_poly *r, const pqify_poly *a, const pqify_poly
     const __m256i swap = _mm256_setr_epi8(2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13,
                                           2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
     for (unsigned i = 0; i < 16; i++) {
-        const __m256i g = gammas(i);
+        const __m256i g = pqify_avx2_row(pqify_avx2_basemul_gamma[2 * i]);
+        const __m256i gq = pqify_avx2_row(pqify_avx2_basemul_gamma[2 * i + 1]);
         __m256i c0 = _mm256_setzero_si256(), c1 = _mm256_setzero_si256();
         for (unsigned v = 0; v < k; v++) {
             __m256i x = _mm256_load_si256((const __m256i *)&a[v].coeffs[16 * i]);
             __m256i y = _mm256_load_si256((const __m256i *)&b[v].coeffs[16 * i]);
-            /* fqmul(x1, y1) in the odd lanes (the even lanes are unused). */
-            __m256i m = _mm256_sub_epi16(_mm256_mulhi_epi16(x, y),
-                                         _mm256_mulhi_epi16(_mm256_mullo_epi16(_mm256_mullo_epi16(x, y), qinv), q));
-            /* (x0, fqmul(x1, y1)) . (y0, gamma) and (x0, x1) . (y1, y0). */
-            __m256i u = _mm256_blend_epi16(x, m, 0xAA);
-            __m256i w = _mm256_blend_epi16(y, g, 0xAA);
-            c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(u, w));
+            /* (y0, y1 gamma R^-1): the even lanes of g are 0 and are not used. */
+            __m256i yg = _mm256_blend_epi16(y, pqify_avx2_fqmul(y, g, gq), 0xAA);
+            c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(x, yg));
             c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(x, _mm256_shuffle_epi8(y, swap)));
         }
         /*

@@ -74,36 +74,78 @@ static void cbd3(pqify_poly *r, const uint8_t *buf)
     }
 }
 
-void pqify_sample_cbd_avx2(pqify_poly *r, unsigned count, const uint8_t sigma[32], uint8_t nonce,
-                           unsigned eta)
+static void cbd(pqify_poly *r, const uint8_t *buf, unsigned eta)
 {
-    /* Two SHAKE-256 blocks (272 bytes) cover eta = 3's 192 plus the 8-byte overread. */
-    _Alignas(32) uint8_t buf[4][2 * 136];
-    uint8_t in[4][33];
+    if (eta == 3)
+        cbd3(r, buf);
+    else
+        cbd2(r, buf);
+}
+
+/*
+ * Polys r[0..n), n in 1..5, from one batch of PRF sponges: four in the 4-way
+ * SHAKE-256 (lanes past n are computed into a scratch poly), a fifth in the
+ * scalar state permuted alongside (keccak_x5_avx2.c), a lone one alone.
+ */
+static void cbd_batch(pqify_poly *r, unsigned n, const uint8_t sigma[32], uint8_t nonce,
+                      unsigned eta)
+{
+    /* Two SHAKE-256 blocks (272 bytes) cover eta = 3's 192 plus cbd3's 8-byte overread. */
+    _Alignas(32) uint8_t buf[5][2 * 136];
+    uint8_t in[5][33];
     pqify_poly scratch;
     pqify_keccak_x4 st;
+    uint64_t st1[25];
     const unsigned blocks = eta == 3 ? 2 : 1;
+    const unsigned vec = n == 1 ? 0 : 4;
+    const unsigned one = n == 1 || n == 5;
+    pqify_poly *out[5];
 
-    for (unsigned base = 0; base < count; base += 4) {
-        pqify_poly *out[4];
-        for (unsigned j = 0; j < 4; j++) {
-            memcpy(in[j], sigma, 32);
-            in[j][32] = (uint8_t)(nonce + base + j);
-            out[j] = base + j < count ? &r[base + j] : &scratch;
-        }
-        pqify_shake_x4_absorb_once(&st, 136, in[0], in[1], in[2], in[3], 33);
-        for (unsigned b = 0; b < blocks; b++)
-            pqify_shake_x4_squeezeblock(&st, 136, buf[0] + 136 * b, buf[1] + 136 * b,
-                                        buf[2] + 136 * b, buf[3] + 136 * b);
-        for (unsigned j = 0; j < 4; j++) {
-            if (eta == 3)
-                cbd3(out[j], buf[j]);
-            else
-                cbd2(out[j], buf[j]);
-        }
+    for (unsigned l = 0; l < 5; l++) {
+        memcpy(in[l], sigma, 32);
+        in[l][32] = (uint8_t)(nonce + l);
+        out[l] = l < n ? &r[l] : &scratch;
     }
+    /* The scalar lane, when there is one, takes the batch's last poly. */
+    uint8_t *in1 = in[n - 1];
+    if (vec)
+        pqify_shake_x4_absorb_once(&st, 136, in[0], in[1], in[2], in[3], 33);
+    if (one)
+        pqify_shake_x1_absorb_once(st1, 136, in1, 33);
+    for (unsigned b = 0; b < blocks; b++) {
+        const unsigned pos = 136 * b;
+        if (vec && one)
+            pqify_shake_x5_squeezeblock(&st, st1, 136, buf[0] + pos, buf[1] + pos, buf[2] + pos,
+                                        buf[3] + pos, buf[4] + pos);
+        else if (vec)
+            pqify_shake_x4_squeezeblock(&st, 136, buf[0] + pos, buf[1] + pos, buf[2] + pos,
+                                        buf[3] + pos);
+        else
+            pqify_shake_x1_squeezeblock(st1, 136, buf[0] + pos);
+    }
+    if (vec)
+        for (unsigned l = 0; l < 4; l++)
+            cbd(out[l], buf[l], eta);
+    if (vec && one)
+        cbd(out[4], buf[4], eta);
+    if (!vec)
+        cbd(out[0], buf[0], eta);
+
     pqify_zeroize(buf, sizeof buf);
     pqify_zeroize(in, sizeof in);
     pqify_zeroize(&scratch, sizeof scratch);
     pqify_zeroize(&st, sizeof st);
+    pqify_zeroize(st1, sizeof st1);
+}
+
+void pqify_sample_cbd_avx2(pqify_poly *r, unsigned count, const uint8_t sigma[32], uint8_t nonce,
+                           unsigned eta)
+{
+    /* Batches of four, except that a remainder of five runs as 4 + 1 in one stream. */
+    for (unsigned first = 0; first < count;) {
+        const unsigned left = count - first;
+        const unsigned n = left == 5 ? 5 : (left < 4 ? left : 4);
+        cbd_batch(&r[first], n, sigma, (uint8_t)(nonce + first), eta);
+        first += n;
+    }
 }

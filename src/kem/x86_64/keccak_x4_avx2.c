@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "avx2.h"
-#include "pqify/kem.h"
 
 /* FIPS 202 §3.2.5 round constants. */
 static const uint64_t rc[24] = {
@@ -29,7 +28,7 @@ static const uint64_t rc[24] = {
 
 /*
  * One round from lane set a.. into e.. and back. pi is folded into the read
- * order: output lane (x', y') takes B = rot(A[x] [x'] ^ D[x], r) with
+ * order: output lane (x', y') takes B = rot(A[x, x'] ^ D[x], r[x, x']) with
  * x = 3 (y' - 3 x') mod 5 (FIPS 202 §3.2.3 inverted), so no lane is copied.
  */
 #define ROUND_AE(rc) \
@@ -200,33 +199,47 @@ void pqify_shake_x4_absorb_once(pqify_keccak_x4 *st, unsigned rate, const uint8_
                                 size_t len)
 {
     const uint8_t *in[4] = {in0, in1, in2, in3};
+    __m256i *v = (__m256i *)st->s;
     uint8_t *bytes = (uint8_t *)st->s;
-    memset(st->s, 0, sizeof st->s);
+    unsigned i = 0;
+    /* Whole 32-byte groups: four lanes of four instances, a 4x4 transpose of 64-bit words. */
+    for (; 8 * i + 32 <= len; i += 4) {
+        __m256i r0 = _mm256_loadu_si256((const __m256i *)(in0 + 8 * i));
+        __m256i r1 = _mm256_loadu_si256((const __m256i *)(in1 + 8 * i));
+        __m256i r2 = _mm256_loadu_si256((const __m256i *)(in2 + 8 * i));
+        __m256i r3 = _mm256_loadu_si256((const __m256i *)(in3 + 8 * i));
+        __m256i t0 = _mm256_unpacklo_epi64(r0, r1), t1 = _mm256_unpackhi_epi64(r0, r1);
+        __m256i t2 = _mm256_unpacklo_epi64(r2, r3), t3 = _mm256_unpackhi_epi64(r2, r3);
+        _mm256_store_si256(&v[i], _mm256_permute2x128_si256(t0, t2, 0x20));
+        _mm256_store_si256(&v[i + 1], _mm256_permute2x128_si256(t1, t3, 0x20));
+        _mm256_store_si256(&v[i + 2], _mm256_permute2x128_si256(t0, t2, 0x31));
+        _mm256_store_si256(&v[i + 3], _mm256_permute2x128_si256(t1, t3, 0x31));
+    }
+    for (unsigned l = i; l < 25; l++)
+        _mm256_store_si256(&v[l], _mm256_setzero_si256());
     for (unsigned j = 0; j < 4; j++) {
-        size_t i = 0;
-        for (; i + 8 <= len; i += 8)
-            st->s[4 * (i / 8) + j] = load64_le(in[j] + i);
-        for (; i < len; i++)
-            bytes[32 * (i / 8) + 8 * j + (i % 8)] = in[j][i];
+        for (size_t b = 8 * i; b < len; b++)
+            bytes[32 * (b / 8) + 8 * j + (b % 8)] = in[j][b];
         /* FIPS 202 §5.1 pad10*1 with the SHAKE suffix 1111. */
         bytes[32 * (len / 8) + 8 * j + (len % 8)] ^= 0x1F;
         bytes[32 * ((rate - 1) / 8) + 8 * j + ((rate - 1) % 8)] ^= 0x80;
     }
 }
 
-void pqify_shake_x4_squeezeblock(pqify_keccak_x4 *st, unsigned rate, uint8_t *out0, uint8_t *out1,
-                                 uint8_t *out2, uint8_t *out3)
+/* Writes the first `rate` bytes of each instance (whole lanes: rate is 136 or 168). */
+static void extract_x4(const pqify_keccak_x4 *st, unsigned rate, uint8_t *out0, uint8_t *out1,
+                       uint8_t *out2, uint8_t *out3)
 {
-    pqify_keccakf1600_x4_avx2(st->s);
-    /* rate is 136 or 168: whole lanes. Two lanes at a time are a 4x4 transpose of 64-bit words. */
     unsigned i = 0;
     for (; i + 4 <= rate / 8; i += 4) {
+        /* Lanes i..i+3 of the four instances form a 4x4 transpose of 64-bit words. */
         __m256i l0 = _mm256_load_si256((const __m256i *)&st->s[4 * i]);
         __m256i l1 = _mm256_load_si256((const __m256i *)&st->s[4 * i + 4]);
         __m256i l2 = _mm256_load_si256((const __m256i *)&st->s[4 * i + 8]);
         __m256i l3 = _mm256_load_si256((const __m256i *)&st->s[4 * i + 12]);
-        __m256i t0 = _mm256_unpacklo_epi64(l0, l1); /* i0 of lanes i,i+1 | i2 */
-        __m256i t1 = _mm256_unpackhi_epi64(l0, l1); /* i1 | i3 */
+        /* t0 = instance 0 of lanes i, i+1 | instance 2 of them; t1 likewise 1 | 3. */
+        __m256i t0 = _mm256_unpacklo_epi64(l0, l1);
+        __m256i t1 = _mm256_unpackhi_epi64(l0, l1);
         __m256i t2 = _mm256_unpacklo_epi64(l2, l3);
         __m256i t3 = _mm256_unpackhi_epi64(l2, l3);
         _mm256_storeu_si256((__m256i *)(out0 + 8 * i), _mm256_permute2x128_si256(t0, t2, 0x20));
@@ -240,4 +253,20 @@ void pqify_shake_x4_squeezeblock(pqify_keccak_x4 *st, unsigned rate, uint8_t *ou
         memcpy(out2 + 8 * i, &st->s[4 * i + 2], 8);
         memcpy(out3 + 8 * i, &st->s[4 * i + 3], 8);
     }
+}
+
+void pqify_shake_x4_squeezeblock(pqify_keccak_x4 *st, unsigned rate, uint8_t *out0, uint8_t *out1,
+                                 uint8_t *out2, uint8_t *out3)
+{
+    pqify_keccakf1600_x4_avx2(st->s);
+    extract_x4(st, rate, out0, out1, out2, out3);
+}
+
+void pqify_shake_x5_squeezeblock(pqify_keccak_x4 *st, uint64_t st1[25], unsigned rate,
+                                 uint8_t *out0, uint8_t *out1, uint8_t *out2, uint8_t *out3,
+                                 uint8_t *out4)
+{
+    pqify_keccakf1600_x5_avx2(st->s, st1);
+    extract_x4(st, rate, out0, out1, out2, out3);
+    memcpy(out4, st1, rate);
 }

@@ -14,6 +14,7 @@ extern const int16_t pqify_avx2_zetas[128];
 extern const int16_t pqify_avx2_zetas_qinv[128];
 extern const _Alignas(32) int16_t pqify_avx2_ntt_intra[48][16];
 extern const _Alignas(32) int16_t pqify_avx2_invntt_intra[48][16];
+extern const _Alignas(32) int16_t pqify_avx2_basemul_gamma[32][16];
 
 /* len = 8: x = low halves of a and b, y = high halves. */
 static inline void pqify_avx2_split8(__m256i *x, __m256i *y, __m256i a, __m256i b)

@@ -109,6 +109,43 @@ void pqify_compress_avx2(uint8_t *r, const pqify_poly *a, unsigned d)
         return;
     }
 
+    if (d == 4) {
+        /* Two 4-bit values per byte: pack to bytes, pair them with vpmaddubsw, pack again. */
+        const __m256i nib = _mm256_set1_epi16(1 | 16 << 8);
+        for (unsigned i = 0; i < 8; i++) {
+            __m256i y0 = compress16(_mm256_load_si256((const __m256i *)&a->coeffs[32 * i]), m, c, s, mask);
+            __m256i y1 = compress16(_mm256_load_si256((const __m256i *)&a->coeffs[32 * i + 16]), m, c, s, mask);
+            __m256i b = _mm256_permute4x64_epi64(_mm256_packus_epi16(y0, y1), 0xD8);
+            b = _mm256_maddubs_epi16(b, nib);
+            b = _mm256_permute4x64_epi64(_mm256_packus_epi16(b, b), 0x08);
+            _mm_storeu_si128((__m128i *)(r + 16 * i), _mm256_castsi256_si128(b));
+        }
+        return;
+    }
+    if (d == 10) {
+        /* Pairs into 20-bit dwords (vpmaddwd), dword pairs into 40-bit qwords, 5 bytes each. */
+        const __m256i pair = _mm256_set1_epi32(1 | 1024 << 16);
+        const __m256i lo20 = _mm256_set1_epi64x(0xFFFFF);
+        const __m256i pick = _mm256_setr_epi8(0, 1, 2, 3, 4, 8, 9, 10, 11, 12, -1, -1, -1, -1, -1, -1,
+                                              0, 1, 2, 3, 4, 8, 9, 10, 11, 12, -1, -1, -1, -1, -1, -1);
+        for (unsigned i = 0; i < 16; i++) {
+            __m256i y = compress16(_mm256_load_si256((const __m256i *)&a->coeffs[16 * i]), m, c, s, mask);
+            y = _mm256_madd_epi16(y, pair);
+            y = _mm256_or_si256(_mm256_and_si256(y, lo20), _mm256_slli_epi64(_mm256_srli_epi64(y, 32), 20));
+            y = _mm256_shuffle_epi8(y, pick);
+            /* 10 bytes per lane; each 16-byte store's tail is overwritten by the next one. */
+            _mm_storeu_si128((__m128i *)(r + 20 * i), _mm256_castsi256_si128(y));
+            if (i < 15) {
+                _mm_storeu_si128((__m128i *)(r + 20 * i + 10), _mm256_extracti128_si256(y, 1));
+            } else {
+                uint8_t last[16];
+                _mm_storeu_si128((__m128i *)last, _mm256_extracti128_si256(y, 1));
+                memcpy(r + 20 * i + 10, last, 10);
+            }
+        }
+        return;
+    }
+
     _Alignas(32) uint16_t y[PQIFY_N];
     for (unsigned i = 0; i < 16; i++)
         _mm256_store_si256((__m256i *)&y[16 * i],
@@ -150,62 +187,79 @@ void pqify_compress_avx2(uint8_t *r, const pqify_poly *a, unsigned d)
     pqify_zeroize(y, sizeof y);
 }
 
-/* Decompress_d(y) = round(q y / 2^d) = (y 2^(15-d) q + 2^14) >> 15: one vpmulhrsw. */
+/*
+ * Decompress_d(y) = round(q y / 2^d) = (y 2^(15-d) q + 2^14) >> 15: one
+ * vpmulhrsw per 16 coefficients once the d-bit fields sit in 16-bit lanes.
+ */
+static inline __m256i scale(__m256i y, unsigned d)
+{
+    return _mm256_mulhrs_epi16(_mm256_sll_epi16(y, _mm_cvtsi32_si128((int)(15 - d))), PQIFY_AVX2_Q);
+}
+
+/*
+ * ByteDecode_d of 16 coefficients from 2d bytes, d in {4, 5, 10, 11}: lane 0
+ * holds the bytes of coefficients 0..7, lane 1 those of 8..15 (from byte d).
+ * Coefficient i of a lane starts at bit d i: the dword at byte (d i) / 8,
+ * shifted right by (d i) % 8, holds it (d + 7 <= 32).
+ */
+static inline __m256i decode16(const uint8_t *p, unsigned d, __m256i lo_ctl, __m256i hi_ctl,
+                               __m256i lo_sh, __m256i hi_sh, __m256i mask)
+{
+    __m256i src = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)p)),
+                                          _mm_loadu_si128((const __m128i *)(p + d)), 1);
+    __m256i a = _mm256_and_si256(_mm256_srlv_epi32(_mm256_shuffle_epi8(src, lo_ctl), lo_sh), mask);
+    __m256i b = _mm256_and_si256(_mm256_srlv_epi32(_mm256_shuffle_epi8(src, hi_ctl), hi_sh), mask);
+    /* a: coefficients 0-3 | 8-11, b: 4-7 | 12-15; packus restores the order. */
+    return _mm256_packus_epi32(a, b);
+}
+
+/* Byte b of the dword holding coefficient i of a lane, and that coefficient's bit shift. */
+#define DW(d, i) (d) * (i) / 8, (d) * (i) / 8 + 1, (d) * (i) / 8 + 2, (d) * (i) / 8 + 3
+#define CTL(d, h) \
+    _mm256_setr_epi8(DW(d, 4 * (h)), DW(d, 4 * (h) + 1), DW(d, 4 * (h) + 2), DW(d, 4 * (h) + 3), \
+                     DW(d, 4 * (h)), DW(d, 4 * (h) + 1), DW(d, 4 * (h) + 2), DW(d, 4 * (h) + 3))
+#define SH4(d, h) (d) * 4 * (h) % 8, (d) * (4 * (h) + 1) % 8, (d) * (4 * (h) + 2) % 8, (d) * (4 * (h) + 3) % 8
+#define SH(d, h) _mm256_setr_epi32(SH4(d, h), SH4(d, h))
+
+static inline void decompress_d(pqify_poly *r, const uint8_t *a, const unsigned d)
+{
+    const __m256i lo_ctl = CTL(d, 0), hi_ctl = CTL(d, 1);
+    const __m256i lo_sh = SH(d, 0), hi_sh = SH(d, 1);
+    const __m256i mask = _mm256_set1_epi32((int32_t)((1u << d) - 1));
+
+    /* The loads read 16 bytes from p + d; the last chunks go through a padded copy. */
+    unsigned i = 0;
+    for (; i < 16 && 2 * d * i + d + 16 <= 32 * d; i++)
+        _mm256_store_si256((__m256i *)&r->coeffs[16 * i],
+                           scale(decode16(a + 2 * d * i, d, lo_ctl, hi_ctl, lo_sh, hi_sh, mask), d));
+    for (; i < 16; i++) {
+        uint8_t pad[32] = {0};
+        memcpy(pad, a + 2 * d * i, 2 * d);
+        _mm256_store_si256((__m256i *)&r->coeffs[16 * i],
+                           scale(decode16(pad, d, lo_ctl, hi_ctl, lo_sh, hi_sh, mask), d));
+    }
+}
+
 void pqify_decompress_avx2(pqify_poly *r, const uint8_t *a, unsigned d)
 {
-    _Alignas(32) uint16_t y[PQIFY_N];
-    uint64_t w;
+    if (d == 1) {
+        /* Bit i of each 16-bit chunk selects 1665 = round(q / 2) without a branch. */
+        const __m256i bits = _mm256_setr_epi16(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048,
+                                               4096, 8192, 16384, (int16_t)0x8000);
+        const __m256i half = _mm256_set1_epi16(1665);
+        for (unsigned i = 0; i < 16; i++) {
+            uint16_t w = (uint16_t)(a[2 * i] | a[2 * i + 1] << 8);
+            __m256i v = _mm256_and_si256(_mm256_set1_epi16((int16_t)w), bits);
+            v = _mm256_and_si256(_mm256_cmpeq_epi16(v, bits), half);
+            _mm256_store_si256((__m256i *)&r->coeffs[16 * i], v);
+        }
+        return;
+    }
     switch (d) {
-    case 1:
-        for (unsigned i = 0; i < 64; i++) {
-            uint64_t b = (a[i / 2] >> (4 * (i % 2))) & 0xF;
-            w = _pdep_u64(b, 0x0001000100010001ULL);
-            memcpy(&y[4 * i], &w, 8);
-        }
-        break;
-    case 4:
-        for (unsigned i = 0; i < 64; i++) {
-            uint64_t b = (uint64_t)a[2 * i] | (uint64_t)a[2 * i + 1] << 8;
-            w = _pdep_u64(b, 0x000F000F000F000FULL);
-            memcpy(&y[4 * i], &w, 8);
-        }
-        break;
-    case 5:
-        for (unsigned i = 0; i < 32; i++) {
-            uint64_t b = 0;
-            memcpy(&b, a + 5 * i, 5);
-            w = _pdep_u64(b, 0x001F001F001F001FULL);
-            memcpy(&y[8 * i], &w, 8);
-            w = _pdep_u64(b >> 20, 0x001F001F001F001FULL);
-            memcpy(&y[8 * i + 4], &w, 8);
-        }
-        break;
-    case 10:
-        for (unsigned i = 0; i < 64; i++) {
-            uint64_t b = 0;
-            memcpy(&b, a + 5 * i, 5);
-            w = _pdep_u64(b, 0x03FF03FF03FF03FFULL);
-            memcpy(&y[4 * i], &w, 8);
-        }
-        break;
-    case 11:
-        for (unsigned i = 0; i < 32; i++) {
-            uint64_t b0, b1 = 0;
-            memcpy(&b0, a + 11 * i, 8);
-            memcpy(&b1, a + 11 * i + 8, 3);
-            w = _pdep_u64(b0, 0x07FF07FF07FF07FFULL);
-            memcpy(&y[8 * i], &w, 8);
-            w = _pdep_u64(b0 >> 44 | b1 << 20, 0x07FF07FF07FF07FFULL);
-            memcpy(&y[8 * i + 4], &w, 8);
-        }
-        break;
-    default: return;
+    case 4: decompress_d(r, a, 4); break;
+    case 5: decompress_d(r, a, 5); break;
+    case 10: decompress_d(r, a, 10); break;
+    case 11: decompress_d(r, a, 11); break;
+    default: break;
     }
-    const __m256i q = PQIFY_AVX2_Q;
-    const __m128i up = _mm_cvtsi32_si128((int)(15 - d));
-    for (unsigned i = 0; i < 16; i++) {
-        __m256i v = _mm256_load_si256((const __m256i *)&y[16 * i]);
-        _mm256_store_si256((__m256i *)&r->coeffs[16 * i], _mm256_mulhrs_epi16(_mm256_sll_epi16(v, up), q));
-    }
-    pqify_zeroize(y, sizeof y);
 }

@@ -320,50 +320,78 @@ static unsigned rej_uniform(int16_t *a, unsigned ctr, const uint8_t *buf, size_t
     return ctr;
 }
 
-/*
- * Entries e[0..4) of A (indices into A, k*k meaning "none": its lane repeats
- * entry 0 and is thrown away) share one 4-way SHAKE-128.
- */
-static void gen_four(pqify_poly *A, const uint8_t rho[32], unsigned k, int transposed,
-                     const unsigned e[4])
+/* SampleNTT's input rho || j || i for entry idx of A (FIPS 203 Alg. 13 line 6, Alg. 14 line 6). */
+static void entry_seed(uint8_t in[34], const uint8_t rho[32], unsigned k, int transposed,
+                       unsigned idx)
 {
-    _Alignas(32) uint8_t buf[4][BUF_BYTES + SLACK];
-    uint8_t in[4][34];
-    int16_t scratch[PQIFY_N + 8];
-    int16_t *out[4];
-    unsigned ctr[4];
-    pqify_keccak_x4 st;
+    const unsigned i = idx / k, j = idx % k; /* public indices */
+    memcpy(in, rho, 32);
+    in[32] = (uint8_t)(transposed ? i : j);
+    in[33] = (uint8_t)(transposed ? j : i);
+}
 
-    for (unsigned j = 0; j < 4; j++) {
-        unsigned idx = e[j] < k * k ? e[j] : e[0];
-        unsigned i = idx / k, c = idx % k; /* public indices */
-        memcpy(in[j], rho, 32);
-        /* FIPS 203 Alg. 13 line 6: A^[i,j] = SampleNTT(rho || j || i). */
-        in[j][32] = (uint8_t)(transposed ? i : c);
-        in[j][33] = (uint8_t)(transposed ? c : i);
-        out[j] = e[j] < k * k ? A[e[j]].coeffs : scratch;
+/*
+ * Entries first .. first+n-1 of A, n in 1..5, from one batch of sponges: four
+ * in the 4-way SHAKE-128 (lanes past n repeat entry `first` and are thrown
+ * away), a fifth in the scalar state permuted alongside (keccak_x5_avx2.c),
+ * and a lone entry in the scalar state alone. Each sponge squeezes until its
+ * own entry is complete (Alg. 7 has no block limit).
+ */
+static void gen_batch(pqify_poly *A, const uint8_t rho[32], unsigned k, int transposed,
+                      unsigned first, unsigned n)
+{
+    _Alignas(32) uint8_t buf[5][BUF_BYTES + SLACK];
+    uint8_t in[5][34];
+    int16_t scratch[PQIFY_N + 8];
+    int16_t *out[5];
+    unsigned ctr[5] = {0, 0, 0, 0, 0};
+    pqify_keccak_x4 st;
+    uint64_t st1[25];
+    const unsigned vec = n == 1 ? 0 : 4;         /* lanes in the 4-way state */
+    const unsigned one = n == 1 || n == 5;        /* an entry in the scalar state */
+    const unsigned lanes = vec + one;
+
+    for (unsigned l = 0; l < lanes; l++) {
+        /* Scalar lane: the last entry of the batch. */
+        const unsigned e = (one && l == lanes - 1) ? first + n - 1 : first + l;
+        const int real = (one && l == lanes - 1) || l < n - one;
+        entry_seed(in[l], rho, k, transposed, real ? e : first);
+        out[l] = real ? A[e].coeffs : scratch;
     }
-    pqify_shake_x4_absorb_once(&st, 168, in[0], in[1], in[2], in[3], 34);
-    for (unsigned b = 0; b < REJ_BLOCKS; b++)
-        pqify_shake_x4_squeezeblock(&st, 168, buf[0] + 168 * b, buf[1] + 168 * b,
-                                    buf[2] + 168 * b, buf[3] + 168 * b);
-    for (unsigned j = 0; j < 4; j++)
-        ctr[j] = rej_uniform(out[j], 0, buf[j], BUF_BYTES);
-    /* Alg. 7 squeezes for as long as it takes: one more block for all four. */
-    while (ctr[0] < PQIFY_N || ctr[1] < PQIFY_N || ctr[2] < PQIFY_N || ctr[3] < PQIFY_N) {
-        pqify_shake_x4_squeezeblock(&st, 168, buf[0], buf[1], buf[2], buf[3]);
-        for (unsigned j = 0; j < 4; j++)
-            ctr[j] = rej_uniform(out[j], ctr[j], buf[j], 168);
+    if (vec)
+        pqify_shake_x4_absorb_once(&st, 168, in[0], in[1], in[2], in[3], 34);
+    if (one)
+        pqify_shake_x1_absorb_once(st1, 168, in[lanes - 1], 34);
+
+    for (unsigned blocks = REJ_BLOCKS, pos = 0;; blocks = 1, pos = 0) {
+        for (unsigned b = 0; b < blocks; b++, pos += 168) {
+            if (vec && one)
+                pqify_shake_x5_squeezeblock(&st, st1, 168, buf[0] + pos, buf[1] + pos,
+                                            buf[2] + pos, buf[3] + pos, buf[4] + pos);
+            else if (vec)
+                pqify_shake_x4_squeezeblock(&st, 168, buf[0] + pos, buf[1] + pos, buf[2] + pos,
+                                            buf[3] + pos);
+            else
+                pqify_shake_x1_squeezeblock(st1, 168, buf[0] + pos);
+        }
+        unsigned done = 1;
+        for (unsigned l = 0; l < lanes; l++) {
+            ctr[l] = rej_uniform(out[l], ctr[l], buf[l], pos);
+            done &= ctr[l] == PQIFY_N;
+        }
+        if (done)
+            break;
     }
 }
 
 void pqify_gen_matrix_avx2(pqify_poly *A, const uint8_t rho[32], unsigned k, int transposed)
 {
     const unsigned total = k * k;
-    for (unsigned base = 0; base < total; base += 4) {
-        unsigned e[4];
-        for (unsigned j = 0; j < 4; j++)
-            e[j] = base + j < total ? base + j : total;
-        gen_four(A, rho, k, transposed, e);
+    /* Batches of four, except that a remainder of five (k = 3) runs as 4 + 1 in one stream. */
+    for (unsigned first = 0; first < total;) {
+        const unsigned left = total - first;
+        const unsigned n = left == 5 ? 5 : (left < 4 ? left : 4);
+        gen_batch(A, rho, k, transposed, first, n);
+        first += n;
     }
 }
