@@ -79,6 +79,41 @@ static inline __attribute__((always_inline)) void ntt_layer(int16_t *a, const un
     }
 }
 
+/*
+ * The two short layers, written per group with every offset a constant so
+ * the loop over groups vectorises (grouped loads) instead of running scalar.
+ */
+static inline __attribute__((always_inline)) void ntt_layer4(int16_t *a)
+{
+    for (unsigned g = 0; g < 32; g++) {
+        const int16_t z = zetas[32 + g], zq = zetas_qinv[32 + g];
+        int16_t *p = a + 8 * g;
+        int16_t t0 = mulmont(p[4], z, zq), t1 = mulmont(p[5], z, zq);
+        int16_t t2 = mulmont(p[6], z, zq), t3 = mulmont(p[7], z, zq);
+        p[4] = (int16_t)(p[0] - t0);
+        p[5] = (int16_t)(p[1] - t1);
+        p[6] = (int16_t)(p[2] - t2);
+        p[7] = (int16_t)(p[3] - t3);
+        p[0] = (int16_t)(p[0] + t0);
+        p[1] = (int16_t)(p[1] + t1);
+        p[2] = (int16_t)(p[2] + t2);
+        p[3] = (int16_t)(p[3] + t3);
+    }
+}
+
+static inline __attribute__((always_inline)) void ntt_layer2(int16_t *a)
+{
+    for (unsigned g = 0; g < 64; g++) {
+        const int16_t z = zetas[64 + g], zq = zetas_qinv[64 + g];
+        int16_t *p = a + 4 * g;
+        int16_t t0 = mulmont(p[2], z, zq), t1 = mulmont(p[3], z, zq);
+        p[2] = (int16_t)(p[0] - t0);
+        p[3] = (int16_t)(p[1] - t1);
+        p[0] = (int16_t)(p[0] + t0);
+        p[1] = (int16_t)(p[1] + t1);
+    }
+}
+
 void pqify_ntt_portable(pqify_poly *p)
 {
     int16_t *a = p->coeffs;
@@ -88,8 +123,8 @@ void pqify_ntt_portable(pqify_poly *p)
     ntt_layer(a, 32, 4);
     ntt_layer(a, 16, 8);
     ntt_layer(a, 8, 16);
-    ntt_layer(a, 4, 32);
-    ntt_layer(a, 2, 64);
+    ntt_layer4(a);
+    ntt_layer2(a);
     for (unsigned j = 0; j < 256; j++)
         a[j] = pqify_barrett_reduce(a[j]);
 }
@@ -109,6 +144,71 @@ static inline __attribute__((always_inline)) void invntt_layer(int16_t *a, const
     }
 }
 
+/* zetas[127 - g] and zetas[63 - g] (with their q^-1 halves) in ascending g, for the short inverse layers. */
+static const int16_t izetas2[64] = {
+    1628, 1522, -1460, 958, 991, 996, -308, -108,
+    478, -870, -854, -1510, 794, -1278, -1530, -1185,
+    -1659, -1187, 220, -874, -1335, 1218, -136, -1215,
+    384, -1465, -1285, 1322, 610, 603, 1097, 817,
+    -75, -156, 329, 418, 349, -872, 644, -1590,
+    1119, -602, 1483, -777, -147, 1159, 778, -246,
+    1653, 1574, -460, -291, -235, 177, 587, 422,
+    105, 1550, 871, -1251, 843, 555, 430, -1103,
+};
+static const int16_t izetas2_qinv[64] = {
+    23132, -17422, 7756, 23998, -20257, 28644, -23860, 31636,
+    -17442, 10906, 23210, -22502, -20198, -7934, -21498, 10335,
+    14469, 16989, -11044, 24214, -14903, 10946, -6280, -20927,
+    -32384, 24391, 15355, -7382, 2146, 25435, 20297, -31183,
+    -12619, -5276, 19529, -14430, 18525, 17560, 20100, -18486,
+    12639, -28762, -18741, 29175, 30317, 10631, -32502, 32010,
+    5493, 6182, 23092, -14883, -4587, 945, 13131, -27738,
+    -21655, 20494, -14233, -32227, 13387, -11477, 11182, -335,
+};
+static const int16_t izetas4[32] = {
+    -1275, 677, -1065, 448, -725, -1508, 961, -398,
+    -951, -247, -1421, 107, 830, -271, -90, -853,
+    1469, 126, -1162, -1618, -666, -320, -8, 516,
+    -1544, -282, 1491, -1293, 1015, -552, 652, 1223,
+};
+static const int16_t izetas4_qinv[32] = {
+    -17915, -24155, 4311, 16832, -12757, -29156, 14017, 13426,
+    18249, -30199, 9075, -28309, -8898, -15887, -28250, 19883,
+    27837, -25986, -650, 9134, -12442, 16064, 26616, -12796,
+    25080, 20710, 20179, -23565, 30967, 1496, -6516, -5689,
+};
+
+/* The two short inverse layers, per group, as in the forward transform. */
+static inline __attribute__((always_inline)) void invntt_layer2(int16_t *a)
+{
+    for (unsigned g = 0; g < 64; g++) {
+        const int16_t z = izetas2[g], zq = izetas2_qinv[g];
+        int16_t *p = a + 4 * g;
+        int16_t s0 = p[0], s1 = p[1];
+        p[0] = (int16_t)(s0 + p[2]);
+        p[1] = (int16_t)(s1 + p[3]);
+        p[2] = mulmont((int16_t)(p[2] - s0), z, zq);
+        p[3] = mulmont((int16_t)(p[3] - s1), z, zq);
+    }
+}
+
+static inline __attribute__((always_inline)) void invntt_layer4(int16_t *a)
+{
+    for (unsigned g = 0; g < 32; g++) {
+        const int16_t z = izetas4[g], zq = izetas4_qinv[g];
+        int16_t *p = a + 8 * g;
+        int16_t s0 = p[0], s1 = p[1], s2 = p[2], s3 = p[3];
+        p[0] = (int16_t)(s0 + p[4]);
+        p[1] = (int16_t)(s1 + p[5]);
+        p[2] = (int16_t)(s2 + p[6]);
+        p[3] = (int16_t)(s3 + p[7]);
+        p[4] = mulmont((int16_t)(p[4] - s0), z, zq);
+        p[5] = mulmont((int16_t)(p[5] - s1), z, zq);
+        p[6] = mulmont((int16_t)(p[6] - s2), z, zq);
+        p[7] = mulmont((int16_t)(p[7] - s3), z, zq);
+    }
+}
+
 /*
  * FIPS 203 Alg. 10, times R. Sums double per layer; reducing them after the
  * len = 8 and len = 64 layers keeps every value below 8q. The final factor
@@ -117,8 +217,8 @@ static inline __attribute__((always_inline)) void invntt_layer(int16_t *a, const
 void pqify_invntt_portable(pqify_poly *p)
 {
     int16_t *a = p->coeffs;
-    invntt_layer(a, 2, 127, 0);
-    invntt_layer(a, 4, 63, 0);
+    invntt_layer2(a);
+    invntt_layer4(a);
     invntt_layer(a, 8, 31, 1);
     invntt_layer(a, 16, 15, 0);
     invntt_layer(a, 32, 7, 0);
