@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -101,25 +102,69 @@ static int parse_args(int argc, char **argv, struct connect_args *a)
     return 0;
 }
 
-/* Decrypt what is buffered and pass the plaintext to stdout. Returns 0,
- * PQIFY_TLS_PEER_CLOSED, or a negative error (-1: stdout failed). */
-static int pump_in(pqify_tls_conn *conn, int fd, struct cli_inbuf *in, pqify_tls_buf *plain,
-                   pqify_tls_buf *out)
+#define STDOUT_FAILED (-3000)
+
+/* Decrypt what is buffered and pass the plaintext to stdout; anything the
+ * engine has to answer (KeyUpdate, alert) is left in out. Returns 0,
+ * PQIFY_TLS_PEER_CLOSED, a negative TLS error, or STDOUT_FAILED. */
+static int pump_in(pqify_tls_conn *conn, struct cli_inbuf *in, pqify_tls_buf *plain, pqify_tls_buf *out)
 {
     size_t n = in->len;
     int rc = pqify_tls_receive(conn, plain, in->data, &n, out);
     cli_inbuf_consume(in, n);
-    if (cli_flush(fd, out) != 0 && rc >= 0)
-        rc = CLI_IO_SOCKET;
     if (plain->len > 0) {
-        if (cli_write_all(STDOUT_FILENO, plain->base, plain->len) != 0) {
-            fprintf(stderr, "pqify connect: writing to stdout failed: %s\n", strerror(errno));
-            pqify_tls_buf_consume(plain, plain->len);
-            return -1;
-        }
+        int w = cli_write_all(STDOUT_FILENO, plain->base, plain->len);
         pqify_tls_buf_consume(plain, plain->len);
+        if (w != 0) {
+            fprintf(stderr, "pqify connect: writing to stdout failed: %s\n", strerror(errno));
+            return STDOUT_FAILED;
+        }
     }
     return rc;
+}
+
+/*
+ * Send out, reading from the peer while the socket is not writable. An echo
+ * peer that blocks on writing to us while we block on writing to it would
+ * otherwise deadlock both sides once the socket buffers fill. Returns 0,
+ * PQIFY_TLS_PEER_CLOSED (out still sent), CLI_IO_EOF, CLI_IO_SOCKET, a TLS
+ * error or STDOUT_FAILED.
+ */
+static int send_out(int fd, pqify_tls_conn *conn, struct cli_inbuf *in, pqify_tls_buf *plain,
+                    pqify_tls_buf *out)
+{
+    int result = 0;
+    while (out->len > 0) {
+        struct pollfd p = {.fd = fd, .events = POLLOUT | (result == 0 ? POLLIN : 0)};
+        int n = poll(&p, 1, -1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return CLI_IO_SOCKET;
+        if (p.revents & (POLLOUT | POLLERR | POLLHUP)) {
+            ssize_t w = send(fd, out->base, out->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (w > 0)
+                pqify_tls_buf_consume(out, (size_t)w);
+            else if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                return CLI_IO_SOCKET;
+        }
+        if (result == 0 && (p.revents & POLLIN)) {
+            long got = cli_read_some(fd, in, 0);
+            if (got == 0)
+                return CLI_IO_EOF;
+            if (got == -1)
+                return CLI_IO_SOCKET;
+            if (got > 0) {
+                int rc = pump_in(conn, in, plain, out);
+                if (rc < 0 || rc == STDOUT_FAILED) {
+                    (void)cli_flush(fd, out);   /* it may hold our alert */
+                    return rc;
+                }
+                result = rc;   /* PQIFY_TLS_PEER_CLOSED stops reading */
+            }
+        }
+    }
+    return result;
 }
 
 /* Relay until the peer closes. Returns the process exit status. */
@@ -127,26 +172,24 @@ static int relay(int fd, pqify_tls_conn *conn, struct cli_inbuf *in, pqify_tls_b
 {
     pqify_tls_buf plain;
     uint8_t chunk[16384];
-    int stdin_open = 1, status = 1, rc;
+    int stdin_open = 1, status = 1, rc = 0;
 
     pqify_tls_buf_init(&plain, NULL, 0);
     if (in->len > 0) {
-        rc = pump_in(conn, fd, in, &plain, out);
-        if (rc == PQIFY_TLS_PEER_CLOSED)
-            goto peer_closed;
-        if (rc == -1)
-            goto out;
-        if (rc < 0)
-            goto tls_failed;
+        rc = pump_in(conn, in, &plain, out);
+        if (rc == 0 || rc == PQIFY_TLS_PEER_CLOSED) {
+            int s = send_out(fd, conn, in, &plain, out);
+            rc = s != 0 ? s : rc;
+        }
     }
-    for (;;) {
+    while (rc == 0) {
         struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = STDIN_FILENO, .events = POLLIN}};
         int n = poll(p, stdin_open ? 2 : 1, -1);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            fprintf(stderr, "pqify connect: poll: %s\n", strerror(errno));
-            goto out;
+            rc = CLI_IO_SOCKET;
+            break;
         }
         if (stdin_open && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
             ssize_t r = read(STDIN_FILENO, chunk, sizeof chunk);
@@ -157,55 +200,46 @@ static int relay(int fd, pqify_tls_conn *conn, struct cli_inbuf *in, pqify_tls_b
                  * reading what the peer still has to say. */
                 stdin_open = 0;
                 rc = pqify_tls_close_notify(conn, out);
-                if (cli_flush(fd, out) != 0 || rc < 0) {
-                    fprintf(stderr, "pqify connect: sending close_notify failed: %s\n",
-                            rc < 0 ? pqify_tls_strerror(rc) : strerror(errno));
-                    goto out;
-                }
             } else {
                 rc = pqify_tls_send(conn, out, chunk, (size_t)r);
-                if (cli_flush(fd, out) != 0 && rc == 0) {
-                    fprintf(stderr, "pqify connect: sending failed: %s\n", strerror(errno));
-                    goto out;
-                }
-                if (rc < 0)
-                    goto tls_failed;
             }
+            int s = send_out(fd, conn, in, &plain, out);
+            if (rc == 0)
+                rc = s;
+            continue;
         }
         if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
             long got = cli_read_some(fd, in, 0);
             if (got == -2)
                 continue;
-            if (got < 0) {
-                fprintf(stderr, "pqify connect: reading from the peer failed: %s\n", strerror(errno));
-                goto out;
-            }
             if (got == 0) {
-                fprintf(stderr, "pqify connect: the peer closed the connection without close_notify "
-                                "(what it sent may be truncated)\n");
-                goto out;
+                rc = CLI_IO_EOF;
+                break;
             }
-            rc = pump_in(conn, fd, in, &plain, out);
-            if (rc == PQIFY_TLS_PEER_CLOSED)
-                goto peer_closed;
-            if (rc == -1)
-                goto out;
-            if (rc < 0)
-                goto tls_failed;
+            if (got < 0) {
+                rc = CLI_IO_SOCKET;
+                break;
+            }
+            rc = pump_in(conn, in, &plain, out);
+            int s = send_out(fd, conn, in, &plain, out);
+            if (rc == 0)
+                rc = s;
         }
     }
 
-peer_closed:
-    if (stdin_open) {
+    if (rc == PQIFY_TLS_PEER_CLOSED) {
         /* Answer the peer's close_notify with ours before closing (§6.1). */
-        if (pqify_tls_close_notify(conn, out) == 0)
+        if (stdin_open && pqify_tls_close_notify(conn, out) == 0)
             (void)cli_flush(fd, out);
+        status = 0;
+    } else if (rc == CLI_IO_EOF) {
+        fprintf(stderr, "pqify connect: the peer closed the connection without close_notify "
+                        "(what it sent may be truncated)\n");
+    } else if (rc == CLI_IO_SOCKET) {
+        fprintf(stderr, "pqify connect: connection to the peer failed: %s\n", strerror(errno));
+    } else if (rc != STDOUT_FAILED) {
+        fprintf(stderr, "pqify connect: connection failed: %s\n", cli_strerror(rc));
     }
-    status = 0;
-    goto out;
-tls_failed:
-    fprintf(stderr, "pqify connect: connection failed: %s\n", cli_strerror(rc));
-out:
     pqify_tls_buf_dispose(&plain);
     return status;
 }
