@@ -310,6 +310,21 @@ static void test_mutual_tls(void **state)
     assert_int_equal(si.signature_scheme, 0x0403);
     pqify_tls_config_free(c);
 
+    /* Ed25519, RSA and P-384 client keys too */
+    const char *types[] = {"Ed25519", "RSA", "P-384"};
+    const uint16_t want[] = {0x0807, 0x0804, 0x0503};
+    for (int i = 0; i < 3; i++) {
+        tt_identity other_client;
+        tt_identity_new(&other_client, &ca, types[i], "client two", NULL, -1, 30);
+        c = tt_client_config(&ca, "server.test");
+        assert_int_equal(pqify_tls_config_set_cert_chain_pem(c, other_client.chain.data, other_client.chain.len), 0);
+        assert_int_equal(pqify_tls_config_set_key_pem(c, other_client.key.data, other_client.key.len), 0);
+        run_ok(c, s, 1 << 20, &ci, &si);
+        assert_int_equal(si.signature_scheme, want[i]);
+        pqify_tls_config_free(c);
+        tt_identity_free(&other_client);
+    }
+
     /* without a client certificate the server refuses */
     c = tt_client_config(&ca, "server.test");
     int cret, sret;
