@@ -179,4 +179,29 @@ pqify_serve "${srv[@]}" && {
   expect "bytes back" "$(jfield "$nc_log" done received)" 200000
 }
 
+begin "without --once: concurrent connections, each in its own child"
+srv_log="$casedir/pqify-serve.stderr"
+timeout "$T" "$PQIFY_BIN" serve --listen 127.0.0.1:0 "${srv[@]}" 2>"$srv_log" >/dev/null &
+multi_pid=$!
+pids+=("$multi_pid")
+if wait_for "$srv_log" '^listening on ' 10; then
+  port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$srv_log" | head -1)
+  cpids=()
+  for i in 1 2 3 4; do
+    timeout "$T" "$node" "$peers_js/tls_client.mjs" port="$port" ca="$certs/ca.pem" \
+      send="client $i"$'\n' >"$casedir/client$i.jsonl" 2>&1 &
+    cpids+=($!)
+  done
+  for i in 1 2 3 4; do
+    wait "${cpids[$((i - 1))]}"
+    expect "client $i exit" "$?" 0
+    expect "client $i echo" "$(jfield "$casedir/client$i.jsonl" done ok)" true
+  done
+  expect "accepted lines" "$(grep -c '^accepted .*group=X25519MLKEM768' "$srv_log")" 4
+  expect "server still running" "$(kill -0 "$multi_pid" 2>/dev/null && echo yes)" yes
+  kill "$multi_pid" 2>/dev/null
+else
+  fail "pqify serve did not start listening"
+fi
+
 finish
