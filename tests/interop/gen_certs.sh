@@ -7,12 +7,19 @@
 #                                       CN=localhost, SAN DNS:localhost, IP:127.0.0.1
 #   <dir>/client-{p256,rsa}.{pem,key}   CN=pqify-test-client[-rsa], clientAuth
 #   <dir>/client-other.{pem,key}        CN=pqify-stranger, signed by other-ca
-# Idempotent: an existing complete set is kept.
+# Idempotent: an existing complete, unexpired set is kept.
 set -euo pipefail
 dir=${1:?usage: gen_certs.sh <dir>}
 mkdir -p "$dir"
 cd "$dir"
-[ -f .complete ] && exit 0
+# Keep a complete set while every certificate is valid for another day (a
+# build tree can outlive the 30-day certificates).
+if [ -f .complete ]; then
+  fresh=1
+  for f in *.pem; do openssl x509 -in "$f" -noout -checkend 86400 >/dev/null 2>&1 || fresh=0; done
+  [ "$fresh" = 1 ] && exit 0
+  rm -f ./*.pem ./*.key ./*.srl .complete
+fi
 umask 077
 
 newkey() {  # newkey <file> <kind>
