@@ -5,7 +5,8 @@
  * written once in portable C and calls the routines below through the active
  * table, which is picked once at start-up (PQIFY_KEM_BACKEND=portable|avx2,
  * or pqify_kem_set_backend()). A backend fills every slot; the portable one
- * (backend_portable.c) is the reference every other backend must match.
+ * (table in backend.c; routines in ntt.c, poly.c, sampling.c, fips202.c) is
+ * the reference every other backend must match.
  *
  * ---------------------------------------------------------------------------
  * Data conventions (a backend may rely on its inputs meeting these, and must

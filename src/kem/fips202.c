@@ -22,6 +22,14 @@ static const uint64_t keccak_rc[24] = {
  * One round = theta, rho, pi, chi, iota (FIPS 202 §3.2), generated with pi
  * folded into the read order: output row Y takes B[X] = rot(A[(X+3Y)%5, X]).
  * Two macros alternate between the a.. and e.. lane sets so no lane is copied.
+ *
+ * Lanes 1, 2, 8, 12, 17 and 20 are kept complemented inside the
+ * permutation (the lane-complementing transform from the Keccak
+ * implementation notes): chi's ~b & c then mostly becomes b & c or b | c on
+ * the stored values, one NOT per row instead of five. The generator tracked
+ * every lane's complement through theta, rho and pi and picked, per row, the
+ * and/or form whose output lands in the same complement pattern
+ * (gen_keccak_rounds.py prints these macros).
  */
 #define KECCAK_ROUND_AE(rc) \
     c0 = a00 ^ a05 ^ a10 ^ a15 ^ a20; \
@@ -39,51 +47,56 @@ static const uint64_t keccak_rc[24] = {
     b2 = ROL64(a12 ^ d2, 43); \
     b3 = ROL64(a18 ^ d3, 21); \
     b4 = ROL64(a24 ^ d4, 14); \
-    e00 = b0 ^ (~b1 & b2); \
-    e01 = b1 ^ (~b2 & b3); \
-    e02 = b2 ^ (~b3 & b4); \
-    e03 = b3 ^ (~b4 & b0); \
-    e04 = b4 ^ (~b0 & b1); \
+    n2 = ~b2; \
+    e00 = b0 ^ (b1 | b2); \
+    e01 = b1 ^ (n2 | b3); \
+    e02 = b2 ^ (b3 & b4); \
+    e03 = b3 ^ (b4 | b0); \
+    e04 = b4 ^ (b0 & b1); \
     b0 = ROL64(a03 ^ d3, 28); \
     b1 = ROL64(a09 ^ d4, 20); \
     b2 = ROL64(a10 ^ d0, 3); \
     b3 = ROL64(a16 ^ d1, 45); \
     b4 = ROL64(a22 ^ d2, 61); \
-    e05 = b0 ^ (~b1 & b2); \
-    e06 = b1 ^ (~b2 & b3); \
-    e07 = b2 ^ (~b3 & b4); \
-    e08 = b3 ^ (~b4 & b0); \
-    e09 = b4 ^ (~b0 & b1); \
+    n4 = ~b4; \
+    e05 = b0 ^ (b1 | b2); \
+    e06 = b1 ^ (b2 & b3); \
+    e07 = b2 ^ (b3 | n4); \
+    e08 = b3 ^ (b4 | b0); \
+    e09 = b4 ^ (b0 & b1); \
     b0 = ROL64(a01 ^ d1, 1); \
     b1 = ROL64(a07 ^ d2, 6); \
     b2 = ROL64(a13 ^ d3, 25); \
     b3 = ROL64(a19 ^ d4, 8); \
     b4 = ROL64(a20 ^ d0, 18); \
-    e10 = b0 ^ (~b1 & b2); \
-    e11 = b1 ^ (~b2 & b3); \
-    e12 = b2 ^ (~b3 & b4); \
-    e13 = b3 ^ (~b4 & b0); \
-    e14 = b4 ^ (~b0 & b1); \
+    n3 = ~b3; \
+    e10 = b0 ^ (b1 | b2); \
+    e11 = b1 ^ (b2 & b3); \
+    e12 = b2 ^ (n3 & b4); \
+    e13 = n3 ^ (b4 | b0); \
+    e14 = b4 ^ (b0 & b1); \
     b0 = ROL64(a04 ^ d4, 27); \
     b1 = ROL64(a05 ^ d0, 36); \
     b2 = ROL64(a11 ^ d1, 10); \
     b3 = ROL64(a17 ^ d2, 15); \
     b4 = ROL64(a23 ^ d3, 56); \
-    e15 = b0 ^ (~b1 & b2); \
-    e16 = b1 ^ (~b2 & b3); \
-    e17 = b2 ^ (~b3 & b4); \
-    e18 = b3 ^ (~b4 & b0); \
-    e19 = b4 ^ (~b0 & b1); \
+    n3 = ~b3; \
+    e15 = b0 ^ (b1 & b2); \
+    e16 = b1 ^ (b2 | b3); \
+    e17 = b2 ^ (n3 | b4); \
+    e18 = n3 ^ (b4 & b0); \
+    e19 = b4 ^ (b0 | b1); \
     b0 = ROL64(a02 ^ d2, 62); \
     b1 = ROL64(a08 ^ d3, 55); \
     b2 = ROL64(a14 ^ d4, 39); \
     b3 = ROL64(a15 ^ d0, 41); \
     b4 = ROL64(a21 ^ d1, 2); \
-    e20 = b0 ^ (~b1 & b2); \
-    e21 = b1 ^ (~b2 & b3); \
-    e22 = b2 ^ (~b3 & b4); \
-    e23 = b3 ^ (~b4 & b0); \
-    e24 = b4 ^ (~b0 & b1); \
+    n1 = ~b1; \
+    e20 = b0 ^ (n1 & b2); \
+    e21 = n1 ^ (b2 | b3); \
+    e22 = b2 ^ (b3 & b4); \
+    e23 = b3 ^ (b4 | b0); \
+    e24 = b4 ^ (b0 & b1); \
     e00 ^= (rc)
 
 #define KECCAK_ROUND_EA(rc) \
@@ -102,51 +115,56 @@ static const uint64_t keccak_rc[24] = {
     b2 = ROL64(e12 ^ d2, 43); \
     b3 = ROL64(e18 ^ d3, 21); \
     b4 = ROL64(e24 ^ d4, 14); \
-    a00 = b0 ^ (~b1 & b2); \
-    a01 = b1 ^ (~b2 & b3); \
-    a02 = b2 ^ (~b3 & b4); \
-    a03 = b3 ^ (~b4 & b0); \
-    a04 = b4 ^ (~b0 & b1); \
+    n2 = ~b2; \
+    a00 = b0 ^ (b1 | b2); \
+    a01 = b1 ^ (n2 | b3); \
+    a02 = b2 ^ (b3 & b4); \
+    a03 = b3 ^ (b4 | b0); \
+    a04 = b4 ^ (b0 & b1); \
     b0 = ROL64(e03 ^ d3, 28); \
     b1 = ROL64(e09 ^ d4, 20); \
     b2 = ROL64(e10 ^ d0, 3); \
     b3 = ROL64(e16 ^ d1, 45); \
     b4 = ROL64(e22 ^ d2, 61); \
-    a05 = b0 ^ (~b1 & b2); \
-    a06 = b1 ^ (~b2 & b3); \
-    a07 = b2 ^ (~b3 & b4); \
-    a08 = b3 ^ (~b4 & b0); \
-    a09 = b4 ^ (~b0 & b1); \
+    n4 = ~b4; \
+    a05 = b0 ^ (b1 | b2); \
+    a06 = b1 ^ (b2 & b3); \
+    a07 = b2 ^ (b3 | n4); \
+    a08 = b3 ^ (b4 | b0); \
+    a09 = b4 ^ (b0 & b1); \
     b0 = ROL64(e01 ^ d1, 1); \
     b1 = ROL64(e07 ^ d2, 6); \
     b2 = ROL64(e13 ^ d3, 25); \
     b3 = ROL64(e19 ^ d4, 8); \
     b4 = ROL64(e20 ^ d0, 18); \
-    a10 = b0 ^ (~b1 & b2); \
-    a11 = b1 ^ (~b2 & b3); \
-    a12 = b2 ^ (~b3 & b4); \
-    a13 = b3 ^ (~b4 & b0); \
-    a14 = b4 ^ (~b0 & b1); \
+    n3 = ~b3; \
+    a10 = b0 ^ (b1 | b2); \
+    a11 = b1 ^ (b2 & b3); \
+    a12 = b2 ^ (n3 & b4); \
+    a13 = n3 ^ (b4 | b0); \
+    a14 = b4 ^ (b0 & b1); \
     b0 = ROL64(e04 ^ d4, 27); \
     b1 = ROL64(e05 ^ d0, 36); \
     b2 = ROL64(e11 ^ d1, 10); \
     b3 = ROL64(e17 ^ d2, 15); \
     b4 = ROL64(e23 ^ d3, 56); \
-    a15 = b0 ^ (~b1 & b2); \
-    a16 = b1 ^ (~b2 & b3); \
-    a17 = b2 ^ (~b3 & b4); \
-    a18 = b3 ^ (~b4 & b0); \
-    a19 = b4 ^ (~b0 & b1); \
+    n3 = ~b3; \
+    a15 = b0 ^ (b1 & b2); \
+    a16 = b1 ^ (b2 | b3); \
+    a17 = b2 ^ (n3 | b4); \
+    a18 = n3 ^ (b4 & b0); \
+    a19 = b4 ^ (b0 | b1); \
     b0 = ROL64(e02 ^ d2, 62); \
     b1 = ROL64(e08 ^ d3, 55); \
     b2 = ROL64(e14 ^ d4, 39); \
     b3 = ROL64(e15 ^ d0, 41); \
     b4 = ROL64(e21 ^ d1, 2); \
-    a20 = b0 ^ (~b1 & b2); \
-    a21 = b1 ^ (~b2 & b3); \
-    a22 = b2 ^ (~b3 & b4); \
-    a23 = b3 ^ (~b4 & b0); \
-    a24 = b4 ^ (~b0 & b1); \
+    n1 = ~b1; \
+    a20 = b0 ^ (n1 & b2); \
+    a21 = n1 ^ (b2 | b3); \
+    a22 = b2 ^ (b3 & b4); \
+    a23 = b3 ^ (b4 | b0); \
+    a24 = b4 ^ (b0 & b1); \
     a00 ^= (rc)
 
 void pqify_keccakf1600_portable(uint64_t st[25])
@@ -159,11 +177,14 @@ void pqify_keccakf1600_portable(uint64_t st[25])
     uint64_t e00, e01, e02, e03, e04, e05, e06, e07, e08, e09, e10, e11, e12;
     uint64_t e13, e14, e15, e16, e17, e18, e19, e20, e21, e22, e23, e24;
     uint64_t b0, b1, b2, b3, b4, c0, c1, c2, c3, c4, d0, d1, d2, d3, d4;
+    uint64_t n1, n2, n3, n4;
 
+    a01 = ~a01; a02 = ~a02; a08 = ~a08; a12 = ~a12; a17 = ~a17; a20 = ~a20;
     for (unsigned i = 0; i < 24; i += 2) {
         KECCAK_ROUND_AE(keccak_rc[i]);
         KECCAK_ROUND_EA(keccak_rc[i + 1]);
     }
+    a01 = ~a01; a02 = ~a02; a08 = ~a08; a12 = ~a12; a17 = ~a17; a20 = ~a20;
 
     st[0] = a00; st[1] = a01; st[2] = a02; st[3] = a03; st[4] = a04;
     st[5] = a05; st[6] = a06; st[7] = a07; st[8] = a08; st[9] = a09;
