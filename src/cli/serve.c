@@ -179,11 +179,17 @@ static int answer_http(pqify_tls_conn *conn, int fd, const struct facts *f, cons
         close_after = !strcasecmp(conn_hdr, "close") || (http10 && strcasecmp(conn_hdr, "keep-alive"));
     html_escape(f->line + strlen("accepted "), esc, sizeof esc);
     html_escape(f->server_name, sni, sizeof sni);
+    /* Counted now, not at the handshake: a peer may have updated its keys. */
+    pqify_tls_info now;
+    pqify_tls_get_info(conn, &now);
     int blen = snprintf(body, sizeof body,
                         "<!doctype html>\n<html><head><title>pqify serve</title></head><body>\n"
-                        "<h1>pqify serve</h1>\n<pre>%s alpn=%s server_name=%s handshake_us=%llu</pre>\n"
+                        "<h1>pqify serve</h1>\n<pre>%s alpn=%s server_name=%s handshake_us=%llu "
+                        "key_updates_received=%llu key_updates_sent=%llu</pre>\n"
                         "</body></html>\n",
-                        esc, f->alpn, sni, f->handshake_us);
+                        esc, f->alpn, sni, f->handshake_us,
+                        (unsigned long long)now.key_updates_received,
+                        (unsigned long long)now.key_updates_sent);
     if (blen < 0 || (size_t)blen >= sizeof body)
         return PQIFY_TLS_ERR_INTERNAL;
     char hdr[256];

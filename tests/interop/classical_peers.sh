@@ -204,6 +204,74 @@ pqify_serve --cert "$certs/server-p256.pem" --key "$certs/server-p256.key" --pq 
     'Received alert \[71\]: Insufficient security'
 }
 
+# ---- KeyUpdate (RFC 8446 §4.6.3) with OpenSSL -----------------------------------
+# Interactive peers driven through FIFOs, each step waiting for the previous
+# one to show up in the peer's output.
+begin "KeyUpdate: openssl s_client asks pqify serve to update too"
+pqify_serve --cert "$certs/server-p256.pem" --key "$certs/server-p256.key" --www && {
+  mkfifo "$casedir/s_client.in"
+  timeout "$T" openssl s_client -connect 127.0.0.1:"$srv_port" -CAfile "$certs/ca.pem" \
+    -servername localhost -verify_return_error -brief <"$casedir/s_client.in" \
+    >"$casedir/s_client.out" 2>"$casedir/s_client.err" &
+  sc_pid=$!
+  pids+=("$sc_pid")
+  exec 7>"$casedir/s_client.in"
+  if wait_for "$casedir/s_client.err" 'CONNECTION ESTABLISHED' 10; then
+    printf 'K\n' >&7   # s_client command: KeyUpdate with update_requested
+    wait_for "$casedir/s_client.err" '^KEYUPDATE' 10 || fail "s_client sent no KeyUpdate"
+    printf 'GET / HTTP/1.0\r\n\r\n' >&7
+    wait_for "$casedir/s_client.out" '</html>' 10
+  fi
+  exec 7>&-
+  wait "$sc_pid"
+  wait_server
+  expect "serve exit" "$srv_rc" 0
+  # s_client could read the page only if pqify switched its sending key in step.
+  expect_match "page read after the update" "$(cat "$casedir/s_client.out")" \
+    'key_updates_received=1 key_updates_sent=1'
+}
+
+begin "KeyUpdate: openssl s_server asks pqify connect to update too"
+mkfifo "$casedir/s_server.in" "$casedir/connect.in"
+srv_log="$casedir/s_server.out"
+timeout "$T" openssl s_server -accept 127.0.0.1:0 -naccept 1 -tls1_3 -msg "${key[@]}" \
+  <"$casedir/s_server.in" >"$srv_log" 2>&1 &
+srv_pid=$!
+pids+=("$srv_pid")
+exec 7>"$casedir/s_server.in"
+if wait_for "$srv_log" '^ACCEPT' 10; then
+  srv_port=$(sed -n 's/^ACCEPT .*:\([0-9]*\)$/\1/p' "$srv_log")
+  cli_out="$casedir/pqify-connect.stdout"
+  cli_err="$casedir/pqify-connect.stderr"
+  timeout "$T" "$PQIFY_BIN" connect "127.0.0.1:$srv_port" --ca "$certs/ca.pem" --servername localhost \
+    <"$casedir/connect.in" >"$cli_out" 2>"$cli_err" &
+  cli_pid=$!
+  pids+=("$cli_pid")
+  exec 8>"$casedir/connect.in"
+  if wait_for "$cli_err" '^connected ' 10; then
+    printf 'K\n' >&7   # s_server command: KeyUpdate with update_requested
+    wait_for "$srv_log" '<<< TLS 1.3, Handshake \[length 0005\], KeyUpdate' 10 ||
+      fail "pqify did not answer the KeyUpdate"
+    printf 'from server\n' >&7
+    wait_for "$cli_out" '^from server$' 10
+    printf 'from client\n' >&8
+    wait_for "$srv_log" '^from client$' 10
+  fi
+  exec 8>&-
+  wait "$cli_pid"
+  cli_rc=$?
+  exec 7>&-
+  wait_server
+  expect "connect exit" "$cli_rc" 0
+  expect "s_server sent KeyUpdate" "$(grep -c '>>> TLS 1.3, Handshake \[length 0005\], KeyUpdate' "$srv_log")" 1
+  expect "pqify answered with KeyUpdate" "$(grep -c '<<< TLS 1.3, Handshake \[length 0005\], KeyUpdate' "$srv_log")" 1
+  expect "server -> client after the update" "$(cat "$cli_out")" "from server"
+  expect_match "client -> server after the update" "$(cat "$srv_log")" '^from client$'
+else
+  exec 7>&-
+  fail "openssl s_server did not start"
+fi
+
 # ---- curl -> pqify serve --www ----------------------------------------------------
 begin "curl -> pqify serve --www"
 pqify_serve --cert "$certs/server-p256.pem" --key "$certs/server-p256.key" --www && {
