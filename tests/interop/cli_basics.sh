@@ -40,6 +40,25 @@ expect "exit status" "$?" 1
 expect "one line" "$(grep -c . "$casedir/err")" 1
 expect_match "message" "$(cat "$casedir/err")" "^pqify connect: cannot connect to 127\.0\.0\.1:$port: Connection refused"
 
+begin "a client that never speaks: the handshake times out"
+pqify_serve --cert "$certs/server-p256.pem" --key "$certs/server-p256.key" --timeout 1 && {
+  exec 9<>"/dev/tcp/127.0.0.1/$srv_port"
+  wait_server
+  exec 9>&-
+  expect "serve exit" "$srv_rc" 1
+  expect_match "says why" "$(cat "$srv_log")" '^pqify serve: handshake with 127\.0\.0\.1:[0-9]+ failed: the handshake timed out$'
+}
+
+begin "plaintext HTTP to the TLS port is refused with a reason"
+pqify_serve --cert "$certs/server-p256.pem" --key "$certs/server-p256.key" && {
+  exec 9<>"/dev/tcp/127.0.0.1/$srv_port"
+  printf 'GET / HTTP/1.0\r\n\r\n' >&9
+  wait_server
+  exec 9>&-
+  expect "serve exit" "$srv_rc" 1
+  expect_match "says why" "$(cat "$srv_log")" '^pqify serve: handshake with 127\.0\.0\.1:[0-9]+ failed: .+'
+}
+
 begin "unreadable key file"
 "$PQIFY_BIN" serve --listen 127.0.0.1:0 --cert "$certs/server-p256.pem" --key /nonexistent.key \
   >/dev/null 2>"$casedir/err"
