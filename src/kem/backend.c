@@ -25,9 +25,15 @@ const pqify_kem_ops pqify_kem_ops_portable = {
     .sample_cbd = pqify_sample_cbd_portable,
 };
 
+#ifdef PQIFY_KEM_HAVE_AVX2
+/* The AVX2 table with AVX-512VL Keccak for the samplers (x86_64/backend_avx2.c). */
+extern const pqify_kem_ops pqify_kem_ops_avx512;
+#endif
+
 /* Fastest first: the default is the first available entry. */
 static const pqify_kem_ops *const all_ops[] = {
 #ifdef PQIFY_KEM_HAVE_AVX2
+    &pqify_kem_ops_avx512,
     &pqify_kem_ops_avx2,
 #endif
     &pqify_kem_ops_portable,

@@ -24,6 +24,10 @@ void pqify_decompress_avx2(pqify_poly *r, const uint8_t *a, unsigned d);
 void pqify_gen_matrix_avx2(pqify_poly *A, const uint8_t rho[32], unsigned k, int transposed);
 void pqify_sample_cbd_avx2(pqify_poly *r, unsigned count, const uint8_t sigma[32], uint8_t nonce,
                            unsigned eta);
+/* The same two samplers on the AVX-512VL Keccak (the avx512 backend). */
+void pqify_gen_matrix_avx512(pqify_poly *A, const uint8_t rho[32], unsigned k, int transposed);
+void pqify_sample_cbd_avx512(pqify_poly *r, unsigned count, const uint8_t sigma[32],
+                             uint8_t nonce, unsigned eta);
 
 /*
  * Four SHAKE sponges run side by side on one interleaved state (lane i of
@@ -31,11 +35,27 @@ void pqify_sample_cbd_avx2(pqify_poly *r, unsigned count, const uint8_t sigma[32
  * length, which is all gen_matrix and sample_cbd need.
  */
 typedef struct {
+    void (*x4)(uint64_t st[4 * 25]);
+    void (*x5)(uint64_t st[4 * 25], uint64_t st1[25]); /* x4 plus a scalar state */
+} pqify_keccak_x4_impl;
+
+extern const pqify_keccak_x4_impl pqify_keccak_x4_impl_avx2;
+extern const pqify_keccak_x4_impl pqify_keccak_x4_impl_avx512;
+void pqify_keccakf1600_x4_avx512(uint64_t st[4 * 25]);
+void pqify_keccakf1600_x5_avx512(uint64_t st[4 * 25], uint64_t st1[25]);
+void pqify_keccakf1600_x1_avx512(uint64_t st[25]);
+
+typedef struct {
     _Alignas(32) uint64_t s[4 * 25];
+    const pqify_keccak_x4_impl *impl;
 } pqify_keccak_x4;
 
-/* Absorbs in[j][0..len) into instance j (len < rate) and pads: SHAKE (0x1F). */
-void pqify_shake_x4_absorb_once(pqify_keccak_x4 *st, unsigned rate, const uint8_t *in0,
+/*
+ * Starts the four sponges on the given permutations, absorbs in[j][0..len)
+ * into instance j (len < rate) and pads: SHAKE (0x1F).
+ */
+void pqify_shake_x4_absorb_once(pqify_keccak_x4 *st, const pqify_keccak_x4_impl *impl,
+                                unsigned rate, const uint8_t *in0,
                                 const uint8_t *in1, const uint8_t *in2, const uint8_t *in3,
                                 size_t len);
 /* Permutes, then writes the first `rate` bytes of instance j to out[j]. */

@@ -87,8 +87,8 @@ static void cbd(pqify_poly *r, const uint8_t *buf, unsigned eta)
  * SHAKE-256 (lanes past n are computed into a scratch poly), a fifth in the
  * scalar state permuted alongside (keccak_x5_avx2.c), a lone one alone.
  */
-static void cbd_batch(pqify_poly *r, unsigned n, const uint8_t sigma[32], uint8_t nonce,
-                      unsigned eta)
+static void cbd_batch(const pqify_keccak_x4_impl *impl, pqify_poly *r, unsigned n,
+                      const uint8_t sigma[32], uint8_t nonce, unsigned eta)
 {
     /* Two SHAKE-256 blocks (272 bytes) cover eta = 3's 192 plus cbd3's 8-byte overread. */
     _Alignas(32) uint8_t buf[5][2 * 136];
@@ -109,7 +109,7 @@ static void cbd_batch(pqify_poly *r, unsigned n, const uint8_t sigma[32], uint8_
     /* The scalar lane, when there is one, takes the batch's last poly. */
     uint8_t *in1 = in[n - 1];
     if (vec)
-        pqify_shake_x4_absorb_once(&st, 136, in[0], in[1], in[2], in[3], 33);
+        pqify_shake_x4_absorb_once(&st, impl, 136, in[0], in[1], in[2], in[3], 33);
     if (one)
         pqify_shake_x1_absorb_once(st1, 136, in1, 33);
     for (unsigned b = 0; b < blocks; b++) {
@@ -138,14 +138,26 @@ static void cbd_batch(pqify_poly *r, unsigned n, const uint8_t sigma[32], uint8_
     pqify_zeroize(st1, sizeof st1);
 }
 
-void pqify_sample_cbd_avx2(pqify_poly *r, unsigned count, const uint8_t sigma[32], uint8_t nonce,
-                           unsigned eta)
+static void sample_cbd(const pqify_keccak_x4_impl *impl, pqify_poly *r, unsigned count,
+                       const uint8_t sigma[32], uint8_t nonce, unsigned eta)
 {
     /* Batches of four, except that a remainder of five runs as 4 + 1 in one stream. */
     for (unsigned first = 0; first < count;) {
         const unsigned left = count - first;
         const unsigned n = left == 5 ? 5 : (left < 4 ? left : 4);
-        cbd_batch(&r[first], n, sigma, (uint8_t)(nonce + first), eta);
+        cbd_batch(impl, &r[first], n, sigma, (uint8_t)(nonce + first), eta);
         first += n;
     }
+}
+
+void pqify_sample_cbd_avx2(pqify_poly *r, unsigned count, const uint8_t sigma[32], uint8_t nonce,
+                           unsigned eta)
+{
+    sample_cbd(&pqify_keccak_x4_impl_avx2, r, count, sigma, nonce, eta);
+}
+
+void pqify_sample_cbd_avx512(pqify_poly *r, unsigned count, const uint8_t sigma[32],
+                             uint8_t nonce, unsigned eta)
+{
+    sample_cbd(&pqify_keccak_x4_impl_avx512, r, count, sigma, nonce, eta);
 }

@@ -194,10 +194,16 @@ static inline uint64_t load64_le(const uint8_t *p)
     return r;
 }
 
-void pqify_shake_x4_absorb_once(pqify_keccak_x4 *st, unsigned rate, const uint8_t *in0,
-                                const uint8_t *in1, const uint8_t *in2, const uint8_t *in3,
-                                size_t len)
+const pqify_keccak_x4_impl pqify_keccak_x4_impl_avx2 = {
+    .x4 = pqify_keccakf1600_x4_avx2,
+    .x5 = pqify_keccakf1600_x5_avx2,
+};
+
+void pqify_shake_x4_absorb_once(pqify_keccak_x4 *st, const pqify_keccak_x4_impl *impl,
+                                unsigned rate, const uint8_t *in0, const uint8_t *in1,
+                                const uint8_t *in2, const uint8_t *in3, size_t len)
 {
+    st->impl = impl;
     const uint8_t *in[4] = {in0, in1, in2, in3};
     __m256i *v = (__m256i *)st->s;
     uint8_t *bytes = (uint8_t *)st->s;
@@ -258,7 +264,7 @@ static void extract_x4(const pqify_keccak_x4 *st, unsigned rate, uint8_t *out0, 
 void pqify_shake_x4_squeezeblock(pqify_keccak_x4 *st, unsigned rate, uint8_t *out0, uint8_t *out1,
                                  uint8_t *out2, uint8_t *out3)
 {
-    pqify_keccakf1600_x4_avx2(st->s);
+    st->impl->x4(st->s);
     extract_x4(st, rate, out0, out1, out2, out3);
 }
 
@@ -266,7 +272,7 @@ void pqify_shake_x5_squeezeblock(pqify_keccak_x4 *st, uint64_t st1[25], unsigned
                                  uint8_t *out0, uint8_t *out1, uint8_t *out2, uint8_t *out3,
                                  uint8_t *out4)
 {
-    pqify_keccakf1600_x5_avx2(st->s, st1);
+    st->impl->x5(st->s, st1);
     extract_x4(st, rate, out0, out1, out2, out3);
     memcpy(out4, st1, rate);
 }

@@ -337,8 +337,8 @@ static void entry_seed(uint8_t in[34], const uint8_t rho[32], unsigned k, int tr
  * and a lone entry in the scalar state alone. Each sponge squeezes until its
  * own entry is complete (Alg. 7 has no block limit).
  */
-static void gen_batch(pqify_poly *A, const uint8_t rho[32], unsigned k, int transposed,
-                      unsigned first, unsigned n)
+static void gen_batch(const pqify_keccak_x4_impl *impl, pqify_poly *A, const uint8_t rho[32],
+                      unsigned k, int transposed, unsigned first, unsigned n)
 {
     _Alignas(32) uint8_t buf[5][BUF_BYTES + SLACK];
     uint8_t in[5][34];
@@ -359,7 +359,7 @@ static void gen_batch(pqify_poly *A, const uint8_t rho[32], unsigned k, int tran
         out[l] = real ? A[e].coeffs : scratch;
     }
     if (vec)
-        pqify_shake_x4_absorb_once(&st, 168, in[0], in[1], in[2], in[3], 34);
+        pqify_shake_x4_absorb_once(&st, impl, 168, in[0], in[1], in[2], in[3], 34);
     if (one)
         pqify_shake_x1_absorb_once(st1, 168, in[lanes - 1], 34);
 
@@ -384,14 +384,25 @@ static void gen_batch(pqify_poly *A, const uint8_t rho[32], unsigned k, int tran
     }
 }
 
-void pqify_gen_matrix_avx2(pqify_poly *A, const uint8_t rho[32], unsigned k, int transposed)
+static void gen_matrix(const pqify_keccak_x4_impl *impl, pqify_poly *A, const uint8_t rho[32],
+                       unsigned k, int transposed)
 {
     const unsigned total = k * k;
     /* Batches of four, except that a remainder of five (k = 3) runs as 4 + 1 in one stream. */
     for (unsigned first = 0; first < total;) {
         const unsigned left = total - first;
         const unsigned n = left == 5 ? 5 : (left < 4 ? left : 4);
-        gen_batch(A, rho, k, transposed, first, n);
+        gen_batch(impl, A, rho, k, transposed, first, n);
         first += n;
     }
+}
+
+void pqify_gen_matrix_avx2(pqify_poly *A, const uint8_t rho[32], unsigned k, int transposed)
+{
+    gen_matrix(&pqify_keccak_x4_impl_avx2, A, rho, k, transposed);
+}
+
+void pqify_gen_matrix_avx512(pqify_poly *A, const uint8_t rho[32], unsigned k, int transposed)
+{
+    gen_matrix(&pqify_keccak_x4_impl_avx512, A, rho, k, transposed);
 }
