@@ -1,0 +1,105 @@
+/*
+ * libFuzzer: a whole client connection driven by fuzzed bytes from the network,
+ * through the public API only. The client sends its ClientHello (X25519MLKEM768 and
+ * X25519 shares, the defaults), then reads:
+ *   control bit 7 = 0: the fuzzed bytes from the start (ServerHello / HRR parsing,
+ *     the HRR answer, key-share checks, alerts, record framing);
+ *   control bit 7 = 1: first a fixed valid ServerHello choosing X25519 (share = the
+ *     base point, a valid public value whatever our private key is), then the fuzzed
+ *     bytes, which meet the handshake keys: record decryption, padding, content
+ *     types, bad_record_mac.
+ *   control bits 0-6: bytes per pqify_tls_handshake call (0 = all at once).
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "fuzz_common.h"
+#include "fuzz_rand.h"
+
+static pqify_tls_config *cfgs[2];
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    fuzz_pki pki;
+    fuzz_pki_init(&pki);
+    cfgs[0] = fuzz_client_config(&pki, 0);
+    cfgs[1] = fuzz_client_config(&pki, 1);
+    fuzz_pki_free(&pki);
+    return 0;
+}
+
+/* record(handshake(ServerHello)): TLS_AES_128_GCM_SHA256, X25519, share u = 9 */
+static const uint8_t fixed_server_hello[] = {
+    22, 3, 3, 0, 90,
+    2, 0, 0, 86,
+    3, 3,
+    0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11,
+    0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11,
+    0,                      /* legacy_session_id_echo: the client sent none */
+    0x13, 0x01, 0,          /* cipher, compression */
+    0, 46,                  /* extensions */
+    0x00, 0x2b, 0, 2, 0x03, 0x04,
+    0x00, 0x33, 0, 36, 0x00, 0x1d, 0, 32,
+    9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    fuzz_rand_reset();
+    size_t chunk = data[0] & 0x7f;
+    int prefix = data[0] >> 7;
+    /* the mutual-TLS client for half the inputs, picked by the last byte */
+    pqify_tls_conn *c = pqify_tls_conn_new(cfgs[data[size - 1] & 1], 0);
+    if (c == NULL)
+        __builtin_trap();
+    data++;
+    size--;
+    if (chunk == 0)
+        chunk = size == 0 ? 1 : size;
+    pqify_tls_buf out, plain;
+    pqify_tls_buf_init(&out, NULL, 0);
+    pqify_tls_buf_init(&plain, NULL, 0);
+    size_t zero = 0;
+    int ret = pqify_tls_handshake(c, NULL, &zero, &out);
+    if (ret != PQIFY_TLS_IN_PROGRESS)
+        __builtin_trap();
+    out.len = 0;
+    if (prefix) {
+        size_t used = sizeof fixed_server_hello;
+        ret = pqify_tls_handshake(c, fixed_server_hello, &used, &out);
+        if (ret != PQIFY_TLS_IN_PROGRESS || used != sizeof fixed_server_hello)
+            __builtin_trap();   /* the prefix is valid for any client key */
+        out.len = 0;
+    }
+    size_t off = 0;
+    while (off < size && ret == PQIFY_TLS_IN_PROGRESS) {
+        size_t n = size - off < chunk ? size - off : chunk, used = n;
+        ret = pqify_tls_handshake(c, data + off, &used, &out);
+        fuzz_check_ret(c, ret);
+        if (used > n || (ret == PQIFY_TLS_IN_PROGRESS && used != n))
+            __builtin_trap();
+        off += used;
+        out.len = 0;
+    }
+    while (ret == 0 && off < size) {
+        size_t n = size - off < chunk ? size - off : chunk, used = n;
+        ret = pqify_tls_receive(c, &plain, data + off, &used, &out);
+        fuzz_check_ret(c, ret);
+        if (used > n || (ret == 0 && used != n))
+            __builtin_trap();
+        off += used;
+        plain.len = out.len = 0;
+    }
+    pqify_tls_buf_dispose(&out);
+    pqify_tls_buf_dispose(&plain);
+    pqify_tls_conn_free(c);
+    return 0;
+}
