@@ -44,6 +44,11 @@ unsigned long long pqify_alloc_count(void)
     return 0;
 }
 
+long long pqify_alloc_live_bytes(void)
+{
+    return 0;
+}
+
 #else
 
 #include <malloc.h>
@@ -60,12 +65,23 @@ extern void *__libc_pvalloc(size_t size);
 /* Relaxed atomics: a count, not a synchronisation point; libcrypto may allocate
  * from any thread. */
 static unsigned long long allocations;
+/* Bytes in live blocks, by malloc_usable_size (what the heap really holds, slack
+ * included), so a benchmark can tell what an idle object keeps. */
+static long long live_bytes;
 
 static void *counted(void *p)
 {
-    if (p != NULL)
+    if (p != NULL) {
         __atomic_fetch_add(&allocations, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&live_bytes, (long long)malloc_usable_size(p), __ATOMIC_RELAXED);
+    }
     return p;
+}
+
+static void released(void *p)
+{
+    if (p != NULL)
+        __atomic_fetch_sub(&live_bytes, (long long)malloc_usable_size(p), __ATOMIC_RELAXED);
 }
 
 int pqify_alloc_count_available(void)
@@ -76,6 +92,11 @@ int pqify_alloc_count_available(void)
 unsigned long long pqify_alloc_count(void)
 {
     return __atomic_load_n(&allocations, __ATOMIC_RELAXED);
+}
+
+long long pqify_alloc_live_bytes(void)
+{
+    return __atomic_load_n(&live_bytes, __ATOMIC_RELAXED);
 }
 
 void *malloc(size_t size)
@@ -90,11 +111,17 @@ void *calloc(size_t n, size_t size)
 
 void *realloc(void *p, size_t size)
 {
-    return counted(__libc_realloc(p, size));
+    /* realloc(p, 0) frees p and may return NULL; a failed realloc keeps p. */
+    size_t old = p != NULL ? malloc_usable_size(p) : 0;
+    void *q = __libc_realloc(p, size);
+    if (q != NULL || size == 0)
+        __atomic_fetch_sub(&live_bytes, (long long)old, __ATOMIC_RELAXED);
+    return counted(q);
 }
 
 void free(void *p)
 {
+    released(p);
     __libc_free(p);
 }
 

@@ -10,4 +10,8 @@ int pqify_alloc_count_available(void);
  * posix_memalign, aligned_alloc, memalign, valloc and pvalloc. 0 when unavailable. */
 unsigned long long pqify_alloc_count(void);
 
+/* Bytes held in live heap blocks (usable sizes), for differences between two
+ * points of a run. 0 when unavailable. */
+long long pqify_alloc_live_bytes(void);
+
 #endif

@@ -40,6 +40,49 @@ int pqify_bench_kem(const struct pqify_bench_kem_opts *opts);
  * order, and returns how many (at most max). Leaves the active backend as it was. */
 size_t pqify_bench_kem_backends(const char *names[], size_t max);
 
+/* ---- pqify bench handshake ---- */
+
+struct pqify_bench_handshake_opts {
+    int quick;           /* a short, noisy run that checks everything works */
+    unsigned rounds;     /* 0: the default; rows are interleaved round by round */
+    unsigned per_round;  /* 0: the default; handshakes per row and round */
+    FILE *out;
+};
+
+/* Returns 0, or 1 when a measurement failed (a message went to stderr). */
+int pqify_bench_handshake(const struct pqify_bench_handshake_opts *opts);
+
+/* ---- in-process client/server pairs (bench_pair.c) ---- */
+
+#include "pqify/tls.h"
+
+/* A self-signed ECDSA P-256 certificate and its key, as malloc'd PEM strings. */
+int pqify_bench_make_cert(char **cert_pem, char **key_pem);
+
+/* A config for one side: groups (expert list, NULL = defaults), pq ("preferred",
+ * "required", "off" or NULL), TLS_AES_128_GCM_SHA256; a server gets the
+ * certificate, a client does not verify it. NULL on failure. */
+pqify_tls_config *pqify_bench_config(int is_server, const char *cert_pem, const char *key_pem,
+                                     const char *groups, const char *pq);
+
+struct pqify_bench_pair_result {
+    uint16_t group_id;
+    int is_pq, hrr;
+    size_t client_hello_bytes;   /* the first flight, in records */
+    size_t client_to_server, server_to_client;  /* handshake bytes on the wire */
+    uint64_t ns;                 /* both sides, one thread, wall clock */
+    int client_err, server_err;  /* on failure */
+};
+
+/* One handshake in memory; 0 or -1 (errors in res). The _connect variant hands
+ * back the established connections (caller frees); on failure both are NULL. */
+int pqify_bench_pair_handshake(const pqify_tls_config *client_cfg,
+                               const pqify_tls_config *server_cfg,
+                               struct pqify_bench_pair_result *res);
+int pqify_bench_pair_connect(const pqify_tls_config *client_cfg,
+                             const pqify_tls_config *server_cfg, pqify_tls_conn **client,
+                             pqify_tls_conn **server, struct pqify_bench_pair_result *res);
+
 /* ---- helpers shared by every benchmark ---- */
 
 /* Pins the calling thread to the CPU it runs on, so that migrations and the other

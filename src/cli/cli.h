@@ -13,6 +13,7 @@ int pqify_cmd_demo(int argc, char **argv);
 int pqify_cmd_bench(int argc, char **argv);
 int pqify_cmd_serve(int argc, char **argv);
 int pqify_cmd_connect(int argc, char **argv);
+int pqify_cmd_scan(int argc, char **argv);
 
 /* 1 if argv holds --help or -h (the caller prints its usage and returns 0). */
 int pqify_wants_help(int argc, char **argv);

@@ -7,9 +7,10 @@
 /* One line per command; `pqify --help` lists them in this order. */
 static const struct pqify_command commands[] = {
     {"demo", "show what post-quantum TLS costs, step by step", pqify_cmd_demo},
-    {"bench", "measure the KEMs (and later the handshakes) against libcrypto", pqify_cmd_bench},
+    {"bench", "measure the KEMs and the handshakes (pqify against libssl 3.0)", pqify_cmd_bench},
     {"serve", "TLS 1.3 echo/HTTPS server that reports the negotiated group", pqify_cmd_serve},
     {"connect", "TLS 1.3 client: report the negotiated group, relay stdin/stdout", pqify_cmd_connect},
+    {"scan", "which key-exchange groups a TLS server accepts, and whether it prefers PQ", pqify_cmd_scan},
 };
 
 static void usage(FILE *f)

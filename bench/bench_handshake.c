@@ -1,0 +1,661 @@
+/*
+ * `pqify bench handshake`: full TLS 1.3 handshakes over loopback TCP, the server
+ * pinned to one core and a pqify load client to the other, pqify's server against
+ * a libssl 3.0 server (bench_libssl.c) in the same run with the same client.
+ *
+ * Server CPU is the server thread's CLOCK_THREAD_CPUTIME_ID (user and kernel time)
+ * from the accepted socket to its close: handshake, one byte each way so the
+ * client knows the server finished, close. The rows run in batches, interleaved
+ * round by round with the start rotating, so that load from the other engineers on
+ * this machine spreads over every row; each ratio is taken per round (the two rows
+ * of one round met the same machine) and the median of those is printed.
+ */
+#include "alloc_count.h"
+#include "bench.h"
+#include "bench_libssl.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/opensslv.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_ROUNDS 15
+#define DEFAULT_PER_ROUND 40
+#define QUICK_ROUNDS 2
+#define QUICK_PER_ROUND 4
+#define IDLE_CONNS 32
+#define IDLE_CONNS_QUICK 4
+#define BULK_BYTES (64u << 20)
+#define BULK_BYTES_QUICK (1u << 20)
+#define BULK_CHUNK 16384u
+/* RFC 8446 §5.2: a TLSCiphertext is at most 2^14 + 256 bytes after its 5-byte header;
+ * one such receive buffer is what "plus the record buffers" allows for. */
+#define RECORD_BUFFER (5u + 16384u + 256u)
+#define TARGET_IDLE_BYTES 16384.0
+#define TARGET_VS_LIBSSL 0.50
+#define TARGET_PQ_OVERHEAD 1.10
+
+enum impl { IMPL_PQIFY, IMPL_LIBSSL };
+
+struct row {
+    const char *server;   /* column text */
+    enum impl impl;
+    const char *group;    /* pqify's name; the client's only group */
+    const char *ossl_group;
+    pqify_tls_config *server_cfg, *client_cfg;
+    bench_libssl *libssl;
+    double *cpu_us;       /* per round: server CPU per handshake */
+    double *rate;         /* per round: handshakes per second (one client, closed loop) */
+    double *latency_us;   /* every handshake, client-observed */
+    size_t n_latency;
+    size_t c2s, s2c;      /* handshake bytes each way (last handshake) */
+    int hrr;
+};
+
+static struct row rows[] = {
+    {.server = "pqify", .impl = IMPL_PQIFY, .group = "X25519MLKEM768", .ossl_group = NULL},
+    {.server = "pqify", .impl = IMPL_PQIFY, .group = "X25519", .ossl_group = NULL},
+    {.server = "pqify", .impl = IMPL_PQIFY, .group = "SecP256r1MLKEM768", .ossl_group = NULL},
+    {.server = "pqify", .impl = IMPL_PQIFY, .group = "secp256r1", .ossl_group = NULL},
+    {.server = "pqify", .impl = IMPL_PQIFY, .group = "SecP384r1MLKEM1024", .ossl_group = NULL},
+    {.server = "pqify", .impl = IMPL_PQIFY, .group = "MLKEM768", .ossl_group = NULL},
+    {.server = "pqify", .impl = IMPL_PQIFY, .group = "X25519Kyber768Draft00", .ossl_group = NULL},
+    {.server = "libssl", .impl = IMPL_LIBSSL, .group = "X25519", .ossl_group = "X25519"},
+    {.server = "libssl", .impl = IMPL_LIBSSL, .group = "secp256r1", .ossl_group = "P-256"},
+};
+#define N_ROWS (sizeof rows / sizeof rows[0])
+enum { ROW_PQ = 0, ROW_X25519 = 1, ROW_LIBSSL_X25519 = 7 };
+
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int pin_to(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0 ? cpu : -1;
+}
+
+/* ---- blocking engine I/O ---------------------------------------------------- */
+
+struct io {
+    int fd;
+    uint8_t in[32768];
+    size_t len;
+    size_t sent, received;
+};
+
+static int flush_out(struct io *io, pqify_tls_buf *out)
+{
+    size_t off = 0;
+    while (off < out->len) {
+        ssize_t w = write(io->fd, out->base + off, out->len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        off += (size_t)w;
+    }
+    io->sent += out->len;
+    pqify_tls_buf_consume(out, out->len);
+    return 0;
+}
+
+static int read_more(struct io *io)
+{
+    if (io->len == sizeof io->in)
+        return -1;
+    for (;;) {
+        ssize_t r = read(io->fd, io->in + io->len, sizeof io->in - io->len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        io->len += (size_t)r;
+        io->received += (size_t)r;
+        return 0;
+    }
+}
+
+static void consume(struct io *io, size_t n)
+{
+    memmove(io->in, io->in + n, io->len - n);
+    io->len -= n;
+}
+
+static int engine_handshake(pqify_tls_conn *c, struct io *io, pqify_tls_buf *out, int is_server)
+{
+    int rc = PQIFY_TLS_IN_PROGRESS;
+    if (!is_server) {
+        size_t zero = 0;
+        rc = pqify_tls_handshake(c, NULL, &zero, out);
+        if (flush_out(io, out) != 0)
+            return -1;
+    }
+    while (rc == PQIFY_TLS_IN_PROGRESS) {
+        if (read_more(io) != 0)
+            return -1;
+        size_t n = io->len;
+        rc = pqify_tls_handshake(c, io->in, &n, out);
+        consume(io, n);
+        if (flush_out(io, out) != 0)
+            return -1;
+    }
+    return rc == 0 ? 0 : -1;
+}
+
+/* Read application data until at least one plaintext byte arrived. */
+static int engine_read_byte(pqify_tls_conn *c, struct io *io, pqify_tls_buf *out,
+                            pqify_tls_buf *plain)
+{
+    for (;;) {
+        size_t n = io->len;
+        if (n > 0) {
+            int rc = pqify_tls_receive(c, plain, io->in, &n, out);
+            consume(io, n);
+            if (rc != 0 || flush_out(io, out) != 0)
+                return -1;
+            if (plain->len > 0)
+                return 0;
+        }
+        if (read_more(io) != 0)
+            return -1;
+    }
+}
+
+static int engine_serve_one(const pqify_tls_config *cfg, int fd)
+{
+    int ret = -1;
+    struct io *io = malloc(sizeof *io);
+    pqify_tls_conn *c = pqify_tls_conn_new(cfg, 1);
+    pqify_tls_buf out, plain;
+    uint8_t out_storage[4096], plain_storage[64];
+    pqify_tls_buf_init(&out, out_storage, sizeof out_storage);
+    pqify_tls_buf_init(&plain, plain_storage, sizeof plain_storage);
+    if (io == NULL || c == NULL)
+        goto out;
+    io->fd = fd;
+    io->len = 0;
+    if (engine_handshake(c, io, &out, 1) != 0 || engine_read_byte(c, io, &out, &plain) != 0 ||
+        pqify_tls_send(c, &out, plain.base, 1) != 0 || flush_out(io, &out) != 0)
+        goto out;
+    ret = 0;
+out:
+    pqify_tls_conn_free(c);
+    pqify_tls_buf_dispose(&out);
+    pqify_tls_buf_dispose(&plain);
+    free(io);
+    return ret;
+}
+
+/* ---- the server thread -------------------------------------------------------- */
+
+struct server_job {
+    int listen_fd;
+    struct row *row;
+    unsigned n;
+    int cpu;
+    uint64_t cpu_ns;
+    int failed;
+};
+
+static void *server_main(void *arg)
+{
+    struct server_job *job = arg;
+    if (job->cpu >= 0)
+        (void)pin_to(job->cpu);
+    for (unsigned i = 0; i < job->n; i++) {
+        int fd = accept(job->listen_fd, NULL, NULL);
+        if (fd < 0) {
+            job->failed = 1;
+            return NULL;
+        }
+        int one = 1;
+        uint64_t t0 = thread_cpu_ns();
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        int rc = job->row->impl == IMPL_PQIFY ? engine_serve_one(job->row->server_cfg, fd)
+                                              : bench_libssl_serve_one(job->row->libssl, fd);
+        close(fd);
+        job->cpu_ns += thread_cpu_ns() - t0;
+        if (rc != 0)
+            job->failed = 1;
+    }
+    return NULL;
+}
+
+/* ---- the client ----------------------------------------------------------------- */
+
+static int client_one(struct row *r, uint16_t port, double *latency_us)
+{
+    int ret = -1, one = 1;
+    struct io *io = malloc(sizeof *io);
+    pqify_tls_conn *c = NULL;
+    pqify_tls_buf out, plain;
+    pqify_tls_buf_init(&out, NULL, 0);
+    pqify_tls_buf_init(&plain, NULL, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (io == NULL)
+        return -1;
+    memset(io, 0, sizeof *io);
+    uint64_t t0 = pqify_bench_now_ns();
+    io->fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (io->fd < 0)
+        goto out;
+    (void)setsockopt(io->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c = pqify_tls_conn_new(r->client_cfg, 0);
+    if (c == NULL || connect(io->fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        engine_handshake(c, io, &out, 0) != 0)
+        goto out;
+    *latency_us = (double)(pqify_bench_now_ns() - t0) / 1e3;
+    pqify_tls_info info;
+    pqify_tls_get_info(c, &info);
+    if (pqify_tls_group_id(r->group) != info.group_id) {
+        fprintf(stderr, "pqify bench handshake: %s %s negotiated %s\n", r->server, r->group,
+                info.group);
+        goto out;
+    }
+    r->hrr = info.hrr;
+    r->c2s = io->sent;
+    r->s2c = io->received;
+    static const uint8_t ping = 'p';
+    if (pqify_tls_send(c, &out, &ping, 1) != 0 || flush_out(io, &out) != 0 ||
+        engine_read_byte(c, io, &out, &plain) != 0)
+        goto out;
+    ret = 0;
+out:
+    if (io->fd >= 0)
+        close(io->fd);
+    pqify_tls_conn_free(c);
+    pqify_tls_buf_dispose(&out);
+    pqify_tls_buf_dispose(&plain);
+    free(io);
+    return ret;
+}
+
+static int run_batch(struct row *r, int listen_fd, uint16_t port, unsigned n, int server_cpu,
+                     double *cpu_us, double *rate)
+{
+    struct server_job job = {.listen_fd = listen_fd, .row = r, .n = n, .cpu = server_cpu};
+    pthread_t t;
+    if (pthread_create(&t, NULL, server_main, &job) != 0)
+        return -1;
+    int failed = 0;
+    uint64_t t0 = pqify_bench_now_ns();
+    unsigned done = 0;
+    for (; done < n; done++) {
+        if (client_one(r, port, &r->latency_us[r->n_latency]) != 0) {
+            failed = 1;
+            break;
+        }
+        r->n_latency++;
+    }
+    uint64_t wall = pqify_bench_now_ns() - t0;
+    if (failed) {
+        /* unblock the server's accept() for the connections never made */
+        for (unsigned i = done; i < n; i++) {
+            int fd = socket(AF_INET, SOCK_STREAM, 0);
+            struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port),
+                                     .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+            if (fd >= 0) {
+                (void)connect(fd, (struct sockaddr *)&sa, sizeof sa);
+                close(fd);
+            }
+        }
+    }
+    pthread_join(t, NULL);
+    if (failed || job.failed) {
+        fprintf(stderr, "pqify bench handshake: %s server, group %s: a handshake failed\n",
+                r->server, r->group);
+        return -1;
+    }
+    *cpu_us = (double)job.cpu_ns / 1e3 / n;
+    *rate = (double)n / ((double)wall / 1e9);
+    return 0;
+}
+
+/* ---- idle memory and bulk throughput (in memory, one thread) ------------------- */
+
+/* Heap bytes that n established, idle server connections hold, per connection:
+ * the clients (and every output buffer) are freed right after each handshake, so
+ * what stays is the server's. */
+static int idle_bytes(struct row *r, unsigned n, double *per_conn)
+{
+    pqify_tls_conn **servers = calloc(n, sizeof *servers);
+    bench_libssl_conn **ossl = calloc(n, sizeof *ossl);
+    int ret = -1;
+    if (servers == NULL || ossl == NULL)
+        goto out;
+    for (unsigned warm = 0; warm < 2; warm++) {   /* first use fetches and caches */
+        pqify_tls_conn *c = NULL, *s = NULL;
+        struct pqify_bench_pair_result res;
+        if (r->impl == IMPL_PQIFY) {
+            if (pqify_bench_pair_connect(r->client_cfg, r->server_cfg, &c, &s, &res) != 0)
+                goto out;
+            pqify_tls_conn_free(s);
+        } else {
+            bench_libssl_conn *o = bench_libssl_accept_mem(r->libssl, r->client_cfg, &c);
+            if (o == NULL)
+                goto out;
+            bench_libssl_conn_free(o);
+        }
+        pqify_tls_conn_free(c);
+    }
+    long long before = pqify_alloc_live_bytes();
+    for (unsigned i = 0; i < n; i++) {
+        pqify_tls_conn *c = NULL;
+        struct pqify_bench_pair_result res;
+        if (r->impl == IMPL_PQIFY) {
+            if (pqify_bench_pair_connect(r->client_cfg, r->server_cfg, &c, &servers[i], &res) != 0)
+                goto out;
+        } else {
+            ossl[i] = bench_libssl_accept_mem(r->libssl, r->client_cfg, &c);
+            if (ossl[i] == NULL)
+                goto out;
+        }
+        pqify_tls_conn_free(c);
+    }
+    *per_conn = (double)(pqify_alloc_live_bytes() - before) / n;
+    ret = 0;
+out:
+    for (unsigned i = 0; servers != NULL && i < n; i++)
+        pqify_tls_conn_free(servers[i]);
+    for (unsigned i = 0; ossl != NULL && i < n; i++)
+        bench_libssl_conn_free(ossl[i]);
+    free(servers);
+    free(ossl);
+    if (ret != 0)
+        fprintf(stderr, "pqify bench handshake: idle-connection measurement (%s) failed\n",
+                r->server);
+    return ret;
+}
+
+/* MB/s of application data one core seals and opens, 16 KiB writes, AES-128-GCM. */
+static int bulk(struct row *r, size_t total, double *seal_mbs, double *open_mbs)
+{
+    int ret = -1;
+    pqify_tls_conn *c = NULL, *s = NULL;
+    bench_libssl_conn *o = NULL;
+    uint64_t seal_ns = 0, open_ns = 0;
+    uint8_t *data = calloc(1, BULK_CHUNK);
+    pqify_tls_buf sout, cout, plain;
+    pqify_tls_buf_init(&sout, NULL, 0);
+    pqify_tls_buf_init(&cout, NULL, 0);
+    pqify_tls_buf_init(&plain, NULL, 0);
+    if (data == NULL)
+        goto out;
+    if (r->impl == IMPL_LIBSSL) {
+        o = bench_libssl_accept_mem(r->libssl, r->client_cfg, &c);
+        if (o == NULL || bench_libssl_bulk(o, c, total, BULK_CHUNK, &seal_ns, &open_ns) != 0)
+            goto out;
+    } else {
+        struct pqify_bench_pair_result res;
+        if (pqify_bench_pair_connect(r->client_cfg, r->server_cfg, &c, &s, &res) != 0)
+            goto out;
+        for (size_t done = 0; done < total; done += BULK_CHUNK) {
+            uint64_t t0 = thread_cpu_ns();
+            if (pqify_tls_send(s, &sout, data, BULK_CHUNK) != 0)
+                goto out;
+            seal_ns += thread_cpu_ns() - t0;
+            size_t n = sout.len;
+            if (pqify_tls_receive(c, &plain, sout.base, &n, &cout) != 0 || plain.len != BULK_CHUNK)
+                goto out;
+            pqify_tls_buf_consume(&sout, sout.len);
+            pqify_tls_buf_consume(&plain, plain.len);
+        }
+        for (size_t done = 0; done < total; done += BULK_CHUNK) {
+            if (pqify_tls_send(c, &cout, data, BULK_CHUNK) != 0)
+                goto out;
+            size_t n = cout.len;
+            uint64_t t0 = thread_cpu_ns();
+            if (pqify_tls_receive(s, &plain, cout.base, &n, &sout) != 0)
+                goto out;
+            open_ns += thread_cpu_ns() - t0;
+            if (plain.len != BULK_CHUNK)
+                goto out;
+            pqify_tls_buf_consume(&cout, cout.len);
+            pqify_tls_buf_consume(&plain, plain.len);
+        }
+    }
+    *seal_mbs = (double)total / 1e6 / ((double)seal_ns / 1e9);
+    *open_mbs = (double)total / 1e6 / ((double)open_ns / 1e9);
+    ret = 0;
+out:
+    if (ret != 0)
+        fprintf(stderr, "pqify bench handshake: bulk transfer (%s) failed\n", r->server);
+    bench_libssl_conn_free(o);
+    pqify_tls_conn_free(c);
+    pqify_tls_conn_free(s);
+    pqify_tls_buf_dispose(&sout);
+    pqify_tls_buf_dispose(&cout);
+    pqify_tls_buf_dispose(&plain);
+    free(data);
+    return ret;
+}
+
+/* ---- set-up, run, report ----------------------------------------------------- */
+
+static int listen_loopback(uint16_t *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    if (fd < 0)
+        return -1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 128) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
+        close(fd);
+        return -1;
+    }
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+static double median_of(const double *v, size_t n)
+{
+    double *tmp = malloc(n * sizeof *tmp);
+    if (tmp == NULL || n == 0) {
+        free(tmp);
+        return 0.0;
+    }
+    memcpy(tmp, v, n * sizeof *tmp);
+    double m = pqify_bench_summarise(tmp, n).median;
+    free(tmp);
+    return m;
+}
+
+static double percentile(double *v, size_t n, double q)
+{
+    pqify_bench_summarise(v, n);   /* sorts */
+    size_t i = (size_t)(q * (double)(n - 1) + 0.5);
+    return v[i < n ? i : n - 1];
+}
+
+/* Median over rounds of row a's CPU over row b's in the same round. */
+static double paired_ratio(const struct row *a, const struct row *b, unsigned rounds)
+{
+    double *x = malloc(rounds * sizeof *x);
+    if (x == NULL)
+        return 0.0;
+    for (unsigned i = 0; i < rounds; i++)
+        x[i] = a->cpu_us[i] / b->cpu_us[i];
+    double m = pqify_bench_summarise(x, rounds).median;
+    free(x);
+    return m;
+}
+
+static const char *verdict(double v, double target)
+{
+    return v <= target ? "ok" : "MISSED";
+}
+
+static void free_rows(void)
+{
+    for (size_t i = 0; i < N_ROWS; i++) {
+        pqify_tls_config_free(rows[i].server_cfg);
+        pqify_tls_config_free(rows[i].client_cfg);
+        bench_libssl_free(rows[i].libssl);
+        free(rows[i].cpu_us);
+        free(rows[i].rate);
+        free(rows[i].latency_us);
+        memset(&rows[i].server_cfg, 0,
+               sizeof rows[i] - offsetof(struct row, server_cfg));
+    }
+}
+
+int pqify_bench_handshake(const struct pqify_bench_handshake_opts *opts)
+{
+    FILE *f = opts->out;
+    unsigned rounds = opts->rounds ? opts->rounds : opts->quick ? QUICK_ROUNDS : DEFAULT_ROUNDS;
+    unsigned per = opts->per_round ? opts->per_round
+                                   : opts->quick ? QUICK_PER_ROUND : DEFAULT_PER_ROUND;
+    char *cert = NULL, *key = NULL;
+    int ret = 1, listen_fd = -1, pinned = 0;
+    uint16_t port = 0;
+    cpu_set_t allowed;
+
+    if (pqify_bench_make_cert(&cert, &key) != 0) {
+        fprintf(stderr, "pqify bench handshake: cannot make the P-256 test certificate\n");
+        goto out;
+    }
+    for (size_t i = 0; i < N_ROWS; i++) {
+        struct row *r = &rows[i];
+        r->client_cfg = pqify_bench_config(0, NULL, NULL, r->group, NULL);
+        if (r->impl == IMPL_PQIFY)
+            r->server_cfg = pqify_bench_config(1, cert, key, r->group, NULL);
+        else
+            r->libssl = bench_libssl_new(cert, key, r->ossl_group);
+        r->cpu_us = calloc(rounds, sizeof *r->cpu_us);
+        r->rate = calloc(rounds, sizeof *r->rate);
+        r->latency_us = calloc((size_t)rounds * per, sizeof *r->latency_us);
+        if (r->client_cfg == NULL || (r->server_cfg == NULL && r->libssl == NULL) ||
+            r->cpu_us == NULL || r->rate == NULL || r->latency_us == NULL) {
+            fprintf(stderr, "pqify bench handshake: set-up of %s %s failed\n", r->server,
+                    r->group);
+            goto out;
+        }
+    }
+    listen_fd = listen_loopback(&port);
+    if (listen_fd < 0) {
+        fprintf(stderr, "pqify bench handshake: cannot listen on 127.0.0.1: %s\n",
+                strerror(errno));
+        goto out;
+    }
+
+    /* Server on CPU 0, client on CPU 1 when both are ours to use. */
+    int server_cpu = -1, client_cpu = -1;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_ISSET(0, &allowed) &&
+        CPU_ISSET(1, &allowed)) {
+        server_cpu = 0;
+        client_cpu = pin_to(1);
+        pinned = 1;
+    }
+
+    fprintf(f, "pqify bench handshake: full TLS 1.3 handshakes over loopback TCP, ECDSA P-256 "
+               "certificate, TLS_AES_128_GCM_SHA256\n");
+    fprintf(f, "server %s, client (pqify, certificate not checked) %s; %u rounds x %u "
+               "handshakes per row, rows interleaved\n",
+            server_cpu >= 0 ? "on CPU 0" : "unpinned", client_cpu >= 0 ? "on CPU 1" : "unpinned",
+            rounds, per);
+    fprintf(f, "baseline: %s (libssl, no session tickets)\n\n", OpenSSL_version(OPENSSL_VERSION));
+    fflush(f);
+
+    for (unsigned round = 0; round < rounds; round++) {
+        for (size_t k = 0; k < N_ROWS; k++) {
+            struct row *r = &rows[(k + round) % N_ROWS];
+            if (run_batch(r, listen_fd, port, per, server_cpu, &r->cpu_us[round],
+                          &r->rate[round]) != 0)
+                goto out;
+        }
+    }
+
+    fprintf(f, "%-7s %-22s %5s %13s %8s %9s %9s %4s %6s %6s\n", "server", "group", "pq",
+            "server_us/hs", "hs/s", "p50_us", "p99_us", "hrr", "c->s", "s->c");
+    for (size_t i = 0; i < N_ROWS; i++) {
+        struct row *r = &rows[i];
+        uint16_t id = (uint16_t)pqify_tls_group_id(r->group);
+        fprintf(f, "%-7s %-22s %5s %13.1f %8.0f %9.1f %9.1f %4s %6zu %6zu\n", r->server,
+                pqify_tls_group_name(id), pqify_tls_group_is_pq(id) ? "yes" : "no",
+                median_of(r->cpu_us, rounds), median_of(r->rate, rounds),
+                percentile(r->latency_us, r->n_latency, 0.50),
+                percentile(r->latency_us, r->n_latency, 0.99), r->hrr ? "yes" : "no", r->c2s,
+                r->s2c);
+    }
+    /* Resumption (PSK with session tickets) is not in the engine yet. */
+    fprintf(f, "%-7s %-22s %s\n", "pqify", "resumed", "n/a: resumption not built");
+
+    fprintf(f, "\nmemory per idle established server connection (heap, libcrypto included):\n");
+    double pq_idle = 0.0;
+    for (size_t i = 0; i < N_ROWS; i++) {
+        struct row *r = &rows[i];
+        if (i != ROW_X25519 && i != ROW_LIBSSL_X25519)
+            continue;
+        if (!pqify_alloc_count_available()) {
+            fprintf(f, "  %-7s n/a (allocation counter off in sanitizer builds)\n", r->server);
+            continue;
+        }
+        double b;
+        if (idle_bytes(r, opts->quick ? IDLE_CONNS_QUICK : IDLE_CONNS, &b) != 0)
+            goto out;
+        if (r->impl == IMPL_PQIFY) {
+            pq_idle = b;
+            fprintf(f, "  %-7s %8.0f bytes: engine %zu (record buffer %u) + libcrypto %.0f\n",
+                    r->server, b, pqify_tls_conn_size(0), RECORD_BUFFER,
+                    b - (double)pqify_tls_conn_size(0));
+        } else {
+            fprintf(f, "  %-7s %8.0f bytes\n", r->server, b);
+        }
+    }
+
+    fprintf(f, "\nbulk %s, MB/s of application data per core (16 KiB writes):\n",
+            "TLS_AES_128_GCM_SHA256");
+    for (size_t i = 0; i < N_ROWS; i++) {
+        struct row *r = &rows[i];
+        double seal, open;
+        if (i != ROW_X25519 && i != ROW_LIBSSL_X25519)
+            continue;
+        if (bulk(r, opts->quick ? BULK_BYTES_QUICK : BULK_BYTES, &seal, &open) != 0)
+            goto out;
+        fprintf(f, "  %-7s send %8.0f  receive %8.0f\n", r->server, seal, open);
+    }
+
+    double vs_libssl = paired_ratio(&rows[ROW_PQ], &rows[ROW_LIBSSL_X25519], rounds);
+    double overhead = paired_ratio(&rows[ROW_PQ], &rows[ROW_X25519], rounds);
+    fprintf(f, "\ntargets (ratios of server CPU, median of per-round ratios):\n");
+    fprintf(f, "  pqify X25519MLKEM768 / libssl X25519   %6.2fx  target <= %.2fx  %s\n", vs_libssl,
+            TARGET_VS_LIBSSL, verdict(vs_libssl, TARGET_VS_LIBSSL));
+    fprintf(f, "  pqify X25519MLKEM768 / pqify X25519    %6.2fx  target <= %.2fx  %s\n", overhead,
+            TARGET_PQ_OVERHEAD, verdict(overhead, TARGET_PQ_OVERHEAD));
+    if (pqify_alloc_count_available()) {
+        double beyond = pq_idle - RECORD_BUFFER;
+        fprintf(f, "  pqify idle connection - record buffer %6.0f bytes  target <= %.0f  %s\n",
+                beyond, TARGET_IDLE_BYTES, verdict(beyond, TARGET_IDLE_BYTES));
+    } else {
+        fprintf(f, "  pqify idle connection - record buffer    n/a (allocation counter off)\n");
+    }
+    ret = 0;
+out:
+    if (listen_fd >= 0)
+        close(listen_fd);
+    if (pinned)
+        (void)sched_setaffinity(0, sizeof allowed, &allowed);
+    free_rows();
+    free(cert);
+    free(key);
+    return ret;
+}

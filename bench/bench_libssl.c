@@ -1,0 +1,230 @@
+/*
+ * libssl 3.0 baseline server for `pqify bench handshake` (see bench_libssl.h).
+ * Configured as a deployment would be for a fair comparison: one group, the same
+ * suite the pqify server picks, no session tickets (libssl sends two after every
+ * full handshake by default, which pqify's server does not).
+ */
+#include "bench_libssl.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct bench_libssl {
+    SSL_CTX *ctx;
+};
+
+struct bench_libssl_conn {
+    SSL *ssl;
+    BIO *rbio, *wbio; /* owned by ssl */
+};
+
+static void report(const char *what)
+{
+    unsigned long e = ERR_get_error();
+    char buf[256] = "";
+    if (e != 0)
+        ERR_error_string_n(e, buf, sizeof buf);
+    fprintf(stderr, "pqify bench handshake: libssl %s failed%s%s\n", what, e ? ": " : "", buf);
+    ERR_clear_error();
+}
+
+bench_libssl *bench_libssl_new(const char *cert_pem, const char *key_pem, const char *group)
+{
+    bench_libssl *s = calloc(1, sizeof *s);
+    BIO *cb = BIO_new_mem_buf(cert_pem, -1), *kb = BIO_new_mem_buf(key_pem, -1);
+    X509 *cert = cb ? PEM_read_bio_X509(cb, NULL, NULL, NULL) : NULL;
+    EVP_PKEY *key = kb ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
+    int ok = 0;
+    if (s == NULL || cert == NULL || key == NULL) {
+        report("reading the certificate");
+        goto out;
+    }
+    s->ctx = SSL_CTX_new(TLS_server_method());
+    if (s->ctx == NULL || SSL_CTX_set_min_proto_version(s->ctx, TLS1_3_VERSION) != 1 ||
+        SSL_CTX_set_max_proto_version(s->ctx, TLS1_3_VERSION) != 1 ||
+        SSL_CTX_set_ciphersuites(s->ctx, "TLS_AES_128_GCM_SHA256") != 1 ||
+        SSL_CTX_set1_groups_list(s->ctx, group) != 1 || SSL_CTX_use_certificate(s->ctx, cert) != 1 ||
+        SSL_CTX_use_PrivateKey(s->ctx, key) != 1 || SSL_CTX_set_num_tickets(s->ctx, 0) != 1) {
+        report("server set-up");
+        goto out;
+    }
+    SSL_CTX_set_session_cache_mode(s->ctx, SSL_SESS_CACHE_OFF);
+    ok = 1;
+out:
+    BIO_free(cb);
+    BIO_free(kb);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    if (!ok) {
+        bench_libssl_free(s);
+        s = NULL;
+    }
+    return s;
+}
+
+void bench_libssl_free(bench_libssl *s)
+{
+    if (s == NULL)
+        return;
+    SSL_CTX_free(s->ctx);
+    free(s);
+}
+
+int bench_libssl_serve_one(bench_libssl *s, int fd)
+{
+    SSL *ssl = SSL_new(s->ctx);
+    unsigned char b = 0;
+    int ok = ssl != NULL && SSL_set_fd(ssl, fd) == 1 && SSL_accept(ssl) == 1 &&
+             SSL_read(ssl, &b, 1) == 1 && SSL_write(ssl, &b, 1) == 1;
+    if (!ok)
+        report("handshake");
+    SSL_free(ssl);
+    return ok ? 0 : -1;
+}
+
+/* Move whatever libssl wrote to the pqify client, and the client's output back. */
+static int pump(bench_libssl_conn *c, pqify_tls_conn *client, pqify_tls_buf *cout,
+                pqify_tls_buf *plain, int *client_rc)
+{
+    uint8_t buf[16384 + 512];
+    int n;
+    while ((n = BIO_read(c->wbio, buf, sizeof buf)) > 0) {
+        size_t len = (size_t)n, off = 0;
+        while (off < len) {
+            size_t used = len - off;
+            int rc = pqify_tls_is_established(client)
+                         ? pqify_tls_receive(client, plain, buf + off, &used, cout)
+                         : pqify_tls_handshake(client, buf + off, &used, cout);
+            if (rc < 0)
+                return -1;
+            if (client_rc != NULL && !pqify_tls_is_established(client))
+                *client_rc = rc;
+            off += used;
+            if (used == 0)
+                break;
+        }
+    }
+    if (cout->len > 0) {
+        if (BIO_write(c->rbio, cout->base, (int)cout->len) != (int)cout->len)
+            return -1;
+        pqify_tls_buf_consume(cout, cout->len);
+    }
+    return 0;
+}
+
+bench_libssl_conn *bench_libssl_accept_mem(bench_libssl *s, const pqify_tls_config *client_cfg,
+                                           pqify_tls_conn **client)
+{
+    bench_libssl_conn *c = calloc(1, sizeof *c);
+    pqify_tls_buf cout, plain;
+    pqify_tls_buf_init(&cout, NULL, 0);
+    pqify_tls_buf_init(&plain, NULL, 0);
+    *client = pqify_tls_conn_new(client_cfg, 0);
+    if (c == NULL || *client == NULL)
+        goto fail;
+    c->ssl = SSL_new(s->ctx);
+    c->rbio = BIO_new(BIO_s_mem());
+    c->wbio = BIO_new(BIO_s_mem());
+    if (c->ssl == NULL || c->rbio == NULL || c->wbio == NULL) {
+        BIO_free(c->rbio);
+        BIO_free(c->wbio);
+        goto fail;
+    }
+    SSL_set_bio(c->ssl, c->rbio, c->wbio);
+    SSL_set_accept_state(c->ssl);
+    size_t zero = 0;
+    if (pqify_tls_handshake(*client, NULL, &zero, &cout) != PQIFY_TLS_IN_PROGRESS)
+        goto fail;
+    if (BIO_write(c->rbio, cout.base, (int)cout.len) != (int)cout.len)
+        goto fail;
+    pqify_tls_buf_consume(&cout, cout.len);
+    for (int round = 0; round < 8; round++) {
+        int r = SSL_do_handshake(c->ssl);
+        if (r != 1 && SSL_get_error(c->ssl, r) != SSL_ERROR_WANT_READ) {
+            report("in-memory handshake");
+            goto fail;
+        }
+        if (pump(c, *client, &cout, &plain, NULL) != 0)
+            goto fail;
+        if (r == 1 && pqify_tls_is_established(*client))
+            break;
+    }
+    if (!SSL_is_init_finished(c->ssl) || !pqify_tls_is_established(*client))
+        goto fail;
+    pqify_tls_buf_dispose(&cout);
+    pqify_tls_buf_dispose(&plain);
+    return c;
+fail:
+    pqify_tls_buf_dispose(&cout);
+    pqify_tls_buf_dispose(&plain);
+    pqify_tls_conn_free(*client);
+    *client = NULL;
+    bench_libssl_conn_free(c);
+    return NULL;
+}
+
+void bench_libssl_conn_free(bench_libssl_conn *c)
+{
+    if (c == NULL)
+        return;
+    SSL_free(c->ssl);
+    free(c);
+}
+
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int bench_libssl_bulk(bench_libssl_conn *c, pqify_tls_conn *client, size_t total, size_t chunk,
+                      uint64_t *seal_ns, uint64_t *open_ns)
+{
+    int ret = -1;
+    uint8_t *data = calloc(1, chunk);
+    pqify_tls_buf cout, plain;
+    pqify_tls_buf_init(&cout, NULL, 0);
+    pqify_tls_buf_init(&plain, NULL, 0);
+    *seal_ns = *open_ns = 0;
+    if (data == NULL)
+        goto out;
+    for (size_t done = 0; done < total; done += chunk) {
+        uint64_t t0 = thread_cpu_ns();
+        if (SSL_write(c->ssl, data, (int)chunk) != (int)chunk)
+            goto out;
+        *seal_ns += thread_cpu_ns() - t0;
+        if (pump(c, client, &cout, &plain, NULL) != 0 || plain.len != chunk)
+            goto out;
+        pqify_tls_buf_consume(&plain, plain.len);
+    }
+    for (size_t done = 0; done < total; done += chunk) {
+        if (pqify_tls_send(client, &cout, data, chunk) != 0 ||
+            BIO_write(c->rbio, cout.base, (int)cout.len) != (int)cout.len)
+            goto out;
+        pqify_tls_buf_consume(&cout, cout.len);
+        uint64_t t0 = thread_cpu_ns();
+        size_t got = 0;
+        while (got < chunk) {
+            int n = SSL_read(c->ssl, data, (int)(chunk - got));
+            if (n <= 0)
+                goto out;
+            got += (size_t)n;
+        }
+        *open_ns += thread_cpu_ns() - t0;
+    }
+    ret = 0;
+out:
+    if (ret != 0)
+        report("bulk transfer");
+    free(data);
+    pqify_tls_buf_dispose(&cout);
+    pqify_tls_buf_dispose(&plain);
+    return ret;
+}
