@@ -41,6 +41,7 @@ extern "C" {
 /* Positive, not errors. */
 #define PQIFY_TLS_IN_PROGRESS 1   /* handshake: feed more bytes (after flushing out) */
 #define PQIFY_TLS_PEER_CLOSED 2   /* receive: the peer sent close_notify; no more data */
+#define PQIFY_TLS_WANT_SIGNATURE 4 /* handshake: an asynchronous signer holds CertificateVerify */
 
 /*
  * Errors are negative, -100 and below. Each maps to the alert the engine sent (or
@@ -91,6 +92,7 @@ enum pqify_tls_err {
     PQIFY_TLS_ERR_CERT_REQUIRED = -154,   /* client sent no certificate: certificate_required */
     PQIFY_TLS_ERR_BAD_SIGNATURE = -155,   /* CertificateVerify does not verify: decrypt_error */
     PQIFY_TLS_ERR_BAD_FINISHED = -156,    /* Finished does not verify: decrypt_error */
+    PQIFY_TLS_ERR_BAD_BINDER = -157,      /* PSK binder does not verify (§4.2.11.2): decrypt_error */
     /* the peer's alert: PQIFY_TLS_ERR_PEER_ALERT - alert (so -1000 .. -1255) */
     PQIFY_TLS_ERR_PEER_ALERT = -1000,
 };
@@ -138,11 +140,22 @@ PQIFY_MUST_USE int pqify_tls_pq_mode_parse(const char *word, pqify_pq_mode *mode
 const char *pqify_tls_pq_mode_name(pqify_pq_mode mode);
 
 /*
- * Signer: makes the CertificateVerify signature. The default signer uses the key
- * from pqify_tls_config_set_key_*. A custom signer (keyless) is set with
- * pqify_tls_config_set_signer. sign() returns 0 and sets *sig_len, or a negative
- * error. Only synchronous signers exist today; PQIFY_TLS_SIGN_PENDING is reserved
- * for the asynchronous variant (the handshake will return it and resume later).
+ * Signer: makes the CertificateVerify signature (the server's, and a client's for
+ * mutual TLS). The default signer uses the key from pqify_tls_config_set_key_*; a
+ * custom one is set with pqify_tls_config_set_signer. sign() is called once per
+ * handshake with the scheme to use and the bytes to sign (RFC 8446 §4.4.3), and
+ * returns one of:
+ *   0                        synchronous: sig holds the signature, *sig_len its length
+ *                            (1 .. sig_capacity);
+ *   PQIFY_TLS_SIGN_PENDING   asynchronous (keyless): the signature will come later.
+ *                            pqify_tls_handshake then returns PQIFY_TLS_WANT_SIGNATURE;
+ *                            see "Asynchronous signing" below;
+ *   anything else            failure: the handshake aborts with PQIFY_TLS_ERR_SIGN
+ *                            (internal_error alert).
+ * The callback does not get the connection; an asynchronous caller learns which
+ * connection waits from pqify_tls_handshake's return value and reads the request
+ * with pqify_tls_signature_request. The signer must be thread-safe if connections
+ * on several threads share the config.
  */
 #define PQIFY_TLS_SIGN_PENDING 3
 #define PQIFY_TLS_MAX_SIGNATURE 1024
@@ -212,6 +225,44 @@ PQIFY_MUST_USE int pqify_tls_config_set_server_name(pqify_tls_config *cfg, const
  * TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256 (default: that order). */
 PQIFY_MUST_USE int pqify_tls_config_set_ciphers(pqify_tls_config *cfg, const char *list);
 
+/* ---- resumption (RFC 8446 §4.6.1, §4.2.11), psk_dhe_ke only ------------------ */
+/*
+ * A resumed handshake always carries a full key share too (psk_dhe_ke, §4.2.9), so
+ * it negotiates a (hybrid) group exactly like a full one and stays post-quantum;
+ * the PSK replaces only the certificate authentication. psk_ke is never offered or
+ * accepted, and 0-RTT (early data) never: our tickets allow none.
+ *
+ * Server: after each handshake it sends `n` NewSessionTickets (default 1; 0 turns
+ * tickets off). A ticket is the session sealed with AES-256-GCM under a ticket key
+ * only this server (or servers sharing its ticket secret) knows; docs/tls.md gives
+ * the layout. Ticket keys rotate every rotation period (default 7200 s): a ticket is
+ * accepted under the current key and the previous one, and falls back to a full
+ * handshake once its key has rotated out. It also expires after its lifetime
+ * (default 7200 s, at most 604800 by §4.6.1), and its obfuscated_ticket_age must
+ * match the server's clock within 10 s. A ticket that fails any check (also a
+ * tampered one, another suite's hash, another SNI, or no client certificate where
+ * one is now required) silently gives a full handshake; a wrong binder is
+ * decrypt_error.
+ */
+PQIFY_MUST_USE int pqify_tls_config_set_tickets(pqify_tls_config *cfg, unsigned n);
+PQIFY_MUST_USE int pqify_tls_config_set_ticket_lifetime(pqify_tls_config *cfg, uint32_t seconds);
+PQIFY_MUST_USE int pqify_tls_config_set_ticket_rotation(pqify_tls_config *cfg, uint32_t seconds);
+/* The secret ticket keys are derived from (32 bytes; random per config by default).
+ * Servers that share it accept each other's tickets (e.g. forked workers, a fleet). */
+PQIFY_MUST_USE int pqify_tls_config_set_ticket_secret(pqify_tls_config *cfg, const uint8_t *secret,
+                                                      size_t len);
+/* Wall clock in milliseconds for ticket times (default CLOCK_REALTIME); tests only. */
+void pqify_tls_config_set_clock(pqify_tls_config *cfg, uint64_t (*now_ms)(void *ctx), void *ctx);
+
+/*
+ * Client: a small cache in the config, keyed by server name, that keeps the newest
+ * ticket of each server (up to `entries` names; 0, the default, turns it off). A
+ * connection made from the config offers the cached session by itself, so a
+ * reconnecting client resumes without any more code. The cache is the one part of
+ * a config that changes after use; it is locked and thread-safe.
+ */
+PQIFY_MUST_USE int pqify_tls_config_set_session_cache(pqify_tls_config *cfg, size_t entries);
+
 /* ---- groups (for tools) ---------------------------------------------------- */
 
 /* Name of a NamedGroup code ("X25519MLKEM768"), or NULL if pqify does not know it. */
@@ -238,8 +289,10 @@ void pqify_tls_conn_free(pqify_tls_conn *conn);
 /*
  * Bytes pqify allocates for one connection: while handshaking (handshaking = 1) and
  * once established (0), after the handshake part is released. On x86-64 today:
- * 70,376 while handshaking (32 KiB of it reassembles handshake messages) and 18,768
- * established, of which 16,645 is the receive-record buffer. libcrypto's two cipher
+ * 74,672 while handshaking (32 KiB of it reassembles handshake messages) and 19,992
+ * established, of which 16,645 is the receive-record buffer and 2,048 reassembles
+ * post-handshake messages (a larger NewSessionTicket is skipped). A client that
+ * received a ticket also holds one malloc'ed session (about 2.7 KiB). libcrypto's two cipher
  * contexts come on top. A handshake message (a certificate chain) may be up to
  * 32 KiB; a larger one fails with decode_error. See docs/tls.md.
  */
@@ -279,6 +332,51 @@ PQIFY_MUST_USE int pqify_tls_key_update(pqify_tls_conn *conn, int request_peer, 
 
 /* The sticky first error, or 0. */
 int pqify_tls_error(const pqify_tls_conn *conn);
+/* Words for the sticky error with what only the connection knows (a signer's
+ * reason: "signer failed: key server timed out"); "" while there is no error. */
+const char *pqify_tls_error_detail(const pqify_tls_conn *conn);
+
+/*
+ * ---- Asynchronous signing (the keyless hook) ----
+ * When the signer returns PQIFY_TLS_SIGN_PENDING, pqify_tls_handshake flushes what
+ * it has (server: ServerHello .. Certificate) into out and returns
+ * PQIFY_TLS_WANT_SIGNATURE. The connection then waits; other connections carry on.
+ *   pqify_tls_signature_request  the scheme and the bytes to sign (valid until the
+ *                                signature is completed or failed);
+ *   pqify_tls_signature_complete hand over the signature (1 .. PQIFY_TLS_MAX_SIGNATURE
+ *                                bytes; it is sent as given, so a wrong one is caught
+ *                                by the peer: decrypt_error);
+ *   pqify_tls_signature_failed   the signer gave up; reason (may be NULL) ends up in
+ *                                pqify_tls_error_detail.
+ * Then call pqify_tls_handshake again (with no new bytes, or with bytes still
+ * unconsumed): it writes CertificateVerify and the rest of the flight, or fails with
+ * PQIFY_TLS_ERR_SIGN (internal_error alert). While it waits, pqify_tls_handshake
+ * consumes no input (*in_len = 0) and returns PQIFY_TLS_WANT_SIGNATURE again; keep
+ * the bytes. complete/failed return PQIFY_TLS_ERR_ARG when no signature is pending
+ * (called twice, too early, after the handshake) or the length is out of range,
+ * and change nothing; on a connection that already failed they return its error.
+ */
+PQIFY_MUST_USE int pqify_tls_signature_request(const pqify_tls_conn *conn, uint16_t *scheme,
+                                               const uint8_t **tbs, size_t *tbs_len);
+PQIFY_MUST_USE int pqify_tls_signature_complete(pqify_tls_conn *conn, const uint8_t *sig,
+                                                size_t len);
+PQIFY_MUST_USE int pqify_tls_signature_failed(pqify_tls_conn *conn, const char *reason);
+
+/*
+ * ---- Sessions (resumption, client side) ----
+ * pqify_tls_get_session copies the newest session the server gave this connection
+ * (its NewSessionTicket arrives after the handshake, through pqify_tls_receive) as
+ * an opaque blob of at most PQIFY_TLS_MAX_SESSION bytes; PQIFY_TLS_ERR_ARG if none
+ * came yet. The blob holds the resumption PSK: keep it as secret as a key.
+ * pqify_tls_set_session gives a blob to a new client connection before its first
+ * handshake call: 1 = it will be offered, 0 = ignored (expired, another server
+ * name, its suite not enabled), PQIFY_TLS_ERR_ARG = malformed or wrong state.
+ * Either way the handshake still works; pqify_tls_info.resumed tells what happened.
+ */
+#define PQIFY_TLS_MAX_SESSION 2600
+PQIFY_MUST_USE int pqify_tls_get_session(const pqify_tls_conn *conn, uint8_t *blob, size_t capacity,
+                                         size_t *len);
+PQIFY_MUST_USE int pqify_tls_set_session(pqify_tls_conn *conn, const uint8_t *blob, size_t len);
 
 /* What was negotiated; valid once established (fields are empty / 0 before). */
 typedef struct pqify_tls_info {
@@ -296,6 +394,7 @@ typedef struct pqify_tls_info {
     uint16_t signature_scheme;  /* the peer's CertificateVerify scheme, 0 if none */
     uint64_t handshake_us;      /* first handshake call to completion, monotonic clock */
     uint64_t key_updates_sent, key_updates_received;
+    int resumed;                /* the handshake resumed a session (PSK + key share) */
 } pqify_tls_info;
 
 void pqify_tls_get_info(const pqify_tls_conn *conn, pqify_tls_info *info);

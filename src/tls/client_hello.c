@@ -118,8 +118,13 @@ static int on_extension(void *ctx, uint16_t type, tls_reader *body)
         break;
     }
     case TLS_EXT_PRE_SHARED_KEY:
+        /* parsed once every extension is read, so "not last" is reported as such */
+        ch->psk_body = *body;
         ch->has_psk = 1;
         return 0;
+    case TLS_EXT_PSK_KEY_EXCHANGE_MODES:
+        TRY(tls_psk_modes_parse(body, ch));
+        break;
     case TLS_EXT_EARLY_DATA:
         ch->has_early_data = 1;
         return 0;
@@ -154,6 +159,10 @@ int tls_client_hello_parse(const uint8_t *body, size_t len, tls_client_hello *ch
     TRY(tls_extensions_parse(&r, on_extension, ch));
     TRY(tls_read_end(&r));
     TRY(tls_read_block(&ext_copy, 2, &ch->extensions));
+    if (ch->has_psk) {
+        TRY(tls_pre_shared_key_parse(&ch->psk_body, ch));
+        TRY(tls_read_end(&ch->psk_body));
+    }
     ENSURE(ch->offers_tls13 && legacy_version >= 0x0301, PQIFY_TLS_ERR_PROTOCOL_VERSION);
     /* §4.1.2: TLS 1.3 hellos carry exactly one compression method, null */
     ENSURE(comp.len == 1 && comp.base[0] == 0, PQIFY_TLS_ERR_ILLEGAL_PARAMETER);
@@ -219,7 +228,7 @@ int tls_client_hello_write(const pqify_tls_conn *c, pqify_tls_buf *m)
     int ret = 0;
     const tls_hs *hs = c->hs;
     const pqify_tls_config *cfg = c->cfg;
-    size_t msg, exts, e, inner, inner2;
+    size_t msg, exts, e, inner, inner2, binder_at = 0, start = m->len;
     TRY(tls_msg_begin(m, TLS_HS_CLIENT_HELLO, &msg));
     TRY(tls_write_u16(m, 0x0303));
     TRY(tls_write_bytes(m, hs->random, 32));
@@ -282,8 +291,14 @@ int tls_client_hello_write(const pqify_tls_conn *c, pqify_tls_buf *m)
         TRY(tls_write_block_close(m, 2, e));
     }
 
+    TRY(tls_client_psk_modes_write(m));
+    if (hs->psk_offered)
+        TRY(tls_client_psk_write(c, m, &binder_at));   /* §4.2.11: the last extension */
+
     TRY(tls_write_block_close(m, 2, exts));
     TRY(tls_msg_end(m, msg));
+    if (hs->psk_offered)
+        TRY(tls_client_psk_binder(c, m, start, binder_at));
 out:
     return ret;
 }

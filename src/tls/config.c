@@ -4,6 +4,8 @@
 #include <strings.h>
 
 #include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -24,6 +26,13 @@ pqify_tls_config *pqify_tls_config_new(void)
     cfg->ciphers[1] = 0x1302;
     cfg->ciphers[2] = 0x1303;
     cfg->n_ciphers = 3;
+    cfg->tickets = 1;
+    cfg->ticket_lifetime_s = 7200;
+    cfg->ticket_rotation_s = 7200;
+    if (RAND_bytes(cfg->ticket_secret, sizeof cfg->ticket_secret) != 1) {
+        free(cfg);
+        return NULL;
+    }
     return cfg;
 }
 
@@ -43,6 +52,7 @@ void pqify_tls_config_free(pqify_tls_config *cfg)
     free_chain(cfg);
     EVP_PKEY_free(cfg->key);   /* libcrypto cleanses private key material */
     X509_STORE_free(cfg->store);
+    tls_session_cache_free(cfg->cache);
     tls_zeroize(cfg, sizeof *cfg);
     free(cfg);
 }
@@ -414,4 +424,54 @@ size_t tls_config_share_groups(const pqify_tls_config *cfg, uint16_t *ids, size_
                 break;
             }
     return n;
+}
+
+int pqify_tls_config_set_tickets(pqify_tls_config *cfg, unsigned n)
+{
+    if (cfg == NULL || n > 16)
+        return PQIFY_TLS_ERR_ARG;
+    cfg->tickets = n;
+    return 0;
+}
+
+int pqify_tls_config_set_ticket_lifetime(pqify_tls_config *cfg, uint32_t seconds)
+{
+    /* §4.6.1: ticket_lifetime MUST NOT exceed 604800 seconds (7 days) */
+    if (cfg == NULL || seconds == 0 || seconds > 604800)
+        return PQIFY_TLS_ERR_ARG;
+    cfg->ticket_lifetime_s = seconds;
+    return 0;
+}
+
+int pqify_tls_config_set_ticket_rotation(pqify_tls_config *cfg, uint32_t seconds)
+{
+    if (cfg == NULL || seconds == 0)
+        return PQIFY_TLS_ERR_ARG;
+    cfg->ticket_rotation_s = seconds;
+    return 0;
+}
+
+int pqify_tls_config_set_ticket_secret(pqify_tls_config *cfg, const uint8_t *secret, size_t len)
+{
+    if (cfg == NULL || secret == NULL || len != sizeof cfg->ticket_secret)
+        return PQIFY_TLS_ERR_ARG;
+    memcpy(cfg->ticket_secret, secret, len);
+    return 0;
+}
+
+void pqify_tls_config_set_clock(pqify_tls_config *cfg, uint64_t (*now_ms)(void *ctx), void *ctx)
+{
+    if (cfg == NULL)
+        return;
+    cfg->clock = now_ms;
+    cfg->clock_ctx = ctx;
+}
+
+uint64_t tls_config_now_ms(const pqify_tls_config *cfg)
+{
+    if (cfg->clock != NULL)
+        return cfg->clock(cfg->clock_ctx);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }

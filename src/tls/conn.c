@@ -1,5 +1,6 @@
 /* Connection lifecycle, the record layer's reassembly, and the public calls. */
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -62,6 +63,8 @@ void pqify_tls_conn_free(pqify_tls_conn *c)
     if (c == NULL)
         return;
     hs_free(c->hs);
+    tls_session_free(c->offer);
+    tls_session_free(c->ticket);
     tls_traffic_wipe(&c->rd);
     tls_traffic_wipe(&c->wr);
     tls_zeroize(c, sizeof *c);
@@ -341,8 +344,16 @@ int pqify_tls_handshake(pqify_tls_conn *c, const uint8_t *in, size_t *in_len, pq
         c->t_start_us = tls_now_us();
     if (c->state == ST_CLIENT_START)
         TRY(tls_client_start(c, out));
+    if (c->state == ST_WAIT_SIGNATURE && c->hs->sign_status == TLS_SIGN_FAILED)
+        ENSURE(0, PQIFY_TLS_ERR_SIGN);
+    if (c->state == ST_WAIT_SIGNATURE && c->hs->sign_status == TLS_SIGN_DONE) {
+        TRY(tls_send_certificate_verify(c, out));
+        TRY(c->hs->after_signature(c, out));
+    }
     TRY(tls_flush_flight(c, out));
-    while (used < avail && !c->established && !c->peer_closed) {
+    /* while a signer works, input waits with the caller (it may be the peer's next
+     * flight, or 0.5-RTT data, which only the finished handshake can take) */
+    while (used < avail && !c->established && !c->peer_closed && c->state != ST_WAIT_SIGNATURE) {
         size_t n = 0;
         int whole = 0;
         TRY(take_record(c, in + used, avail - used, &n, &whole));
@@ -357,6 +368,8 @@ int pqify_tls_handshake(pqify_tls_conn *c, const uint8_t *in, size_t *in_len, pq
     if (c->established) {
         release_handshake(c);
         ret = 0;
+    } else if (c->state == ST_WAIT_SIGNATURE) {
+        ret = PQIFY_TLS_WANT_SIGNATURE;
     } else {
         ret = PQIFY_TLS_IN_PROGRESS;
     }
@@ -376,6 +389,62 @@ int pqify_tls_is_established(const pqify_tls_conn *c)
 int pqify_tls_error(const pqify_tls_conn *c)
 {
     return c == NULL ? PQIFY_TLS_ERR_ARG : c->err;
+}
+
+const char *pqify_tls_error_detail(const pqify_tls_conn *c)
+{
+    if (c == NULL || c->err == 0)
+        return "";
+    return c->err_detail[0] != 0 ? c->err_detail : pqify_tls_strerror(c->err);
+}
+
+static int signature_pending(const pqify_tls_conn *c)
+{
+    return c->err == 0 && c->hs != NULL && c->state == ST_WAIT_SIGNATURE &&
+           c->hs->sign_status == TLS_SIGN_WAITING;
+}
+
+int pqify_tls_signature_request(const pqify_tls_conn *c, uint16_t *scheme, const uint8_t **tbs,
+                                size_t *tbs_len)
+{
+    if (c == NULL || scheme == NULL || tbs == NULL || tbs_len == NULL)
+        return PQIFY_TLS_ERR_ARG;
+    if (c->err != 0)
+        return c->err;
+    if (!signature_pending(c))
+        return PQIFY_TLS_ERR_ARG;
+    *scheme = c->hs->sign_scheme;
+    *tbs = c->hs->sign_tbs;
+    *tbs_len = c->hs->sign_tbs_len;
+    return 0;
+}
+
+int pqify_tls_signature_complete(pqify_tls_conn *c, const uint8_t *sig, size_t len)
+{
+    if (c == NULL || sig == NULL)
+        return PQIFY_TLS_ERR_ARG;
+    if (c->err != 0)
+        return c->err;
+    if (!signature_pending(c) || len == 0 || len > PQIFY_TLS_MAX_SIGNATURE)
+        return PQIFY_TLS_ERR_ARG;
+    memcpy(c->hs->sig, sig, len);
+    c->hs->sig_len = len;
+    c->hs->sign_status = TLS_SIGN_DONE;
+    return 0;
+}
+
+int pqify_tls_signature_failed(pqify_tls_conn *c, const char *reason)
+{
+    if (c == NULL)
+        return PQIFY_TLS_ERR_ARG;
+    if (c->err != 0)
+        return c->err;
+    if (!signature_pending(c))
+        return PQIFY_TLS_ERR_ARG;
+    snprintf(c->err_detail, sizeof c->err_detail, "signer failed: %s",
+             reason != NULL && reason[0] != 0 ? reason : "no reason given");
+    c->hs->sign_status = TLS_SIGN_FAILED;
+    return 0;
 }
 
 /* §5.5: AES-GCM keys are good for about 2^24.5 records; rekey well before. */
@@ -499,4 +568,5 @@ void pqify_tls_get_info(const pqify_tls_conn *c, pqify_tls_info *info)
     info->handshake_us = c->handshake_us;
     info->key_updates_sent = c->key_updates_sent;
     info->key_updates_received = c->key_updates_received;
+    info->resumed = c->resumed;
 }

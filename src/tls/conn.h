@@ -19,15 +19,37 @@ enum tls_state {
     ST_SERVER_WAIT_CV,
     ST_SERVER_WAIT_FINISHED,
     ST_CONNECTED,
+    /* CertificateVerify is with an asynchronous signer (either role); no input is
+     * consumed until pqify_tls_signature_complete/_failed answers */
+    ST_WAIT_SIGNATURE,
 };
+
+/* hs->sign_status */
+enum { TLS_SIGN_NONE, TLS_SIGN_WAITING, TLS_SIGN_DONE, TLS_SIGN_FAILED };
+/* §4.4.3: 64 spaces, a 33-byte context string, a zero byte, the transcript hash */
+#define TLS_MAX_CV_TBS (64 + 33 + 1 + TLS_MAX_HASH)
 
 #define TLS_MAX_HS_MSG 32768       /* largest handshake message accepted */
 #define TLS_MAX_SHARES 2           /* key shares a client sends */
 #define TLS_MAX_COOKIE 2048       /* longer HRR cookies are refused */
 #define TLS_MAX_PEER_SCHEMES 64
-#define TLS_MAX_POST_HS_MSG 1024   /* KeyUpdate; larger tickets are skipped unread */
+#define TLS_MAX_POST_HS_MSG 2048   /* KeyUpdate, NewSessionTicket; larger tickets are skipped unread */
+#define TLS_MAX_TICKET 2000        /* a peer's ticket we keep; ours are about 200 bytes */
 #define TLS_SCRATCH 8192
 #define TLS_MAX_KEY_UPDATES_IN_A_ROW 128
+
+/* What a client keeps from a NewSessionTicket (§4.6.1) to resume with later. */
+typedef struct tls_session {
+    uint16_t suite;
+    uint32_t lifetime_s, age_add;
+    uint64_t received_ms;          /* the config's clock (wall time, ms) */
+    uint8_t psk[TLS_MAX_HASH];     /* §4.6.1: HKDF-Expand-Label(res master, "resumption", nonce) */
+    size_t psk_len;
+    char server_name[256];
+    char peer_subject[256];
+    uint8_t ticket[TLS_MAX_TICKET];
+    size_t ticket_len;
+} tls_session;
 
 typedef struct tls_hs {
     tls_transcript transcript;
@@ -56,12 +78,29 @@ typedef struct tls_hs {
 
     int ccs_sent;            /* Appendix D.4 middlebox compatibility */
 
+    /* resumption: the PSK offered (client) or accepted (server), §4.2.11 */
+    int psk_offered;
+    uint8_t psk[TLS_MAX_HASH];
+    size_t psk_len;
+    const tls_hash *psk_hash;
+    uint16_t psk_identity;   /* server: the identity chosen */
+
     /* authentication */
     int cert_requested;
     uint16_t peer_schemes[TLS_MAX_PEER_SCHEMES];     /* what the peer accepts for CV */
     size_t n_peer_schemes;
     uint16_t my_scheme;
     EVP_PKEY *peer_key;
+
+    /* the CertificateVerify signature while a signer works on it (tls.h "signer") */
+    int sign_status;
+    uint16_t sign_scheme;
+    uint8_t sign_tbs[TLS_MAX_CV_TBS];
+    size_t sign_tbs_len;
+    uint8_t sig[PQIFY_TLS_MAX_SIGNATURE];
+    size_t sig_len;
+    /* what the handshake does once the signature is written */
+    int (*after_signature)(struct pqify_tls_conn *c, pqify_tls_buf *out);
 
     /* incoming handshake messages, reassembled across records */
     uint8_t msg[TLS_MAX_HS_MSG];
@@ -77,6 +116,7 @@ struct pqify_tls_conn {
     int is_server;
     enum tls_state state;
     int err;                 /* sticky first error */
+    char err_detail[128];    /* words beyond the error code (a signer's reason), or "" */
     int established;
     int sent_close, peer_closed;
     int rd_changed;          /* a handler switched the read key (§5.1 boundary check) */
@@ -84,6 +124,10 @@ struct pqify_tls_conn {
     const tls_suite *suite;
     const tls_group *group;
     tls_traffic rd, wr;
+    int resumed;             /* the handshake used a PSK (always with a (EC)DHE/KEM share) */
+    uint8_t res_master[TLS_MAX_HASH];   /* §7.1 resumption_master_secret (client) */
+    tls_session *offer;      /* client: the session pqify_tls_set_session gave */
+    tls_session *ticket;     /* client: the newest session the server gave */
 
     /* one incoming record, reassembled from however the bytes arrive */
     uint8_t rec[TLS_RECORD_HEADER + TLS_MAX_CIPHERTEXT];
@@ -142,7 +186,12 @@ MUST_USE int tls_server_on_finished(pqify_tls_conn *, const uint8_t *, size_t, p
 /* shared by both roles (handshake_auth.c) */
 /* Our first signature scheme that the peer accepts (hs->peer_schemes). */
 MUST_USE int tls_pick_scheme(const pqify_tls_conn *c, uint16_t *scheme);
+/* 0: Certificate and CertificateVerify queued; TLS_SIGNATURE_PENDING: the
+ * Certificate is queued and an asynchronous signer holds the CertificateVerify. */
+#define TLS_SIGNATURE_PENDING 1
 MUST_USE int tls_send_certificate_and_verify(pqify_tls_conn *c, pqify_tls_buf *out);
+/* Queue the CertificateVerify once hs->sig holds the signature. */
+MUST_USE int tls_send_certificate_verify(pqify_tls_conn *c, pqify_tls_buf *out);
 MUST_USE int tls_send_finished(pqify_tls_conn *c, const uint8_t *base_secret, pqify_tls_buf *out);
 MUST_USE int tls_check_finished(pqify_tls_conn *c, const uint8_t *base_secret, const uint8_t *body,
                                 size_t len);
@@ -164,6 +213,11 @@ typedef struct tls_client_hello {
     int has_groups, has_key_share, has_sigalgs, has_sigalgs_cert, has_sni, has_alpn, has_cookie;
     int has_psk, has_early_data;
     tls_reader groups, key_shares, sigalgs, sigalgs_cert, alpn;
+    /* §4.2.9, §4.2.11: modes, and the PSK offer (identities and binders, counts equal) */
+    int has_psk_modes, psk_dhe_ke;
+    tls_reader psk_body, psk_identities, psk_binders;
+    size_t n_psk;
+    const uint8_t *psk_binders_at;   /* where binders<> starts: the end of the truncated hello */
     const uint8_t *sni;
     size_t sni_len;
     const uint8_t *cookie;
@@ -181,7 +235,8 @@ typedef struct tls_server_hello {
     const uint8_t *session_id;
     size_t session_id_len;
     uint16_t cipher;
-    int has_version, has_key_share, has_cookie, unknown_extension;
+    int has_version, has_key_share, has_cookie, has_psk, unknown_extension;
+    uint16_t psk_identity;   /* §4.2.11 selected_identity */
     uint16_t version;
     uint16_t group;
     const uint8_t *share;
@@ -230,6 +285,34 @@ MUST_USE int tls_key_update_parse(const uint8_t *body, size_t len, int *update_r
 MUST_USE int tls_key_update_write(int update_requested, pqify_tls_buf *msg);
 MUST_USE int tls_on_post_handshake(pqify_tls_conn *c, uint8_t type, const uint8_t *body,
                                    size_t len, pqify_tls_buf *out);
+
+/* pre_shared_key.c (§4.2.9, §4.2.11) */
+MUST_USE int tls_pre_shared_key_parse(tls_reader *body, tls_client_hello *ch);
+MUST_USE int tls_psk_modes_parse(tls_reader *body, tls_client_hello *ch);
+/* Client: psk_key_exchange_modes (always) and, with an offer, pre_shared_key (last,
+ * binder filled in): appended to the ClientHello extensions being written. */
+MUST_USE int tls_client_psk_modes_write(pqify_tls_buf *m);
+MUST_USE int tls_client_psk_write(const pqify_tls_conn *c, pqify_tls_buf *m, size_t *binder_at);
+/* Fill the binder once the ClientHello at m[start..] is complete. */
+MUST_USE int tls_client_psk_binder(const pqify_tls_conn *c, pqify_tls_buf *m, size_t start,
+                                   size_t binder_at);
+/* Decide whether the offer is used (client, at start): 1 offered, 0 not. */
+int tls_client_psk_choose(pqify_tls_conn *c);
+/* Server: 1 the PSK is accepted (hs->psk, c->resumed set), 0 full handshake, <0 error. */
+MUST_USE int tls_server_accept_psk(pqify_tls_conn *c, const tls_client_hello *ch, const uint8_t *msg);
+/* binder = HMAC(finished_key(Derive-Secret(Early(psk), "res binder", "")), Hash(truncated)) */
+MUST_USE int tls_psk_binder(const tls_hash *h, const uint8_t *psk, size_t psk_len,
+                            const uint8_t *transcript_hash, uint8_t *binder);
+
+/* new_session_ticket.c (§4.6.1) */
+MUST_USE int tls_server_send_tickets(pqify_tls_conn *c, pqify_tls_buf *out);
+MUST_USE int tls_client_on_new_session_ticket(pqify_tls_conn *c, const uint8_t *body, size_t len);
+
+/* session.c */
+void tls_session_free(tls_session *s);
+/* Cache (config) lookups; the cache is locked inside. */
+int tls_session_cache_get(const pqify_tls_config *cfg, const char *name, tls_session *out);
+void tls_session_cache_put(const pqify_tls_config *cfg, const tls_session *s);
 
 /* alert.c */
 MUST_USE int tls_alert_parse(const uint8_t *body, size_t len, uint8_t *level, uint8_t *desc);

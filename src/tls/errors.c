@@ -57,6 +57,7 @@ static const struct {
     {PQIFY_TLS_ERR_CERT_REQUIRED, TLS_ALERT_CERTIFICATE_REQUIRED, "client sent no certificate"},
     {PQIFY_TLS_ERR_BAD_SIGNATURE, TLS_ALERT_DECRYPT_ERROR, "CertificateVerify signature is wrong"},
     {PQIFY_TLS_ERR_BAD_FINISHED, TLS_ALERT_DECRYPT_ERROR, "Finished does not verify"},
+    {PQIFY_TLS_ERR_BAD_BINDER, TLS_ALERT_DECRYPT_ERROR, "PSK binder does not verify"},
 };
 
 static const struct {

@@ -1,4 +1,5 @@
 /* Certificate, CertificateVerify and Finished handling shared by client and server. */
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -19,19 +20,48 @@ int tls_pick_scheme(const pqify_tls_conn *c, uint16_t *scheme)
     return PQIFY_TLS_ERR_NO_COMMON_SIGALG;
 }
 
-static int sign(const pqify_tls_conn *c, uint16_t scheme, const uint8_t *tbs, size_t tbs_len,
-                uint8_t *sig, size_t *sig_len)
+/*
+ * The signer decides: the key's signature now (0), an error, or PQIFY_TLS_SIGN_PENDING
+ * when it signs elsewhere (keyless) and answers through pqify_tls_signature_complete.
+ */
+static int sign(pqify_tls_conn *c)
 {
     const pqify_tls_config *cfg = c->cfg;
-    if (cfg->have_signer) {
-        int r = cfg->signer.sign(cfg->signer.ctx, scheme, tbs, tbs_len, sig,
-                                 PQIFY_TLS_MAX_SIGNATURE, sig_len);
-        /* asynchronous signing is issue 5; until then "pending" is a failure */
-        if (r != 0 || *sig_len > PQIFY_TLS_MAX_SIGNATURE)
-            return PQIFY_TLS_ERR_SIGN;
-        return 0;
+    tls_hs *hs = c->hs;
+    hs->sig_len = 0;
+    if (!cfg->have_signer)
+        return tls_sign_with_key(cfg->key, hs->sign_scheme, hs->sign_tbs, hs->sign_tbs_len, hs->sig,
+                                 PQIFY_TLS_MAX_SIGNATURE, &hs->sig_len);
+    int r = cfg->signer.sign(cfg->signer.ctx, hs->sign_scheme, hs->sign_tbs, hs->sign_tbs_len,
+                             hs->sig, PQIFY_TLS_MAX_SIGNATURE, &hs->sig_len);
+    if (r == PQIFY_TLS_SIGN_PENDING) {
+        hs->sig_len = 0;
+        hs->sign_status = TLS_SIGN_WAITING;
+        return TLS_SIGNATURE_PENDING;
     }
-    return tls_sign_with_key(cfg->key, scheme, tbs, tbs_len, sig, PQIFY_TLS_MAX_SIGNATURE, sig_len);
+    if (r != 0) {
+        snprintf(c->err_detail, sizeof c->err_detail,
+                 "signer failed: sign() returned %d for scheme 0x%04x", r, hs->sign_scheme);
+        return PQIFY_TLS_ERR_SIGN;
+    }
+    if (hs->sig_len == 0 || hs->sig_len > PQIFY_TLS_MAX_SIGNATURE) {
+        snprintf(c->err_detail, sizeof c->err_detail,
+                 "signer failed: sign() gave a %zu-byte signature", hs->sig_len);
+        return PQIFY_TLS_ERR_SIGN;
+    }
+    return 0;
+}
+
+int tls_send_certificate_verify(pqify_tls_conn *c, pqify_tls_buf *out)
+{
+    int ret = 0;
+    tls_hs *hs = c->hs;
+    hs->scratch.len = 0;
+    TRY(tls_certificate_verify_write(hs->sign_scheme, hs->sig, hs->sig_len, &hs->scratch));
+    TRY(tls_send_handshake(c, &hs->scratch, out));
+    hs->sign_status = TLS_SIGN_NONE;
+out:
+    return ret;
 }
 
 int tls_send_certificate_and_verify(pqify_tls_conn *c, pqify_tls_buf *out)
@@ -39,8 +69,7 @@ int tls_send_certificate_and_verify(pqify_tls_conn *c, pqify_tls_buf *out)
     int ret = 0;
     tls_hs *hs = c->hs;
     const pqify_tls_config *cfg = c->cfg;
-    uint8_t th[TLS_MAX_HASH], tbs[200], sig[PQIFY_TLS_MAX_SIGNATURE];
-    size_t tbs_len = 0, sig_len = 0;
+    uint8_t th[TLS_MAX_HASH];
     /* §4.4.2: a client without a usable identity sends an empty Certificate */
     int have_identity = cfg->n_certs > 0 && (cfg->key != NULL || cfg->have_signer);
     uint16_t scheme = 0;
@@ -57,11 +86,13 @@ int tls_send_certificate_and_verify(pqify_tls_conn *c, pqify_tls_buf *out)
     if (!have_identity)
         goto out;
     TRY(tls_transcript_hash(&hs->transcript, th));
-    TRY(tls_certificate_verify_tbs(c->is_server, th, c->suite->hash->len, tbs, &tbs_len));
-    TRY(sign(c, scheme, tbs, tbs_len, sig, &sig_len));
-    hs->scratch.len = 0;
-    TRY(tls_certificate_verify_write(scheme, sig, sig_len, &hs->scratch));
-    TRY(tls_send_handshake(c, &hs->scratch, out));
+    TRY(tls_certificate_verify_tbs(c->is_server, th, c->suite->hash->len, hs->sign_tbs,
+                                   &hs->sign_tbs_len));
+    hs->sign_scheme = scheme;
+    ret = sign(c);
+    if (ret != 0)
+        goto out;   /* an error, or TLS_SIGNATURE_PENDING */
+    TRY(tls_send_certificate_verify(c, out));
 out:
     ERR_clear_error();
     return ret;
@@ -125,7 +156,7 @@ int tls_on_certificate_verify(pqify_tls_conn *c, const uint8_t *msg, size_t len,
     uint16_t scheme;
     const uint8_t *sig;
     size_t sig_len, tbs_len = 0;
-    uint8_t th[TLS_MAX_HASH], tbs[200];
+    uint8_t th[TLS_MAX_HASH], tbs[TLS_MAX_CV_TBS];
     int offered = 0;
     (void)out;
     TRY(tls_certificate_verify_parse(msg + 4, len - 4, &scheme, &sig, &sig_len));

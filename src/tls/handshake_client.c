@@ -1,4 +1,5 @@
 /* Client side of the handshake (RFC 8446 §2, Appendix A.1): coordination only. */
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/rand.h>
@@ -44,6 +45,16 @@ int tls_client_start(pqify_tls_conn *c, pqify_tls_buf *out)
     hs->n_shares = n;
     if (c->cfg->server_name[0] != 0 && !tls_is_ip_literal(c->cfg->server_name))
         strcpy(c->server_name, c->cfg->server_name);
+    /* resumption: a session the caller gave, else the config's cache */
+    if (c->offer == NULL && c->cfg->cache != NULL) {
+        tls_session *s = calloc(1, sizeof *s);
+        ENSURE(s != NULL, PQIFY_TLS_ERR_NO_MEMORY);
+        if (tls_session_cache_get(c->cfg, c->cfg->server_name, s))
+            c->offer = s;
+        else
+            tls_session_free(s);
+    }
+    tls_client_psk_choose(c);
     TRY(send_client_hello(c, out));
     c->state = ST_CLIENT_WAIT_SH;
 out:
@@ -83,6 +94,9 @@ static int on_hello_retry_request(pqify_tls_conn *c, const tls_server_hello *sh,
     }
     c->hrr = 1;
     hs->hrr_cipher = sh->cipher;
+    /* §4.1.4: a PSK whose hash is not the retried suite's is dropped from the retry */
+    if (hs->psk_offered && hs->psk_hash != c->suite->hash)
+        hs->psk_offered = 0;
     hs->hrr_group = sh->has_key_share ? sh->group : 0;
     TRY(tls_transcript_choose(&hs->transcript, c->suite->hash));
     TRY(tls_transcript_hrr_restart(&hs->transcript));
@@ -123,7 +137,15 @@ int tls_client_on_server_hello(pqify_tls_conn *c, const uint8_t *msg, size_t len
         TRY(on_hello_retry_request(c, &sh, msg, len, out));
         goto out;
     }
+    /* psk_dhe_ke only: a resumed handshake still needs the server's share */
     ENSURE(sh.has_key_share, PQIFY_TLS_ERR_MISSING_EXTENSION);
+    if (sh.has_psk) {
+        /* §4.2.11: only an identity we offered (we offer one), with the PSK's hash */
+        ENSURE(hs->psk_offered, PQIFY_TLS_ERR_UNSUPPORTED_EXTENSION);
+        ENSURE(sh.psk_identity == 0 && c->suite->hash == hs->psk_hash,
+               PQIFY_TLS_ERR_ILLEGAL_PARAMETER);
+        c->resumed = 1;
+    }
     for (size_t i = 0; i < hs->n_shares; i++)
         if (hs->share_ids[i] == sh.group)
             idx = i;
@@ -137,7 +159,10 @@ int tls_client_on_server_hello(pqify_tls_conn *c, const uint8_t *msg, size_t len
     if (hs->transcript.chosen == NULL)
         TRY(tls_transcript_choose(&hs->transcript, c->suite->hash));
     TRY(tls_transcript_update(&hs->transcript, msg, len));
-    TRY(tls_ks_early(&hs->ks, c->suite->hash));
+    if (c->resumed)
+        TRY(tls_ks_early_psk(&hs->ks, c->suite->hash, hs->psk, hs->psk_len));
+    else
+        TRY(tls_ks_early(&hs->ks, c->suite->hash));
     TRY(tls_ks_handshake(&hs->ks, secret, secret_len));
     TRY(tls_transcript_hash(&hs->transcript, th));
     TRY(tls_derive_secret(c->suite->hash, hs->ks.secret, "c hs traffic", th, hs->c_hs));
@@ -172,6 +197,12 @@ int tls_client_on_encrypted_extensions(pqify_tls_conn *c, const uint8_t *msg, si
     }
     TRY(tls_transcript_update(&c->hs->transcript, msg, len));
     c->state = ST_CLIENT_WAIT_CERT_CR;
+    if (c->resumed) {
+        /* §2.2: the PSK authenticates the server; the session says who it was */
+        c->peer_cert = c->offer->peer_subject[0] != 0;
+        memcpy(c->peer_subject, c->offer->peer_subject, sizeof c->peer_subject);
+        c->state = ST_CLIENT_WAIT_FINISHED;
+    }
 out:
     return ret;
 }
@@ -191,6 +222,22 @@ out:
     return ret;
 }
 
+/* The client's last flight once its CertificateVerify (if any) is queued. */
+static int finish_client_flight(pqify_tls_conn *c, pqify_tls_buf *out)
+{
+    int ret = 0;
+    tls_hs *hs = c->hs;
+    uint8_t th[TLS_MAX_HASH];
+    TRY(tls_send_finished(c, hs->c_hs, out));
+    TRY(tls_set_write_key(c, hs->c_ap, out));
+    /* §7.1: resumption_master_secret hashes the transcript through the client Finished */
+    TRY(tls_transcript_hash(&hs->transcript, th));
+    TRY(tls_derive_secret(c->suite->hash, hs->ks.secret, "res master", th, c->res_master));
+    tls_established(c);
+out:
+    return ret;
+}
+
 int tls_client_on_finished(pqify_tls_conn *c, const uint8_t *msg, size_t len, pqify_tls_buf *out)
 {
     int ret = 0;
@@ -204,11 +251,18 @@ int tls_client_on_finished(pqify_tls_conn *c, const uint8_t *msg, size_t len, pq
     TRY(tls_derive_secret(c->suite->hash, hs->ks.secret, "c ap traffic", th, hs->c_ap));
     TRY(tls_derive_secret(c->suite->hash, hs->ks.secret, "s ap traffic", th, hs->s_ap));
     TRY(tls_set_read_key(c, hs->s_ap));
-    if (hs->cert_requested)
-        TRY(tls_send_certificate_and_verify(c, out));
-    TRY(tls_send_finished(c, hs->c_hs, out));
-    TRY(tls_set_write_key(c, hs->c_ap, out));
-    tls_established(c);
+    if (hs->cert_requested) {
+        ret = tls_send_certificate_and_verify(c, out);
+        if (ret < 0)
+            goto out;
+        if (ret == TLS_SIGNATURE_PENDING) {
+            hs->after_signature = finish_client_flight;
+            c->state = ST_WAIT_SIGNATURE;
+            ret = 0;
+            goto out;
+        }
+    }
+    TRY(finish_client_flight(c, out));
 out:
     return ret;
 }

@@ -93,6 +93,24 @@ out:
     return ret;
 }
 
+/* The rest of the server flight once CertificateVerify is queued (§4.4.4, §7.1). */
+static int finish_server_flight(pqify_tls_conn *c, pqify_tls_buf *out)
+{
+    int ret = 0;
+    tls_hs *hs = c->hs;
+    uint8_t th[TLS_MAX_HASH];
+    const tls_hash *h = c->suite->hash;
+    TRY(tls_send_finished(c, hs->s_hs, out));
+    TRY(tls_ks_master(&hs->ks));
+    TRY(tls_transcript_hash(&hs->transcript, th));
+    TRY(tls_derive_secret(h, hs->ks.secret, "c ap traffic", th, hs->c_ap));
+    TRY(tls_derive_secret(h, hs->ks.secret, "s ap traffic", th, hs->s_ap));
+    TRY(tls_set_write_key(c, hs->s_ap, out));
+    c->state = hs->cert_requested ? ST_SERVER_WAIT_CERT : ST_SERVER_WAIT_FINISHED;
+out:
+    return ret;
+}
+
 static int send_server_flight(pqify_tls_conn *c, const uint8_t *server_share, size_t share_len,
                               const uint8_t *secret, size_t secret_len, int ack_sni,
                               pqify_tls_buf *out)
@@ -106,7 +124,6 @@ static int send_server_flight(pqify_tls_conn *c, const uint8_t *server_share, si
     TRY(tls_server_hello_write(c, 0, random, server_share, share_len, &hs->scratch));
     TRY(tls_send_handshake(c, &hs->scratch, out));
     TRY(tls_send_compat_ccs(c, out));
-    TRY(tls_ks_early(&hs->ks, h));
     TRY(tls_ks_handshake(&hs->ks, secret, secret_len));
     TRY(tls_transcript_hash(&hs->transcript, th));
     TRY(tls_derive_secret(h, hs->ks.secret, "c hs traffic", th, hs->c_hs));
@@ -117,21 +134,25 @@ static int send_server_flight(pqify_tls_conn *c, const uint8_t *server_share, si
     hs->scratch.len = 0;
     TRY(tls_encrypted_extensions_write(c, ack_sni, &hs->scratch));
     TRY(tls_send_handshake(c, &hs->scratch, out));
-    if (c->cfg->have_ca && c->cfg->require_client_cert) {
-        hs->scratch.len = 0;
-        TRY(tls_certificate_request_write(&hs->scratch));
-        TRY(tls_send_handshake(c, &hs->scratch, out));
-        hs->cert_requested = 1;
+    /* §4.3.2, §4.4.2: a PSK handshake authenticates with the PSK alone */
+    if (!c->resumed) {
+        if (c->cfg->have_ca && c->cfg->require_client_cert) {
+            hs->scratch.len = 0;
+            TRY(tls_certificate_request_write(&hs->scratch));
+            TRY(tls_send_handshake(c, &hs->scratch, out));
+            hs->cert_requested = 1;
+        }
+        ret = tls_send_certificate_and_verify(c, out);
+        if (ret < 0)
+            goto out;
+        if (ret == TLS_SIGNATURE_PENDING) {
+            hs->after_signature = finish_server_flight;
+            c->state = ST_WAIT_SIGNATURE;
+            ret = 0;
+            goto out;
+        }
     }
-    TRY(tls_send_certificate_and_verify(c, out));
-    TRY(tls_send_finished(c, hs->s_hs, out));
-
-    TRY(tls_ks_master(&hs->ks));
-    TRY(tls_transcript_hash(&hs->transcript, th));
-    TRY(tls_derive_secret(h, hs->ks.secret, "c ap traffic", th, hs->c_ap));
-    TRY(tls_derive_secret(h, hs->ks.secret, "s ap traffic", th, hs->s_ap));
-    TRY(tls_set_write_key(c, hs->s_ap, out));
-    c->state = hs->cert_requested ? ST_SERVER_WAIT_CERT : ST_SERVER_WAIT_FINISHED;
+    TRY(finish_server_flight(c, out));
 out:
     return ret;
 }
@@ -160,7 +181,7 @@ int tls_server_on_client_hello(pqify_tls_conn *c, const uint8_t *msg, size_t len
     } else {
         memcpy(hs->ch1_fingerprint, fp, 32);
     }
-    /* no PSK is ever issued, so a hello must carry a full (EC)DHE/KEM offer */
+    /* psk_dhe_ke only: even a resuming hello must carry a full (EC)DHE/KEM offer */
     ENSURE(ch.has_groups && ch.has_key_share && ch.has_sigalgs, PQIFY_TLS_ERR_MISSING_EXTENSION);
     TRY(choose_cipher(c->cfg, ch.cipher_suites, &suite));
     ENSURE(!second || suite == c->suite, PQIFY_TLS_ERR_SECOND_CLIENT_HELLO);
@@ -192,6 +213,12 @@ int tls_server_on_client_hello(pqify_tls_conn *c, const uint8_t *msg, size_t len
     }
     if (hs->transcript.chosen == NULL)
         TRY(tls_transcript_choose(&hs->transcript, suite->hash));
+    /* §4.2.11: decided on the hello that gets the ServerHello (after any HRR) */
+    TRY(tls_server_accept_psk(c, &ch, msg));
+    if (c->resumed)
+        TRY(tls_ks_early_psk(&hs->ks, suite->hash, hs->psk, hs->psk_len));
+    else
+        TRY(tls_ks_early(&hs->ks, suite->hash));
     TRY(tls_transcript_update(&hs->transcript, msg, len));
     TRY(c->group->server_exchange(c->group, share, share_len, server_share, &server_share_len,
                                   secret, &secret_len));
@@ -205,12 +232,14 @@ int tls_server_on_finished(pqify_tls_conn *c, const uint8_t *msg, size_t len, pq
 {
     int ret = 0;
     tls_hs *hs = c->hs;
-    (void)out;
     /* a requested certificate that never came */
     ENSURE(!hs->cert_requested || c->peer_cert || !c->cfg->require_client_cert,
            PQIFY_TLS_ERR_CERT_REQUIRED);
     TRY(tls_check_finished(c, hs->c_hs, msg + 4, len - 4));
     TRY(tls_set_read_key(c, hs->c_ap));
+    /* §4.6.1: tickets need the transcript through the client Finished */
+    TRY(tls_transcript_update(&hs->transcript, msg, len));
+    TRY(tls_server_send_tickets(c, out));
     tls_established(c);
 out:
     return ret;

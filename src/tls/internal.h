@@ -193,6 +193,9 @@ typedef struct tls_key_schedule {
 } tls_key_schedule;
 
 MUST_USE int tls_ks_early(tls_key_schedule *ks, const tls_hash *h);
+/* §7.1: Early Secret = HKDF-Extract(0, PSK) */
+MUST_USE int tls_ks_early_psk(tls_key_schedule *ks, const tls_hash *h, const uint8_t *psk,
+                              size_t psk_len);
 MUST_USE int tls_ks_handshake(tls_key_schedule *ks, const uint8_t *shared, size_t shared_len);
 MUST_USE int tls_ks_master(tls_key_schedule *ks);
 void tls_ks_wipe(tls_key_schedule *ks);
@@ -215,6 +218,10 @@ void tls_transcript_free(tls_transcript *t);
 MUST_USE int tls_transcript_update(tls_transcript *t, const uint8_t *p, size_t n);
 MUST_USE int tls_transcript_choose(tls_transcript *t, const tls_hash *h);
 MUST_USE int tls_transcript_hash(const tls_transcript *t, uint8_t *out);
+/* Hash(transcript so far || extra) under h (chosen or still running), leaving t as is:
+ * the PSK binder's partial ClientHello (§4.2.11.2). */
+MUST_USE int tls_transcript_hash_with(const tls_transcript *t, const tls_hash *h,
+                                      const uint8_t *extra, size_t n, uint8_t *out);
 /* §4.4.1: after a HelloRetryRequest, ClientHello1 is replaced by message_hash. */
 MUST_USE int tls_transcript_hrr_restart(tls_transcript *t);
 
@@ -328,7 +335,19 @@ struct pqify_tls_config {
     char server_name[256];
     uint16_t ciphers[3];
     size_t n_ciphers;
+
+    /* resumption (tls.h "resumption") */
+    unsigned tickets;                 /* NewSessionTickets per handshake (server) */
+    uint32_t ticket_lifetime_s, ticket_rotation_s;
+    uint8_t ticket_secret[32];        /* ticket keys derive from it, per rotation epoch */
+    uint64_t (*clock)(void *ctx);
+    void *clock_ctx;
+    struct tls_session_cache *cache;  /* client; NULL when off */
 };
+
+/* Wall-clock ms from the config's clock. */
+uint64_t tls_config_now_ms(const pqify_tls_config *cfg);
+void tls_session_cache_free(struct tls_session_cache *cache);
 
 /* The group list in force for this config (override or defaults, filtered by pq). */
 size_t tls_config_groups(const pqify_tls_config *cfg, uint16_t *ids, size_t max);

@@ -70,6 +70,12 @@ int tls_ks_early(tls_key_schedule *ks, const tls_hash *h)
     return tls_hkdf_extract(h, NULL, 0, zeros, h->len, ks->secret);
 }
 
+int tls_ks_early_psk(tls_key_schedule *ks, const tls_hash *h, const uint8_t *psk, size_t psk_len)
+{
+    ks->hash = h;
+    return tls_hkdf_extract(h, NULL, 0, psk, psk_len, ks->secret);
+}
+
 /* §7.1: Derive-Secret(., "derived", "") then Extract with the next input. */
 static int advance(tls_key_schedule *ks, const uint8_t *ikm, size_t ikm_len)
 {

@@ -29,8 +29,8 @@ int tls_on_post_handshake(pqify_tls_conn *c, uint8_t type, const uint8_t *body, 
     int requested = 0;
     switch (type) {
     case TLS_HS_NEW_SESSION_TICKET:
-        /* §4.6.1: resumption is not implemented yet; tickets are dropped */
         ENSURE(!c->is_server, PQIFY_TLS_ERR_UNEXPECTED_MESSAGE);
+        TRY(tls_client_on_new_session_ticket(c, body, len));
         break;
     case TLS_HS_KEY_UPDATE:
         TRY(tls_key_update_parse(body, len, &requested));

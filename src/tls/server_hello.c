@@ -40,6 +40,12 @@ static int on_extension(void *ctx, uint16_t type, tls_reader *body)
         sh->has_cookie = 1;
         break;
     }
+    case TLS_EXT_PRE_SHARED_KEY:
+        /* §4.2.11: a ServerHello names the identity; an HRR carries no PSK */
+        ENSURE(!sh->is_hrr, PQIFY_TLS_ERR_UNSUPPORTED_EXTENSION);
+        TRY(tls_read_u16(body, &sh->psk_identity));
+        sh->has_psk = 1;
+        break;
     default:
         /* §4.2: a client aborts on any extension it did not offer (we offer no PSK);
          * decided after the version, so a TLS 1.2 server reads as protocol_version */
@@ -106,6 +112,11 @@ int tls_server_hello_write(const pqify_tls_conn *c, int is_hrr, const uint8_t *r
         TRY(tls_write_block_close(m, 2, inner));
     }
     TRY(tls_write_block_close(m, 2, e));
+    if (!is_hrr && c->resumed) {
+        TRY(tls_write_u16(m, TLS_EXT_PRE_SHARED_KEY));
+        TRY(tls_write_u16(m, 2));
+        TRY(tls_write_u16(m, hs->psk_identity));
+    }
     if (is_hrr && hs->cookie_len != 0) {
         TRY(tls_write_u16(m, TLS_EXT_COOKIE));
         TRY(tls_write_block_open(m, 2, &e));

@@ -78,3 +78,20 @@ int tls_transcript_hrr_restart(tls_transcript *t)
 out:
     return ret;
 }
+
+int tls_transcript_hash_with(const tls_transcript *t, const tls_hash *h, const uint8_t *extra,
+                             size_t n, uint8_t *out)
+{
+    int ret = 0;
+    unsigned int len = 0;
+    EVP_MD_CTX *src = h == tls_sha256() ? t->sha256 : h == tls_sha384() ? t->sha384 : NULL;
+    EVP_MD_CTX *copy = EVP_MD_CTX_new();
+    ENSURE(copy != NULL, PQIFY_TLS_ERR_NO_MEMORY);
+    ENSURE(src != NULL, PQIFY_TLS_ERR_INTERNAL);
+    ENSURE(EVP_MD_CTX_copy_ex(copy, src) == 1, PQIFY_TLS_ERR_INTERNAL);
+    ENSURE(EVP_DigestUpdate(copy, extra, n) == 1, PQIFY_TLS_ERR_INTERNAL);
+    ENSURE(EVP_DigestFinal_ex(copy, out, &len) == 1 && len == h->len, PQIFY_TLS_ERR_INTERNAL);
+out:
+    EVP_MD_CTX_free(copy);
+    return ret;
+}
