@@ -1,7 +1,8 @@
 /*
  * The pqify binary as a user runs it: help texts, usage errors (exit 2), and a
  * quick `pqify bench kem` whose table must hold every KEM and both ECDH rows with
- * figures that parse. Timings are never asserted: only that they are there, that
+ * figures that parse, the same for `pqify bench handshake --quick` and the demo's
+ * handshake table. Timings are never asserted: only that they are there, that
  * the sizes are FIPS 203's and that the allocation counter counts.
  */
 #include <errno.h>
@@ -472,6 +473,152 @@ static void test_demo_quick(void **state)
     expect_in(r.out, "== step 1/");
     expect_in(r.out, "== step 2/");
     check_kem_table(r.out);
+    /* Step 3: one local handshake per group, with the group the pair agreed on. */
+    expect_in(r.out, "== step 3/3: a TLS 1.3 handshake per group");
+    static const struct {
+        const char *label, *group, *pq, *hrr;
+        size_t min_c2s; /* the client's share alone */
+    } rows[] = {
+        {"X25519MLKEM768", "X25519MLKEM768", "yes", "no", 1216},
+        {"SecP256r1MLKEM768", "SecP256r1MLKEM768", "yes", "no", 1249},
+        {"SecP384r1MLKEM1024", "SecP384r1MLKEM1024", "yes", "no", 1665},
+        {"X25519", "x25519", "no", "no", 32},
+        {"P-256", "secp256r1", "no", "no", 65},
+        {"P256Kyber512 (legacy)", "P256Kyber512", "yes", "no", 865},
+        {"default -> P-256 hybrid only", "SecP256r1MLKEM768", "yes", "yes", 1216 + 1249},
+    };
+    const char *table = strstr(r.out, "offered -> server");
+    assert_non_null(table);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char head[64];
+        snprintf(head, sizeof head, "\n%s ", rows[i].label);
+        const char *line = strstr(table, head);
+        if (line == NULL)
+            fail_msg("demo row %s missing:\n%s", rows[i].label, table);
+        char group[64], pq[8], hrr[8];
+        size_t c2s, s2c;
+        double us, ratio;
+        line += strlen(head);
+        if (sscanf(line, "%63s %7s %7s %zu %zu %lf %lfx", group, pq, hrr, &c2s, &s2c, &us,
+                   &ratio) != 7)
+            fail_msg("demo row %s does not parse: %.120s", rows[i].label, line);
+        assert_string_equal(group, rows[i].group);
+        assert_string_equal(pq, rows[i].pq);
+        assert_string_equal(hrr, rows[i].hrr);
+        assert_true(c2s >= rows[i].min_c2s && s2c > 0 && us > 0 && ratio > 0);
+    }
+    done(&r);
+}
+
+/* `pqify bench handshake --quick`: every row is there and its figures parse. */
+static void test_bench_handshake_quick(void **state)
+{
+    (void)state;
+    struct result r = run("bench", "handshake", "--quick", NULL);
+    if (r.status != 0)
+        fail_msg("pqify bench handshake --quick exited %d:\n%s\n%s", r.status, r.out, r.err);
+    expect_in(r.out, "2 rounds x 4 handshakes per row");
+    expect_in(r.out, "baseline: OpenSSL 3.");
+    static const struct {
+        const char *server, *group, *pq;
+    } rows[] = {
+        {"pqify", "X25519MLKEM768", "yes"},     {"pqify", "x25519", "no"},
+        {"pqify", "SecP256r1MLKEM768", "yes"},  {"pqify", "secp256r1", "no"},
+        {"pqify", "SecP384r1MLKEM1024", "yes"}, {"pqify", "MLKEM768", "yes"},
+        {"libssl", "x25519", "no"},             {"libssl", "secp256r1", "no"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char head[64];
+        snprintf(head, sizeof head, "\n%-7s %-22s ", rows[i].server, rows[i].group);
+        const char *line = strstr(r.out, head);
+        if (line == NULL)
+            fail_msg("row '%s' missing:\n%s", head + 1, r.out);
+        char pq[8], hrr[8];
+        double cpu, rate, p50, p99;
+        size_t c2s, s2c;
+        if (sscanf(line + strlen(head), "%7s %lf %lf %lf %lf %7s %zu %zu", pq, &cpu, &rate, &p50,
+                   &p99, hrr, &c2s, &s2c) != 8)
+            fail_msg("row '%s' does not parse: %.120s", head + 1, line + 1);
+        assert_string_equal(pq, rows[i].pq);
+        assert_string_equal(hrr, "no");
+        assert_true(cpu > 0 && rate > 0 && p50 > 0 && p99 >= p50 && c2s > 0 && s2c > 0);
+    }
+    /* resumption: figures once the engine resumes, or the plain statement that it
+     * does not yet */
+    const char *res = strstr(r.out, "\npqify   resumed ");
+    assert_non_null(res);
+    res += strlen("\npqify   resumed ");
+    while (*res == ' ')
+        res++;
+    double v;
+    assert_true(strncmp(res, "n/a: resumption not built", 25) == 0 || sscanf(res, "%lf", &v) == 1);
+
+    const char *mem = strstr(r.out, "memory per idle established server connection");
+    assert_non_null(mem);
+    for (size_t i = 0; i < 2; i++) {
+        const char *who = i == 0 ? "\n  pqify " : "\n  libssl ";
+        const char *line = strstr(mem, who);
+        assert_non_null(line);
+        double bytes;
+        if (SANITIZED)
+            expect_in(line, "n/a");
+        else if (sscanf(line + strlen(who), " %lf bytes", &bytes) != 1 || bytes <= 0)
+            fail_msg("memory line does not parse: %.100s", line + 1);
+    }
+    const char *bulk = strstr(r.out, "MB/s of application data per core");
+    assert_non_null(bulk);
+    for (size_t i = 0; i < 2; i++) {
+        const char *who = i == 0 ? "\n  pqify " : "\n  libssl ";
+        const char *line = strstr(bulk, who);
+        double send, recv;
+        assert_non_null(line);
+        if (sscanf(line + strlen(who), " send %lf receive %lf", &send, &recv) != 2 ||
+            !(send > 0 && recv > 0))
+            fail_msg("bulk line does not parse: %.100s", line + 1);
+    }
+    const char *t = strstr(r.out, "\ntargets ");
+    assert_non_null(t);
+    static const char *const targets[] = {"pqify X25519MLKEM768 / libssl X25519",
+                                          "pqify X25519MLKEM768 / pqify X25519",
+                                          "pqify idle connection - record buffer"};
+    for (size_t i = 0; i < 3; i++) {
+        const char *line = strstr(t, targets[i]);
+        if (line == NULL)
+            fail_msg("target line '%s' missing:\n%s", targets[i], t);
+        const char *end = strchr(line, '\n');
+        assert_non_null(end);
+        int verdict = (end - line > 6 && strncmp(end - 6, "MISSED", 6) == 0) ||
+                      (end - line > 2 && strncmp(end - 2, "ok", 2) == 0);
+        if (!verdict && !(i == 2 && SANITIZED))
+            fail_msg("target line without ok/MISSED: %.*s", (int)(end - line), line);
+    }
+    done(&r);
+}
+
+static void test_scan_usage(void **state)
+{
+    (void)state;
+    struct result r = run("scan", "--help", NULL);
+    assert_int_equal(r.status, 0);
+    expect_in(r.out, "usage: pqify scan HOST:PORT");
+    done(&r);
+    r = run("scan", NULL);
+    assert_int_equal(r.status, 2);
+    expect_in(r.err, "HOST:PORT is missing");
+    done(&r);
+    r = run("scan", "127.0.0.1:1", "--ca", "x.pem", "--insecure", NULL);
+    assert_int_equal(r.status, 2);
+    expect_in(r.err, "--ca and --insecure exclude each other");
+    done(&r);
+    r = run("scan", "no-port", NULL);
+    assert_int_equal(r.status, 2);
+    expect_in(r.err, "is not HOST:PORT");
+    done(&r);
+    r = run("scan", "127.0.0.1:1", "--timeout", "0", NULL);
+    assert_int_equal(r.status, 2);
+    done(&r);
+    r = run("bench", "handshake", "--rounds", "0", NULL);
+    assert_int_equal(r.status, 2);
     done(&r);
 }
 
@@ -481,6 +628,7 @@ int main(void)
         cmocka_unit_test(test_top_help),        cmocka_unit_test(test_command_help),
         cmocka_unit_test(test_usage_errors),    cmocka_unit_test(test_bench_kem_quick),
         cmocka_unit_test(test_bench_kem_options), cmocka_unit_test(test_demo_quick),
+        cmocka_unit_test(test_bench_handshake_quick), cmocka_unit_test(test_scan_usage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
