@@ -26,7 +26,7 @@ const pqify_kem_ops pqify_kem_ops_portable = {
 };
 
 #ifdef PQIFY_KEM_HAVE_AVX2
-/* The AVX2 table with AVX-512VL Keccak for the samplers (x86_64/backend_avx2.c). */
+/* The AVX2 table with its Keccak on AVX-512VL (x86_64/backend_avx2.c). */
 extern const pqify_kem_ops pqify_kem_ops_avx512;
 #endif
 

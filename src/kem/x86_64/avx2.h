@@ -1,6 +1,7 @@
 /*
  * The AVX2 backend's routines (contracts in ../backend.h) and the helpers its
- * files share. Only files compiled with -mavx2 -mbmi2 include this.
+ * files share; the avx512 backend reuses them with other Keccak code. Only
+ * files compiled with -mavx2 -mbmi2 include this.
  */
 #ifndef PQIFY_KEM_X86_64_AVX2_H
 #define PQIFY_KEM_X86_64_AVX2_H
@@ -43,6 +44,7 @@ extern const pqify_keccak_x4_impl pqify_keccak_x4_impl_avx2;
 extern const pqify_keccak_x4_impl pqify_keccak_x4_impl_avx512;
 void pqify_keccakf1600_x4_avx512(uint64_t st[4 * 25]);
 void pqify_keccakf1600_x5_avx512(uint64_t st[4 * 25], uint64_t st1[25]);
+/* One state on the AVX-512VL round code (broadcast to four slots): the avx512 keccakf1600. */
 void pqify_keccakf1600_x1_avx512(uint64_t st[25]);
 
 typedef struct {

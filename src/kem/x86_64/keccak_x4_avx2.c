@@ -187,13 +187,6 @@ void pqify_keccakf1600_x4_avx2(uint64_t st[4 * 25])
 #undef ST
 }
 
-static inline uint64_t load64_le(const uint8_t *p)
-{
-    uint64_t r;
-    memcpy(&r, p, 8); /* x86-64 is little-endian, the lane order of FIPS 202 */
-    return r;
-}
-
 const pqify_keccak_x4_impl pqify_keccak_x4_impl_avx2 = {
     .x4 = pqify_keccakf1600_x4_avx2,
     .x5 = pqify_keccakf1600_x5_avx2,
