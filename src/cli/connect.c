@@ -35,10 +35,15 @@ static void usage(FILE *f)
             "  --alpn LIST         ALPN protocols, e.g. h2,http/1.1\n"
             "  --ciphers LIST      TLS 1.3 suites in preference order\n"
             "  --timeout SEC       connect + handshake limit (default 10)\n"
+            "  --resume            connect twice: the first connection waits for the\n"
+            "                      server's session ticket and closes, the second\n"
+            "                      resumes with it (still with a full key share) and\n"
+            "                      relays as usual\n"
             "\n"
             "stderr on success:\n"
             "  connected version=TLSv1.3 group=NAME pq=yes|no hrr=yes|no cipher=NAME "
-            "alpn=PROTO|- handshake_us=N\n"
+            "alpn=PROTO|- handshake_us=N resumed=yes|no\n"
+            "  (with --resume: one such line per connection)\n"
             "Exit status: 0 after a clean close, 1 on any failure (one line says why),\n"
             "2 on a usage error.\n");
 }
@@ -47,6 +52,7 @@ struct connect_args {
     const char *target, *servername;
     struct cli_tls_opts tls;
     int timeout_s;
+    int resume;
 };
 
 static int parse_args(int argc, char **argv, struct connect_args *a)
@@ -56,7 +62,9 @@ static int parse_args(int argc, char **argv, struct connect_args *a)
     for (int i = 1; i < argc; i++) {
         int missing = 0;
         const char *v;
-        if ((v = cli_opt(argc, argv, &i, "--ca", &missing)) != NULL)
+        if (strcmp(argv[i], "--resume") == 0)
+            a->resume = 1;
+        else if ((v = cli_opt(argc, argv, &i, "--ca", &missing)) != NULL)
             a->tls.ca = v;
         else if ((v = cli_opt(argc, argv, &i, "--servername", &missing)) != NULL)
             a->servername = v;
@@ -244,6 +252,90 @@ static int relay(int fd, pqify_tls_conn *conn, struct cli_inbuf *in, pqify_tls_b
     return status;
 }
 
+static void report(const pqify_tls_conn *conn)
+{
+    pqify_tls_info info;
+    pqify_tls_get_info(conn, &info);
+    fprintf(stderr,
+            "connected version=%s group=%s pq=%s hrr=%s cipher=%s alpn=%s handshake_us=%llu "
+            "resumed=%s\n",
+            info.version, info.group, info.is_pq ? "yes" : "no", info.hrr ? "yes" : "no",
+            info.cipher, info.alpn[0] ? info.alpn : "-", (unsigned long long)info.handshake_us,
+            info.resumed ? "yes" : "no");
+}
+
+/*
+ * --resume, first connection: handshake, then read until the server's
+ * NewSessionTicket arrives (it comes after the handshake, RFC 8446 §4.6.1), keep
+ * the session, close cleanly. Returns 0 (session in blob) or 1 (reported).
+ */
+static int fetch_session(const struct connect_args *a, const pqify_tls_config *cfg,
+                         const char *host, const char *port, uint8_t *blob, size_t cap,
+                         size_t *blob_len)
+{
+    static struct cli_inbuf in;
+    pqify_tls_conn *conn = pqify_tls_conn_new(cfg, 0);
+    pqify_tls_buf out, plain;
+    const char *why = NULL;
+    int fd = -1, status = 1, rc;
+    in.len = 0;
+    pqify_tls_buf_init(&out, NULL, 0);
+    pqify_tls_buf_init(&plain, NULL, 0);
+    if (conn == NULL) {
+        fprintf(stderr, "pqify connect: cannot create the connection (out of memory)\n");
+        goto done;
+    }
+    fd = cli_dial(host, port, a->timeout_s * 1000, &why);
+    if (fd < 0) {
+        fprintf(stderr, "pqify connect: cannot connect to %s: %s\n", a->target, why);
+        goto done;
+    }
+    rc = cli_handshake(fd, conn, 0, a->timeout_s * 1000, &in, &out);
+    if (rc != 0) {
+        fprintf(stderr, "pqify connect: handshake with %s failed: %s\n", a->target, cli_strerror(rc));
+        goto done;
+    }
+    report(conn);
+    int64_t deadline = cli_now_ms() + a->timeout_s * 1000;
+    for (;;) {
+        size_t n = in.len;
+        rc = pqify_tls_receive(conn, &plain, in.data, &n, &out);
+        cli_inbuf_consume(&in, n);
+        pqify_tls_buf_consume(&plain, plain.len);   /* the second connection relays */
+        if (rc == 0 && cli_flush(fd, &out) != 0)
+            rc = CLI_IO_SOCKET;
+        if (rc != 0 || pqify_tls_get_session(conn, blob, cap, blob_len) == 0)
+            break;
+        int64_t left = deadline - cli_now_ms();
+        long got = left > 0 ? cli_read_some(fd, &in, (int)left) : -2;
+        if (got == -2) {
+            fprintf(stderr, "pqify connect: no session ticket from %s within %d s\n", a->target,
+                    a->timeout_s);
+            goto done;
+        }
+        if (got <= 0) {
+            rc = got == 0 ? CLI_IO_EOF : CLI_IO_SOCKET;
+            break;
+        }
+    }
+    if (rc != 0) {
+        (void)cli_flush(fd, &out);
+        fprintf(stderr, "pqify connect: no session ticket from %s: %s\n", a->target,
+                rc == PQIFY_TLS_PEER_CLOSED ? "the server closed first" : cli_strerror(rc));
+        goto done;
+    }
+    if (pqify_tls_close_notify(conn, &out) == 0)
+        (void)cli_flush(fd, &out);
+    status = 0;
+done:
+    if (fd >= 0)
+        close(fd);
+    pqify_tls_conn_free(conn);
+    pqify_tls_buf_dispose(&out);
+    pqify_tls_buf_dispose(&plain);
+    return status;
+}
+
 int pqify_cmd_connect(int argc, char **argv)
 {
     struct connect_args a;
@@ -254,6 +346,8 @@ int pqify_cmd_connect(int argc, char **argv)
     static struct cli_inbuf in;
     int fd = -1, status = 1, rc;
     const char *why = NULL;
+    static uint8_t session[PQIFY_TLS_MAX_SESSION];
+    size_t session_len = 0;
 
     if (pqify_wants_help(argc, argv)) {
         usage(stdout);
@@ -284,11 +378,15 @@ int pqify_cmd_connect(int argc, char **argv)
         fprintf(stderr, "pqify connect: --servername: %s\n", pqify_tls_strerror(rc));
         goto done;
     }
+    if (a.resume && fetch_session(&a, cfg, host, port, session, sizeof session, &session_len) != 0)
+        goto done;
     conn = pqify_tls_conn_new(cfg, 0);
     if (conn == NULL) {
         fprintf(stderr, "pqify connect: cannot create the connection (out of memory)\n");
         goto done;
     }
+    if (a.resume && pqify_tls_set_session(conn, session, session_len) != 1)
+        fprintf(stderr, "pqify connect: the session cannot be offered; full handshake\n");
     fd = cli_dial(host, port, a.timeout_s * 1000, &why);
     if (fd < 0) {
         fprintf(stderr, "pqify connect: cannot connect to %s: %s\n", a.target, why);
@@ -300,11 +398,7 @@ int pqify_cmd_connect(int argc, char **argv)
         goto done;
     }
 
-    pqify_tls_info info;
-    pqify_tls_get_info(conn, &info);
-    fprintf(stderr, "connected version=%s group=%s pq=%s hrr=%s cipher=%s alpn=%s handshake_us=%llu\n",
-            info.version, info.group, info.is_pq ? "yes" : "no", info.hrr ? "yes" : "no",
-            info.cipher, info.alpn[0] ? info.alpn : "-", (unsigned long long)info.handshake_us);
+    report(conn);
     status = relay(fd, conn, &in, &out);
 
 done:
@@ -312,6 +406,7 @@ done:
         close(fd);
     pqify_tls_conn_free(conn);
     pqify_tls_config_free(cfg);
+    memset(session, 0, sizeof session);   /* it held the resumption PSK */
     pqify_tls_buf_dispose(&out);
     return status;
 }

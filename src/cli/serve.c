@@ -41,7 +41,8 @@ static void usage(FILE *f)
             "stderr:\n"
             "  listening on HOST:PORT                       (once, when ready)\n"
             "  accepted peer=ADDR version=TLSv1.3 group=NAME pq=yes|no hrr=yes|no "
-            "cipher=NAME client_cert=SUBJECT|-\n"
+            "cipher=NAME client_cert=SUBJECT|- resumed=yes|no\n"
+            "                      (one session ticket is issued per handshake)\n"
             "  pqify serve: handshake with ADDR failed: WHY  (on failure)\n");
 }
 
@@ -105,6 +106,7 @@ struct facts {
     char alpn[256];
     char server_name[256];
     unsigned long long handshake_us;
+    int resumed;
 };
 
 static void describe(const pqify_tls_conn *conn, const char *peer, struct facts *f)
@@ -115,6 +117,7 @@ static void describe(const pqify_tls_conn *conn, const char *peer, struct facts 
              "accepted peer=%s version=%s group=%s pq=%s hrr=%s cipher=%s client_cert=%s", peer,
              info.version, info.group, info.is_pq ? "yes" : "no", info.hrr ? "yes" : "no",
              info.cipher, info.peer_cert && info.peer_subject[0] ? info.peer_subject : "-");
+    f->resumed = info.resumed;
     snprintf(f->alpn, sizeof f->alpn, "%s", info.alpn[0] ? info.alpn : "-");
     snprintf(f->server_name, sizeof f->server_name, "%s", info.server_name[0] ? info.server_name : "-");
     f->handshake_us = (unsigned long long)info.handshake_us;
@@ -317,7 +320,7 @@ static int serve_one(int fd, const pqify_tls_config *cfg, const char *peer, cons
         goto done;
     }
     describe(conn, peer, &f);
-    fprintf(stderr, "%s\n", f.line);
+    fprintf(stderr, "%s resumed=%s\n", f.line, f.resumed ? "yes" : "no");
     status = serve_data(fd, conn, peer, &f, a->www, &in, &out);
 done:
     pqify_tls_conn_free(conn);

@@ -94,10 +94,11 @@ wait_for() {
 }
 
 # field <line> <key>: value of key=value in a pqify status line
-# (client_cert is last and may contain spaces: it takes the rest).
+# (client_cert may contain spaces: it takes the rest, up to the resumed= field
+# that `pqify serve` appends after it).
 field() {
   if [ "$2" = client_cert ]; then
-    printf '%s\n' "$1" | sed -n 's/.* client_cert=\(.*\)$/\1/p'
+    printf '%s\n' "$1" | sed -n 's/.* client_cert=\(.*\)$/\1/p' | sed 's/ resumed=[a-z]*$//'
   else
     printf '%s\n' "$1" | sed -n "s/.* $2=\([^ ]*\).*/\1/p"
   fi

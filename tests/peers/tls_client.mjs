@@ -16,6 +16,10 @@
 //   expect           text the server must answer instead of the echo
 //   http             true: send an HTTP/1.1 GET, read until close, print it
 //   timeout          seconds before giving up (exit 3)
+//   resume           true: connect twice, offering the first connection's
+//                    session ticket on the second (RFC 8446 §4.6.1); prints a
+//                    {"event":"resumption",...} line with isSessionReused()
+//                    of both connections
 // Prints {"event":"connected",...} and then {"event":"done",...} as JSON
 // lines; exits 0 only if the handshake worked and the echo came back intact.
 import tls from 'node:tls';
@@ -36,10 +40,7 @@ const want = cfg.expect ?? send;
 
 setTimeout(() => { emit({ event: 'timeout' }); process.exit(3); }, (cfg.timeout ?? 20) * 1000).unref();
 
-const sock = net.connect({ host, port: cfg.port });
-const tap = new WireTap(sock);
 const opts = {
-  socket: tap,
   minVersion: 'TLSv1.3',
   rejectUnauthorized: cfg.verify ?? true,
 };
@@ -57,14 +58,20 @@ if (cfg.ciphersuites) opts.ciphers = cfg.ciphersuites;
 if (alpn) opts.ALPNProtocols = alpn;
 if (cfg.sigalgs) opts.sigalgs = cfg.sigalgs;
 
+let tap = null;
+let lastSession = null;
+const rounds = [];
 const fail = (e) => {
   const wire = tap.summary();
   emit({ event: 'error', message: e.message, code: e.code ?? null, hrr: wire.hrr, group: wire.group });
   process.exit(1);
 };
 
+function connectOnce(round, session) {
+const sock = net.connect({ host, port: cfg.port });
+tap = new WireTap(sock);
 sock.on('connect', () => {
-  const s = tls.connect(opts, () => {
+  const s = tls.connect({ ...opts, socket: tap, ...(session ? { session } : {}) }, () => {
     const wire = tap.summary();
     const eph = s.getEphemeralKeyInfo();
     emit({
@@ -83,6 +90,7 @@ sock.on('connect', () => {
       client_hellos: wire.client_hellos,
       server_share_size: wire.server_share_size,
       parse_error: wire.parse_error,
+      ...(cfg.resume ? { round, resumed: s.isSessionReused() } : {}),
     });
     const chunks = [];
     let got = 0;
@@ -94,17 +102,39 @@ sock.on('connect', () => {
       const ok = cfg.http ? /^HTTP\/1\.[01] 200/.test(received) : received === want;
       emit({ event: 'done', ok, sent: Buffer.byteLength(send), received: got,
              ...(cfg.http || !ok ? { text: received } : {}) });
-      process.exitCode = ok ? 0 : 1;
+      if (cfg.resume) rounds.push({ ok, resumed: s.isSessionReused(), ticket: lastSession !== null });
+      process.exitCode = ok && process.exitCode !== 1 ? 0 : 1;
+    };
+    // TLS 1.3 tickets come after the handshake; keep the newest for round 2.
+    s.on('session', (sess) => { lastSession = sess; });
+    const next = () => {
+      if (!cfg.resume || round === 2) return false;
+      connectOnce(2, lastSession);
+      return true;
     };
     s.on('data', (d) => {
       chunks.push(d); got += d.length;
       // Enough came back: judge now and close; some servers (openssl
       // s_server -rev) never close on their own.
-      if (!cfg.http && got >= Buffer.byteLength(want)) { report(); s.end(); setTimeout(() => process.exit(), 2000).unref(); }
+      if (!cfg.http && got >= Buffer.byteLength(want)) {
+        report(); s.end();
+        if (!cfg.resume) setTimeout(() => process.exit(), 2000).unref();
+      }
     });
-    s.on('end', () => { report(); process.exit(); });
+    s.on('end', () => {
+      report();
+      if (next()) return;
+      if (cfg.resume) {
+        emit({ event: 'resumption', ticket_received: rounds[0]?.ticket ?? false,
+               first_resumed: rounds[0]?.resumed ?? null, second_resumed: rounds[1]?.resumed ?? null });
+        if (!(rounds[1]?.resumed)) process.exitCode = 1;
+      }
+      process.exit();
+    });
     s.write(send);
   });
   s.on('error', fail);
 });
 sock.on('error', fail);
+}
+connectOnce(1, null);

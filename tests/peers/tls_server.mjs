@@ -64,6 +64,7 @@ const tlsServer = tls.createServer(opts, (s) => {
     servername: s.servername || null,
     client_cert: peer && Object.keys(peer).length ? subjectName(peer) : null,
     authorized: s.authorized,
+    resumed: s.isSessionReused(),
     client_hellos: wire.client_hellos,
     parse_error: wire.parse_error,
   });
