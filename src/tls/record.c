@@ -101,6 +101,9 @@ int tls_record_open(tls_traffic *t, uint8_t *record, size_t record_len, uint8_t 
     ENSURE(t->seq != UINT64_MAX, PQIFY_TLS_ERR_SEQUENCE_LIMIT);
     uint8_t *p = record + TLS_RECORD_HEADER;
     size_t clen = body - TLS_AEAD_TAG;
+    /* §5.4: TLSInnerPlaintext (content, type, padding) is at most 2^14 + 1 bytes,
+     * padding included: a short message padded past that is record_overflow too */
+    ENSURE(clen <= TLS_MAX_PLAINTEXT + 1, PQIFY_TLS_ERR_RECORD_OVERFLOW);
     make_nonce(t, nonce);
     ENSURE(EVP_CipherInit_ex(t->ctx, NULL, NULL, NULL, nonce, 0) == 1, PQIFY_TLS_ERR_INTERNAL);
     ENSURE(EVP_CIPHER_CTX_ctrl(t->ctx, EVP_CTRL_AEAD_SET_TAG, TLS_AEAD_TAG, p + clen) == 1,
