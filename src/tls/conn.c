@@ -291,7 +291,22 @@ static int process_record(pqify_tls_conn *c, pqify_tls_buf *plaintext, pqify_tls
     /* a peer that failed before it could protect its alert sends it in clear; only
      * during the handshake, when it can do no more than end a connection not yet up */
     if (c->rd.active && !(type == TLS_CT_ALERT && len == 2 && !c->established)) {
-        TRY(tls_record_open(&c->rd, c->rec, c->rec_len, &type, &len));
+        int r = tls_record_open(&c->rd, c->rec, c->rec_len, &type, &len);
+        /* §4.2.10: 0-RTT data a client offered is never accepted; skip what does
+         * not open under the handshake key, within a budget */
+        if (r == PQIFY_TLS_ERR_BAD_RECORD_MAC && type == TLS_CT_APPDATA && c->hs != NULL &&
+            len <= c->hs->early_data_skip) {
+            c->hs->early_data_skip -= len;
+            goto out;
+        }
+        TRY(r);
+        if (c->hs != NULL)
+            c->hs->early_data_skip = 0;
+    } else if (type == TLS_CT_APPDATA && c->hs != NULL && c->state == ST_SERVER_WAIT_CH2 &&
+               len <= c->hs->early_data_skip) {
+        /* §4.2.10: after a HelloRetryRequest, early data arrives before the second hello */
+        c->hs->early_data_skip -= len;
+        goto out;
     } else {
         ENSURE(type != TLS_CT_APPDATA, PQIFY_TLS_ERR_UNEXPECTED_MESSAGE);
         ENSURE(len <= TLS_MAX_PLAINTEXT, PQIFY_TLS_ERR_RECORD_OVERFLOW);

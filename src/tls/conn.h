@@ -37,6 +37,7 @@ enum { TLS_SIGN_NONE, TLS_SIGN_WAITING, TLS_SIGN_DONE, TLS_SIGN_FAILED };
 #define TLS_MAX_TICKET 2000        /* a peer's ticket we keep; ours are about 200 bytes */
 #define TLS_SCRATCH 8192
 #define TLS_MAX_KEY_UPDATES_IN_A_ROW 128
+#define TLS_MAX_EARLY_DATA_SKIP 65536   /* refused 0-RTT bytes skipped before giving up */
 
 /* What a client keeps from a NewSessionTicket (§4.6.1) to resume with later. */
 typedef struct tls_session {
@@ -84,6 +85,7 @@ typedef struct tls_hs {
     size_t psk_len;
     const tls_hash *psk_hash;
     uint16_t psk_identity;   /* server: the identity chosen */
+    size_t early_data_skip;  /* server: bytes of refused 0-RTT records still skipped */
 
     /* authentication */
     int cert_requested;

@@ -173,6 +173,8 @@ int tls_server_on_client_hello(pqify_tls_conn *c, const uint8_t *msg, size_t len
     TRY(tls_client_hello_parse(msg + 4, len - 4, &ch));
     TRY(tls_client_hello_fingerprint(&ch, fp));
     if (second) {
+        /* §4.1.2: a second hello must not offer early data */
+        ENSURE(!ch.has_early_data, PQIFY_TLS_ERR_ILLEGAL_PARAMETER);
         /* §4.1.2: the same hello again, plus our cookie, with the one share asked for */
         ENSURE(memcmp(fp, hs->ch1_fingerprint, 32) == 0, PQIFY_TLS_ERR_SECOND_CLIENT_HELLO);
         ENSURE(ch.has_cookie && ch.cookie_len == hs->cookie_len &&
@@ -180,6 +182,10 @@ int tls_server_on_client_hello(pqify_tls_conn *c, const uint8_t *msg, size_t len
                PQIFY_TLS_ERR_SECOND_CLIENT_HELLO);
     } else {
         memcpy(hs->ch1_fingerprint, fp, 32);
+        /* §4.2.10: we never accept early data, so a client that offered it may
+         * already be sending some; it is skipped rather than fatal */
+        if (ch.has_early_data)
+            hs->early_data_skip = TLS_MAX_EARLY_DATA_SKIP;
     }
     /* psk_dhe_ke only: even a resuming hello must carry a full (EC)DHE/KEM offer */
     ENSURE(ch.has_groups && ch.has_key_share && ch.has_sigalgs, PQIFY_TLS_ERR_MISSING_EXTENSION);

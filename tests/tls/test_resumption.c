@@ -492,6 +492,72 @@ static void test_new_session_ticket_wire(void **state)
     pqify_tls_config_free(c);
 }
 
+/* §4.2.10: a client that offers early_data gets no 0-RTT; its 0-RTT records are
+ * skipped (within a budget) instead of killing the handshake. The hello is the
+ * engine's own with an early_data extension appended, lengths fixed up. */
+static void test_early_data_skipped(void **state)
+{
+    (void)state;
+    reset_clocks();
+    pqify_tls_config *s = server_config(), *c = client_config();
+    for (int over_budget = 0; over_budget < 2; over_budget++) {
+        pqify_tls_conn *client = pqify_tls_conn_new(c, 0), *server = pqify_tls_conn_new(s, 1);
+        pqify_tls_buf hello, out;
+        pqify_tls_buf_init(&hello, NULL, 0);
+        pqify_tls_buf_init(&out, NULL, 0);
+        size_t zero = 0;
+        assert_int_equal(pqify_tls_handshake(client, NULL, &zero, &hello), PQIFY_TLS_IN_PROGRESS);
+        uint8_t *h = malloc(hello.len + 4 + 6000);
+        memcpy(h, hello.base, hello.len);
+        /* record 5 | type 1, len 3 | version 2, random 32, session id, suites, compression */
+        size_t at = 5 + 4 + 2 + 32;
+        at += 1 + h[at];
+        at += 2 + ((size_t)h[at] << 8 | h[at + 1]);
+        at += 1 + h[at];
+        size_t ext_len = (size_t)h[at] << 8 | h[at + 1];
+        assert_int_equal(at + 2 + ext_len, hello.len);
+        static const uint8_t early_data[4] = {0x00, 0x2a, 0x00, 0x00};
+        memcpy(h + hello.len, early_data, 4);
+        ext_len += 4;
+        h[at] = (uint8_t)(ext_len >> 8), h[at + 1] = (uint8_t)ext_len;
+        size_t hs_len = hello.len - 9 + 4, rec_len = hello.len - 5 + 4;
+        h[6] = (uint8_t)(hs_len >> 16), h[7] = (uint8_t)(hs_len >> 8), h[8] = (uint8_t)hs_len;
+        h[3] = (uint8_t)(rec_len >> 8), h[4] = (uint8_t)rec_len;
+        size_t n = hello.len + 4;
+        /* 0-RTT records right behind the hello: three small ones, or 5 x 16000
+         * bytes, whose fifth goes past the 64 KiB budget */
+        size_t records = over_budget ? 5 : 3, body = over_budget ? 16000 : 40;
+        uint8_t *all = malloc(n + records * (5 + body));
+        memcpy(all, h, n);
+        for (size_t r = 0; r < records; r++) {
+            uint8_t *rec = all + n + r * (5 + body);
+            rec[0] = 23, rec[1] = 3, rec[2] = 3, rec[3] = (uint8_t)(body >> 8), rec[4] = (uint8_t)body;
+            for (size_t i = 0; i < body; i++)
+                rec[5 + i] = (uint8_t)(i * 37 + r);
+        }
+        size_t total = n + records * (5 + body), used = total;
+        int ret = pqify_tls_handshake(server, all, &used, &out);
+        pqify_tls_info info;
+        pqify_tls_get_info(server, &info);
+        if (over_budget) {
+            assert_int_equal(ret, PQIFY_TLS_ERR_BAD_RECORD_MAC);
+            assert_int_equal(used, total);
+        } else {
+            assert_int_equal(ret, PQIFY_TLS_IN_PROGRESS);
+            assert_int_equal(used, total);
+            assert_int_equal(info.resumed, 0);
+        }
+        free(all);
+        free(h);
+        pqify_tls_buf_dispose(&hello);
+        pqify_tls_buf_dispose(&out);
+        pqify_tls_conn_free(client);
+        pqify_tls_conn_free(server);
+    }
+    pqify_tls_config_free(s);
+    pqify_tls_config_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -509,6 +575,7 @@ int main(void)
         cmocka_unit_test(test_client_auth_remembered),
         cmocka_unit_test(test_session_api),
         cmocka_unit_test(test_new_session_ticket_wire),
+        cmocka_unit_test(test_early_data_skipped),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
