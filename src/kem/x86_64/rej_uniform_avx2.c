@@ -289,7 +289,7 @@ static unsigned rej_uniform(int16_t *a, unsigned ctr, const uint8_t *buf, size_t
                                             4, 5, 5, 6, 7, 8, 8, 9, 10, 11, 11, 12, 13, 14, 14, 15);
     size_t pos = 0;
 
-    while (ctr <= PQIFY_N - 16 && pos + 24 <= len) {
+    while (ctr < PQIFY_N && pos + 24 <= len) {
         __m256i v = _mm256_loadu_si256((const __m256i *)(buf + pos));
         v = _mm256_permute4x64_epi64(v, 0x94); /* qwords 0,1 | 1,2 */
         v = _mm256_shuffle_epi8(v, spread);
@@ -302,13 +302,25 @@ static unsigned rej_uniform(int16_t *a, unsigned ctr, const uint8_t *buf, size_t
                                       _mm_load_si128((const __m128i *)compact[m0]));
         __m128i hi = _mm_shuffle_epi8(_mm256_extracti128_si256(v, 1),
                                       _mm_load_si128((const __m128i *)compact[m1]));
-        _mm_storeu_si128((__m128i *)(a + ctr), lo);
-        ctr += (unsigned)_mm_popcnt_u32(m0);
-        _mm_storeu_si128((__m128i *)(a + ctr), hi);
-        ctr += (unsigned)_mm_popcnt_u32(m1);
+        if (ctr <= PQIFY_N - 16) {
+            _mm_storeu_si128((__m128i *)(a + ctr), lo);
+            ctr += (unsigned)_mm_popcnt_u32(m0);
+            _mm_storeu_si128((__m128i *)(a + ctr), hi);
+            ctr += (unsigned)_mm_popcnt_u32(m1);
+        } else {
+            /* Near the end: keep only as many as still fit, nothing past a[255]. */
+            int16_t tmp[16];
+            unsigned n0 = (unsigned)_mm_popcnt_u32(m0), n = n0 + (unsigned)_mm_popcnt_u32(m1);
+            _mm_storeu_si128((__m128i *)tmp, lo);
+            _mm_storeu_si128((__m128i *)(tmp + n0), hi);
+            if (n > PQIFY_N - ctr)
+                n = PQIFY_N - ctr;
+            memcpy(a + ctr, tmp, n * sizeof tmp[0]);
+            ctr += n;
+        }
         pos += 24;
     }
-    /* The last few samples one at a time, so nothing is written past a[255]. */
+    /* A last partial chunk (fewer than 24 bytes) one candidate pair at a time. */
     for (; pos + 3 <= len && ctr < PQIFY_N; pos += 3) {
         uint16_t d1 = (uint16_t)(buf[pos] | ((buf[pos + 1] & 0x0F) << 8));
         uint16_t d2 = (uint16_t)((buf[pos + 1] >> 4) | (buf[pos + 2] << 4));
