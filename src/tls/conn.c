@@ -341,6 +341,9 @@ static void release_handshake(pqify_tls_conn *c)
 {
     hs_free(c->hs);
     c->hs = NULL;
+    /* the offered session is spent (its subject was copied when it was used) */
+    tls_session_free(c->offer);
+    c->offer = NULL;
 }
 
 int pqify_tls_handshake(pqify_tls_conn *c, const uint8_t *in, size_t *in_len, pqify_tls_buf *out)
