@@ -38,8 +38,10 @@ pqify_tls_config *pqify_tls_config_new(void)
 
 static void free_chain(pqify_tls_config *cfg)
 {
+    /* i2d_X509 allocated them: libcrypto's allocator, which an application may
+     * have replaced (CRYPTO_set_mem_functions) */
     for (size_t i = 0; i < cfg->n_certs; i++)
-        free(cfg->cert_der[i]);
+        OPENSSL_free(cfg->cert_der[i]);
     cfg->n_certs = 0;
     X509_free(cfg->leaf);
     cfg->leaf = NULL;
