@@ -469,7 +469,8 @@ static void test_session_api(void **state)
     pqify_tls_config_free(c);
 }
 
-/* The ticket the server sends: lifetime, one per handshake, no early_data extension. */
+/* Ticket count and lifetime reach the client: with 3 tickets the newest is kept, and
+ * its lifetime is the configured one. */
 static void test_new_session_ticket_wire(void **state)
 {
     (void)state;
