@@ -116,6 +116,34 @@ node_server $srv_node once=false groups=SecP256r1MLKEM768 && {
   expect "node: second resumed" "$(jget "$(jline "$srv_log" accepted 2)" resumed)" true
 }
 
+# ---- mutual TLS -------------------------------------------------------------------
+
+begin "Node client with a certificate resumes with pqify serve --ca (subject remembered)"
+serve_many --cert "$certs/server-p256.pem" --key "$certs/server-p256.key" --ca "$certs/ca.pem" && {
+  node_client "$srv_port" ca="$certs/ca.pem" servername=localhost resume=true \
+    cert="$certs/client-p256.pem" key="$certs/client-p256.key"
+  first=$(accepted_n 1)
+  second=$(accepted_n 2)
+  stop_server
+  expect "node client exit" "$nc_rc" 0
+  expect "node: second connection resumed" "$(jfield "$nc_log" resumption second_resumed)" true
+  expect "pqify: second resumed" "$(field "$second" resumed)" yes
+  expect "pqify: client_cert of the full handshake" "$(field "$first" client_cert)" "$(field "$second" client_cert)"
+  expect_match "pqify: client_cert" "$(field "$second" client_cert)" 'CN=pqify-test-client'
+}
+
+begin "pqify connect --resume with a client certificate against the Node server"
+node_server $srv_node once=false ca="$certs/ca.pem" && {
+  pqify_connect "$srv_port" "$payload" --ca "$certs/ca.pem" --servername localhost --resume \
+    --cert "$certs/client-p256.pem" --key "$certs/client-p256.key"
+  stop_server
+  l2=$(grep '^connected ' "$cli_err" | sed -n 2p)
+  expect "pqify exit status" "$cli_rc" 0
+  expect "pqify: second resumed" "$(field "$l2" resumed)" yes
+  expect "node: second resumed" "$(jget "$(jline "$srv_log" accepted 2)" resumed)" true
+  expect "node: client cert of the resumed session" "$(jget "$(jline "$srv_log" accepted 2)" authorized)" true
+}
+
 # ---- pqify against itself ---------------------------------------------------------
 
 begin "pqify connect --resume against pqify serve"
