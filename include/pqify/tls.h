@@ -289,7 +289,7 @@ void pqify_tls_conn_free(pqify_tls_conn *conn);
 /*
  * Bytes pqify allocates for one connection: while handshaking (handshaking = 1) and
  * once established (0), after the handshake part is released. On x86-64 today:
- * 74,672 while handshaking (32 KiB of it reassembles handshake messages) and 19,992
+ * 74,688 while handshaking (32 KiB of it reassembles handshake messages) and 19,992
  * established, of which 16,645 is the receive-record buffer and 2,048 reassembles
  * post-handshake messages (a larger NewSessionTicket is skipped). A client that
  * received a ticket also holds one malloc'ed session (about 2.7 KiB). libcrypto's two cipher
