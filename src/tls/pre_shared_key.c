@@ -181,10 +181,14 @@ static int ticket_usable(const pqify_tls_conn *c, const tls_client_hello *ch, co
     const tls_suite *ts = tls_suite_by_id(t->suite);
     if (ts == NULL || ts->hash != c->suite->hash || t->psk_len != ts->hash->len)
         return 0;   /* §4.2.11: the PSK's hash must be the suite's */
-    if (now < t->issued_ms || now - t->issued_ms >= (uint64_t)t->lifetime_s * 1000u)
-        return 0;   /* expired (or issued in the future) */
+    /* servers sharing a ticket secret may disagree a little on the time: a ticket
+     * "from the future" within the age window is taken as just issued */
+    if (t->issued_ms > now + TLS_TICKET_AGE_WINDOW_MS)
+        return 0;
+    uint64_t server_age = now > t->issued_ms ? now - t->issued_ms : 0;
+    if (server_age >= (uint64_t)t->lifetime_s * 1000u)
+        return 0;   /* expired */
     uint32_t client_age = obfuscated - t->age_add;
-    uint64_t server_age = now - t->issued_ms;
     uint64_t diff = client_age > server_age ? client_age - server_age : server_age - client_age;
     if (diff > TLS_TICKET_AGE_WINDOW_MS)
         return 0;

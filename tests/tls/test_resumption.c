@@ -240,6 +240,15 @@ static void test_ticket_secret(void **state)
     assert_int_equal(ci.resumed, 1);
     handshake(c, other, &s1, 1, &ci, &si, NULL);
     assert_int_equal(ci.resumed, 0);
+    /* a fleet member whose clock is 3 s behind the issuer still resumes; 30 s, not */
+    static uint64_t behind;
+    pqify_tls_config_set_clock(b, read_clock, &behind);
+    behind = server_now - 3000;
+    handshake(c, b, &s1, 1, &ci, &si, NULL);
+    assert_int_equal(ci.resumed, 1);
+    behind = server_now - 30000;
+    handshake(c, b, &s1, 1, &ci, &si, NULL);
+    assert_int_equal(ci.resumed, 0);
     pqify_tls_config_free(a);
     pqify_tls_config_free(b);
     pqify_tls_config_free(other);
