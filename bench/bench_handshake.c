@@ -59,6 +59,9 @@ struct row {
     size_t n_latency;
     size_t c2s, s2c;      /* handshake bytes each way (last handshake) */
     int hrr;
+    int resumed;          /* resumed handshakes: the client offers the last ticket */
+    uint8_t session[PQIFY_TLS_MAX_SESSION];
+    size_t session_len;
 };
 
 static struct row rows[] = {
@@ -71,6 +74,9 @@ static struct row rows[] = {
     {.server = "pqify", .impl = IMPL_PQIFY, .group = "X25519Kyber768Draft00", .ossl_group = NULL},
     {.server = "libssl", .impl = IMPL_LIBSSL, .group = "X25519", .ossl_group = "X25519"},
     {.server = "libssl", .impl = IMPL_LIBSSL, .group = "secp256r1", .ossl_group = "P-256"},
+    /* PSK resumption with psk_dhe_ke (RFC 8446 §4.2.9): still a full hybrid key
+     * exchange, but no certificate, no CertificateVerify signature */
+    {.server = "pqify", .impl = IMPL_PQIFY, .group = "X25519MLKEM768", .resumed = 1},
 };
 #define N_ROWS (sizeof rows / sizeof rows[0])
 enum { ROW_PQ = 0, ROW_X25519 = 1, ROW_LIBSSL_X25519 = 7 };
@@ -258,7 +264,18 @@ static int client_one(struct row *r, uint16_t port, double *latency_us)
         goto out;
     (void)setsockopt(io->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c = pqify_tls_conn_new(r->client_cfg, 0);
-    if (c == NULL || connect(io->fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+    if (c == NULL)
+        goto out;
+    int offered = 0;
+    if (r->resumed && r->session_len > 0) {
+        offered = pqify_tls_set_session(c, r->session, r->session_len);
+        if (offered != 1) {
+            fprintf(stderr, "pqify bench handshake: the session ticket was not offered (%d)\n",
+                    offered);
+            goto out;
+        }
+    }
+    if (connect(io->fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
         engine_handshake(c, io, &out, 0) != 0)
         goto out;
     *latency_us = (double)(pqify_bench_now_ns() - t0) / 1e3;
@@ -269,6 +286,11 @@ static int client_one(struct row *r, uint16_t port, double *latency_us)
                 info.group);
         goto out;
     }
+    if (info.resumed != offered) {
+        fprintf(stderr, "pqify bench handshake: %s %s: resumed=%d, expected %d\n", r->server,
+                r->group, info.resumed, offered);
+        goto out;
+    }
     r->hrr = info.hrr;
     r->c2s = io->sent;
     r->s2c = io->received;
@@ -276,6 +298,12 @@ static int client_one(struct row *r, uint16_t port, double *latency_us)
     if (pqify_tls_send(c, &out, &ping, 1) != 0 || flush_out(io, &out) != 0 ||
         engine_read_byte(c, io, &out, &plain) != 0)
         goto out;
+    /* the server's ticket came before its answer: keep the newest for the next one */
+    if (r->resumed &&
+        pqify_tls_get_session(c, r->session, sizeof r->session, &r->session_len) != 0) {
+        fprintf(stderr, "pqify bench handshake: no session ticket from the server\n");
+        goto out;
+    }
     ret = 0;
 out:
     if (io->fd >= 0)
@@ -536,9 +564,14 @@ int pqify_bench_handshake(const struct pqify_bench_handshake_opts *opts)
     for (size_t i = 0; i < N_ROWS; i++) {
         struct row *r = &rows[i];
         r->client_cfg = pqify_bench_config(0, NULL, NULL, r->group, NULL);
-        if (r->impl == IMPL_PQIFY)
+        if (r->impl == IMPL_PQIFY) {
             r->server_cfg = pqify_bench_config(1, cert, key, r->group, NULL);
-        else
+            if (r->resumed && r->server_cfg != NULL &&
+                pqify_tls_config_set_tickets(r->server_cfg, 1) != 0) {
+                pqify_tls_config_free(r->server_cfg);
+                r->server_cfg = NULL;
+            }
+        } else
             r->libssl = bench_libssl_new(cert, key, r->ossl_group);
         r->cpu_us = calloc(rounds, sizeof *r->cpu_us);
         r->rate = calloc(rounds, sizeof *r->rate);
@@ -572,9 +605,20 @@ int pqify_bench_handshake(const struct pqify_bench_handshake_opts *opts)
                "handshakes per row, rows interleaved\n",
             server_cpu >= 0 ? "on CPU 0" : "unpinned", client_cpu >= 0 ? "on CPU 1" : "unpinned",
             rounds, per);
-    fprintf(f, "baseline: %s (libssl, no session tickets)\n\n", OpenSSL_version(OPENSSL_VERSION));
+    fprintf(f, "baseline: %s (libssl), no session tickets on either server except for\n"
+               "the resumed row (PSK + X25519MLKEM768 key share, psk_dhe_ke)\n\n", OpenSSL_version(OPENSSL_VERSION));
     fflush(f);
 
+    /* The resumed row's first handshake is a full one that fetches the ticket. */
+    for (size_t i = 0; i < N_ROWS; i++) {
+        struct row *r = &rows[i];
+        double unused_cpu, unused_rate;
+        if (!r->resumed)
+            continue;
+        if (run_batch(r, listen_fd, port, 1, server_cpu, &unused_cpu, &unused_rate) != 0)
+            goto out;
+        r->n_latency = 0;
+    }
     for (unsigned round = 0; round < rounds; round++) {
         for (size_t k = 0; k < N_ROWS; k++) {
             struct row *r = &rows[(k + round) % N_ROWS];
@@ -589,15 +633,16 @@ int pqify_bench_handshake(const struct pqify_bench_handshake_opts *opts)
     for (size_t i = 0; i < N_ROWS; i++) {
         struct row *r = &rows[i];
         uint16_t id = (uint16_t)pqify_tls_group_id(r->group);
+        char label[48];
+        snprintf(label, sizeof label, "%s%s", r->resumed ? "resumed:" : "",
+                 pqify_tls_group_name(id));
         fprintf(f, "%-7s %-22s %5s %13.1f %8.0f %9.1f %9.1f %4s %6zu %6zu\n", r->server,
-                pqify_tls_group_name(id), pqify_tls_group_is_pq(id) ? "yes" : "no",
+                label, pqify_tls_group_is_pq(id) ? "yes" : "no",
                 median_of(r->cpu_us, rounds), median_of(r->rate, rounds),
                 percentile(r->latency_us, r->n_latency, 0.50),
                 percentile(r->latency_us, r->n_latency, 0.99), r->hrr ? "yes" : "no", r->c2s,
                 r->s2c);
     }
-    /* Resumption (PSK with session tickets) is not in the engine yet. */
-    fprintf(f, "%-7s %-22s %s\n", "pqify", "resumed", "n/a: resumption not built");
 
     fprintf(f, "\nmemory per idle established server connection (heap, libcrypto included):\n");
     double pq_idle = 0.0;
