@@ -101,6 +101,8 @@ typedef struct nc_bytes {
 
 static inline void nc_put(nc_bytes *b, const void *p, size_t n)
 {
+    if (n == 0)
+        return;
     if (b->len + n > b->cap) {
         size_t cap = b->cap * 2 + n + 256;
         b->p = realloc(b->p, cap);
@@ -1017,6 +1019,8 @@ static inline void nc_corpus_build(nc_corpus *c, const char *vectors_dir, size_t
     for (size_t i = 0; i < sizeof mtls / sizeof mtls[0]; i++)
         nc_add_forged(c, mtls[i].name, NC_SRV_MTLS, nc_forge_mtls, mtls[i].v, 1, mtls[i].err,
                       mtls[i].alert);
+    free(m.p);
+    free(b.p);
 }
 
 /* ---- running a case against a server behind an io ---- */
@@ -1193,7 +1197,7 @@ static inline void nc_run_forged(const nc_case *k, const pqify_tls_config *ccfg,
     int ret = PQIFY_TLS_IN_PROGRESS, keyed = 0;
     size_t off = 0;
     for (int rounds = 0; rounds < 256 && ret == PQIFY_TLS_IN_PROGRESS; rounds++) {
-        size_t n = keyed ? in.len - off : nc_first_record(in.base + off, in.len - off);
+        size_t n = keyed ? in.len - off : in.len == 0 ? 0 : nc_first_record(in.base + off, in.len - off);
         if (n == 0) {
             if (io->recv(io->ctx, &in) == 0)
                 break;
