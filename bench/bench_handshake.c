@@ -376,7 +376,7 @@ static int idle_bytes(struct row *r, unsigned n, double *per_conn)
                 goto out;
             pqify_tls_conn_free(s);
         } else {
-            bench_libssl_conn *o = bench_libssl_accept_mem(r->libssl, r->client_cfg, &c);
+            bench_libssl_conn *o = bench_libssl_accept_mem(r->libssl, r->client_cfg, &c, NULL);
             if (o == NULL)
                 goto out;
             bench_libssl_conn_free(o);
@@ -391,7 +391,7 @@ static int idle_bytes(struct row *r, unsigned n, double *per_conn)
             if (pqify_bench_pair_connect(r->client_cfg, r->server_cfg, &c, &servers[i], &res) != 0)
                 goto out;
         } else {
-            ossl[i] = bench_libssl_accept_mem(r->libssl, r->client_cfg, &c);
+            ossl[i] = bench_libssl_accept_mem(r->libssl, r->client_cfg, &c, NULL);
             if (ossl[i] == NULL)
                 goto out;
         }
@@ -427,7 +427,7 @@ static int bulk(struct row *r, size_t total, double *seal_mbs, double *open_mbs)
     if (data == NULL)
         goto out;
     if (r->impl == IMPL_LIBSSL) {
-        o = bench_libssl_accept_mem(r->libssl, r->client_cfg, &c);
+        o = bench_libssl_accept_mem(r->libssl, r->client_cfg, &c, NULL);
         if (o == NULL || bench_libssl_bulk(o, c, total, BULK_CHUNK, &seal_ns, &open_ns) != 0)
             goto out;
     } else {
@@ -472,6 +472,103 @@ out:
     pqify_tls_buf_dispose(&cout);
     pqify_tls_buf_dispose(&plain);
     free(data);
+    return ret;
+}
+
+/*
+ * The same server work without the kernel: client and server in memory on one
+ * thread, only the server's calls timed (conn_new, handshake, free for pqify;
+ * SSL_new and SSL_do_handshake for libssl). Shows how much of the TCP figure is
+ * the engine and how much is the socket.
+ */
+static int inmem_server_ns(struct row *r, uint64_t *ns)
+{
+    pqify_tls_conn *c = NULL;
+    uint64_t spent = 0;
+    if (r->impl == IMPL_LIBSSL) {
+        bench_libssl_conn *o = bench_libssl_accept_mem(r->libssl, r->client_cfg, &c, &spent);
+        if (o == NULL)
+            return -1;
+        uint64_t t0 = thread_cpu_ns();
+        bench_libssl_conn_free(o);
+        spent += thread_cpu_ns() - t0;
+        pqify_tls_conn_free(c);
+        *ns = spent;
+        return 0;
+    }
+    int ret = -1, crc, src = PQIFY_TLS_IN_PROGRESS;
+    pqify_tls_buf cout, sout;
+    pqify_tls_buf_init(&cout, NULL, 0);
+    pqify_tls_buf_init(&sout, NULL, 0);
+    size_t zero = 0;
+    c = pqify_tls_conn_new(r->client_cfg, 0);
+    uint64_t t0 = thread_cpu_ns();
+    pqify_tls_conn *s = pqify_tls_conn_new(r->server_cfg, 1);
+    spent += thread_cpu_ns() - t0;
+    if (c == NULL || s == NULL)
+        goto out;
+    crc = pqify_tls_handshake(c, NULL, &zero, &cout);
+    for (int flight = 0; flight < 4 && src != 0 && crc >= 0; flight++) {
+        size_t n = cout.len;
+        t0 = thread_cpu_ns();
+        src = pqify_tls_handshake(s, cout.base, &n, &sout);
+        spent += thread_cpu_ns() - t0;
+        pqify_tls_buf_consume(&cout, cout.len);
+        if (src < 0 || sout.len == 0)
+            break;
+        n = sout.len;
+        crc = pqify_tls_handshake(c, sout.base, &n, &cout);
+        pqify_tls_buf_consume(&sout, sout.len);
+    }
+    if (src != 0 || crc != 0)
+        goto out;
+    ret = 0;
+out:
+    pqify_tls_conn_free(c);
+    t0 = thread_cpu_ns();
+    pqify_tls_conn_free(s);
+    spent += thread_cpu_ns() - t0;
+    pqify_tls_buf_dispose(&cout);
+    pqify_tls_buf_dispose(&sout);
+    *ns = spent;
+    return ret;
+}
+
+/* Median over rounds of per-round mean server ns, for rows a and b interleaved,
+ * and the median of their per-round ratio. */
+static int inmem_compare(struct row *a, struct row *b, unsigned rounds, unsigned per,
+                         double *a_us, double *b_us, double *ratio)
+{
+    double *av = calloc(rounds, sizeof *av), *bv = calloc(rounds, sizeof *bv);
+    double *rv = calloc(rounds, sizeof *rv);
+    int ret = -1;
+    if (av == NULL || bv == NULL || rv == NULL)
+        goto out;
+    for (unsigned round = 0; round < rounds; round++) {
+        uint64_t sa = 0, sb = 0, ns;
+        for (unsigned i = 0; i < per; i++) {
+            if (inmem_server_ns(a, &ns) != 0)
+                goto out;
+            sa += ns;
+            if (inmem_server_ns(b, &ns) != 0)
+                goto out;
+            sb += ns;
+        }
+        av[round] = (double)sa / 1e3 / per;
+        bv[round] = (double)sb / 1e3 / per;
+        rv[round] = av[round] / bv[round];
+    }
+    *a_us = pqify_bench_summarise(av, rounds).median;
+    *b_us = pqify_bench_summarise(bv, rounds).median;
+    *ratio = pqify_bench_summarise(rv, rounds).median;
+    ret = 0;
+out:
+    if (ret != 0)
+        fprintf(stderr, "pqify bench handshake: in-memory %s/%s handshake failed\n", a->server,
+                b->server);
+    free(av);
+    free(bv);
+    free(rv);
     return ret;
 }
 
@@ -677,6 +774,16 @@ int pqify_bench_handshake(const struct pqify_bench_handshake_opts *opts)
         if (bulk(r, opts->quick ? BULK_BYTES_QUICK : BULK_BYTES, &seal, &open) != 0)
             goto out;
         fprintf(f, "  %-7s send %8.0f  receive %8.0f\n", r->server, seal, open);
+    }
+
+    {
+        double a_us, b_us, ratio;
+        if (inmem_compare(&rows[ROW_PQ], &rows[ROW_LIBSSL_X25519], rounds, per, &a_us, &b_us,
+                          &ratio) != 0)
+            goto out;
+        fprintf(f, "\nserver CPU without the kernel (in memory, same work, %u x %u handshakes):\n"
+                   "  pqify X25519MLKEM768 %.1f us, libssl X25519 %.1f us: %.2fx\n",
+                rounds, per, a_us, b_us, ratio);
     }
 
     double vs_libssl = paired_ratio(&rows[ROW_PQ], &rows[ROW_LIBSSL_X25519], rounds);

@@ -25,9 +25,10 @@ int bench_libssl_serve_one(bench_libssl *s, int fd);
 
 /* In-memory libssl server connections against pqify clients (client_cfg). */
 typedef struct bench_libssl_conn bench_libssl_conn;
-/* Handshake one; NULL on failure. */
+/* Handshake one; NULL on failure. *server_ns (may be NULL) gets the thread CPU
+ * time spent in libssl's server calls (SSL_new, SSL_do_handshake). */
 bench_libssl_conn *bench_libssl_accept_mem(bench_libssl *s, const pqify_tls_config *client_cfg,
-                                           pqify_tls_conn **client);
+                                           pqify_tls_conn **client, uint64_t *server_ns);
 void bench_libssl_conn_free(bench_libssl_conn *c);
 /* Seal `total` bytes in writes of `chunk` and open them at the pqify client, then
  * the reverse; CPU ns spent by libssl in each direction. 0 or -1. */

@@ -578,6 +578,15 @@ static void test_bench_handshake_quick(void **state)
             !(send > 0 && recv > 0))
             fail_msg("bulk line does not parse: %.100s", line + 1);
     }
+    const char *inmem = strstr(r.out, "server CPU without the kernel");
+    assert_non_null(inmem);
+    inmem = strstr(inmem, "\n  pqify X25519MLKEM768 ");
+    assert_non_null(inmem);
+    double pq_us, ossl_us, inmem_ratio;
+    if (sscanf(inmem, "\n  pqify X25519MLKEM768 %lf us, libssl X25519 %lf us: %lfx", &pq_us,
+               &ossl_us, &inmem_ratio) != 3 ||
+        !(pq_us > 0 && ossl_us > 0 && inmem_ratio > 0))
+        fail_msg("in-memory line does not parse: %.100s", inmem + 1);
     const char *t = strstr(r.out, "\ntargets ");
     assert_non_null(t);
     static const char *const targets[] = {"pqify X25519MLKEM768 / libssl X25519",
