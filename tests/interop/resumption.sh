@@ -13,7 +13,7 @@ printf 'resumed over post-quantum TLS\n' >"$payload"
 # child that shares the parent's ticket secret); sets srv_pid, srv_port, srv_log.
 serve_many() {
   srv_log="$casedir/pqify-serve.stderr"
-  timeout "$T" "$PQIFY_BIN" serve --listen 127.0.0.1:0 "$@" 2>"$srv_log" >/dev/null &
+  timeout "$T" ${PQIFY_WRAPPER:-} "$PQIFY_BIN" serve --listen 127.0.0.1:0 "$@" 2>"$srv_log" >/dev/null &
   srv_pid=$!
   pids+=("$srv_pid")
   if ! wait_for "$srv_log" '^listening on ' 10; then
