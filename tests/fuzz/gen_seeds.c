@@ -93,8 +93,15 @@ static void run(const char *client_groups, int mtls, const fuzz_pki *pki)
     put("server", &whole, 1, all_to_s.base, all_to_s.len);
     put("server", &bytewise, 1, all_to_s.base, all_to_s.len);
     put("server", &sevens, 1, all_to_s.base, all_to_s.len);
-    put("client", &whole, 1, all_to_c.base, all_to_c.len);
-    put("client", &sevens, 1, all_to_c.base, all_to_c.len);
+    /* fuzz_client: bit 6 = the default (PQ) client, else the X25519-only one; the
+     * last byte of the stream picks mTLS (bit 0), as close as a seed can aim */
+    const int x25519_only = client_groups != NULL && strcmp(client_groups, "x25519") == 0;
+    const uint8_t cwhole = (uint8_t)(x25519_only ? 0x00 : 0x40),
+                  csevens = (uint8_t)(cwhole | 7);
+    if (x25519_only || client_groups == NULL) {
+        put("client", &cwhole, 1, all_to_c.base, all_to_c.len);
+        put("client", &csevens, 1, all_to_c.base, all_to_c.len);
+    }
     pqify_tls_conn_free(c);
     pqify_tls_conn_free(s);
     pqify_tls_config_free(ccfg);
@@ -158,7 +165,7 @@ int main(int argc, char **argv)
      * (x25519 first: one classical share, and the server asks for the PQ group) */
     const char *groups[] = {NULL, "SecP256r1MLKEM768", "SecP384r1MLKEM1024", "MLKEM512",
                             "MLKEM1024", "secp384r1", "X25519Kyber768Draft00,x25519",
-                            "x25519,SecP256r1MLKEM768", "secp256r1,X25519MLKEM768"};
+                            "x25519,SecP256r1MLKEM768", "secp256r1,X25519MLKEM768", "x25519"};
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
         run(groups[i], 0, &pki);
     run(NULL, 1, &pki);
