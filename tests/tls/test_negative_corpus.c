@@ -627,12 +627,70 @@ static void test_client_bad_server_points(void **state)
     assert_int_equal(failures, 0);
 }
 
+/* The client once established (state CONNECTED): handshake messages the server may
+ * not send after the handshake, sealed with server_application_traffic_secret_0. */
+static void test_client_connected(void **state)
+{
+    (void)state;
+    static const struct {
+        uint8_t type;
+        const char *body;
+        const char *name;
+        int err, alert;
+    } post[] = {
+        {TLS_HS_CLIENT_HELLO, "0303", "CONNECTED: ClientHello", PQIFY_TLS_ERR_UNEXPECTED_MESSAGE, 10},
+        {TLS_HS_SERVER_HELLO, "0303", "CONNECTED: ServerHello", PQIFY_TLS_ERR_UNEXPECTED_MESSAGE, 10},
+        {TLS_HS_CERTIFICATE, "00000000", "CONNECTED: Certificate", PQIFY_TLS_ERR_UNEXPECTED_MESSAGE, 10},
+        /* §4.6.2: post-handshake authentication only if the client offered it (we do not) */
+        {TLS_HS_CERTIFICATE_REQUEST, "0100000a000d0006000404030807", "CONNECTED: CertificateRequest",
+         PQIFY_TLS_ERR_UNEXPECTED_MESSAGE, 10},
+        {TLS_HS_FINISHED, "00000000000000000000000000000000", "CONNECTED: Finished",
+         PQIFY_TLS_ERR_UNEXPECTED_MESSAGE, 10},
+        {TLS_HS_KEY_UPDATE, "05", "CONNECTED: KeyUpdate with request_update = 5",
+         PQIFY_TLS_ERR_ILLEGAL_PARAMETER, 47},
+        {TLS_HS_KEY_UPDATE, "0000", "CONNECTED: KeyUpdate one byte long", PQIFY_TLS_ERR_DECODE, 50},
+    };
+    int failures = 0;
+    for (size_t i = 0; i < sizeof post / sizeof post[0]; i++) {
+        flight f;
+        flight_new(&f, ccfg, scfg[NC_SRV_DEFAULT]);
+        tls_traffic s_ap;
+        memset(&s_ap, 0, sizeof s_ap);
+        assert_int_equal(tls_traffic_set(&s_ap, f.server->suite, f.server->hs->s_ap, 1), 0);
+        pqify_tls_buf answer, wire, plain, back;
+        pqify_tls_buf_init(&answer, NULL, 0);
+        pqify_tls_buf_init(&wire, NULL, 0);
+        pqify_tls_buf_init(&plain, NULL, 0);
+        pqify_tls_buf_init(&back, NULL, 0);
+        size_t used = f.out.len;
+        assert_int_equal(pqify_tls_handshake(f.client, f.out.base, &used, &answer), 0);
+        nc_seal_hs(&s_ap, post[i].type, post[i].body, &wire);
+        used = wire.len;
+        int ret = pqify_tls_receive(f.client, &plain, wire.base, &used, &back);
+        /* the alert, sealed with the client's first application key */
+        int alert = nc_sealed_alert(&f.client->wr, &back);
+        if (ret != post[i].err || alert != post[i].alert) {
+            print_error("  FAIL client: %s: got %d (%s) alert %d, want %d alert %d\n", post[i].name,
+                        ret, err_name(ret), alert, post[i].err, post[i].alert);
+            failures++;
+        }
+        pqify_tls_buf_dispose(&answer);
+        pqify_tls_buf_dispose(&wire);
+        pqify_tls_buf_dispose(&plain);
+        pqify_tls_buf_dispose(&back);
+        tls_traffic_wipe(&s_ap);
+        flight_free(&f);
+    }
+    assert_int_equal(failures, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_server_corpus),
         cmocka_unit_test(test_client_states),
         cmocka_unit_test(test_client_bad_server_points),
+        cmocka_unit_test(test_client_connected),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
