@@ -30,6 +30,9 @@ typedef struct bench_libssl_conn bench_libssl_conn;
 bench_libssl_conn *bench_libssl_accept_mem(bench_libssl *s, const pqify_tls_config *client_cfg,
                                            pqify_tls_conn **client, uint64_t *server_ns);
 void bench_libssl_conn_free(bench_libssl_conn *c);
+/* Nonzero: bench_libssl_accept_mem toggles callgrind's collection around the
+ * server calls (bench/callgrind/hs_callgrind.c runs with --collect-atstart=no). */
+extern int bench_libssl_callgrind;
 /* Seal `total` bytes in writes of `chunk` and open them at the pqify client, then
  * the reverse; CPU ns spent by libssl in each direction. 0 or -1. */
 int bench_libssl_bulk(bench_libssl_conn *c, pqify_tls_conn *client, size_t total, size_t chunk,
