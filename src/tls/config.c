@@ -52,6 +52,7 @@ void pqify_tls_config_free(pqify_tls_config *cfg)
     if (cfg == NULL)
         return;
     free_chain(cfg);
+    EVP_PKEY_CTX_free(cfg->ecdsa_sign);
     EVP_PKEY_free(cfg->key);   /* libcrypto cleanses private key material */
     X509_STORE_free(cfg->store);
     tls_session_cache_free(cfg->cache);
@@ -154,10 +155,14 @@ int pqify_tls_config_set_key_pem(pqify_tls_config *cfg, const char *pem, size_t 
     ENSURE(bio != NULL, PQIFY_TLS_ERR_NO_MEMORY);
     EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
     ENSURE(key != NULL, PQIFY_TLS_ERR_CONFIG);
+    EVP_PKEY_CTX_free(cfg->ecdsa_sign);
+    cfg->ecdsa_sign = NULL;
     EVP_PKEY_free(cfg->key);
     cfg->key = key;
     memset(cfg->key_schemes, 0, sizeof cfg->key_schemes);
     ENSURE(tls_schemes_for_key(key, cfg->key_schemes, 4) > 0, PQIFY_TLS_ERR_CONFIG);
+    /* NULL (also on failure) only means the general path signs */
+    cfg->ecdsa_sign = tls_ecdsa_sign_template(key);
     TRY(check_key_matches(cfg));
 out:
     BIO_free(bio);

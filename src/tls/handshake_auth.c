@@ -30,7 +30,7 @@ static int sign(pqify_tls_conn *c)
     tls_hs *hs = c->hs;
     hs->sig_len = 0;
     if (!cfg->have_signer)
-        return tls_sign_with_key(cfg->key, hs->sign_scheme, hs->sign_tbs, hs->sign_tbs_len, hs->sig,
+        return tls_sign_with_key(cfg->key, cfg->ecdsa_sign, hs->sign_scheme, hs->sign_tbs, hs->sign_tbs_len, hs->sig,
                                  PQIFY_TLS_MAX_SIGNATURE, &hs->sig_len);
     int r = cfg->signer.sign(cfg->signer.ctx, hs->sign_scheme, hs->sign_tbs, hs->sign_tbs_len,
                              hs->sig, PQIFY_TLS_MAX_SIGNATURE, &hs->sig_len);

@@ -317,6 +317,9 @@ struct pqify_tls_config {
     size_t n_certs;
     X509 *leaf;
     EVP_PKEY *key;
+    /* ECDSA keys: EVP_PKEY_sign_init done once; each handshake signs on a dup
+     * (tls_sign_with_key). NULL for other key types. */
+    EVP_PKEY_CTX *ecdsa_sign;
     pqify_tls_signer signer;
     int have_signer;
     uint16_t key_schemes[4];
@@ -356,7 +359,9 @@ size_t tls_config_share_groups(const pqify_tls_config *cfg, uint16_t *ids, size_
 
 /* ---- signatures (signature.c) ---- */
 size_t tls_schemes_for_key(EVP_PKEY *key, uint16_t *out, size_t max);
-MUST_USE int tls_sign_with_key(EVP_PKEY *key, uint16_t scheme, const uint8_t *tbs, size_t tbs_len,
+/* For an ECDSA key, a signing context to dup per signature; NULL otherwise. */
+EVP_PKEY_CTX *tls_ecdsa_sign_template(EVP_PKEY *key);
+MUST_USE int tls_sign_with_key(EVP_PKEY *key, EVP_PKEY_CTX *ecdsa_sign, uint16_t scheme, const uint8_t *tbs, size_t tbs_len,
                                uint8_t *sig, size_t cap, size_t *sig_len);
 MUST_USE int tls_verify_signature(EVP_PKEY *key, uint16_t scheme, const uint8_t *tbs,
                                   size_t tbs_len, const uint8_t *sig, size_t sig_len);

@@ -91,12 +91,55 @@ static int init_ctx(EVP_MD_CTX *md_ctx, EVP_PKEY *key, uint16_t scheme, int sign
     return 0;
 }
 
-int tls_sign_with_key(EVP_PKEY *key, uint16_t scheme, const uint8_t *tbs, size_t tbs_len,
-                      uint8_t *sig, size_t cap, size_t *sig_len)
+EVP_PKEY_CTX *tls_ecdsa_sign_template(EVP_PKEY *key)
+{
+    if (!EVP_PKEY_is_a(key, "EC"))
+        return NULL;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+    if (ctx != NULL && EVP_PKEY_sign_init(ctx) == 1)
+        return ctx;
+    EVP_PKEY_CTX_free(ctx);
+    return NULL;
+}
+
+/*
+ * ECDSA over the prefetched digest on a dup of the config's prepared context:
+ * EVP_DigestSignInit_ex fetches the digest and the signature method by name and
+ * checks the key on every call (about 40k instructions, 12% of the signature).
+ * Same signature as EVP_DigestSign: ECDSA signs H(tbs) (RFC 8446 §4.4.3), DER.
+ */
+static int ecdsa_sign_prepared(EVP_PKEY_CTX *tmpl, const tls_hash *h, const uint8_t *tbs,
+                               size_t tbs_len, uint8_t *sig, size_t cap, size_t *sig_len)
 {
     int ret = 0;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    uint8_t digest[TLS_MAX_HASH];
+    size_t n = cap;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_dup(tmpl);
+    ENSURE(ctx != NULL, PQIFY_TLS_ERR_NO_MEMORY);
+    TRY(tls_hash_oneshot(h, tbs, tbs_len, digest));
+    ENSURE(EVP_PKEY_sign(ctx, sig, &n, digest, h->len) == 1 && n <= cap, PQIFY_TLS_ERR_SIGN);
+    *sig_len = n;
+out:
+    EVP_PKEY_CTX_free(ctx);
+    return ret;
+}
+
+int tls_sign_with_key(EVP_PKEY *key, EVP_PKEY_CTX *ecdsa_sign, uint16_t scheme,
+                      const uint8_t *tbs, size_t tbs_len, uint8_t *sig, size_t cap,
+                      size_t *sig_len)
+{
+    int ret = 0;
+    EVP_MD_CTX *ctx = NULL;
     size_t n = 0;
+    /* ecdsa_sign exists only for EC keys; the scheme must still fit the curve */
+    if (ecdsa_sign != NULL && (scheme == TLS_SIG_ECDSA_P256_SHA256 ||
+                               scheme == TLS_SIG_ECDSA_P384_SHA384)) {
+        ENSURE(key_fits(key, scheme), PQIFY_TLS_ERR_SIGN);
+        return ecdsa_sign_prepared(ecdsa_sign,
+                                   scheme == TLS_SIG_ECDSA_P256_SHA256 ? tls_sha256() : tls_sha384(),
+                                   tbs, tbs_len, sig, cap, sig_len);
+    }
+    ctx = EVP_MD_CTX_new();
     ENSURE(ctx != NULL, PQIFY_TLS_ERR_NO_MEMORY);
     ENSURE(init_ctx(ctx, key, scheme, 1) == 0, PQIFY_TLS_ERR_SIGN);
     ENSURE(EVP_DigestSign(ctx, NULL, &n, tbs, tbs_len) == 1 && n <= cap, PQIFY_TLS_ERR_SIGN);
