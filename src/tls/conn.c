@@ -42,7 +42,14 @@ pqify_tls_conn *pqify_tls_conn_new(const pqify_tls_config *cfg, int is_server)
         return NULL;
     if (is_server && (cfg->n_certs == 0 || (cfg->key == NULL && !cfg->have_signer)))
         return NULL;
-    pqify_tls_conn *c = calloc(1, sizeof *c);
+    /* rec and ph (16.6 KiB and 2 KiB) are written before read (rec_len, ph_len):
+     * everything else starts zeroed */
+    pqify_tls_conn *c = malloc(sizeof *c);
+    if (c != NULL) {
+        memset(c, 0, offsetof(pqify_tls_conn, rec));
+        memset(&c->rec_len, 0, offsetof(pqify_tls_conn, ph) - offsetof(pqify_tls_conn, rec_len));
+        memset(&c->ph_len, 0, sizeof *c - offsetof(pqify_tls_conn, ph_len));
+    }
     /* Only the state before the message buffers needs zeros: msg (32 KiB) and the
      * scratch storage are written before they are read (msg_len, the buffers'
      * lengths), and clearing 40 KiB per connection was the largest memset of a
@@ -75,7 +82,11 @@ void pqify_tls_conn_free(pqify_tls_conn *c)
     tls_session_free(c->ticket);
     tls_traffic_wipe(&c->rd);
     tls_traffic_wipe(&c->wr);
-    tls_zeroize(c, sizeof *c);
+    /* rec held decrypted records, but only its first rec_used bytes were ever
+     * written; the rest of the 16.6 KiB never held anything */
+    tls_zeroize(c, offsetof(pqify_tls_conn, rec));
+    tls_zeroize(c->rec, c->rec_used);
+    tls_zeroize(&c->rec_len, sizeof *c - offsetof(pqify_tls_conn, rec_len));
     free(c);
 }
 
@@ -182,6 +193,8 @@ static int take_record(pqify_tls_conn *c, const uint8_t *in, size_t avail, size_
         n = n < avail ? n : avail;
         memcpy(c->rec + c->rec_len, in, n);
         c->rec_len += n;
+        if (c->rec_len > c->rec_used)
+            c->rec_used = c->rec_len;
         u += n;
         if (c->rec_len < TLS_RECORD_HEADER)
             goto out;
@@ -199,6 +212,8 @@ static int take_record(pqify_tls_conn *c, const uint8_t *in, size_t avail, size_
     n = n < avail - u ? n : avail - u;
     memcpy(c->rec + c->rec_len, in + u, n);
     c->rec_len += n;
+    if (c->rec_len > c->rec_used)
+        c->rec_used = c->rec_len;
     u += n;
     *whole = c->rec_len == want;
 out:

@@ -134,6 +134,7 @@ struct pqify_tls_conn {
     /* one incoming record, reassembled from however the bytes arrive */
     uint8_t rec[TLS_RECORD_HEADER + TLS_MAX_CIPHERTEXT];
     size_t rec_len;
+    size_t rec_used;         /* most of rec ever written: what conn_free wipes */
 
     tls_hs *hs;              /* NULL once established */
 
