@@ -356,3 +356,95 @@ void pqify_shake256(uint8_t *out, size_t outlen, const uint8_t *in, size_t inlen
 {
     oneshot(out, outlen, in, inlen, PQIFY_SHAKE256_RATE, 0x1F);
 }
+
+/* Byte `off` onwards of in[0] || in[1], up to len bytes, copied into dst. */
+static void job_copy(uint8_t *dst, const pqify_keccak_job *job, size_t off, size_t len)
+{
+    for (unsigned f = 0; f < 2 && len > 0; f++) {
+        if (off >= job->inlen[f]) {
+            off -= job->inlen[f];
+            continue;
+        }
+        size_t n = job->inlen[f] - off;
+        if (n > len)
+            n = len;
+        memcpy(dst, job->in[f] + off, n);
+        dst += n;
+        len -= n;
+        off = 0;
+    }
+}
+
+/*
+ * Sponge i takes nabs = floor(L / rate) + 1 padded input blocks (FIPS 202
+ * §5.1 always adds at least one pad byte) and nout = ceil(outlen / rate)
+ * output blocks; its first output block is ready after permutation nabs, and
+ * each further one after one more permutation. Step t absorbs block t (if
+ * any), permutes once, and reads output block t - nabs + 1 (if any), so both
+ * sponges finish within max(nabs + nout - 1) shared permutations.
+ */
+void pqify_keccak_x2(const pqify_keccak_job job[2])
+{
+    if (pqify_kem_ops_active->keccakf1600_x4 == pqify_keccakf1600_x4_portable) {
+        /* x4 here is four x1 calls: sharing would double the work. */
+        for (unsigned i = 0; i < 2; i++) {
+            pqify_keccak_ctx ctx;
+            pqify_keccak_init(&ctx, job[i].rate, job[i].dsep);
+            pqify_keccak_absorb(&ctx, job[i].in[0], job[i].inlen[0]);
+            pqify_keccak_absorb(&ctx, job[i].in[1], job[i].inlen[1]);
+            pqify_keccak_squeeze(&ctx, job[i].out, job[i].outlen);
+            pqify_keccak_wipe(&ctx);
+        }
+        return;
+    }
+
+    _Alignas(32) uint64_t st[4 * 25];
+    uint8_t block[PQIFY_SHAKE128_RATE];
+    size_t nabs[2], nout[2], steps = 0;
+
+    memset(st, 0, sizeof st);
+    for (unsigned i = 0; i < 2; i++) {
+        size_t len = job[i].inlen[0] + job[i].inlen[1];
+        nabs[i] = len / job[i].rate + 1;
+        nout[i] = (job[i].outlen + job[i].rate - 1) / job[i].rate;
+        if (nout[i] == 0)
+            nout[i] = 1; /* the padded block is still absorbed and permuted */
+        if (nabs[i] + nout[i] - 1 > steps)
+            steps = nabs[i] + nout[i] - 1;
+    }
+
+    for (size_t t = 0; t < steps; t++) {
+        for (unsigned i = 0; i < 2; i++) {
+            if (t >= nabs[i])
+                continue;
+            const unsigned rate = job[i].rate;
+            const size_t len = job[i].inlen[0] + job[i].inlen[1];
+            const size_t off = t * rate;
+            const size_t n = len - off < rate ? len - off : rate;
+            memset(block, 0, rate);
+            job_copy(block, &job[i], off, n);
+            if (t == nabs[i] - 1) {
+                /* pad10*1 with the SHA-3/SHAKE suffix (n < rate here). */
+                block[n] ^= job[i].dsep;
+                block[rate - 1] ^= 0x80;
+            }
+            for (unsigned l = 0; l < rate / 8; l++)
+                st[4 * l + i] ^= load64_le(block + 8 * l);
+        }
+        pqify_kem_ops_active->keccakf1600_x4(st);
+        for (unsigned i = 0; i < 2; i++) {
+            if (t + 1 < nabs[i] || t + 1 - nabs[i] >= nout[i])
+                continue;
+            const unsigned rate = job[i].rate;
+            const size_t off = (t + 1 - nabs[i]) * rate;
+            if (off >= job[i].outlen)
+                continue;
+            const size_t n = job[i].outlen - off < rate ? job[i].outlen - off : rate;
+            for (unsigned l = 0; l < rate / 8; l++)
+                store64_le(block + 8 * l, st[4 * l + i]);
+            memcpy(job[i].out + off, block, n);
+        }
+    }
+    pqify_zeroize(st, sizeof st);
+    pqify_zeroize(block, sizeof block);
+}

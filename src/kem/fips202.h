@@ -37,6 +37,26 @@ void pqify_sha3_512(uint8_t out[64], const uint8_t *in, size_t len);
 void pqify_shake128(uint8_t *out, size_t outlen, const uint8_t *in, size_t inlen);
 void pqify_shake256(uint8_t *out, size_t outlen, const uint8_t *in, size_t inlen);
 
+/*
+ * Two independent sponges run side by side in lanes 0 and 1 of one
+ * keccakf1600_x4 state, so each x4 call advances both (lanes 2 and 3 are
+ * idle). Each job hashes in[0] || in[1] with its own rate and suffix and
+ * writes outlen bytes; the outputs equal two separate one-shot calls bit for
+ * bit. Lengths are public; the data may be secret (nothing branches on it).
+ * On a backend whose x4 is four single permutations (portable) this just
+ * runs the two sponges one after the other, which costs fewer permutations.
+ */
+typedef struct {
+    const uint8_t *in[2];
+    size_t inlen[2];
+    uint8_t *out;
+    size_t outlen;
+    unsigned rate;  /* a multiple of 8, at most PQIFY_SHAKE128_RATE */
+    uint8_t dsep;
+} pqify_keccak_job;
+
+void pqify_keccak_x2(const pqify_keccak_job job[2]);
+
 /* The portable permutation (also the portable backend's table entry). */
 void pqify_keccakf1600_portable(uint64_t st[25]);
 void pqify_keccakf1600_x4_portable(uint64_t st[4 * 25]);

@@ -234,6 +234,80 @@ static void vs_openssl(void)
     EVP_MD_CTX_free(ctx);
 }
 
+
+/* One OpenSSL digest of msg, as the independent expected value. */
+static void openssl_digest(fn_t f, uint8_t *out, size_t outlen, const uint8_t *msg, size_t len)
+{
+    const EVP_MD *md = f == SHA3_256 ? EVP_sha3_256()
+                       : f == SHA3_512 ? EVP_sha3_512()
+                       : f == SHAKE128 ? EVP_shake128()
+                                       : EVP_shake256();
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    assert_non_null(ctx);
+    assert_int_equal(EVP_DigestInit_ex(ctx, md, NULL), 1);
+    assert_int_equal(EVP_DigestUpdate(ctx, msg, len), 1);
+    if (f == SHAKE128 || f == SHAKE256) {
+        if (outlen > 0)
+            assert_int_equal(EVP_DigestFinalXOF(ctx, out, outlen), 1);
+    } else {
+        unsigned n = 0;
+        assert_int_equal(EVP_DigestFinal_ex(ctx, out, &n), 1);
+        assert_int_equal(n, outlen);
+    }
+    EVP_MD_CTX_free(ctx);
+}
+
+/*
+ * pqify_keccak_x2 (two sponges sharing 4-way permutations, used by ML-KEM
+ * decaps for H(ek) and J(z || c)) against OpenSSL on each message: every
+ * pairing of the four functions (so unequal rates), message lengths around
+ * block boundaries and the ML-KEM sizes, both fragment splits, and XOF
+ * outputs of 0, 32 and several blocks (unequal permutation counts).
+ */
+static void x2_vs_openssl(void)
+{
+    static const fn_t fns[] = {SHA3_256, SHA3_512, SHAKE128, SHAKE256};
+    static const unsigned rates[] = {PQIFY_SHA3_256_RATE, PQIFY_SHA3_512_RATE,
+                                     PQIFY_SHAKE128_RATE, PQIFY_SHAKE256_RATE};
+    static const uint8_t dseps[] = {0x06, 0x06, 0x1F, 0x1F};
+    static const size_t lens[] = {0, 1, 31, 71, 72, 135, 136, 137, 167, 168, 169,
+                                  800, 1120, 1184, 1600};
+    static const size_t xof_out[] = {0, 32, 500};
+    static uint8_t msg[2][1600];
+    uint8_t want[2][500], got[2][500];
+
+    for (unsigned f0 = 0; f0 < 4; f0++)
+        for (unsigned f1 = 0; f1 < 4; f1++)
+            for (size_t a = 0; a < sizeof lens / sizeof lens[0]; a++)
+                for (size_t b = 0; b < sizeof lens / sizeof lens[0]; b += 2)
+                    for (size_t o = 0; o < 3; o++) {
+                        const unsigned f[2] = {f0, f1};
+                        const size_t len[2] = {lens[a], lens[(b + a) % 15]};
+                        pqify_keccak_job jobs[2];
+                        for (unsigned i = 0; i < 2; i++) {
+                            size_t outlen = fns[f[i]] == SHA3_256   ? 32
+                                            : fns[f[i]] == SHA3_512 ? 64
+                                                                    : xof_out[(o + i) % 3];
+                            pattern(msg[i], len[i], (unsigned)(a * 31 + b * 7 + o + 3 * i));
+                            openssl_digest(fns[f[i]], want[i], outlen, msg[i], len[i]);
+                            memset(got[i], 0xA5, sizeof got[i]);
+                            /* Split as 32 || rest (the z || c shape), or all in the second part. */
+                            size_t cut = (o + i) % 2 == 0 && len[i] >= 32 ? 32 : 0;
+                            jobs[i] = (pqify_keccak_job){
+                                .in = {msg[i], msg[i] + cut}, .inlen = {cut, len[i] - cut},
+                                .out = got[i], .outlen = outlen,
+                                .rate = rates[f[i]], .dsep = dseps[f[i]]};
+                        }
+                        pqify_keccak_x2(jobs);
+                        for (unsigned i = 0; i < 2; i++) {
+                            assert_memory_equal(got[i], want[i], jobs[i].outlen);
+                            /* Nothing written past outlen. */
+                            if (jobs[i].outlen < sizeof got[i])
+                                assert_int_equal(got[i][jobs[i].outlen], 0xA5);
+                        }
+                    }
+}
+
 /* The 4-way slot must equal four single permutations (backend.h contract). */
 static void x4_matches_x1(void)
 {
@@ -259,6 +333,7 @@ static void test_split_absorb(void **state) { (void)state; on_active_backend(spl
 static void test_split_squeeze(void **state) { (void)state; on_active_backend(split_squeeze); }
 static void test_vs_openssl(void **state) { (void)state; on_active_backend(vs_openssl); }
 static void test_x4_matches_x1(void **state) { (void)state; on_active_backend(x4_matches_x1); }
+static void test_x2_vs_openssl(void **state) { (void)state; on_active_backend(x2_vs_openssl); }
 
 int main(void)
 {
@@ -266,6 +341,7 @@ int main(void)
         cmocka_unit_test(test_vectors),       cmocka_unit_test(test_long_squeeze),
         cmocka_unit_test(test_split_absorb),  cmocka_unit_test(test_split_squeeze),
         cmocka_unit_test(test_vs_openssl),    cmocka_unit_test(test_x4_matches_x1),
+        cmocka_unit_test(test_x2_vs_openssl),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
