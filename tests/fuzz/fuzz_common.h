@@ -138,6 +138,23 @@ static inline void fuzz_pki_free(fuzz_pki *pki)
     memset(pki, 0, sizeof *pki);
 }
 
+/* A fixed wall clock and ticket secret, so a ticket recorded in a seed opens and
+ * passes its age check in every later run (resumption paths stay reachable). */
+static inline uint64_t fuzz_clock(void *ctx)
+{
+    (void)ctx;
+    return 1767225600000u;   /* 2026-01-01T00:00:00Z */
+}
+
+static inline void fuzz_tickets(pqify_tls_config *cfg)
+{
+    uint8_t secret[32];
+    memset(secret, 0x7e, sizeof secret);
+    if (pqify_tls_config_set_ticket_secret(cfg, secret, sizeof secret) != 0)
+        fuzz_die("ticket secret");
+    pqify_tls_config_set_clock(cfg, fuzz_clock, NULL);
+}
+
 /* A server that requests client certificates when mtls is set. */
 static inline pqify_tls_config *fuzz_server_config(const fuzz_pki *pki, int mtls)
 {
@@ -148,6 +165,7 @@ static inline pqify_tls_config *fuzz_server_config(const fuzz_pki *pki, int mtls
         fuzz_die("server config");
     if (mtls && pqify_tls_config_set_ca_pem(cfg, pki->ca_pem, pki->ca_len) != 0)
         fuzz_die("server CA");
+    fuzz_tickets(cfg);
     return cfg;
 }
 
@@ -161,6 +179,7 @@ static inline pqify_tls_config *fuzz_client_config(const fuzz_pki *pki, int mtls
         (pqify_tls_config_set_cert_chain_pem(cfg, pki->client_chain_pem, pki->client_chain_len) != 0 ||
          pqify_tls_config_set_key_pem(cfg, pki->client_key_pem, pki->client_key_len) != 0))
         fuzz_die("client identity");
+    pqify_tls_config_set_clock(cfg, fuzz_clock, NULL);
     return cfg;
 }
 

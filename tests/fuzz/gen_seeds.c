@@ -48,11 +48,35 @@ static void seed_plain_messages(const pqify_tls_buf *buf, const char *harness, u
 }
 
 /* One real handshake; the byte streams each way are seeds for the full harnesses. */
+static void run_with(const char *client_groups, int mtls, pqify_tls_config *ccfg,
+                     pqify_tls_config *scfg);
+
 static void run(const char *client_groups, int mtls, const fuzz_pki *pki)
 {
     pqify_tls_config *ccfg = fuzz_client_config(pki, mtls), *scfg = fuzz_server_config(pki, mtls);
     if (client_groups != NULL && pqify_tls_config_set_groups(ccfg, client_groups) != 0)
         fuzz_die(client_groups);
+    run_with(client_groups, mtls, ccfg, scfg);
+    pqify_tls_config_free(ccfg);
+    pqify_tls_config_free(scfg);
+}
+
+/* A full handshake that leaves a ticket in the client's cache, then a resumed one
+ * (pre_shared_key with a binder): both byte streams are seeds. */
+static void run_resumed(const fuzz_pki *pki)
+{
+    pqify_tls_config *ccfg = fuzz_client_config(pki, 0), *scfg = fuzz_server_config(pki, 0);
+    if (pqify_tls_config_set_session_cache(ccfg, 4) != 0)
+        fuzz_die("session cache");
+    run_with(NULL, 0, ccfg, scfg);
+    run_with(NULL, 0, ccfg, scfg);
+    pqify_tls_config_free(ccfg);
+    pqify_tls_config_free(scfg);
+}
+
+static void run_with(const char *client_groups, int mtls, pqify_tls_config *ccfg,
+                     pqify_tls_config *scfg)
+{
     pqify_tls_conn *c = pqify_tls_conn_new(ccfg, 0), *s = pqify_tls_conn_new(scfg, 1);
     pqify_tls_buf to_s, to_c, all_to_s, all_to_c;
     pqify_tls_buf_init(&to_s, NULL, 0);
@@ -84,6 +108,18 @@ static void run(const char *client_groups, int mtls, const fuzz_pki *pki)
     }
     if (cr != 0 || sr != 0)
         fuzz_die("seed handshake did not complete");
+    /* the server's tickets reach the client (and its session cache) */
+    if (to_c.len > 0) {
+        pqify_tls_buf plain;
+        pqify_tls_buf_init(&plain, NULL, 0);
+        if (tls_write_bytes(&all_to_c, to_c.base, to_c.len) != 0)
+            fuzz_die("buf");
+        size_t used = to_c.len;
+        if (pqify_tls_receive(c, &plain, to_c.base, &used, &to_s) != 0)
+            fuzz_die("ticket");
+        to_c.len = 0;
+        pqify_tls_buf_dispose(&plain);
+    }
     /* a little application data and a close_notify each way, after the handshake */
     if (pqify_tls_send(c, &all_to_s, "ping", 4) != 0 || pqify_tls_close_notify(c, &all_to_s) != 0 ||
         pqify_tls_send(s, &all_to_c, "pong", 4) != 0)
@@ -104,8 +140,6 @@ static void run(const char *client_groups, int mtls, const fuzz_pki *pki)
     }
     pqify_tls_conn_free(c);
     pqify_tls_conn_free(s);
-    pqify_tls_config_free(ccfg);
-    pqify_tls_config_free(scfg);
     pqify_tls_buf_dispose(&to_s);
     pqify_tls_buf_dispose(&to_c);
     pqify_tls_buf_dispose(&all_to_s);
@@ -169,6 +203,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
         run(groups[i], 0, &pki);
     run(NULL, 1, &pki);
+    run_resumed(&pki);
     certificate_seeds(&pki);
     /* the small messages of fuzz_server_hello (selector byte first) */
     hex_seed("server_hello", 4, "0000");
