@@ -1,182 +1,27 @@
 /*
- * One Keccak-f[1600] state on the AVX-512VL round code of
- * keccak_x4_avx512.c: every lane is broadcast to the four 64-bit slots, the
- * four identical permutations run at the 4-way cost, which on this path is
- * below the scalar one, and slot 0 is the result. For the avx512 backend's
- * one-at-a-time sponges (G, H, J).
+ * One Keccak-f[1600] state on the AVX-512VL primitives of
+ * keccak_x4_avx512.c and the shared round body (keccak_vec_round.h): every
+ * lane is broadcast to the four 64-bit slots, the four identical
+ * permutations run at the 4-way cost, which on this path is below the scalar
+ * one, and slot 0 is the result. For the avx512 backend's one-at-a-time
+ * sponges (G, H, J).
  */
-#include "avx2.h"
+#include "keccak_vec_round.h"
 
-/* FIPS 202 §3.2.5 round constants. */
-static const uint64_t rc[24] = {
-    0x0000000000000001ULL, 0x0000000000008082ULL, 0x800000000000808aULL, 0x8000000080008000ULL,
-    0x000000000000808bULL, 0x0000000080000001ULL, 0x8000000080008081ULL, 0x8000000000008009ULL,
-    0x000000000000008aULL, 0x0000000000000088ULL, 0x0000000080008009ULL, 0x000000008000000aULL,
-    0x000000008000808bULL, 0x800000000000008bULL, 0x8000000000008089ULL, 0x8000000000008003ULL,
-    0x8000000000008002ULL, 0x8000000000000080ULL, 0x000000000000800aULL, 0x800000008000000aULL,
-    0x8000000080008081ULL, 0x8000000000008080ULL, 0x0000000080000001ULL, 0x8000000080008008ULL,
-};
-
-/* AVX2 has no 64-bit rotate; rotations by whole bytes are one byte shuffle. */
+/* The primitives keccak_vec_round.h asks for, on AVX-512VL. */
 #define ROL(x, n) _mm256_rol_epi64((x), (n))
 #define ROL8(x) _mm256_rol_epi64((x), 8)
 #define ROL56(x) _mm256_rol_epi64((x), 56)
 /* vpternlogq: 0x96 is a ^ b ^ c, 0xD2 is a ^ (~b & c) (chi). */
 #define XOR5(a, b, c, d, e) \
     _mm256_ternarylogic_epi64(_mm256_ternarylogic_epi64(a, b, c, 0x96), d, e, 0x96)
-
-/*
- * One round from lane set a.. into e.. and back. pi is folded into the read
- * order: output lane (x', y') takes B = rot(A[x, x'] ^ D[x], r[x, x']) with
- * x = 3 (y' - 3 x') mod 5 (FIPS 202 §3.2.3 inverted), so no lane is copied.
- */
-#define ROUND_AE(rc) \
-    c0 = XOR5(a00, a05, a10, a15, a20); \
-    c1 = XOR5(a01, a06, a11, a16, a21); \
-    c2 = XOR5(a02, a07, a12, a17, a22); \
-    c3 = XOR5(a03, a08, a13, a18, a23); \
-    c4 = XOR5(a04, a09, a14, a19, a24); \
-    d0 = _mm256_xor_si256(c4, ROL(c1, 1)); \
-    d1 = _mm256_xor_si256(c0, ROL(c2, 1)); \
-    d2 = _mm256_xor_si256(c1, ROL(c3, 1)); \
-    d3 = _mm256_xor_si256(c2, ROL(c4, 1)); \
-    d4 = _mm256_xor_si256(c3, ROL(c0, 1)); \
-    b0 = _mm256_xor_si256(a00, d0); \
-    b1 = ROL(_mm256_xor_si256(a06, d1), 44); \
-    b2 = ROL(_mm256_xor_si256(a12, d2), 43); \
-    b3 = ROL(_mm256_xor_si256(a18, d3), 21); \
-    b4 = ROL(_mm256_xor_si256(a24, d4), 14); \
-    e00 = _mm256_xor_si256(_mm256_ternarylogic_epi64(b0, b1, b2, 0xD2), _mm256_set1_epi64x((long long)(rc))); \
-    e01 = _mm256_ternarylogic_epi64(b1, b2, b3, 0xD2); \
-    e02 = _mm256_ternarylogic_epi64(b2, b3, b4, 0xD2); \
-    e03 = _mm256_ternarylogic_epi64(b3, b4, b0, 0xD2); \
-    e04 = _mm256_ternarylogic_epi64(b4, b0, b1, 0xD2); \
-    b0 = ROL(_mm256_xor_si256(a03, d3), 28); \
-    b1 = ROL(_mm256_xor_si256(a09, d4), 20); \
-    b2 = ROL(_mm256_xor_si256(a10, d0), 3); \
-    b3 = ROL(_mm256_xor_si256(a16, d1), 45); \
-    b4 = ROL(_mm256_xor_si256(a22, d2), 61); \
-    e05 = _mm256_ternarylogic_epi64(b0, b1, b2, 0xD2); \
-    e06 = _mm256_ternarylogic_epi64(b1, b2, b3, 0xD2); \
-    e07 = _mm256_ternarylogic_epi64(b2, b3, b4, 0xD2); \
-    e08 = _mm256_ternarylogic_epi64(b3, b4, b0, 0xD2); \
-    e09 = _mm256_ternarylogic_epi64(b4, b0, b1, 0xD2); \
-    b0 = ROL(_mm256_xor_si256(a01, d1), 1); \
-    b1 = ROL(_mm256_xor_si256(a07, d2), 6); \
-    b2 = ROL(_mm256_xor_si256(a13, d3), 25); \
-    b3 = ROL8(_mm256_xor_si256(a19, d4)); \
-    b4 = ROL(_mm256_xor_si256(a20, d0), 18); \
-    e10 = _mm256_ternarylogic_epi64(b0, b1, b2, 0xD2); \
-    e11 = _mm256_ternarylogic_epi64(b1, b2, b3, 0xD2); \
-    e12 = _mm256_ternarylogic_epi64(b2, b3, b4, 0xD2); \
-    e13 = _mm256_ternarylogic_epi64(b3, b4, b0, 0xD2); \
-    e14 = _mm256_ternarylogic_epi64(b4, b0, b1, 0xD2); \
-    b0 = ROL(_mm256_xor_si256(a04, d4), 27); \
-    b1 = ROL(_mm256_xor_si256(a05, d0), 36); \
-    b2 = ROL(_mm256_xor_si256(a11, d1), 10); \
-    b3 = ROL(_mm256_xor_si256(a17, d2), 15); \
-    b4 = ROL56(_mm256_xor_si256(a23, d3)); \
-    e15 = _mm256_ternarylogic_epi64(b0, b1, b2, 0xD2); \
-    e16 = _mm256_ternarylogic_epi64(b1, b2, b3, 0xD2); \
-    e17 = _mm256_ternarylogic_epi64(b2, b3, b4, 0xD2); \
-    e18 = _mm256_ternarylogic_epi64(b3, b4, b0, 0xD2); \
-    e19 = _mm256_ternarylogic_epi64(b4, b0, b1, 0xD2); \
-    b0 = ROL(_mm256_xor_si256(a02, d2), 62); \
-    b1 = ROL(_mm256_xor_si256(a08, d3), 55); \
-    b2 = ROL(_mm256_xor_si256(a14, d4), 39); \
-    b3 = ROL(_mm256_xor_si256(a15, d0), 41); \
-    b4 = ROL(_mm256_xor_si256(a21, d1), 2); \
-    e20 = _mm256_ternarylogic_epi64(b0, b1, b2, 0xD2); \
-    e21 = _mm256_ternarylogic_epi64(b1, b2, b3, 0xD2); \
-    e22 = _mm256_ternarylogic_epi64(b2, b3, b4, 0xD2); \
-    e23 = _mm256_ternarylogic_epi64(b3, b4, b0, 0xD2); \
-    e24 = _mm256_ternarylogic_epi64(b4, b0, b1, 0xD2);
-
-#define ROUND_EA(rc) \
-    c0 = XOR5(e00, e05, e10, e15, e20); \
-    c1 = XOR5(e01, e06, e11, e16, e21); \
-    c2 = XOR5(e02, e07, e12, e17, e22); \
-    c3 = XOR5(e03, e08, e13, e18, e23); \
-    c4 = XOR5(e04, e09, e14, e19, e24); \
-    d0 = _mm256_xor_si256(c4, ROL(c1, 1)); \
-    d1 = _mm256_xor_si256(c0, ROL(c2, 1)); \
-    d2 = _mm256_xor_si256(c1, ROL(c3, 1)); \
-    d3 = _mm256_xor_si256(c2, ROL(c4, 1)); \
-    d4 = _mm256_xor_si256(c3, ROL(c0, 1)); \
-    b0 = _mm256_xor_si256(e00, d0); \
-    b1 = ROL(_mm256_xor_si256(e06, d1), 44); \
-    b2 = ROL(_mm256_xor_si256(e12, d2), 43); \
-    b3 = ROL(_mm256_xor_si256(e18, d3), 21); \
-    b4 = ROL(_mm256_xor_si256(e24, d4), 14); \
-    a00 = _mm256_xor_si256(_mm256_ternarylogic_epi64(b0, b1, b2, 0xD2), _mm256_set1_epi64x((long long)(rc))); \
-    a01 = _mm256_ternarylogic_epi64(b1, b2, b3, 0xD2); \
-    a02 = _mm256_ternarylogic_epi64(b2, b3, b4, 0xD2); \
-    a03 = _mm256_ternarylogic_epi64(b3, b4, b0, 0xD2); \
-    a04 = _mm256_ternarylogic_epi64(b4, b0, b1, 0xD2); \
-    b0 = ROL(_mm256_xor_si256(e03, d3), 28); \
-    b1 = ROL(_mm256_xor_si256(e09, d4), 20); \
-    b2 = ROL(_mm256_xor_si256(e10, d0), 3); \
-    b3 = ROL(_mm256_xor_si256(e16, d1), 45); \
-    b4 = ROL(_mm256_xor_si256(e22, d2), 61); \
-    a05 = _mm256_ternarylogic_epi64(b0, b1, b2, 0xD2); \
-    a06 = _mm256_ternarylogic_epi64(b1, b2, b3, 0xD2); \
-    a07 = _mm256_ternarylogic_epi64(b2, b3, b4, 0xD2); \
-    a08 = _mm256_ternarylogic_epi64(b3, b4, b0, 0xD2); \
-    a09 = _mm256_ternarylogic_epi64(b4, b0, b1, 0xD2); \
-    b0 = ROL(_mm256_xor_si256(e01, d1), 1); \
-    b1 = ROL(_mm256_xor_si256(e07, d2), 6); \
-    b2 = ROL(_mm256_xor_si256(e13, d3), 25); \
-    b3 = ROL8(_mm256_xor_si256(e19, d4)); \
-    b4 = ROL(_mm256_xor_si256(e20, d0), 18); \
-    a10 = _mm256_ternarylogic_epi64(b0, b1, b2, 0xD2); \
-    a11 = _mm256_ternarylogic_epi64(b1, b2, b3, 0xD2); \
-    a12 = _mm256_ternarylogic_epi64(b2, b3, b4, 0xD2); \
-    a13 = _mm256_ternarylogic_epi64(b3, b4, b0, 0xD2); \
-    a14 = _mm256_ternarylogic_epi64(b4, b0, b1, 0xD2); \
-    b0 = ROL(_mm256_xor_si256(e04, d4), 27); \
-    b1 = ROL(_mm256_xor_si256(e05, d0), 36); \
-    b2 = ROL(_mm256_xor_si256(e11, d1), 10); \
-    b3 = ROL(_mm256_xor_si256(e17, d2), 15); \
-    b4 = ROL56(_mm256_xor_si256(e23, d3)); \
-    a15 = _mm256_ternarylogic_epi64(b0, b1, b2, 0xD2); \
-    a16 = _mm256_ternarylogic_epi64(b1, b2, b3, 0xD2); \
-    a17 = _mm256_ternarylogic_epi64(b2, b3, b4, 0xD2); \
-    a18 = _mm256_ternarylogic_epi64(b3, b4, b0, 0xD2); \
-    a19 = _mm256_ternarylogic_epi64(b4, b0, b1, 0xD2); \
-    b0 = ROL(_mm256_xor_si256(e02, d2), 62); \
-    b1 = ROL(_mm256_xor_si256(e08, d3), 55); \
-    b2 = ROL(_mm256_xor_si256(e14, d4), 39); \
-    b3 = ROL(_mm256_xor_si256(e15, d0), 41); \
-    b4 = ROL(_mm256_xor_si256(e21, d1), 2); \
-    a20 = _mm256_ternarylogic_epi64(b0, b1, b2, 0xD2); \
-    a21 = _mm256_ternarylogic_epi64(b1, b2, b3, 0xD2); \
-    a22 = _mm256_ternarylogic_epi64(b2, b3, b4, 0xD2); \
-    a23 = _mm256_ternarylogic_epi64(b3, b4, b0, 0xD2); \
-    a24 = _mm256_ternarylogic_epi64(b4, b0, b1, 0xD2);
+#define CHI(a, b, c) _mm256_ternarylogic_epi64((a), (b), (c), 0xD2)
 
 __attribute__((target("avx2,avx512f,avx512vl"))) void pqify_keccakf1600_x1_avx512(uint64_t st[25])
 {
 #define LD(i) _mm256_set1_epi64x((long long)st[i])
-    __m256i a00 = LD(0), a01 = LD(1), a02 = LD(2), a03 = LD(3), a04 = LD(4);
-    __m256i a05 = LD(5), a06 = LD(6), a07 = LD(7), a08 = LD(8), a09 = LD(9);
-    __m256i a10 = LD(10), a11 = LD(11), a12 = LD(12), a13 = LD(13), a14 = LD(14);
-    __m256i a15 = LD(15), a16 = LD(16), a17 = LD(17), a18 = LD(18), a19 = LD(19);
-    __m256i a20 = LD(20), a21 = LD(21), a22 = LD(22), a23 = LD(23), a24 = LD(24);
-#undef LD
-    __m256i e00, e01, e02, e03, e04, e05, e06, e07, e08, e09, e10, e11, e12;
-    __m256i e13, e14, e15, e16, e17, e18, e19, e20, e21, e22, e23, e24;
-    __m256i b0, b1, b2, b3, b4, c0, c1, c2, c3, c4, d0, d1, d2, d3, d4;
-
-    for (unsigned i = 0; i < 24; i += 2) {
-        ROUND_AE(rc[i]);
-        ROUND_EA(rc[i + 1]);
-    }
-
 #define ST(i, x) _mm_storel_epi64((__m128i *)&st[i], _mm256_castsi256_si128(x))
-    ST(0, a00); ST(1, a01); ST(2, a02); ST(3, a03); ST(4, a04);
-    ST(5, a05); ST(6, a06); ST(7, a07); ST(8, a08); ST(9, a09);
-    ST(10, a10); ST(11, a11); ST(12, a12); ST(13, a13); ST(14, a14);
-    ST(15, a15); ST(16, a16); ST(17, a17); ST(18, a18); ST(19, a19);
-    ST(20, a20); ST(21, a21); ST(22, a22); ST(23, a23); ST(24, a24);
+    KECCAK_VEC_PERMUTE(LD, ST);
+#undef LD
 #undef ST
 }

@@ -1,0 +1,180 @@
+/*
+ * The Keccak-f[1600] round body (FIPS 202 §3.2) on one __m256i per lane,
+ * shared by keccak_x4_avx2.c, keccak_x4_avx512.c and keccak_x1_avx512.c,
+ * which differ only in the vector primitives. The includer defines, before
+ * including this header:
+ *   ROL(x, n)      64-bit rotate left of each slot by n
+ *   ROL8(x), ROL56(x)  the same by 8 and 56 (a byte shuffle on AVX2)
+ *   XOR5(a, b, c, d, e)  a ^ b ^ c ^ d ^ e
+ *   CHI(a, b, c)   a ^ (~b & c)
+ * and then writes KECCAK_VEC_PERMUTE(LD, ST) as the permutation's body,
+ * with LD(i) giving lane i as a vector and ST(i, x) storing it back.
+ * Everything here is straight-line and data-independent (constant time).
+ */
+#ifndef PQIFY_KEM_X86_64_KECCAK_VEC_ROUND_H
+#define PQIFY_KEM_X86_64_KECCAK_VEC_ROUND_H
+
+#include "avx2.h"
+
+/* FIPS 202 §3.2.5 round constants. */
+static const uint64_t keccak_vec_rc[24] = {
+    0x0000000000000001ULL, 0x0000000000008082ULL, 0x800000000000808aULL, 0x8000000080008000ULL,
+    0x000000000000808bULL, 0x0000000080000001ULL, 0x8000000080008081ULL, 0x8000000000008009ULL,
+    0x000000000000008aULL, 0x0000000000000088ULL, 0x0000000080008009ULL, 0x000000008000000aULL,
+    0x000000008000808bULL, 0x800000000000008bULL, 0x8000000000008089ULL, 0x8000000000008003ULL,
+    0x8000000000008002ULL, 0x8000000000000080ULL, 0x000000000000800aULL, 0x800000008000000aULL,
+    0x8000000080008081ULL, 0x8000000000008080ULL, 0x0000000080000001ULL, 0x8000000080008008ULL,
+};
+
+/*
+ * One round from lane set a.. into e.. and back. pi is folded into the read
+ * order: output lane (x', y') takes B = rot(A[x, x'] ^ D[x], r[x, x']) with
+ * x = 3 (y' - 3 x') mod 5 (FIPS 202 §3.2.3 inverted), so no lane is copied.
+ */
+#define ROUND_AE(rc) \
+    c0 = XOR5(a00, a05, a10, a15, a20); \
+    c1 = XOR5(a01, a06, a11, a16, a21); \
+    c2 = XOR5(a02, a07, a12, a17, a22); \
+    c3 = XOR5(a03, a08, a13, a18, a23); \
+    c4 = XOR5(a04, a09, a14, a19, a24); \
+    d0 = _mm256_xor_si256(c4, ROL(c1, 1)); \
+    d1 = _mm256_xor_si256(c0, ROL(c2, 1)); \
+    d2 = _mm256_xor_si256(c1, ROL(c3, 1)); \
+    d3 = _mm256_xor_si256(c2, ROL(c4, 1)); \
+    d4 = _mm256_xor_si256(c3, ROL(c0, 1)); \
+    b0 = _mm256_xor_si256(a00, d0); \
+    b1 = ROL(_mm256_xor_si256(a06, d1), 44); \
+    b2 = ROL(_mm256_xor_si256(a12, d2), 43); \
+    b3 = ROL(_mm256_xor_si256(a18, d3), 21); \
+    b4 = ROL(_mm256_xor_si256(a24, d4), 14); \
+    e00 = _mm256_xor_si256(CHI(b0, b1, b2), _mm256_set1_epi64x((long long)(rc))); \
+    e01 = CHI(b1, b2, b3); \
+    e02 = CHI(b2, b3, b4); \
+    e03 = CHI(b3, b4, b0); \
+    e04 = CHI(b4, b0, b1); \
+    b0 = ROL(_mm256_xor_si256(a03, d3), 28); \
+    b1 = ROL(_mm256_xor_si256(a09, d4), 20); \
+    b2 = ROL(_mm256_xor_si256(a10, d0), 3); \
+    b3 = ROL(_mm256_xor_si256(a16, d1), 45); \
+    b4 = ROL(_mm256_xor_si256(a22, d2), 61); \
+    e05 = CHI(b0, b1, b2); \
+    e06 = CHI(b1, b2, b3); \
+    e07 = CHI(b2, b3, b4); \
+    e08 = CHI(b3, b4, b0); \
+    e09 = CHI(b4, b0, b1); \
+    b0 = ROL(_mm256_xor_si256(a01, d1), 1); \
+    b1 = ROL(_mm256_xor_si256(a07, d2), 6); \
+    b2 = ROL(_mm256_xor_si256(a13, d3), 25); \
+    b3 = ROL8(_mm256_xor_si256(a19, d4)); \
+    b4 = ROL(_mm256_xor_si256(a20, d0), 18); \
+    e10 = CHI(b0, b1, b2); \
+    e11 = CHI(b1, b2, b3); \
+    e12 = CHI(b2, b3, b4); \
+    e13 = CHI(b3, b4, b0); \
+    e14 = CHI(b4, b0, b1); \
+    b0 = ROL(_mm256_xor_si256(a04, d4), 27); \
+    b1 = ROL(_mm256_xor_si256(a05, d0), 36); \
+    b2 = ROL(_mm256_xor_si256(a11, d1), 10); \
+    b3 = ROL(_mm256_xor_si256(a17, d2), 15); \
+    b4 = ROL56(_mm256_xor_si256(a23, d3)); \
+    e15 = CHI(b0, b1, b2); \
+    e16 = CHI(b1, b2, b3); \
+    e17 = CHI(b2, b3, b4); \
+    e18 = CHI(b3, b4, b0); \
+    e19 = CHI(b4, b0, b1); \
+    b0 = ROL(_mm256_xor_si256(a02, d2), 62); \
+    b1 = ROL(_mm256_xor_si256(a08, d3), 55); \
+    b2 = ROL(_mm256_xor_si256(a14, d4), 39); \
+    b3 = ROL(_mm256_xor_si256(a15, d0), 41); \
+    b4 = ROL(_mm256_xor_si256(a21, d1), 2); \
+    e20 = CHI(b0, b1, b2); \
+    e21 = CHI(b1, b2, b3); \
+    e22 = CHI(b2, b3, b4); \
+    e23 = CHI(b3, b4, b0); \
+    e24 = CHI(b4, b0, b1);
+
+#define ROUND_EA(rc) \
+    c0 = XOR5(e00, e05, e10, e15, e20); \
+    c1 = XOR5(e01, e06, e11, e16, e21); \
+    c2 = XOR5(e02, e07, e12, e17, e22); \
+    c3 = XOR5(e03, e08, e13, e18, e23); \
+    c4 = XOR5(e04, e09, e14, e19, e24); \
+    d0 = _mm256_xor_si256(c4, ROL(c1, 1)); \
+    d1 = _mm256_xor_si256(c0, ROL(c2, 1)); \
+    d2 = _mm256_xor_si256(c1, ROL(c3, 1)); \
+    d3 = _mm256_xor_si256(c2, ROL(c4, 1)); \
+    d4 = _mm256_xor_si256(c3, ROL(c0, 1)); \
+    b0 = _mm256_xor_si256(e00, d0); \
+    b1 = ROL(_mm256_xor_si256(e06, d1), 44); \
+    b2 = ROL(_mm256_xor_si256(e12, d2), 43); \
+    b3 = ROL(_mm256_xor_si256(e18, d3), 21); \
+    b4 = ROL(_mm256_xor_si256(e24, d4), 14); \
+    a00 = _mm256_xor_si256(CHI(b0, b1, b2), _mm256_set1_epi64x((long long)(rc))); \
+    a01 = CHI(b1, b2, b3); \
+    a02 = CHI(b2, b3, b4); \
+    a03 = CHI(b3, b4, b0); \
+    a04 = CHI(b4, b0, b1); \
+    b0 = ROL(_mm256_xor_si256(e03, d3), 28); \
+    b1 = ROL(_mm256_xor_si256(e09, d4), 20); \
+    b2 = ROL(_mm256_xor_si256(e10, d0), 3); \
+    b3 = ROL(_mm256_xor_si256(e16, d1), 45); \
+    b4 = ROL(_mm256_xor_si256(e22, d2), 61); \
+    a05 = CHI(b0, b1, b2); \
+    a06 = CHI(b1, b2, b3); \
+    a07 = CHI(b2, b3, b4); \
+    a08 = CHI(b3, b4, b0); \
+    a09 = CHI(b4, b0, b1); \
+    b0 = ROL(_mm256_xor_si256(e01, d1), 1); \
+    b1 = ROL(_mm256_xor_si256(e07, d2), 6); \
+    b2 = ROL(_mm256_xor_si256(e13, d3), 25); \
+    b3 = ROL8(_mm256_xor_si256(e19, d4)); \
+    b4 = ROL(_mm256_xor_si256(e20, d0), 18); \
+    a10 = CHI(b0, b1, b2); \
+    a11 = CHI(b1, b2, b3); \
+    a12 = CHI(b2, b3, b4); \
+    a13 = CHI(b3, b4, b0); \
+    a14 = CHI(b4, b0, b1); \
+    b0 = ROL(_mm256_xor_si256(e04, d4), 27); \
+    b1 = ROL(_mm256_xor_si256(e05, d0), 36); \
+    b2 = ROL(_mm256_xor_si256(e11, d1), 10); \
+    b3 = ROL(_mm256_xor_si256(e17, d2), 15); \
+    b4 = ROL56(_mm256_xor_si256(e23, d3)); \
+    a15 = CHI(b0, b1, b2); \
+    a16 = CHI(b1, b2, b3); \
+    a17 = CHI(b2, b3, b4); \
+    a18 = CHI(b3, b4, b0); \
+    a19 = CHI(b4, b0, b1); \
+    b0 = ROL(_mm256_xor_si256(e02, d2), 62); \
+    b1 = ROL(_mm256_xor_si256(e08, d3), 55); \
+    b2 = ROL(_mm256_xor_si256(e14, d4), 39); \
+    b3 = ROL(_mm256_xor_si256(e15, d0), 41); \
+    b4 = ROL(_mm256_xor_si256(e21, d1), 2); \
+    a20 = CHI(b0, b1, b2); \
+    a21 = CHI(b1, b2, b3); \
+    a22 = CHI(b2, b3, b4); \
+    a23 = CHI(b3, b4, b0); \
+    a24 = CHI(b4, b0, b1);
+
+/* 24 rounds on the 25 lanes LD(0..24), results to ST(0..24, .). */
+#define KECCAK_VEC_PERMUTE(LD, ST) \
+    do { \
+        __m256i a00 = LD(0), a01 = LD(1), a02 = LD(2), a03 = LD(3), a04 = LD(4); \
+        __m256i a05 = LD(5), a06 = LD(6), a07 = LD(7), a08 = LD(8), a09 = LD(9); \
+        __m256i a10 = LD(10), a11 = LD(11), a12 = LD(12), a13 = LD(13), a14 = LD(14); \
+        __m256i a15 = LD(15), a16 = LD(16), a17 = LD(17), a18 = LD(18), a19 = LD(19); \
+        __m256i a20 = LD(20), a21 = LD(21), a22 = LD(22), a23 = LD(23), a24 = LD(24); \
+        __m256i e00, e01, e02, e03, e04, e05, e06, e07, e08, e09, e10, e11, e12; \
+        __m256i e13, e14, e15, e16, e17, e18, e19, e20, e21, e22, e23, e24; \
+        __m256i b0, b1, b2, b3, b4, c0, c1, c2, c3, c4, d0, d1, d2, d3, d4; \
+        for (unsigned i_ = 0; i_ < 24; i_ += 2) { \
+            ROUND_AE(keccak_vec_rc[i_]); \
+            ROUND_EA(keccak_vec_rc[i_ + 1]); \
+        } \
+        ST(0, a00); ST(1, a01); ST(2, a02); ST(3, a03); ST(4, a04); \
+        ST(5, a05); ST(6, a06); ST(7, a07); ST(8, a08); ST(9, a09); \
+        ST(10, a10); ST(11, a11); ST(12, a12); ST(13, a13); ST(14, a14); \
+        ST(15, a15); ST(16, a16); ST(17, a17); ST(18, a18); ST(19, a19); \
+        ST(20, a20); ST(21, a21); ST(22, a22); ST(23, a23); ST(24, a24); \
+    } while (0)
+
+#endif
