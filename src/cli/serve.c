@@ -59,28 +59,13 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
     for (int i = 1; i < argc; i++) {
         int missing = 0;
         const char *v;
-        if ((v = cli_opt(argc, argv, &i, "--listen", &missing)) != NULL)
+        int shared = cli_shared_opt("serve", argc, argv, &i, &a->tls, &a->timeout_s);
+        if (shared < 0)
+            return -1;
+        if (shared > 0)
+            continue;
+        if ((v = cli_opt(argc, argv, &i, "--listen", &missing)) != NULL) {
             a->listen = v;
-        else if ((v = cli_opt(argc, argv, &i, "--cert", &missing)) != NULL)
-            a->tls.cert = v;
-        else if ((v = cli_opt(argc, argv, &i, "--key", &missing)) != NULL)
-            a->tls.key = v;
-        else if ((v = cli_opt(argc, argv, &i, "--ca", &missing)) != NULL)
-            a->tls.ca = v;
-        else if ((v = cli_opt(argc, argv, &i, "--pq", &missing)) != NULL)
-            a->tls.pq = v;
-        else if ((v = cli_opt(argc, argv, &i, "--groups", &missing)) != NULL)
-            a->tls.groups = v;
-        else if ((v = cli_opt(argc, argv, &i, "--alpn", &missing)) != NULL)
-            a->tls.alpn = v;
-        else if ((v = cli_opt(argc, argv, &i, "--ciphers", &missing)) != NULL)
-            a->tls.ciphers = v;
-        else if ((v = cli_opt(argc, argv, &i, "--timeout", &missing)) != NULL) {
-            a->timeout_s = atoi(v);
-            if (a->timeout_s <= 0 || a->timeout_s > 3600) {
-                fprintf(stderr, "pqify serve: --timeout takes 1..3600 seconds\n");
-                return -1;
-            }
         } else if (missing) {
             fprintf(stderr, "pqify serve: %s needs a value\n", argv[i]);
             return -1;

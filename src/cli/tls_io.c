@@ -9,6 +9,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -287,6 +288,39 @@ const char *cli_opt(int argc, char **argv, int *i, const char *name, int *missin
     }
     *i += 1;
     return argv[*i];
+}
+
+int cli_shared_opt(const char *cmd, int argc, char **argv, int *i, struct cli_tls_opts *o,
+                   int *timeout_s)
+{
+    const struct {
+        const char *name;
+        const char **slot;
+    } opts[] = {
+        {"--cert", &o->cert},     {"--key", &o->key},   {"--ca", &o->ca},
+        {"--pq", &o->pq},         {"--groups", &o->groups}, {"--alpn", &o->alpn},
+        {"--ciphers", &o->ciphers},
+    };
+    int missing = 0;
+    const char *v;
+    for (size_t k = 0; k < sizeof opts / sizeof opts[0] && !missing; k++)
+        if ((v = cli_opt(argc, argv, i, opts[k].name, &missing)) != NULL) {
+            *opts[k].slot = v;
+            return 1;
+        }
+    if (!missing && (v = cli_opt(argc, argv, i, "--timeout", &missing)) != NULL) {
+        *timeout_s = atoi(v);
+        if (*timeout_s <= 0 || *timeout_s > 3600) {
+            fprintf(stderr, "pqify %s: --timeout takes 1..3600 seconds\n", cmd);
+            return -1;
+        }
+        return 1;
+    }
+    if (missing) {
+        fprintf(stderr, "pqify %s: %s needs a value\n", cmd, argv[*i]);
+        return -1;
+    }
+    return 0;
 }
 
 int cli_apply_opts(pqify_tls_config *cfg, const struct cli_tls_opts *o, const char *cmd)

@@ -69,4 +69,11 @@ int64_t cli_now_ms(void);
  * the option is there but its value is not. */
 const char *cli_opt(int argc, char **argv, int *i, const char *name, int *missing);
 
+/* The options serve and connect share: the cli_tls_opts fields and --timeout
+ * (1..3600 seconds). Returns 1 when argv[*i] was one of them (advancing *i as
+ * cli_opt does), 0 when it was not, and -1 after printing "pqify <cmd>: ..."
+ * when its value is missing or out of range. */
+int cli_shared_opt(const char *cmd, int argc, char **argv, int *i, struct cli_tls_opts *o,
+                   int *timeout_s);
+
 #endif
