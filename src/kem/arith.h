@@ -8,6 +8,11 @@
 #define PQIFY_MONT_R2 1353    /* 2^32 mod q: fqmul by it multiplies by R */
 #define PQIFY_BARRETT_V 20159 /* round(2^26 / q) */
 
+/* The NTT twiddles (ntt.c), shared by every backend: zeta^BitRev7(i) * R mod q,
+ * centered, and each times q^-1 mod 2^16 (the low half of a Montgomery product). */
+extern const int16_t pqify_zetas[128];
+extern const int16_t pqify_zetas_qinv[128];
+
 /*
  * a * 2^-16 mod q. In: |a| < q * 2^15. Out: |r| < q.
  * t = a * q^-1 mod 2^16 makes a - t*q divisible by 2^16.

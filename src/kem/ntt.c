@@ -7,7 +7,7 @@
  * in Montgomery form so that fqmul by it multiplies by the plain zeta).
  * Entry 0 is never used by the transforms.
  */
-static const int16_t zetas[128] = {
+const int16_t pqify_zetas[128] = {
     -1044, -758, -359, -1517, 1493, 1422, 287, 202,
     -171, 622, 1577, 182, 962, -1202, -1474, 1468,
     573, -1325, 264, 383, -829, 1458, -1602, -130,
@@ -26,8 +26,8 @@ static const int16_t zetas[128] = {
     -108, -308, 996, 991, 958, -1460, 1522, 1628,
 };
 
-/* zetas_qinv[i] = zetas[i] * q^-1 mod 2^16: the low half of a Montgomery product. */
-static const int16_t zetas_qinv[128] = {
+/* pqify_zetas_qinv[i] = pqify_zetas[i] * q^-1 mod 2^16: the low half of a Montgomery product. */
+const int16_t pqify_zetas_qinv[128] = {
     -20, 31498, 14745, 787, 13525, -12402, 28191, -16694,
     -20907, 27758, -3799, -15690, 10690, 1358, -11202, 31164,
     -5827, 17363, -26360, -29057, 5571, -1102, 21438, -26242,
@@ -70,7 +70,7 @@ static inline __attribute__((always_inline)) void ntt_layer(int16_t *a, const un
                                                             unsigned i)
 {
     for (unsigned start = 0; start < 256; start += 2 * len, i++) {
-        const int16_t zeta = zetas[i], zq = zetas_qinv[i];
+        const int16_t zeta = pqify_zetas[i], zq = pqify_zetas_qinv[i];
         for (unsigned j = start; j < start + len; j++) {
             int16_t t = mulmont(a[j + len], zeta, zq);
             a[j + len] = (int16_t)(a[j] - t);
@@ -86,7 +86,7 @@ static inline __attribute__((always_inline)) void ntt_layer(int16_t *a, const un
 static inline __attribute__((always_inline)) void ntt_layer4(int16_t *a)
 {
     for (unsigned g = 0; g < 32; g++) {
-        const int16_t z = zetas[32 + g], zq = zetas_qinv[32 + g];
+        const int16_t z = pqify_zetas[32 + g], zq = pqify_zetas_qinv[32 + g];
         int16_t *p = a + 8 * g;
         int16_t t0 = mulmont(p[4], z, zq), t1 = mulmont(p[5], z, zq);
         int16_t t2 = mulmont(p[6], z, zq), t3 = mulmont(p[7], z, zq);
@@ -104,7 +104,7 @@ static inline __attribute__((always_inline)) void ntt_layer4(int16_t *a)
 static inline __attribute__((always_inline)) void ntt_layer2(int16_t *a)
 {
     for (unsigned g = 0; g < 64; g++) {
-        const int16_t z = zetas[64 + g], zq = zetas_qinv[64 + g];
+        const int16_t z = pqify_zetas[64 + g], zq = pqify_zetas_qinv[64 + g];
         int16_t *p = a + 4 * g;
         int16_t t0 = mulmont(p[2], z, zq), t1 = mulmont(p[3], z, zq);
         p[2] = (int16_t)(p[0] - t0);
@@ -134,7 +134,7 @@ static inline __attribute__((always_inline)) void invntt_layer(int16_t *a, const
                                                                unsigned i, const int reduce)
 {
     for (unsigned start = 0; start < 256; start += 2 * len, i--) {
-        const int16_t zeta = zetas[i], zq = zetas_qinv[i];
+        const int16_t zeta = pqify_zetas[i], zq = pqify_zetas_qinv[i];
         for (unsigned j = start; j < start + len; j++) {
             int16_t t = a[j];
             int16_t s = (int16_t)(t + a[j + len]);

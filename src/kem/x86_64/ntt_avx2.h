@@ -8,10 +8,9 @@
 #ifndef PQIFY_KEM_X86_64_NTT_AVX2_H
 #define PQIFY_KEM_X86_64_NTT_AVX2_H
 
+#include "../arith.h"
 #include "avx2.h"
 
-extern const int16_t pqify_avx2_zetas[128];
-extern const int16_t pqify_avx2_zetas_qinv[128];
 extern const _Alignas(32) int16_t pqify_avx2_ntt_intra[48][16];
 extern const _Alignas(32) int16_t pqify_avx2_invntt_intra[48][16];
 extern const _Alignas(32) int16_t pqify_avx2_basemul_gamma[32][16];
@@ -39,10 +38,10 @@ static inline void pqify_avx2_split2(__m256i *x, __m256i *y, __m256i a, __m256i 
 
 /* Each split is undone by applying it to (x, y) again: a = first, b = second. */
 
-static inline __m256i pqify_avx2_zeta(unsigned i) { return _mm256_set1_epi16(pqify_avx2_zetas[i]); }
+static inline __m256i pqify_avx2_zeta(unsigned i) { return _mm256_set1_epi16(pqify_zetas[i]); }
 static inline __m256i pqify_avx2_zeta_qinv(unsigned i)
 {
-    return _mm256_set1_epi16(pqify_avx2_zetas_qinv[i]);
+    return _mm256_set1_epi16(pqify_zetas_qinv[i]);
 }
 static inline __m256i pqify_avx2_row(const int16_t row[16])
 {
