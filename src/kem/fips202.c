@@ -9,7 +9,7 @@
 #define ROL64(x, n) (((x) << (n)) | ((x) >> (64 - (n))))
 
 /* FIPS 202 §3.2.5 round constants RC[ir]. */
-static const uint64_t keccak_rc[24] = {
+const uint64_t pqify_keccak_rc[24] = {
     0x0000000000000001ULL, 0x0000000000008082ULL, 0x800000000000808aULL, 0x8000000080008000ULL,
     0x000000000000808bULL, 0x0000000080000001ULL, 0x8000000080008081ULL, 0x8000000000008009ULL,
     0x000000000000008aULL, 0x0000000000000088ULL, 0x0000000080008009ULL, 0x000000008000000aULL,
@@ -181,8 +181,8 @@ void pqify_keccakf1600_portable(uint64_t st[25])
 
     a01 = ~a01; a02 = ~a02; a08 = ~a08; a12 = ~a12; a17 = ~a17; a20 = ~a20;
     for (unsigned i = 0; i < 24; i += 2) {
-        KECCAK_ROUND_AE(keccak_rc[i]);
-        KECCAK_ROUND_EA(keccak_rc[i + 1]);
+        KECCAK_ROUND_AE(pqify_keccak_rc[i]);
+        KECCAK_ROUND_EA(pqify_keccak_rc[i + 1]);
     }
     a01 = ~a01; a02 = ~a02; a08 = ~a08; a12 = ~a12; a17 = ~a17; a20 = ~a20;
 

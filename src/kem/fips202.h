@@ -9,6 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* FIPS 202 §3.2.5 round constants RC[ir], shared by every Keccak backend. */
+extern const uint64_t pqify_keccak_rc[24];
+
 #define PQIFY_SHAKE128_RATE 168
 #define PQIFY_SHAKE256_RATE 136
 #define PQIFY_SHA3_256_RATE 136

@@ -14,17 +14,8 @@
 #ifndef PQIFY_KEM_X86_64_KECCAK_VEC_ROUND_H
 #define PQIFY_KEM_X86_64_KECCAK_VEC_ROUND_H
 
+#include "../fips202.h"
 #include "avx2.h"
-
-/* FIPS 202 §3.2.5 round constants. */
-static const uint64_t keccak_vec_rc[24] = {
-    0x0000000000000001ULL, 0x0000000000008082ULL, 0x800000000000808aULL, 0x8000000080008000ULL,
-    0x000000000000808bULL, 0x0000000080000001ULL, 0x8000000080008081ULL, 0x8000000000008009ULL,
-    0x000000000000008aULL, 0x0000000000000088ULL, 0x0000000080008009ULL, 0x000000008000000aULL,
-    0x000000008000808bULL, 0x800000000000008bULL, 0x8000000000008089ULL, 0x8000000000008003ULL,
-    0x8000000000008002ULL, 0x8000000000000080ULL, 0x000000000000800aULL, 0x800000008000000aULL,
-    0x8000000080008081ULL, 0x8000000000008080ULL, 0x0000000080000001ULL, 0x8000000080008008ULL,
-};
 
 /*
  * One round from lane set a.. into e.. and back. pi is folded into the read
@@ -167,8 +158,8 @@ static const uint64_t keccak_vec_rc[24] = {
         __m256i e13, e14, e15, e16, e17, e18, e19, e20, e21, e22, e23, e24; \
         __m256i b0, b1, b2, b3, b4, c0, c1, c2, c3, c4, d0, d1, d2, d3, d4; \
         for (unsigned i_ = 0; i_ < 24; i_ += 2) { \
-            ROUND_AE(keccak_vec_rc[i_]); \
-            ROUND_EA(keccak_vec_rc[i_ + 1]); \
+            ROUND_AE(pqify_keccak_rc[i_]); \
+            ROUND_EA(pqify_keccak_rc[i_ + 1]); \
         } \
         ST(0, a00); ST(1, a01); ST(2, a02); ST(3, a03); ST(4, a04); \
         ST(5, a05); ST(6, a06); ST(7, a07); ST(8, a08); ST(9, a09); \

@@ -6,16 +6,8 @@
  */
 #include <string.h>
 
+#include "../fips202.h"
 #include "avx2.h"
-
-static const uint64_t rc[24] = {
-    0x0000000000000001ULL, 0x0000000000008082ULL, 0x800000000000808aULL, 0x8000000080008000ULL,
-    0x000000000000808bULL, 0x0000000080000001ULL, 0x8000000080008081ULL, 0x8000000000008009ULL,
-    0x000000000000008aULL, 0x0000000000000088ULL, 0x0000000080008009ULL, 0x000000008000000aULL,
-    0x000000008000808bULL, 0x800000000000008bULL, 0x8000000000008089ULL, 0x8000000000008003ULL,
-    0x8000000000008002ULL, 0x8000000000000080ULL, 0x000000000000800aULL, 0x800000008000000aULL,
-    0x8000000080008081ULL, 0x8000000000008080ULL, 0x0000000080000001ULL, 0x8000000080008008ULL,
-};
 
 #define ROL(x, n) (((x) << (n)) | ((x) >> (64 - (n))))
 #define ANDN(x, y) (~(x) & (y))
@@ -157,8 +149,8 @@ __attribute__((target("bmi,bmi2"))) void pqify_keccakf1600_avx2(uint64_t st[25])
     uint64_t b0, b1, b2, b3, b4, c0, c1, c2, c3, c4, d0, d1, d2, d3, d4;
 
     for (unsigned i = 0; i < 24; i += 2) {
-        ROUND_AE(rc[i]);
-        ROUND_EA(rc[i + 1]);
+        ROUND_AE(pqify_keccak_rc[i]);
+        ROUND_EA(pqify_keccak_rc[i + 1]);
     }
 
     st[0] = a00; st[1] = a01; st[2] = a02; st[3] = a03; st[4] = a04;

@@ -284,8 +284,8 @@
         uint64_t se13, se14, se15, se16, se17, se18, se19, se20, se21, se22, se23, se24; \
         uint64_t sb0, sb1, sb2, sb3, sb4, sc0, sc1, sc2, sc3, sc4, sd0, sd1, sd2, sd3, sd4; \
         for (unsigned i_ = 0; i_ < 24; i_ += 2) { \
-            FUSED_AE(keccak_vec_rc[i_], keccak_vec_rc[i_]); \
-            FUSED_EA(keccak_vec_rc[i_ + 1], keccak_vec_rc[i_ + 1]); \
+            FUSED_AE(pqify_keccak_rc[i_], pqify_keccak_rc[i_]); \
+            FUSED_EA(pqify_keccak_rc[i_ + 1], pqify_keccak_rc[i_ + 1]); \
         } \
         KX5_ST(0, a00); KX5_ST(1, a01); KX5_ST(2, a02); KX5_ST(3, a03); KX5_ST(4, a04); \
         KX5_ST(5, a05); KX5_ST(6, a06); KX5_ST(7, a07); KX5_ST(8, a08); KX5_ST(9, a09); \
