@@ -177,18 +177,14 @@ out:
 int tls_client_hello_fingerprint(const tls_client_hello *ch, uint8_t out[32])
 {
     int ret = 0;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    tls_hash_ctx md;
     tls_reader ext = ch->extensions, body;
-    unsigned int n = 0;
-    ENSURE(md != NULL, PQIFY_TLS_ERR_NO_MEMORY);
-    TRY(tls_crypto_init());
-    ENSURE(EVP_DigestInit_ex(md, tls_sha256()->md, NULL) == 1, PQIFY_TLS_ERR_INTERNAL);
     uint8_t sid_len = (uint8_t)ch->session_id_len;
-    ENSURE(EVP_DigestUpdate(md, ch->random, 32) == 1 &&
-               EVP_DigestUpdate(md, &sid_len, 1) == 1 &&
-               EVP_DigestUpdate(md, ch->session_id, ch->session_id_len) == 1 &&
-               EVP_DigestUpdate(md, ch->cipher_suites.base, ch->cipher_suites.len) == 1,
-           PQIFY_TLS_ERR_INTERNAL);
+    tls_hash_init(&md, tls_sha256());
+    tls_hash_update(&md, ch->random, 32);
+    tls_hash_update(&md, &sid_len, 1);
+    tls_hash_update(&md, ch->session_id, ch->session_id_len);
+    tls_hash_update(&md, ch->cipher_suites.base, ch->cipher_suites.len);
     while (tls_reader_left(&ext) > 0) {
         uint16_t type;
         const uint8_t *start = ext.base + ext.pos;
@@ -197,11 +193,12 @@ int tls_client_hello_fingerprint(const tls_client_hello *ch, uint8_t out[32])
         if (type == TLS_EXT_KEY_SHARE || type == TLS_EXT_EARLY_DATA || type == TLS_EXT_COOKIE ||
             type == TLS_EXT_PRE_SHARED_KEY || type == 21 /* padding, RFC 7685 */)
             continue;
-        ENSURE(EVP_DigestUpdate(md, start, 4 + body.len) == 1, PQIFY_TLS_ERR_INTERNAL);
+        tls_hash_update(&md, start, 4 + body.len);
     }
-    ENSURE(EVP_DigestFinal_ex(md, out, &n) == 1, PQIFY_TLS_ERR_INTERNAL);
+    tls_hash_final(&md, out);
 out:
-    EVP_MD_CTX_free(md);
+    if (ret != 0)
+        tls_zeroize(&md, sizeof md);
     return ret;
 }
 

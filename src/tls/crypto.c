@@ -1,22 +1,27 @@
 /*
  * libcrypto algorithms, fetched once per process and shared read-only: per-call
  * lookups are what make libssl 3.0 slow (DESIGN.md "Dependencies").
+ *
+ * SHA-256 and SHA-384 go through libcrypto's block functions (SHA256_Init and
+ * kin) on state the caller holds: through EVP, every digest allocates and frees a
+ * provider context, which made the key schedule's twenty-odd HMACs, the transcript
+ * copies and the signature digest cost about twice as much. The functions are
+ * deprecated in 3.0 but remain its own SHA-2 code, with the same CPU dispatch.
  */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <pthread.h>
 
 #include <string.h>
 
-
 #include "internal.h"
 
 static struct {
-    EVP_MD *sha256, *sha384;
     EVP_CIPHER *aes128gcm, *aes256gcm, *chacha;
     int ok;
 } algs;
 
-static tls_hash hash_sha256 = {NULL, 32, "SHA256"};
-static tls_hash hash_sha384 = {NULL, 48, "SHA384"};
+static const tls_hash hash_sha256 = {32, "SHA256"};
+static const tls_hash hash_sha384 = {48, "SHA384"};
 
 /* RFC 8446 §B.4 */
 static tls_suite suites[] = {
@@ -29,17 +34,13 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void fetch_all(void)
 {
-    algs.sha256 = EVP_MD_fetch(NULL, "SHA2-256", NULL);
-    algs.sha384 = EVP_MD_fetch(NULL, "SHA2-384", NULL);
     algs.aes128gcm = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
     algs.aes256gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
     algs.chacha = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
-    hash_sha256.md = algs.sha256;
-    hash_sha384.md = algs.sha384;
     suites[0].cipher = algs.aes128gcm;
     suites[1].cipher = algs.aes256gcm;
     suites[2].cipher = algs.chacha;
-    algs.ok = algs.sha256 && algs.sha384 && algs.aes128gcm && algs.aes256gcm && algs.chacha;
+    algs.ok = algs.aes128gcm && algs.aes256gcm && algs.chacha;
 }
 
 int tls_crypto_init(void)
@@ -73,48 +74,65 @@ const char *pqify_tls_cipher_name(uint16_t id)
     return s == NULL ? NULL : s->name;
 }
 
-int tls_hash_oneshot(const tls_hash *h, const uint8_t *in, size_t len, uint8_t *out)
+void tls_hash_init(tls_hash_ctx *c, const tls_hash *h)
 {
-    unsigned int n = 0;
-    if (EVP_Digest(in, len, out, &n, h->md, NULL) != 1 || n != h->len)
-        return PQIFY_TLS_ERR_INTERNAL;
-    return 0;
+    c->hash = h;
+    if (h == &hash_sha256)
+        SHA256_Init(&c->u.sha256);
+    else
+        SHA384_Init(&c->u.sha384);
 }
 
-/*
- * RFC 2104 HMAC over the prefetched digest. libcrypto's EVP_MAC costs about three
- * times as much per call on the short inputs of the key schedule, which makes
- * some twenty HMACs per handshake.
- */
-int tls_hmac_oneshot(const tls_hash *h, const uint8_t *key, size_t key_len, const uint8_t *in,
-                     size_t len, uint8_t *out)
+void tls_hash_update(tls_hash_ctx *c, const void *p, size_t n)
 {
-    int ret = 0;
+    if (c->hash == &hash_sha256)
+        SHA256_Update(&c->u.sha256, p, n);
+    else
+        SHA384_Update(&c->u.sha384, p, n);
+}
+
+void tls_hash_final(tls_hash_ctx *c, uint8_t *out)
+{
+    if (c->hash == &hash_sha256)
+        SHA256_Final(out, &c->u.sha256);
+    else
+        SHA384_Final(out, &c->u.sha384);
+    tls_zeroize(&c->u, sizeof c->u);
+}
+
+void tls_hash_oneshot(const tls_hash *h, const uint8_t *in, size_t len, uint8_t *out)
+{
+    tls_hash_ctx c;
+    tls_hash_init(&c, h);
+    tls_hash_update(&c, in, len);
+    tls_hash_final(&c, out);
+}
+
+/* RFC 2104 HMAC. The key schedule makes some twenty of these per handshake. */
+void tls_hmac_oneshot(const tls_hash *h, const uint8_t *key, size_t key_len, const uint8_t *in,
+                      size_t len, uint8_t *out)
+{
     size_t block = h->len == 32 ? 64 : 128;   /* SHA-256 / SHA-384 block sizes */
     uint8_t k[128], pad[128], inner[TLS_MAX_HASH];
-    unsigned int n = 0;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    ENSURE(ctx != NULL, PQIFY_TLS_ERR_NO_MEMORY);
+    tls_hash_ctx c;
     memset(k, 0, sizeof k);
     if (key_len > block)
-        TRY(tls_hash_oneshot(h, key, key_len, k));
+        tls_hash_oneshot(h, key, key_len, k);
     else if (key_len != 0)
         memcpy(k, key, key_len);
     for (size_t i = 0; i < block; i++)
         pad[i] = k[i] ^ 0x36;
-    ENSURE(EVP_DigestInit_ex(ctx, h->md, NULL) == 1 && EVP_DigestUpdate(ctx, pad, block) == 1 &&
-               EVP_DigestUpdate(ctx, in, len) == 1 && EVP_DigestFinal_ex(ctx, inner, &n) == 1,
-           PQIFY_TLS_ERR_INTERNAL);
+    tls_hash_init(&c, h);
+    tls_hash_update(&c, pad, block);
+    tls_hash_update(&c, in, len);
+    tls_hash_final(&c, inner);
     for (size_t i = 0; i < block; i++)
         pad[i] = k[i] ^ 0x5c;
-    ENSURE(EVP_DigestInit_ex(ctx, h->md, NULL) == 1 && EVP_DigestUpdate(ctx, pad, block) == 1 &&
-               EVP_DigestUpdate(ctx, inner, h->len) == 1 && EVP_DigestFinal_ex(ctx, out, &n) == 1 &&
-               n == h->len,
-           PQIFY_TLS_ERR_INTERNAL);
-out:
-    EVP_MD_CTX_free(ctx);
+    tls_hash_init(&c, h);
+    tls_hash_update(&c, pad, block);
+    tls_hash_update(&c, inner, h->len);
+    tls_hash_final(&c, out);
     tls_zeroize(k, sizeof k);
     tls_zeroize(pad, sizeof pad);
     tls_zeroize(inner, sizeof inner);
-    return ret;
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 
 #include "pqify/kem.h"
@@ -153,10 +154,18 @@ void tls_zeroize(void *p, size_t n);
 /* ---- algorithms fetched once per process (crypto.c) ---- */
 
 typedef struct tls_hash {
-    const EVP_MD *md;
     size_t len;
     const char *name;
 } tls_hash;
+
+/* A running SHA-256 or SHA-384, held by value: copying one is a struct copy. */
+typedef struct tls_hash_ctx {
+    const tls_hash *hash;
+    union {
+        SHA256_CTX sha256;
+        SHA512_CTX sha384;
+    } u;
+} tls_hash_ctx;
 
 typedef struct tls_suite {
     uint16_t id;
@@ -172,9 +181,14 @@ const tls_hash *tls_sha256(void);
 const tls_hash *tls_sha384(void);
 const tls_suite *tls_suite_by_id(uint16_t id);
 
-MUST_USE int tls_hash_oneshot(const tls_hash *h, const uint8_t *in, size_t len, uint8_t *out);
-MUST_USE int tls_hmac_oneshot(const tls_hash *h, const uint8_t *key, size_t key_len,
-                              const uint8_t *in, size_t len, uint8_t *out);
+/* libcrypto's SHA-2 block functions on caller-owned state: nothing to allocate or
+ * fail, so no error returns. */
+void tls_hash_init(tls_hash_ctx *c, const tls_hash *h);
+void tls_hash_update(tls_hash_ctx *c, const void *p, size_t n);
+void tls_hash_final(tls_hash_ctx *c, uint8_t *out);   /* h->len bytes; c is wiped */
+void tls_hash_oneshot(const tls_hash *h, const uint8_t *in, size_t len, uint8_t *out);
+void tls_hmac_oneshot(const tls_hash *h, const uint8_t *key, size_t key_len, const uint8_t *in,
+                      size_t len, uint8_t *out);
 
 /* ---- key schedule (key_schedule.c), RFC 8446 §7.1 ---- */
 
@@ -209,8 +223,8 @@ MUST_USE int tls_next_traffic_secret(const tls_hash *h, uint8_t *secret);
 
 /* Before the suite is known both hashes run; afterwards only the chosen one. */
 typedef struct tls_transcript {
-    EVP_MD_CTX *sha256, *sha384;
-    const tls_hash *chosen;
+    tls_hash_ctx sha256, sha384;
+    const tls_hash *chosen;   /* NULL while both run */
 } tls_transcript;
 
 MUST_USE int tls_transcript_init(tls_transcript *t);
@@ -361,8 +375,10 @@ size_t tls_config_share_groups(const pqify_tls_config *cfg, uint16_t *ids, size_
 size_t tls_schemes_for_key(EVP_PKEY *key, uint16_t *out, size_t max);
 /* For an ECDSA key, a signing context to dup per signature; NULL otherwise. */
 EVP_PKEY_CTX *tls_ecdsa_sign_template(EVP_PKEY *key);
-MUST_USE int tls_sign_with_key(EVP_PKEY *key, EVP_PKEY_CTX *ecdsa_sign, uint16_t scheme, const uint8_t *tbs, size_t tbs_len,
-                               uint8_t *sig, size_t cap, size_t *sig_len);
+/* scheme is one of tls_schemes_for_key(key): the caller picks it from that list. */
+MUST_USE int tls_sign_with_key(EVP_PKEY *key, EVP_PKEY_CTX *ecdsa_sign, uint16_t scheme,
+                               const uint8_t *tbs, size_t tbs_len, uint8_t *sig, size_t cap,
+                               size_t *sig_len);
 MUST_USE int tls_verify_signature(EVP_PKEY *key, uint16_t scheme, const uint8_t *tbs,
                                   size_t tbs_len, const uint8_t *sig, size_t sig_len);
 /* Schemes we offer in signature_algorithms, and the extra ones for _cert. */

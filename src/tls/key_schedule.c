@@ -12,7 +12,8 @@ int tls_hkdf_extract(const tls_hash *h, const uint8_t *salt, size_t salt_len, co
         salt = zeros;
         salt_len = h->len;
     }
-    return tls_hmac_oneshot(h, salt, salt_len, ikm, ikm_len, prk);
+    tls_hmac_oneshot(h, salt, salt_len, ikm, ikm_len, prk);
+    return 0;
 }
 
 int tls_hkdf_expand_label(const tls_hash *h, const uint8_t *secret, const char *label,
@@ -44,7 +45,7 @@ int tls_hkdf_expand_label(const tls_hash *h, const uint8_t *secret, const char *
         memcpy(block, t, tlen);
         memcpy(block + tlen, info, n);
         block[tlen + n] = i;
-        TRY(tls_hmac_oneshot(h, secret, h->len, block, tlen + n + 1, t));
+        tls_hmac_oneshot(h, secret, h->len, block, tlen + n + 1, t);
         tlen = h->len;
         size_t take = out_len - done < h->len ? out_len - done : h->len;
         memcpy(out + done, t, take);
@@ -81,7 +82,7 @@ static int advance(tls_key_schedule *ks, const uint8_t *ikm, size_t ikm_len)
 {
     int ret = 0;
     uint8_t empty_hash[TLS_MAX_HASH], derived[TLS_MAX_HASH];
-    TRY(tls_hash_oneshot(ks->hash, NULL, 0, empty_hash));
+    tls_hash_oneshot(ks->hash, NULL, 0, empty_hash);
     TRY(tls_derive_secret(ks->hash, ks->secret, "derived", empty_hash, derived));
     TRY(tls_hkdf_extract(ks->hash, derived, ks->hash->len, ikm, ikm_len, ks->secret));
 out:
@@ -112,7 +113,7 @@ int tls_finished_mac(const tls_hash *h, const uint8_t *base_secret, const uint8_
     uint8_t finished_key[TLS_MAX_HASH];
     /* §4.4.4 */
     TRY(tls_hkdf_expand_label(h, base_secret, "finished", NULL, 0, finished_key, h->len));
-    TRY(tls_hmac_oneshot(h, finished_key, h->len, transcript_hash, h->len, verify_data));
+    tls_hmac_oneshot(h, finished_key, h->len, transcript_hash, h->len, verify_data);
 out:
     tls_zeroize(finished_key, sizeof finished_key);
     return ret;

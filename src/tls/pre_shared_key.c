@@ -72,7 +72,7 @@ int tls_psk_binder(const tls_hash *h, const uint8_t *psk, size_t psk_len,
     tls_key_schedule early;
     uint8_t empty_hash[TLS_MAX_HASH], binder_key[TLS_MAX_HASH];
     TRY(tls_ks_early_psk(&early, h, psk, psk_len));
-    TRY(tls_hash_oneshot(h, NULL, 0, empty_hash));
+    tls_hash_oneshot(h, NULL, 0, empty_hash);
     /* §7.1: resumption PSKs use "res binder" */
     TRY(tls_derive_secret(h, early.secret, "res binder", empty_hash, binder_key));
     /* §4.2.11.2: computed like Finished (§4.4.4) over the truncated ClientHello */

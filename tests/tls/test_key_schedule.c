@@ -163,7 +163,7 @@ static void test_hmac_against_libcrypto(void **state)
         for (size_t i = 0; i < sizeof key_lens / sizeof key_lens[0]; i++)
             for (size_t j = 0; j < sizeof msg_lens / sizeof msg_lens[0]; j++) {
                 unsigned int n = 0;
-                assert_int_equal(tls_hmac_oneshot(h, key, key_lens[i], msg, msg_lens[j], ours), 0);
+                tls_hmac_oneshot(h, key, key_lens[i], msg, msg_lens[j], ours);
                 assert_non_null(HMAC(k == 0 ? EVP_sha256() : EVP_sha384(), key, (int)key_lens[i], msg,
                                      msg_lens[j], theirs, &n));
                 assert_int_equal(n, h->len);
