@@ -3,12 +3,14 @@
  * pinned to one core and a pqify load client to the other, pqify's server against
  * a libssl 3.0 server (bench_libssl.c) in the same run with the same client.
  *
- * Server CPU is the server thread's CLOCK_THREAD_CPUTIME_ID (user and kernel time)
- * from the accepted socket to its close: handshake, one byte each way so the
- * client knows the server finished, close. The rows run in batches, interleaved
- * round by round with the start rotating, so that load from the other engineers on
- * this machine spreads over every row; each ratio is taken per round (the two rows
- * of one round met the same machine) and the median of those is printed.
+ * The server thread's CPU (CLOCK_THREAD_CPUTIME_ID, user and kernel time) is taken
+ * twice per handshake: cpu, from the accepted socket to its close (handshake, one
+ * byte each way so the client knows the server finished, close), and engine, only
+ * the TLS library's own calls within it (see serve_one). The rows run in batches,
+ * interleaved round by round with the start rotating, so that load from the other
+ * engineers on this machine spreads over every row; each ratio is taken per round
+ * (the two rows of one round met the same machine) and the median of those is
+ * printed.
  */
 #include "alloc_count.h"
 #include "bench.h"
@@ -53,7 +55,8 @@ struct row {
     const char *ossl_group;
     pqify_tls_config *server_cfg, *client_cfg;
     bench_libssl *libssl;
-    double *cpu_us;       /* per round: server CPU per handshake */
+    double *cpu_us;       /* per round: server thread CPU per handshake, kernel included */
+    double *engine_us;    /* per round: the part spent inside the TLS library's calls */
     double *rate;         /* per round: handshakes per second (one client, closed loop) */
     double *latency_us;   /* every handshake, client-observed */
     size_t n_latency;
@@ -143,15 +146,12 @@ static void consume(struct io *io, size_t n)
     io->len -= n;
 }
 
-static int engine_handshake(pqify_tls_conn *c, struct io *io, pqify_tls_buf *out, int is_server)
+static int client_handshake(pqify_tls_conn *c, struct io *io, pqify_tls_buf *out)
 {
-    int rc = PQIFY_TLS_IN_PROGRESS;
-    if (!is_server) {
-        size_t zero = 0;
-        rc = pqify_tls_handshake(c, NULL, &zero, out);
-        if (flush_out(io, out) != 0)
-            return -1;
-    }
+    size_t zero = 0;
+    int rc = pqify_tls_handshake(c, NULL, &zero, out);
+    if (flush_out(io, out) != 0)
+        return -1;
     while (rc == PQIFY_TLS_IN_PROGRESS) {
         if (read_more(io) != 0)
             return -1;
@@ -183,63 +183,225 @@ static int engine_read_byte(pqify_tls_conn *c, struct io *io, pqify_tls_buf *out
     }
 }
 
-static int engine_serve_one(const pqify_tls_config *cfg, int fd)
-{
-    int ret = -1;
-    struct io *io = malloc(sizeof *io);
-    pqify_tls_conn *c = pqify_tls_conn_new(cfg, 1);
+/* ---- the server thread -------------------------------------------------------- */
+
+/*
+ * Both servers run the same socket loop (serve_one): block for what the client
+ * sent, hand all of it to the library, write everything the library produced in
+ * one write. So the kernel work, and the number of clock reads, is alike for
+ * both; only the library calls between the reads differ. Those are timed as the
+ * engine figure: conn_new, every step, conn_free.
+ */
+struct wire {
+    uint8_t in[32768];
+    size_t in_len;
+    uint8_t out[32768];
+    size_t out_len;
+};
+
+struct server_conn {
+    const struct row *row;
+    struct wire wire;
+    pqify_tls_conn *c;
     pqify_tls_buf out, plain;
     uint8_t out_storage[4096], plain_storage[64];
-    pqify_tls_buf_init(&out, out_storage, sizeof out_storage);
-    pqify_tls_buf_init(&plain, plain_storage, sizeof plain_storage);
-    if (io == NULL || c == NULL)
-        goto out;
-    io->fd = fd;
-    io->len = 0;
-    if (engine_handshake(c, io, &out, 1) != 0 || engine_read_byte(c, io, &out, &plain) != 0 ||
-        pqify_tls_send(c, &out, plain.base, 1) != 0 || flush_out(io, &out) != 0)
-        goto out;
-    ret = 0;
-out:
-    pqify_tls_conn_free(c);
-    pqify_tls_buf_dispose(&out);
-    pqify_tls_buf_dispose(&plain);
-    free(io);
-    return ret;
+    bench_libssl_conn *o;
+};
+
+/* One library's side of the exchange: handshake, read one byte, answer it. step
+ * takes bytes from wire.in (leaving what it did not consume) and appends its
+ * output to wire.out; it returns 1 when the answer is written, 0 when it needs
+ * more input, -1 on failure. */
+struct server_lib {
+    int (*conn_new)(struct server_conn *sc);
+    int (*step)(struct server_conn *sc);
+    void (*conn_free)(struct server_conn *sc);
+};
+
+static void wire_consume(struct wire *w, size_t n)
+{
+    memmove(w->in, w->in + n, w->in_len - n);
+    w->in_len -= n;
 }
 
-/* ---- the server thread -------------------------------------------------------- */
+static int pqify_conn_new(struct server_conn *sc)
+{
+    pqify_tls_buf_init(&sc->out, sc->out_storage, sizeof sc->out_storage);
+    pqify_tls_buf_init(&sc->plain, sc->plain_storage, sizeof sc->plain_storage);
+    sc->c = pqify_tls_conn_new(sc->row->server_cfg, 1);
+    return sc->c != NULL ? 0 : -1;
+}
+
+/* 1, 0 or -1 as step; n: bytes of wire.in consumed. */
+static int pqify_progress(struct server_conn *sc, size_t *n)
+{
+    struct wire *w = &sc->wire;
+    size_t used = w->in_len;
+    *n = 0;
+    if (!pqify_tls_is_established(sc->c)) {
+        int rc = pqify_tls_handshake(sc->c, w->in, &used, &sc->out);
+        *n = used;
+        if (rc != 0)
+            return rc == PQIFY_TLS_IN_PROGRESS ? 0 : -1;
+    }
+    /* bytes after the handshake's are the client's application data */
+    used = w->in_len - *n;
+    if (used > 0 && pqify_tls_receive(sc->c, &sc->plain, w->in + *n, &used, &sc->out) != 0)
+        return -1;
+    *n += used;
+    if (sc->plain.len == 0)
+        return 0;
+    return pqify_tls_send(sc->c, &sc->out, sc->plain.base, 1) == 0 ? 1 : -1;
+}
+
+static int pqify_step(struct server_conn *sc)
+{
+    struct wire *w = &sc->wire;
+    size_t n;
+    int rc = pqify_progress(sc, &n);
+    wire_consume(w, n);
+    /* flushed even on failure: it may hold an alert */
+    if (sc->out.len > sizeof w->out - w->out_len)
+        return -1;
+    memcpy(w->out + w->out_len, sc->out.base, sc->out.len);
+    w->out_len += sc->out.len;
+    pqify_tls_buf_consume(&sc->out, sc->out.len);
+    return rc;
+}
+
+static void pqify_conn_free(struct server_conn *sc)
+{
+    pqify_tls_conn_free(sc->c);
+    sc->c = NULL;
+    pqify_tls_buf_dispose(&sc->out);
+    pqify_tls_buf_dispose(&sc->plain);
+}
+
+static int libssl_conn_new(struct server_conn *sc)
+{
+    sc->o = bench_libssl_conn_new(sc->row->libssl);
+    return sc->o != NULL ? 0 : -1;
+}
+
+static int libssl_step(struct server_conn *sc)
+{
+    struct wire *w = &sc->wire;
+    int rc = bench_libssl_serve_step(sc->o, w->in, w->in_len, w->out, sizeof w->out, &w->out_len);
+    w->in_len = 0;
+    return rc;
+}
+
+static void libssl_conn_free(struct server_conn *sc)
+{
+    bench_libssl_conn_free(sc->o);
+    sc->o = NULL;
+}
+
+static const struct server_lib pqify_server = {pqify_conn_new, pqify_step, pqify_conn_free};
+static const struct server_lib libssl_server = {libssl_conn_new, libssl_step, libssl_conn_free};
+
+/* One read of what is there, blocking until something is. */
+static int wire_read(int fd, struct wire *w)
+{
+    if (w->in_len == sizeof w->in)
+        return -1;
+    for (;;) {
+        ssize_t r = read(fd, w->in + w->in_len, sizeof w->in - w->in_len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        w->in_len += (size_t)r;
+        return 0;
+    }
+}
+
+static int wire_write(int fd, struct wire *w)
+{
+    size_t off = 0;
+    while (off < w->out_len) {
+        ssize_t n = write(fd, w->out + off, w->out_len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        off += (size_t)n;
+    }
+    w->out_len = 0;
+    return 0;
+}
+
+/*
+ * One connection; *engine_ns grows by the thread CPU spent in the library's calls.
+ * The connection is made after the first read and freed right after the last
+ * step, inside the same timed spans as the first and last steps, so that each
+ * step costs two clock reads (each a syscall of about 0.5 us) for either library.
+ */
+static int serve_one(const struct server_lib *lib, struct server_conn *sc, int fd,
+                     uint64_t *engine_ns)
+{
+    struct wire *w = &sc->wire;
+    int rc = 0, open = 0;
+    w->in_len = w->out_len = 0;
+    while (rc == 0) {
+        if (wire_read(fd, w) != 0) {
+            rc = -1;
+            break;
+        }
+        uint64_t t0 = thread_cpu_ns();
+        if (!open) {
+            rc = lib->conn_new(sc);
+            open = rc == 0;
+        }
+        if (rc == 0)
+            rc = lib->step(sc);
+        if (rc != 0 && open) {
+            lib->conn_free(sc);
+            open = 0;
+        }
+        *engine_ns += thread_cpu_ns() - t0;
+        if (wire_write(fd, w) != 0)
+            rc = -1;
+    }
+    if (open)
+        lib->conn_free(sc);
+    return rc == 1 ? 0 : -1;
+}
 
 struct server_job {
     int listen_fd;
     struct row *row;
     unsigned n;
     int cpu;
-    uint64_t cpu_ns;
+    uint64_t cpu_ns, engine_ns;
     int failed;
 };
 
 static void *server_main(void *arg)
 {
     struct server_job *job = arg;
+    const struct server_lib *lib = job->row->impl == IMPL_PQIFY ? &pqify_server : &libssl_server;
+    struct server_conn *sc = calloc(1, sizeof *sc);
     if (job->cpu >= 0)
         (void)pin_to(job->cpu);
+    if (sc != NULL)
+        sc->row = job->row;
     for (unsigned i = 0; i < job->n; i++) {
         int fd = accept(job->listen_fd, NULL, NULL);
         if (fd < 0) {
             job->failed = 1;
-            return NULL;
+            break;
         }
         int one = 1;
         uint64_t t0 = thread_cpu_ns();
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        int rc = job->row->impl == IMPL_PQIFY ? engine_serve_one(job->row->server_cfg, fd)
-                                              : bench_libssl_serve_one(job->row->libssl, fd);
+        int rc = sc != NULL ? serve_one(lib, sc, fd, &job->engine_ns) : -1;
         close(fd);
         job->cpu_ns += thread_cpu_ns() - t0;
         if (rc != 0)
             job->failed = 1;
     }
+    free(sc);
     return NULL;
 }
 
@@ -276,7 +438,7 @@ static int client_one(struct row *r, uint16_t port, double *latency_us)
         }
     }
     if (connect(io->fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-        engine_handshake(c, io, &out, 0) != 0)
+        client_handshake(c, io, &out) != 0)
         goto out;
     *latency_us = (double)(pqify_bench_now_ns() - t0) / 1e3;
     pqify_tls_info info;
@@ -316,7 +478,7 @@ out:
 }
 
 static int run_batch(struct row *r, int listen_fd, uint16_t port, unsigned n, int server_cpu,
-                     double *cpu_us, double *rate)
+                     unsigned round)
 {
     struct server_job job = {.listen_fd = listen_fd, .row = r, .n = n, .cpu = server_cpu};
     pthread_t t;
@@ -351,8 +513,9 @@ static int run_batch(struct row *r, int listen_fd, uint16_t port, unsigned n, in
                 r->server, r->group);
         return -1;
     }
-    *cpu_us = (double)job.cpu_ns / 1e3 / n;
-    *rate = (double)n / ((double)wall / 1e9);
+    r->cpu_us[round] = (double)job.cpu_ns / 1e3 / n;
+    r->engine_us[round] = (double)job.engine_ns / 1e3 / n;
+    r->rate[round] = (double)n / ((double)wall / 1e9);
     return 0;
 }
 
@@ -376,7 +539,7 @@ static int idle_bytes(struct row *r, unsigned n, double *per_conn)
                 goto out;
             pqify_tls_conn_free(s);
         } else {
-            bench_libssl_conn *o = bench_libssl_accept_mem(r->libssl, r->client_cfg, &c, NULL);
+            bench_libssl_conn *o = bench_libssl_accept_mem(r->libssl, r->client_cfg, &c);
             if (o == NULL)
                 goto out;
             bench_libssl_conn_free(o);
@@ -391,7 +554,7 @@ static int idle_bytes(struct row *r, unsigned n, double *per_conn)
             if (pqify_bench_pair_connect(r->client_cfg, r->server_cfg, &c, &servers[i], &res) != 0)
                 goto out;
         } else {
-            ossl[i] = bench_libssl_accept_mem(r->libssl, r->client_cfg, &c, NULL);
+            ossl[i] = bench_libssl_accept_mem(r->libssl, r->client_cfg, &c);
             if (ossl[i] == NULL)
                 goto out;
         }
@@ -427,7 +590,7 @@ static int bulk(struct row *r, size_t total, double *seal_mbs, double *open_mbs)
     if (data == NULL)
         goto out;
     if (r->impl == IMPL_LIBSSL) {
-        o = bench_libssl_accept_mem(r->libssl, r->client_cfg, &c, NULL);
+        o = bench_libssl_accept_mem(r->libssl, r->client_cfg, &c);
         if (o == NULL || bench_libssl_bulk(o, c, total, BULK_CHUNK, &seal_ns, &open_ns) != 0)
             goto out;
     } else {
@@ -475,103 +638,6 @@ out:
     return ret;
 }
 
-/*
- * The same server work without the kernel: client and server in memory on one
- * thread, only the server's calls timed (conn_new, handshake, free for pqify;
- * SSL_new and SSL_do_handshake for libssl). Shows how much of the TCP figure is
- * the engine and how much is the socket.
- */
-static int inmem_server_ns(struct row *r, uint64_t *ns)
-{
-    pqify_tls_conn *c = NULL;
-    uint64_t spent = 0;
-    if (r->impl == IMPL_LIBSSL) {
-        bench_libssl_conn *o = bench_libssl_accept_mem(r->libssl, r->client_cfg, &c, &spent);
-        if (o == NULL)
-            return -1;
-        uint64_t t0 = thread_cpu_ns();
-        bench_libssl_conn_free(o);
-        spent += thread_cpu_ns() - t0;
-        pqify_tls_conn_free(c);
-        *ns = spent;
-        return 0;
-    }
-    int ret = -1, crc, src = PQIFY_TLS_IN_PROGRESS;
-    pqify_tls_buf cout, sout;
-    pqify_tls_buf_init(&cout, NULL, 0);
-    pqify_tls_buf_init(&sout, NULL, 0);
-    size_t zero = 0;
-    c = pqify_tls_conn_new(r->client_cfg, 0);
-    uint64_t t0 = thread_cpu_ns();
-    pqify_tls_conn *s = pqify_tls_conn_new(r->server_cfg, 1);
-    spent += thread_cpu_ns() - t0;
-    if (c == NULL || s == NULL)
-        goto out;
-    crc = pqify_tls_handshake(c, NULL, &zero, &cout);
-    for (int flight = 0; flight < 4 && src != 0 && crc >= 0; flight++) {
-        size_t n = cout.len;
-        t0 = thread_cpu_ns();
-        src = pqify_tls_handshake(s, cout.base, &n, &sout);
-        spent += thread_cpu_ns() - t0;
-        pqify_tls_buf_consume(&cout, cout.len);
-        if (src < 0 || sout.len == 0)
-            break;
-        n = sout.len;
-        crc = pqify_tls_handshake(c, sout.base, &n, &cout);
-        pqify_tls_buf_consume(&sout, sout.len);
-    }
-    if (src != 0 || crc != 0)
-        goto out;
-    ret = 0;
-out:
-    pqify_tls_conn_free(c);
-    t0 = thread_cpu_ns();
-    pqify_tls_conn_free(s);
-    spent += thread_cpu_ns() - t0;
-    pqify_tls_buf_dispose(&cout);
-    pqify_tls_buf_dispose(&sout);
-    *ns = spent;
-    return ret;
-}
-
-/* Median over rounds of per-round mean server ns, for rows a and b interleaved,
- * and the median of their per-round ratio. */
-static int inmem_compare(struct row *a, struct row *b, unsigned rounds, unsigned per,
-                         double *a_us, double *b_us, double *ratio)
-{
-    double *av = calloc(rounds, sizeof *av), *bv = calloc(rounds, sizeof *bv);
-    double *rv = calloc(rounds, sizeof *rv);
-    int ret = -1;
-    if (av == NULL || bv == NULL || rv == NULL)
-        goto out;
-    for (unsigned round = 0; round < rounds; round++) {
-        uint64_t sa = 0, sb = 0, ns;
-        for (unsigned i = 0; i < per; i++) {
-            if (inmem_server_ns(a, &ns) != 0)
-                goto out;
-            sa += ns;
-            if (inmem_server_ns(b, &ns) != 0)
-                goto out;
-            sb += ns;
-        }
-        av[round] = (double)sa / 1e3 / per;
-        bv[round] = (double)sb / 1e3 / per;
-        rv[round] = av[round] / bv[round];
-    }
-    *a_us = pqify_bench_summarise(av, rounds).median;
-    *b_us = pqify_bench_summarise(bv, rounds).median;
-    *ratio = pqify_bench_summarise(rv, rounds).median;
-    ret = 0;
-out:
-    if (ret != 0)
-        fprintf(stderr, "pqify bench handshake: in-memory %s/%s handshake failed\n", a->server,
-                b->server);
-    free(av);
-    free(bv);
-    free(rv);
-    return ret;
-}
-
 /* ---- set-up, run, report ----------------------------------------------------- */
 
 static int listen_loopback(uint16_t *port)
@@ -611,14 +677,15 @@ static double percentile(double *v, size_t n, double q)
     return v[i < n ? i : n - 1];
 }
 
-/* Median over rounds of row a's CPU over row b's in the same round. */
-static double paired_ratio(const struct row *a, const struct row *b, unsigned rounds)
+/* Median over rounds of a's figure over b's in the same round (per-round figures
+ * of two rows: both met the same machine state). */
+static double paired_ratio(const double *a, const double *b, unsigned rounds)
 {
     double *x = malloc(rounds * sizeof *x);
     if (x == NULL)
         return 0.0;
     for (unsigned i = 0; i < rounds; i++)
-        x[i] = a->cpu_us[i] / b->cpu_us[i];
+        x[i] = a[i] / b[i];
     double m = pqify_bench_summarise(x, rounds).median;
     free(x);
     return m;
@@ -636,6 +703,7 @@ static void free_rows(void)
         pqify_tls_config_free(rows[i].client_cfg);
         bench_libssl_free(rows[i].libssl);
         free(rows[i].cpu_us);
+        free(rows[i].engine_us);
         free(rows[i].rate);
         free(rows[i].latency_us);
         memset(&rows[i].server_cfg, 0,
@@ -671,10 +739,11 @@ int pqify_bench_handshake(const struct pqify_bench_handshake_opts *opts)
         } else
             r->libssl = bench_libssl_new(cert, key, r->ossl_group);
         r->cpu_us = calloc(rounds, sizeof *r->cpu_us);
+        r->engine_us = calloc(rounds, sizeof *r->engine_us);
         r->rate = calloc(rounds, sizeof *r->rate);
         r->latency_us = calloc((size_t)rounds * per, sizeof *r->latency_us);
         if (r->client_cfg == NULL || (r->server_cfg == NULL && r->libssl == NULL) ||
-            r->cpu_us == NULL || r->rate == NULL || r->latency_us == NULL) {
+            r->cpu_us == NULL || r->engine_us == NULL || r->rate == NULL || r->latency_us == NULL) {
             fprintf(stderr, "pqify bench handshake: set-up of %s %s failed\n", r->server,
                     r->group);
             goto out;
@@ -703,39 +772,38 @@ int pqify_bench_handshake(const struct pqify_bench_handshake_opts *opts)
             server_cpu >= 0 ? "on CPU 0" : "unpinned", client_cpu >= 0 ? "on CPU 1" : "unpinned",
             rounds, per);
     fprintf(f, "baseline: %s (libssl), no session tickets on either server except for\n"
-               "the resumed row (PSK + X25519MLKEM768 key share, psk_dhe_ke)\n\n", OpenSSL_version(OPENSSL_VERSION));
+               "the resumed row (PSK + X25519MLKEM768 key share, psk_dhe_ke)\n\n",
+            OpenSSL_version(OPENSSL_VERSION));
     fflush(f);
 
     /* The resumed row's first handshake is a full one that fetches the ticket. */
     for (size_t i = 0; i < N_ROWS; i++) {
         struct row *r = &rows[i];
-        double unused_cpu, unused_rate;
         if (!r->resumed)
             continue;
-        if (run_batch(r, listen_fd, port, 1, server_cpu, &unused_cpu, &unused_rate) != 0)
+        if (run_batch(r, listen_fd, port, 1, server_cpu, 0) != 0)
             goto out;
         r->n_latency = 0;
     }
     for (unsigned round = 0; round < rounds; round++) {
         for (size_t k = 0; k < N_ROWS; k++) {
             struct row *r = &rows[(k + round) % N_ROWS];
-            if (run_batch(r, listen_fd, port, per, server_cpu, &r->cpu_us[round],
-                          &r->rate[round]) != 0)
+            if (run_batch(r, listen_fd, port, per, server_cpu, round) != 0)
                 goto out;
         }
     }
 
-    fprintf(f, "%-7s %-22s %5s %13s %8s %9s %9s %4s %6s %6s\n", "server", "group", "pq",
-            "server_us/hs", "hs/s", "p50_us", "p99_us", "hrr", "c->s", "s->c");
+    fprintf(f, "%-7s %-22s %5s %10s %13s %8s %9s %9s %4s %6s %6s\n", "server", "group", "pq",
+            "cpu_us/hs", "engine_us/hs", "hs/s", "p50_us", "p99_us", "hrr", "c->s", "s->c");
     for (size_t i = 0; i < N_ROWS; i++) {
         struct row *r = &rows[i];
         uint16_t id = (uint16_t)pqify_tls_group_id(r->group);
         char label[48];
         snprintf(label, sizeof label, "%s%s", r->resumed ? "resumed:" : "",
                  pqify_tls_group_name(id));
-        fprintf(f, "%-7s %-22s %5s %13.1f %8.0f %9.1f %9.1f %4s %6zu %6zu\n", r->server,
-                label, pqify_tls_group_is_pq(id) ? "yes" : "no",
-                median_of(r->cpu_us, rounds), median_of(r->rate, rounds),
+        fprintf(f, "%-7s %-22s %5s %10.1f %13.1f %8.0f %9.1f %9.1f %4s %6zu %6zu\n", r->server,
+                label, pqify_tls_group_is_pq(id) ? "yes" : "no", median_of(r->cpu_us, rounds),
+                median_of(r->engine_us, rounds), median_of(r->rate, rounds),
                 percentile(r->latency_us, r->n_latency, 0.50),
                 percentile(r->latency_us, r->n_latency, 0.99), r->hrr ? "yes" : "no", r->c2s,
                 r->s2c);
@@ -776,22 +844,21 @@ int pqify_bench_handshake(const struct pqify_bench_handshake_opts *opts)
         fprintf(f, "  %-7s send %8.0f  receive %8.0f\n", r->server, seal, open);
     }
 
-    {
-        double a_us, b_us, ratio;
-        if (inmem_compare(&rows[ROW_PQ], &rows[ROW_LIBSSL_X25519], rounds, per, &a_us, &b_us,
-                          &ratio) != 0)
-            goto out;
-        fprintf(f, "\nserver CPU without the kernel (in memory, same work, %u x %u handshakes):\n"
-                   "  pqify X25519MLKEM768 %.1f us, libssl X25519 %.1f us: %.2fx\n",
-                rounds, per, a_us, b_us, ratio);
-    }
-
-    double vs_libssl = paired_ratio(&rows[ROW_PQ], &rows[ROW_LIBSSL_X25519], rounds);
-    double overhead = paired_ratio(&rows[ROW_PQ], &rows[ROW_X25519], rounds);
-    fprintf(f, "\ntargets (ratios of server CPU, median of per-round ratios):\n");
-    fprintf(f, "  pqify X25519MLKEM768 / libssl X25519   %6.2fx  target <= %.2fx  %s\n", vs_libssl,
+    /*
+     * The CPU targets are judged on the engine figure. The issue's own reference,
+     * libssl 3.0 at about 245 us per X25519 handshake, is the library's CPU; the
+     * kernel's loopback TCP work (accept, reads, writes, close: cpu_us/hs minus
+     * engine_us/hs, 60-80 us per connection here) is the same for both servers
+     * and is not the TLS library's, so folding it in would pull every ratio
+     * towards 1. The ratios of the total figure follow as information.
+     */
+    const struct row *pq = &rows[ROW_PQ], *x = &rows[ROW_X25519], *ossl = &rows[ROW_LIBSSL_X25519];
+    double vs_libssl = paired_ratio(pq->engine_us, ossl->engine_us, rounds);
+    double overhead = paired_ratio(pq->engine_us, x->engine_us, rounds);
+    fprintf(f, "\ntargets (ratios of engine_us/hs, median of per-round ratios):\n");
+    fprintf(f, "  pqify X25519MLKEM768 / libssl X25519   %6.3fx  target <= %.2fx  %s\n", vs_libssl,
             TARGET_VS_LIBSSL, verdict(vs_libssl, TARGET_VS_LIBSSL));
-    fprintf(f, "  pqify X25519MLKEM768 / pqify X25519    %6.2fx  target <= %.2fx  %s\n", overhead,
+    fprintf(f, "  pqify X25519MLKEM768 / pqify X25519    %6.3fx  target <= %.2fx  %s\n", overhead,
             TARGET_PQ_OVERHEAD, verdict(overhead, TARGET_PQ_OVERHEAD));
     if (pqify_alloc_count_available()) {
         double beyond = pq_idle - RECORD_BUFFER;
@@ -800,6 +867,11 @@ int pqify_bench_handshake(const struct pqify_bench_handshake_opts *opts)
     } else {
         fprintf(f, "  pqify idle connection - record buffer    n/a (allocation counter off)\n");
     }
+    fprintf(f, "\nthe same ratios of cpu_us/hs (kernel included; information, not targets):\n");
+    fprintf(f, "  pqify X25519MLKEM768 / libssl X25519   %6.3fx\n",
+            paired_ratio(pq->cpu_us, ossl->cpu_us, rounds));
+    fprintf(f, "  pqify X25519MLKEM768 / pqify X25519    %6.3fx\n",
+            paired_ratio(pq->cpu_us, x->cpu_us, rounds));
     ret = 0;
 out:
     if (listen_fd >= 0)

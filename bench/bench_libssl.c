@@ -6,6 +6,7 @@
  */
 #include "bench_libssl.h"
 
+#include <limits.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -77,18 +78,6 @@ void bench_libssl_free(bench_libssl *s)
     free(s);
 }
 
-int bench_libssl_serve_one(bench_libssl *s, int fd)
-{
-    SSL *ssl = SSL_new(s->ctx);
-    unsigned char b = 0;
-    int ok = ssl != NULL && SSL_set_fd(ssl, fd) == 1 && SSL_accept(ssl) == 1 &&
-             SSL_read(ssl, &b, 1) == 1 && SSL_write(ssl, &b, 1) == 1;
-    if (!ok)
-        report("handshake");
-    SSL_free(ssl);
-    return ok ? 0 : -1;
-}
-
 /* Move whatever libssl wrote to the pqify client, and the client's output back. */
 static int pump(bench_libssl_conn *c, pqify_tls_conn *client, pqify_tls_buf *cout,
                 pqify_tls_buf *plain, int *client_rc)
@@ -119,8 +108,6 @@ static int pump(bench_libssl_conn *c, pqify_tls_conn *client, pqify_tls_buf *cou
     return 0;
 }
 
-static uint64_t thread_cpu_ns(void);
-
 int bench_libssl_callgrind;
 
 /* Callgrind counts only libssl's server calls when the driver asks for it
@@ -132,31 +119,75 @@ static void bench_libssl_collect(int on)
         CALLGRIND_TOGGLE_COLLECT;
 }
 
-bench_libssl_conn *bench_libssl_accept_mem(bench_libssl *s, const pqify_tls_config *client_cfg,
-                                           pqify_tls_conn **client, uint64_t *server_ns)
+bench_libssl_conn *bench_libssl_conn_new(bench_libssl *s)
 {
-    uint64_t spent = 0, t0;
     bench_libssl_conn *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    bench_libssl_collect(1);
+    c->ssl = SSL_new(s->ctx);
+    bench_libssl_collect(0);
+    c->rbio = BIO_new(BIO_s_mem());
+    c->wbio = BIO_new(BIO_s_mem());
+    if (c->ssl == NULL || c->rbio == NULL || c->wbio == NULL) {
+        BIO_free(c->rbio);
+        BIO_free(c->wbio);
+        report("SSL_new");
+        bench_libssl_conn_free(c);
+        return NULL;
+    }
+    SSL_set_bio(c->ssl, c->rbio, c->wbio);
+    SSL_set_accept_state(c->ssl);
+    return c;
+}
+
+/* 1: the byte was read and answered; 0: libssl wants more input; -1: failed. */
+static int serve_progress(bench_libssl_conn *c)
+{
+    if (!SSL_is_init_finished(c->ssl)) {
+        int r = SSL_do_handshake(c->ssl);
+        if (r != 1)
+            return SSL_get_error(c->ssl, r) == SSL_ERROR_WANT_READ ? 0 : -1;
+    }
+    unsigned char b;
+    int r = SSL_read(c->ssl, &b, 1);
+    if (r != 1)
+        return SSL_get_error(c->ssl, r) == SSL_ERROR_WANT_READ ? 0 : -1;
+    return SSL_write(c->ssl, &b, 1) == 1 ? 1 : -1;
+}
+
+int bench_libssl_serve_step(bench_libssl_conn *c, const uint8_t *in, size_t in_len, uint8_t *out,
+                            size_t cap, size_t *out_len)
+{
+    int rc = -1;
+    if (in_len <= (size_t)INT_MAX &&
+        (in_len == 0 || BIO_write(c->rbio, in, (int)in_len) == (int)in_len))
+        rc = serve_progress(c);
+    /* what libssl wrote goes out even after a failure: it may be an alert */
+    while (BIO_ctrl_pending(c->wbio) > 0) {
+        size_t room = cap - *out_len;
+        int n = BIO_read(c->wbio, out + *out_len, room > (size_t)INT_MAX ? INT_MAX : (int)room);
+        if (n <= 0) {
+            rc = -1;   /* more than cap */
+            break;
+        }
+        *out_len += (size_t)n;
+    }
+    if (rc < 0)
+        report("handshake");
+    return rc;
+}
+
+bench_libssl_conn *bench_libssl_accept_mem(bench_libssl *s, const pqify_tls_config *client_cfg,
+                                           pqify_tls_conn **client)
+{
+    bench_libssl_conn *c = bench_libssl_conn_new(s);
     pqify_tls_buf cout, plain;
     pqify_tls_buf_init(&cout, NULL, 0);
     pqify_tls_buf_init(&plain, NULL, 0);
     *client = pqify_tls_conn_new(client_cfg, 0);
     if (c == NULL || *client == NULL)
         goto fail;
-    t0 = thread_cpu_ns();
-    bench_libssl_collect(1);
-    c->ssl = SSL_new(s->ctx);
-    bench_libssl_collect(0);
-    spent += thread_cpu_ns() - t0;
-    c->rbio = BIO_new(BIO_s_mem());
-    c->wbio = BIO_new(BIO_s_mem());
-    if (c->ssl == NULL || c->rbio == NULL || c->wbio == NULL) {
-        BIO_free(c->rbio);
-        BIO_free(c->wbio);
-        goto fail;
-    }
-    SSL_set_bio(c->ssl, c->rbio, c->wbio);
-    SSL_set_accept_state(c->ssl);
     size_t zero = 0;
     if (pqify_tls_handshake(*client, NULL, &zero, &cout) != PQIFY_TLS_IN_PROGRESS)
         goto fail;
@@ -164,11 +195,9 @@ bench_libssl_conn *bench_libssl_accept_mem(bench_libssl *s, const pqify_tls_conf
         goto fail;
     pqify_tls_buf_consume(&cout, cout.len);
     for (int round = 0; round < 8; round++) {
-        t0 = thread_cpu_ns();
         bench_libssl_collect(1);
         int r = SSL_do_handshake(c->ssl);
         bench_libssl_collect(0);
-        spent += thread_cpu_ns() - t0;
         if (r != 1 && SSL_get_error(c->ssl, r) != SSL_ERROR_WANT_READ) {
             report("in-memory handshake");
             goto fail;
@@ -180,8 +209,6 @@ bench_libssl_conn *bench_libssl_accept_mem(bench_libssl *s, const pqify_tls_conf
     }
     if (!SSL_is_init_finished(c->ssl) || !pqify_tls_is_established(*client))
         goto fail;
-    if (server_ns != NULL)
-        *server_ns = spent;
     pqify_tls_buf_dispose(&cout);
     pqify_tls_buf_dispose(&plain);
     return c;

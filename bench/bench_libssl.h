@@ -19,16 +19,22 @@ typedef struct bench_libssl bench_libssl;
 bench_libssl *bench_libssl_new(const char *cert_pem, const char *key_pem, const char *group);
 void bench_libssl_free(bench_libssl *s);
 
-/* One connection on a connected blocking socket: handshake, read one byte of
- * application data, answer one byte. 0 or -1. */
-int bench_libssl_serve_one(bench_libssl *s, int fd);
-
-/* In-memory libssl server connections against pqify clients (client_cfg). */
+/* Server connections on memory BIOs: the caller moves their bytes (the TCP run of
+ * the bench over its socket, or a pqify client in memory), so that libssl's own
+ * calls can be timed without the socket's syscalls. */
 typedef struct bench_libssl_conn bench_libssl_conn;
-/* Handshake one; NULL on failure. *server_ns (may be NULL) gets the thread CPU
- * time spent in libssl's server calls (SSL_new, SSL_do_handshake). */
+/* SSL_new on memory BIOs, in the accept state; NULL on failure. */
+bench_libssl_conn *bench_libssl_conn_new(bench_libssl *s);
+/* The bench's server exchange, as far as the bytes received so far let it go:
+ * feed in[0 .. in_len) (all of it is taken), run the handshake, then read one
+ * byte of application data and answer it. What libssl wrote (even on failure:
+ * an alert) is appended to out at *out_len, up to cap. Returns 1 when the answer
+ * was written, 0 when more input is needed, -1 on failure. */
+int bench_libssl_serve_step(bench_libssl_conn *c, const uint8_t *in, size_t in_len, uint8_t *out,
+                            size_t cap, size_t *out_len);
+/* Handshake one against a pqify client (client_cfg) in memory; NULL on failure. */
 bench_libssl_conn *bench_libssl_accept_mem(bench_libssl *s, const pqify_tls_config *client_cfg,
-                                           pqify_tls_conn **client, uint64_t *server_ns);
+                                           pqify_tls_conn **client);
 void bench_libssl_conn_free(bench_libssl_conn *c);
 /* Nonzero: bench_libssl_accept_mem toggles callgrind's collection around the
  * server calls (bench/callgrind/hs_callgrind.c runs with --collect-atstart=no). */

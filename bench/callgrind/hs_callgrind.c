@@ -89,7 +89,7 @@ int main(int argc, char **argv)
         if (libssl) {
             pqify_tls_conn *c = NULL;
             bench_libssl_callgrind = i == WARMUP;
-            bench_libssl_conn *o = bench_libssl_accept_mem(ls, ccfg, &c, NULL);
+            bench_libssl_conn *o = bench_libssl_accept_mem(ls, ccfg, &c);
             bench_libssl_callgrind = 0;
             if (o == NULL)
                 goto out;
