@@ -22,8 +22,11 @@ int pqify_wants_help(int argc, char **argv);
  * Option helpers, so that every command parses and complains alike.
  *
  * pqify_cli_value: if argv[*i] is "--name VALUE" or "--name=VALUE", sets *value,
- * advances *i past what it used and returns 1; returns 0 if argv[*i] is another
- * option, and -1 (after printing an error naming cmd) if the value is missing.
+ * leaves *i on the last argument it used (the value, or the "--name=VALUE" word)
+ * and returns 1, so that the caller's `for (...; i++)` steps past it; returns 0,
+ * *i and *value untouched, if argv[*i] is anything else; returns -1 after printing
+ * "pqify <cmd>: --name needs a value (see pqify <cmd> --help)" if the value is
+ * missing. Every command parses its valued options with it.
  */
 int pqify_cli_value(const char *cmd, int argc, char **argv, int *i, const char *name,
                     const char **value);

@@ -45,7 +45,7 @@ static int bench_kem(int argc, char **argv)
         kem_usage(stdout);
         return 0;
     }
-    for (int i = 1; i < argc;) {
+    for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int m;
         if ((m = pqify_cli_value(cmd, argc, argv, &i, "--runs", &v)) != 0) {
@@ -60,10 +60,8 @@ static int bench_kem(int argc, char **argv)
             o.backend = v;
         } else if (!strcmp(argv[i], "--quick")) {
             quick = 1;
-            i++;
         } else if (!strcmp(argv[i], "--json")) {
             o.json = 1;
-            i++;
         } else {
             return pqify_cli_unknown(cmd, argv[i]);
         }
@@ -105,7 +103,7 @@ static int bench_handshake(int argc, char **argv)
         handshake_usage(stdout);
         return 0;
     }
-    for (int i = 1; i < argc;) {
+    for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int m;
         unsigned long n;
@@ -119,7 +117,6 @@ static int bench_handshake(int argc, char **argv)
             o.per_round = (unsigned)n;
         } else if (!strcmp(argv[i], "--quick")) {
             o.quick = 1;
-            i++;
         } else {
             return pqify_cli_unknown(cmd, argv[i]);
         }

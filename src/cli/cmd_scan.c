@@ -70,20 +70,17 @@ static int parse_args(int argc, char **argv, struct scan_args *a)
     memset(a, 0, sizeof *a);
     a->timeout_s = 5;
     for (int i = 1; i < argc; i++) {
-        int missing = 0;
         const char *v;
-        if ((v = cli_opt(argc, argv, &i, "--servername", &missing)) != NULL) {
-            a->servername = v;
-        } else if ((v = cli_opt(argc, argv, &i, "--ca", &missing)) != NULL) {
-            a->ca = v;
-        } else if ((v = cli_opt(argc, argv, &i, "--timeout", &missing)) != NULL) {
+        int m;
+        if ((m = pqify_cli_value("scan", argc, argv, &i, "--servername", &a->servername)) != 0 ||
+            (m = pqify_cli_value("scan", argc, argv, &i, "--ca", &a->ca)) != 0) {
+            if (m < 0)
+                return -1;
+        } else if ((m = pqify_cli_value("scan", argc, argv, &i, "--timeout", &v)) != 0) {
             unsigned long n;
-            if (pqify_cli_uint("scan", "--timeout", v, 1, 3600, &n) != 0)
+            if (m < 0 || pqify_cli_uint("scan", "--timeout", v, 1, 3600, &n) != 0)
                 return -1;
             a->timeout_s = (int)n;
-        } else if (missing) {
-            fprintf(stderr, "pqify scan: %s needs a value\n", argv[i]);
-            return -1;
         } else if (!strcmp(argv[i], "--insecure")) {
             a->insecure = 1;
         } else if (!strcmp(argv[i], "--json")) {

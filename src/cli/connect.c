@@ -60,20 +60,15 @@ static int parse_args(int argc, char **argv, struct connect_args *a)
     memset(a, 0, sizeof *a);
     a->timeout_s = 10;
     for (int i = 1; i < argc; i++) {
-        int missing = 0;
-        const char *v;
-        int shared = cli_shared_opt("connect", argc, argv, &i, &a->tls, &a->timeout_s);
-        if (shared < 0)
+        int m = cli_shared_opt("connect", argc, argv, &i, &a->tls, &a->timeout_s);
+        if (m == 0)
+            m = pqify_cli_value("connect", argc, argv, &i, "--servername", &a->servername);
+        if (m < 0)
             return -1;
-        if (shared > 0)
+        if (m > 0)
             continue;
-        if (strcmp(argv[i], "--resume") == 0)
+        if (strcmp(argv[i], "--resume") == 0) {
             a->resume = 1;
-        else if ((v = cli_opt(argc, argv, &i, "--servername", &missing)) != NULL)
-            a->servername = v;
-        else if (missing) {
-            fprintf(stderr, "pqify connect: %s needs a value\n", argv[i]);
-            return -1;
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "pqify connect: unknown option '%s'\n", argv[i]);
             return -1;

@@ -26,7 +26,6 @@ int pqify_cli_value(const char *cmd, int argc, char **argv, int *i, const char *
         return 0;
     if (arg[n] == '=') {
         *value = arg + n + 1;
-        *i += 1;
         return 1;
     }
     if (arg[n] != '\0')
@@ -35,8 +34,8 @@ int pqify_cli_value(const char *cmd, int argc, char **argv, int *i, const char *
         fprintf(stderr, "pqify %s: %s needs a value (see pqify %s --help)\n", cmd, name, cmd);
         return -1;
     }
-    *value = argv[*i + 1];
-    *i += 2;
+    *i += 1;
+    *value = argv[*i];
     return 1;
 }
 

@@ -57,19 +57,14 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
     memset(a, 0, sizeof *a);
     a->timeout_s = 10;
     for (int i = 1; i < argc; i++) {
-        int missing = 0;
-        const char *v;
-        int shared = cli_shared_opt("serve", argc, argv, &i, &a->tls, &a->timeout_s);
-        if (shared < 0)
+        int m = cli_shared_opt("serve", argc, argv, &i, &a->tls, &a->timeout_s);
+        if (m == 0)
+            m = pqify_cli_value("serve", argc, argv, &i, "--listen", &a->listen);
+        if (m < 0)
             return -1;
-        if (shared > 0)
+        if (m > 0)
             continue;
-        if ((v = cli_opt(argc, argv, &i, "--listen", &missing)) != NULL) {
-            a->listen = v;
-        } else if (missing) {
-            fprintf(stderr, "pqify serve: %s needs a value\n", argv[i]);
-            return -1;
-        } else if (!strcmp(argv[i], "--www")) {
+        if (!strcmp(argv[i], "--www")) {
             a->www = 1;
         } else if (!strcmp(argv[i], "--once")) {
             a->once = 1;

@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
+
 int64_t cli_now_ms(void)
 {
     struct timespec ts;
@@ -272,24 +274,6 @@ const char *cli_strerror(int err)
     }
 }
 
-const char *cli_opt(int argc, char **argv, int *i, const char *name, int *missing)
-{
-    const char *a = argv[*i];
-    size_t nl = strlen(name);
-    if (strncmp(a, name, nl) != 0)
-        return NULL;
-    if (a[nl] == '=')
-        return a + nl + 1;
-    if (a[nl] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        *missing = 1;
-        return NULL;
-    }
-    *i += 1;
-    return argv[*i];
-}
-
 int cli_shared_opt(const char *cmd, int argc, char **argv, int *i, struct cli_tls_opts *o,
                    int *timeout_s)
 {
@@ -301,24 +285,17 @@ int cli_shared_opt(const char *cmd, int argc, char **argv, int *i, struct cli_tl
         {"--pq", &o->pq},         {"--groups", &o->groups}, {"--alpn", &o->alpn},
         {"--ciphers", &o->ciphers},
     };
-    int missing = 0;
+    int m;
+    for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
+        if ((m = pqify_cli_value(cmd, argc, argv, i, opts[k].name, opts[k].slot)) != 0)
+            return m;
     const char *v;
-    for (size_t k = 0; k < sizeof opts / sizeof opts[0] && !missing; k++)
-        if ((v = cli_opt(argc, argv, i, opts[k].name, &missing)) != NULL) {
-            *opts[k].slot = v;
-            return 1;
-        }
-    if (!missing && (v = cli_opt(argc, argv, i, "--timeout", &missing)) != NULL) {
-        *timeout_s = atoi(v);
-        if (*timeout_s <= 0 || *timeout_s > 3600) {
-            fprintf(stderr, "pqify %s: --timeout takes 1..3600 seconds\n", cmd);
+    unsigned long n;
+    if ((m = pqify_cli_value(cmd, argc, argv, i, "--timeout", &v)) != 0) {
+        if (m < 0 || pqify_cli_uint(cmd, "--timeout", v, 1, 3600, &n) != 0)
             return -1;
-        }
+        *timeout_s = (int)n;
         return 1;
-    }
-    if (missing) {
-        fprintf(stderr, "pqify %s: %s needs a value\n", cmd, argv[*i]);
-        return -1;
     }
     return 0;
 }

@@ -64,15 +64,11 @@ int cli_apply_opts(pqify_tls_config *cfg, const struct cli_tls_opts *o, const ch
 /* Monotonic milliseconds. */
 int64_t cli_now_ms(void);
 
-/* Option parsing: "--name value" or "--name=value". Returns the value and
- * advances *i, or NULL when argv[*i] is not this option. *missing is set when
- * the option is there but its value is not. */
-const char *cli_opt(int argc, char **argv, int *i, const char *name, int *missing);
-
 /* The options serve and connect share: the cli_tls_opts fields and --timeout
- * (1..3600 seconds). Returns 1 when argv[*i] was one of them (advancing *i as
- * cli_opt does), 0 when it was not, and -1 after printing "pqify <cmd>: ..."
- * when its value is missing or out of range. */
+ * (1..3600 seconds), each parsed with pqify_cli_value (cli.h). Returns 1 when
+ * argv[*i] was one of them (*i left on its value, as pqify_cli_value does), 0
+ * when it was not, and -1 after printing "pqify <cmd>: ..." when its value is
+ * missing or out of range. */
 int cli_shared_opt(const char *cmd, int argc, char **argv, int *i, struct cli_tls_opts *o,
                    int *timeout_s);
 
