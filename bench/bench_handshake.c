@@ -876,25 +876,21 @@ int pqify_bench_handshake(const struct pqify_bench_handshake_opts *opts)
     {
         /* the TLS work is what the engine spends beyond the primitives */
         const struct row *fl = &rows[ROW_FLOOR];
-        double total[BENCH_FLOOR_PARTS + 1] = {0}, *sum = calloc(rounds, sizeof *sum);
-        if (sum == NULL)
-            goto out;
+        double floor_us = 0;
         fprintf(f, "\nthe primitives alone, timed where a handshake runs them (after the ClientHello's\n"
                    "read), done as the engine does them (bench/bench_floor.c), us per handshake:\n");
         for (int k = 0; k < BENCH_FLOOR_PARTS; k++) {
-            for (unsigned i = 0; i < rounds; i++)
-                sum[i] += fl->floor_us[k][i];
-            total[k] = median_of(fl->floor_us[k], rounds);
-            fprintf(f, "  %-36s %7.1f\n", bench_floor_part_names[k], total[k]);
+            double us = median_of(fl->floor_us[k], rounds);
+            floor_us += us;
+            fprintf(f, "  %-36s %7.1f\n", bench_floor_part_names[k], us);
         }
-        double floor_us = median_of(sum, rounds), pq_us = median_of(rows[ROW_PQ].engine_us, rounds),
+        double pq_us = median_of(rows[ROW_PQ].engine_us, rounds),
                ossl_us = median_of(rows[ROW_LIBSSL_X25519].engine_us, rounds);
         fprintf(f, "  %-36s %7.1f = %.3fx of libssl X25519's engine_us/hs\n", "together", floor_us,
                 floor_us / ossl_us);
         fprintf(f, "  pqify X25519MLKEM768's TLS work (engine_us/hs - together): %.1f us; the 0.50x\n"
                    "  target leaves %.1f us for it\n",
                 pq_us - floor_us, TARGET_VS_LIBSSL * ossl_us - floor_us);
-        free(sum);
     }
 
     /*

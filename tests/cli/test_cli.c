@@ -601,6 +601,32 @@ static void test_bench_handshake_quick(void **state)
             !(send > 0 && recv > 0))
             fail_msg("bulk line does not parse: %.100s", line + 1);
     }
+    /* the primitives-alone lines: one figure per primitive, their sum and its
+     * ratio, and what is left for pqify's TLS work (it may be negative) */
+    const char *fl = strstr(r.out, "\nthe primitives alone");
+    assert_non_null(fl);
+    static const char *const prims[] = {"X25519 key pair and shared secret",
+                                        "ML-KEM-768 encapsulation",
+                                        "SHA-256 and ECDSA P-256 signature"};
+    double sum = 0;
+    for (size_t i = 0; i < 3; i++) {
+        const char *line = strstr(fl, prims[i]);
+        double us;
+        if (line == NULL || sscanf(line + strlen(prims[i]), " %lf", &us) != 1 || !(us > 0))
+            fail_msg("primitive line '%s' missing or unparsable:\n%s", prims[i], fl);
+        sum += us;
+    }
+    const char *together = strstr(fl, "\n  together ");
+    double all, of_libssl, tls_work, left;
+    if (together == NULL ||
+        sscanf(together, " together %lf = %lfx of libssl", &all, &of_libssl) != 2 ||
+        !(all > 0 && of_libssl > 0) || fabs(all - sum) > 0.25 /* four roundings to 0.1 */)
+        fail_msg("'together' line missing, unparsable or not the sum (%.1f):\n%s", sum, fl);
+    const char *work = strstr(fl, "TLS work (engine_us/hs - together): ");
+    if (work == NULL || sscanf(work, "TLS work (engine_us/hs - together): %lf us; the 0.50x\n"
+                                     "  target leaves %lf us", &tls_work, &left) != 2)
+        fail_msg("TLS-work line missing or unparsable:\n%s", fl);
+
     /* the two CPU targets are judged on engine_us/hs; the same ratios of
      * cpu_us/hs follow as information, without a verdict */
     const char *t = strstr(r.out, "\ntargets (ratios of engine_us/hs");
