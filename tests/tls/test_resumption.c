@@ -79,6 +79,23 @@ static void handshake(pqify_tls_config *c, pqify_tls_config *s, const session *o
     tt_pair_free(&p);
 }
 
+/* A full handshake (no session offered, so it must not resume); its ticket in *t. */
+static void new_ticket(pqify_tls_config *c, pqify_tls_config *s, session *t)
+{
+    pqify_tls_info ci, si;
+    handshake(c, s, NULL, 0, &ci, &si, t);
+    assert_int_equal(ci.resumed, 0);
+}
+
+/* A handshake offering sess, which the client must find usable and offer; returns
+ * whether it resumed (handshake() has checked that both sides agree on it). */
+static int resumes(pqify_tls_config *c, pqify_tls_config *s, const session *sess)
+{
+    pqify_tls_info ci, si;
+    handshake(c, s, sess, 1, &ci, &si, NULL);
+    return ci.resumed;
+}
+
 static void reset_clocks(void)
 {
     server_now = client_now = T0 + 1000;
@@ -160,12 +177,11 @@ static void test_expired_ticket(void **state)
     assert_int_equal(pqify_tls_config_set_ticket_lifetime(s, 604801), PQIFY_TLS_ERR_ARG);
     pqify_tls_info ci, si;
     session s1;
-    handshake(c, s, NULL, 0, &ci, &si, &s1);
+    new_ticket(c, s, &s1);
     /* within the lifetime */
     client_now += 99000;
     server_now += 99000;
-    handshake(c, s, &s1, 1, &ci, &si, NULL);
-    assert_int_equal(ci.resumed, 1);
+    assert_int_equal(resumes(c, s, &s1), 1);
     /* past it, the client does not even offer it */
     client_now += 2000;
     server_now += 2000;
@@ -188,15 +204,12 @@ static void test_ticket_age_window(void **state)
     (void)state;
     reset_clocks();
     pqify_tls_config *s = server_config(), *c = client_config();
-    pqify_tls_info ci, si;
     session s1;
-    handshake(c, s, NULL, 0, &ci, &si, &s1);
+    new_ticket(c, s, &s1);
     server_now += 60000;   /* the client says the ticket is 0 s old; it is 60 s */
-    handshake(c, s, &s1, 1, &ci, &si, NULL);
-    assert_int_equal(ci.resumed, 0);
+    assert_int_equal(resumes(c, s, &s1), 0);
     client_now += 55000;   /* 5 s apart: inside */
-    handshake(c, s, &s1, 1, &ci, &si, NULL);
-    assert_int_equal(ci.resumed, 1);
+    assert_int_equal(resumes(c, s, &s1), 1);
     pqify_tls_config_free(s);
     pqify_tls_config_free(c);
 }
@@ -207,17 +220,14 @@ static void test_key_rotation(void **state)
     reset_clocks();
     pqify_tls_config *s = server_config(), *c = client_config();
     assert_int_equal(pqify_tls_config_set_ticket_rotation(s, 60), 0);
-    pqify_tls_info ci, si;
     session s1;
-    handshake(c, s, NULL, 0, &ci, &si, &s1);
+    new_ticket(c, s, &s1);
     /* next epoch: the previous key still opens it */
     client_now = server_now = T0 + 61000;
-    handshake(c, s, &s1, 1, &ci, &si, NULL);
-    assert_int_equal(ci.resumed, 1);
+    assert_int_equal(resumes(c, s, &s1), 1);
     /* two epochs on: that key has rotated out */
     client_now = server_now = T0 + 121000;
-    handshake(c, s, &s1, 1, &ci, &si, NULL);
-    assert_int_equal(ci.resumed, 0);
+    assert_int_equal(resumes(c, s, &s1), 0);
     pqify_tls_config_free(s);
     pqify_tls_config_free(c);
 }
@@ -233,22 +243,17 @@ static void test_ticket_secret(void **state)
     assert_int_equal(pqify_tls_config_set_ticket_secret(a, secret, 32), 0);
     assert_int_equal(pqify_tls_config_set_ticket_secret(b, secret, 32), 0);
     assert_int_equal(pqify_tls_config_set_ticket_secret(b, secret, 31), PQIFY_TLS_ERR_ARG);
-    pqify_tls_info ci, si;
     session s1;
-    handshake(c, a, NULL, 0, &ci, &si, &s1);
-    handshake(c, b, &s1, 1, &ci, &si, NULL);
-    assert_int_equal(ci.resumed, 1);
-    handshake(c, other, &s1, 1, &ci, &si, NULL);
-    assert_int_equal(ci.resumed, 0);
+    new_ticket(c, a, &s1);
+    assert_int_equal(resumes(c, b, &s1), 1);
+    assert_int_equal(resumes(c, other, &s1), 0);
     /* a fleet member whose clock is 3 s behind the issuer still resumes; 30 s, not */
     static uint64_t behind;
     pqify_tls_config_set_clock(b, read_clock, &behind);
     behind = server_now - 3000;
-    handshake(c, b, &s1, 1, &ci, &si, NULL);
-    assert_int_equal(ci.resumed, 1);
+    assert_int_equal(resumes(c, b, &s1), 1);
     behind = server_now - 30000;
-    handshake(c, b, &s1, 1, &ci, &si, NULL);
-    assert_int_equal(ci.resumed, 0);
+    assert_int_equal(resumes(c, b, &s1), 0);
     pqify_tls_config_free(a);
     pqify_tls_config_free(b);
     pqify_tls_config_free(other);
@@ -263,7 +268,7 @@ static void test_tampered_ticket(void **state)
     pqify_tls_config *s = server_config(), *c = client_config();
     pqify_tls_info ci, si;
     session s1;
-    handshake(c, s, NULL, 0, &ci, &si, &s1);
+    new_ticket(c, s, &s1);
     size_t positions[] = {s1.len - 1, s1.len - 20, s1.len - 60};
     for (size_t i = 0; i < 3; i++) {
         session t = s1;
@@ -283,9 +288,8 @@ static void test_bad_binder(void **state)
     (void)state;
     reset_clocks();
     pqify_tls_config *s = server_config(), *c = client_config();
-    pqify_tls_info ci, si;
     session s1;
-    handshake(c, s, NULL, 0, &ci, &si, &s1);
+    new_ticket(c, s, &s1);
     assert_int_equal(s1.blob[19], 32);   /* SHA-256 suite: 32-byte PSK */
     s1.blob[20] ^= 1;
     tt_pair p;
@@ -308,9 +312,8 @@ static void test_psk_ke_only_client(void **state)
     (void)state;
     reset_clocks();
     pqify_tls_config *s = server_config(), *c = client_config();
-    pqify_tls_info ci, si;
     session s1;
-    handshake(c, s, NULL, 0, &ci, &si, &s1);
+    new_ticket(c, s, &s1);
     for (int no_modes = 0; no_modes < 2; no_modes++) {
         pqify_tls_conn *client = pqify_tls_conn_new(c, 0), *server = pqify_tls_conn_new(s, 1);
         assert_int_equal(pqify_tls_set_session(client, s1.blob, s1.len), 1);
@@ -386,8 +389,7 @@ static void test_suite_hash_mismatch(void **state)
     session s1;
     handshake(c, s384, NULL, 0, &ci, &si, &s1);
     assert_string_equal(ci.cipher, "TLS_AES_256_GCM_SHA384");
-    handshake(c, s384, &s1, 1, &ci, &si, NULL);
-    assert_int_equal(ci.resumed, 1);
+    assert_int_equal(resumes(c, s384, &s1), 1);
     handshake(c, s256, &s1, 1, &ci, &si, NULL);
     assert_int_equal(ci.resumed, 0);
     assert_string_equal(ci.cipher, "TLS_AES_128_GCM_SHA256");
@@ -426,7 +428,7 @@ static void test_client_auth_remembered(void **state)
     assert_int_equal(pqify_tls_config_set_ticket_secret(plain_s, secret, 32), 0);
     assert_int_equal(pqify_tls_config_set_ticket_secret(s, secret, 32), 0);
     session anon;
-    handshake(plain_c, plain_s, NULL, 0, &ci, &si, &anon);
+    new_ticket(plain_c, plain_s, &anon);
     handshake(c, s, &anon, 1, &ci, &si, NULL);
     assert_int_equal(si.resumed, 0);
     assert_int_equal(si.peer_cert, 1);   /* it asked for and got the certificate */
@@ -441,9 +443,8 @@ static void test_session_api(void **state)
     (void)state;
     reset_clocks();
     pqify_tls_config *s = server_config(), *c = client_config();
-    pqify_tls_info ci, si;
     session s1;
-    handshake(c, s, NULL, 0, &ci, &si, &s1);
+    new_ticket(c, s, &s1);
     /* another server name: ignored */
     pqify_tls_config *other = tt_client_config(&ca, "other.test");
     pqify_tls_config_set_clock(other, read_clock, &client_now);
@@ -488,16 +489,14 @@ static void test_new_session_ticket_wire(void **state)
     assert_int_equal(pqify_tls_config_set_ticket_lifetime(s, 3600), 0);
     assert_int_equal(pqify_tls_config_set_tickets(s, 3), 0);
     assert_int_equal(pqify_tls_config_set_tickets(s, 17), PQIFY_TLS_ERR_ARG);
-    pqify_tls_info ci, si;
     session s1;
-    handshake(c, s, NULL, 0, &ci, &si, &s1);
+    new_ticket(c, s, &s1);
     /* blob: version, suite, lifetime (the last of three tickets is kept) */
     assert_int_equal(s1.blob[0], 1);
     assert_int_equal(s1.blob[1] << 8 | s1.blob[2], 0x1301);
     assert_int_equal((uint32_t)s1.blob[3] << 24 | (uint32_t)s1.blob[4] << 16 | s1.blob[5] << 8 | s1.blob[6],
                      3600);
-    handshake(c, s, &s1, 1, &ci, &si, NULL);
-    assert_int_equal(ci.resumed, 1);
+    assert_int_equal(resumes(c, s, &s1), 1);
     pqify_tls_config_free(s);
     pqify_tls_config_free(c);
 }
