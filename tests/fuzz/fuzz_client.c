@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
+#include "fuzz_feed.h"
 #include "fuzz_rand.h"
 
 static pqify_tls_config *cfgs[4];   /* [pq][mtls] */
@@ -67,13 +68,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pqify_tls_conn *c = pqify_tls_conn_new(cfgs[pq << 1 | (data[size - 1] & 1)], 0);
     if (c == NULL)
         __builtin_trap();
-    data++;
-    size--;
-    if (chunk == 0)
-        chunk = size == 0 ? 1 : size;
-    pqify_tls_buf out, plain;
+    pqify_tls_buf out;
     pqify_tls_buf_init(&out, NULL, 0);
-    pqify_tls_buf_init(&plain, NULL, 0);
     size_t zero = 0;
     int ret = pqify_tls_handshake(c, NULL, &zero, &out);
     if (ret != PQIFY_TLS_IN_PROGRESS)
@@ -86,27 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             __builtin_trap();   /* the prefix is valid for any client key */
         out.len = 0;
     }
-    size_t off = 0;
-    while (off < size && ret == PQIFY_TLS_IN_PROGRESS) {
-        size_t n = size - off < chunk ? size - off : chunk, used = n;
-        ret = pqify_tls_handshake(c, data + off, &used, &out);
-        fuzz_check_ret(c, ret);
-        if (used > n || (ret == PQIFY_TLS_IN_PROGRESS && used != n))
-            __builtin_trap();
-        off += used;
-        out.len = 0;
-    }
-    while (ret == 0 && off < size) {
-        size_t n = size - off < chunk ? size - off : chunk, used = n;
-        ret = pqify_tls_receive(c, &plain, data + off, &used, &out);
-        fuzz_check_ret(c, ret);
-        if (used > n || (ret == 0 && used != n))
-            __builtin_trap();
-        off += used;
-        plain.len = out.len = 0;
-    }
+    fuzz_feed(c, data + 1, size - 1, chunk, &out);
     pqify_tls_buf_dispose(&out);
-    pqify_tls_buf_dispose(&plain);
     pqify_tls_conn_free(c);
     return 0;
 }

@@ -183,17 +183,4 @@ static inline pqify_tls_config *fuzz_client_config(const fuzz_pki *pki, int mtls
     return cfg;
 }
 
-/* Every call that fails must fail with a known error and stay failed. */
-static inline void fuzz_check_ret(pqify_tls_conn *c, int ret)
-{
-    if (ret > 0 && ret != PQIFY_TLS_IN_PROGRESS && ret != PQIFY_TLS_PEER_CLOSED)
-        fuzz_die("unknown positive return");
-    if (ret < 0) {
-        if (pqify_tls_error(c) != ret)
-            fuzz_die("error did not stick");
-        if (pqify_tls_strerror(ret) == NULL)
-            fuzz_die("strerror NULL");
-    }
-}
-
 #endif

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
+#include "fuzz_feed.h"
 #include "fuzz_rand.h"
 
 static pqify_tls_config *cfgs[2];
@@ -41,35 +42,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pqify_tls_conn *s = pqify_tls_conn_new(cfgs[data[0] >> 7], 1);
     if (s == NULL)
         __builtin_trap();
-    data++;
-    size--;
-    if (chunk == 0)
-        chunk = size == 0 ? 1 : size;
-    pqify_tls_buf out, plain;
+    pqify_tls_buf out;
     pqify_tls_buf_init(&out, NULL, 0);
-    pqify_tls_buf_init(&plain, NULL, 0);
-    int ret = PQIFY_TLS_IN_PROGRESS;
-    size_t off = 0;
-    while (off < size && ret == PQIFY_TLS_IN_PROGRESS) {
-        size_t n = size - off < chunk ? size - off : chunk, used = n;
-        ret = pqify_tls_handshake(s, data + off, &used, &out);
-        fuzz_check_ret(s, ret);
-        if (used > n || (ret == PQIFY_TLS_IN_PROGRESS && used != n))
-            __builtin_trap();   /* while in progress every byte is taken */
-        off += used;
-        out.len = 0;
-    }
-    while (ret == 0 && off < size) {
-        size_t n = size - off < chunk ? size - off : chunk, used = n;
-        ret = pqify_tls_receive(s, &plain, data + off, &used, &out);
-        fuzz_check_ret(s, ret);
-        if (used > n || (ret == 0 && used != n))
-            __builtin_trap();
-        off += used;
-        plain.len = out.len = 0;
-    }
+    fuzz_feed(s, data + 1, size - 1, chunk, &out);
     pqify_tls_buf_dispose(&out);
-    pqify_tls_buf_dispose(&plain);
     pqify_tls_conn_free(s);
     return 0;
 }
