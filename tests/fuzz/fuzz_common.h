@@ -73,14 +73,14 @@ static inline X509 *fuzz_cert(EVP_PKEY *key, const char *cn, long serial, X509 *
     return x;
 }
 
-static inline char *fuzz_pem_cert(X509 *x, size_t *len)
+/* What was written to the memory BIO b, as a NUL-terminated heap copy; frees b. */
+static inline char *fuzz_bio_text(BIO *b, size_t *len)
 {
-    BIO *b = BIO_new(BIO_s_mem());
-    char *data, *copy;
-    if (b == NULL || PEM_write_bio_X509(b, x) != 1)
-        fuzz_die("PEM cert");
+    char *data;
     long n = BIO_get_mem_data(b, &data);
-    copy = malloc((size_t)n + 1);
+    char *copy = n < 0 ? NULL : malloc((size_t)n + 1);
+    if (copy == NULL)
+        fuzz_die("PEM copy");
     memcpy(copy, data, (size_t)n);
     copy[n] = 0;
     *len = (size_t)n;
@@ -88,19 +88,20 @@ static inline char *fuzz_pem_cert(X509 *x, size_t *len)
     return copy;
 }
 
+static inline char *fuzz_pem_cert(X509 *x, size_t *len)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    if (b == NULL || PEM_write_bio_X509(b, x) != 1)
+        fuzz_die("PEM cert");
+    return fuzz_bio_text(b, len);
+}
+
 static inline char *fuzz_pem_key(EVP_PKEY *k, size_t *len)
 {
     BIO *b = BIO_new(BIO_s_mem());
-    char *data, *copy;
     if (b == NULL || PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL) != 1)
         fuzz_die("PEM key");
-    long n = BIO_get_mem_data(b, &data);
-    copy = malloc((size_t)n + 1);
-    memcpy(copy, data, (size_t)n);
-    copy[n] = 0;
-    *len = (size_t)n;
-    BIO_free(b);
-    return copy;
+    return fuzz_bio_text(b, len);
 }
 
 typedef struct fuzz_pki {
