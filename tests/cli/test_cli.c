@@ -223,6 +223,23 @@ static void test_usage_errors(void **state)
     assert_int_equal(r.status, 2);
     expect_in(r.err, "unknown option '--bogus'");
     done(&r);
+
+    /* serve and connect parse --timeout like every other number: no atoi */
+    const char *bad_timeouts[] = {"10x", "0", "3601", "-1"};
+    for (size_t i = 0; i < sizeof bad_timeouts / sizeof bad_timeouts[0]; i++) {
+        r = run("connect", "127.0.0.1:1", "--timeout", bad_timeouts[i], NULL);
+        assert_int_equal(r.status, 2);
+        expect_in(r.err, "--timeout wants a whole number from 1 to 3600");
+        done(&r);
+        r = run("serve", "--listen", "127.0.0.1:0", "--timeout", bad_timeouts[i], NULL);
+        assert_int_equal(r.status, 2);
+        expect_in(r.err, "--timeout wants a whole number from 1 to 3600");
+        done(&r);
+    }
+    r = run("connect", "127.0.0.1:1", "--timeout", NULL);
+    assert_int_equal(r.status, 2);
+    expect_in(r.err, "--timeout needs a value");
+    done(&r);
 }
 
 /* ---- parsing the table ---- */
@@ -611,13 +628,13 @@ static void test_bench_handshake_quick(void **state)
     double sum = 0;
     for (size_t i = 0; i < 3; i++) {
         const char *line = strstr(fl, prims[i]);
-        double us;
+        double us = 0;
         if (line == NULL || sscanf(line + strlen(prims[i]), " %lf", &us) != 1 || !(us > 0))
             fail_msg("primitive line '%s' missing or unparsable:\n%s", prims[i], fl);
         sum += us;
     }
     const char *together = strstr(fl, "\n  together ");
-    double all, of_libssl, tls_work, left;
+    double all = 0, of_libssl = 0, tls_work = 0, left = 0;
     if (together == NULL ||
         sscanf(together, " together %lf = %lfx of libssl", &all, &of_libssl) != 2 ||
         !(all > 0 && of_libssl > 0) || fabs(all - sum) > 0.25 /* four roundings to 0.1 */)
