@@ -75,8 +75,10 @@ expect() {
 }
 
 # expect_match <what> <text> <extended regex>
+# (a here-string, not printf into a pipe: grep -q stops reading at the first match,
+# and with pipefail the writer's SIGPIPE on a long text read as "no match")
 expect_match() {
-  if printf '%s' "$2" | grep -Eq -- "$3"; then pass; else fail "$1: '$2' does not match /$3/"; fi
+  if grep -Eq -- "$3" <<<"$2"; then pass; else fail "$1: '$2' does not match /$3/"; fi
 }
 
 finish() {
