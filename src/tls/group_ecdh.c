@@ -236,9 +236,8 @@ out:
     return ret;
 }
 
-/* A fresh key pair from libcrypto's key generation, its public share, and a
- * derivation context for it. */
-static int keypair(const tls_kx_part *p, EVP_PKEY **key, EVP_PKEY_CTX **ctx, uint8_t *share)
+/* A fresh key pair from libcrypto's key generation and its public share. */
+static int keypair(const tls_kx_part *p, EVP_PKEY **key, uint8_t *share)
 {
     int ret = 0, ok;
     size_t n = p->client_share_len;
@@ -251,19 +250,15 @@ static int keypair(const tls_kx_part *p, EVP_PKEY **key, EVP_PKEY_CTX **ctx, uin
         ok = EVP_PKEY_get_octet_string_param(*key, OSSL_PKEY_PARAM_PUB_KEY, share, n, &n) == 1 &&
              share[0] == 0x04;
     ENSURE(ok && n == p->client_share_len, PQIFY_TLS_ERR_INTERNAL);
-    TRY(derive_ctx(*key, ctx));
 out:
     return ret;
 }
 
 static int ecdh_client_share(const tls_kx_part *p, tls_group_state *st, uint8_t *share)
 {
-    EVP_PKEY_CTX *ctx = NULL;
     EVP_PKEY_free(st->ecdh);
     st->ecdh = NULL;
-    int ret = keypair(p, &st->ecdh, &ctx, share);
-    EVP_PKEY_CTX_free(ctx);
-    return ret;
+    return keypair(p, &st->ecdh, share);
 }
 
 static int ecdh_server_exchange(const tls_kx_part *p, const uint8_t *client_share,
@@ -273,10 +268,12 @@ static int ecdh_server_exchange(const tls_kx_part *p, const uint8_t *client_shar
     EVP_PKEY *peer = NULL, *mine = NULL;
     EVP_PKEY_CTX *ctx = NULL;
     TRY(peer_key(p, client_share, &peer));
-    if (is_x25519(p))
+    if (is_x25519(p)) {
         TRY(x25519_server_keypair(p, &mine, &ctx, server_share));
-    else
-        TRY(keypair(p, &mine, &ctx, server_share));
+    } else {
+        TRY(keypair(p, &mine, server_share));
+        TRY(derive_ctx(mine, &ctx));
+    }
     TRY(derive(p, ctx, peer, secret));
 out:
     EVP_PKEY_CTX_free(ctx);
