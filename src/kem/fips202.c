@@ -21,7 +21,8 @@ const uint64_t pqify_keccak_rc[24] = {
 /*
  * One round = theta, rho, pi, chi, iota (FIPS 202 §3.2), generated with pi
  * folded into the read order: output row Y takes B[X] = rot(A[(X+3Y)%5, X]).
- * Two macros alternate between the a.. and e.. lane sets so no lane is copied.
+ * One macro, called alternately from the a.. lane set into e.. and back, so no
+ * lane is copied.
  *
  * Lanes 1, 2, 8, 12, 17 and 20 are kept complemented inside the
  * permutation (the lane-complementing transform from the Keccak
@@ -31,141 +32,73 @@ const uint64_t pqify_keccak_rc[24] = {
  * and/or form whose output lands in the same complement pattern
  * (gen_keccak_rounds.py prints these macros).
  */
-#define KECCAK_ROUND_AE(rc) \
-    c0 = a00 ^ a05 ^ a10 ^ a15 ^ a20; \
-    c1 = a01 ^ a06 ^ a11 ^ a16 ^ a21; \
-    c2 = a02 ^ a07 ^ a12 ^ a17 ^ a22; \
-    c3 = a03 ^ a08 ^ a13 ^ a18 ^ a23; \
-    c4 = a04 ^ a09 ^ a14 ^ a19 ^ a24; \
+#define KECCAK_ROUND(from, to, rc) \
+    c0 = from##00 ^ from##05 ^ from##10 ^ from##15 ^ from##20; \
+    c1 = from##01 ^ from##06 ^ from##11 ^ from##16 ^ from##21; \
+    c2 = from##02 ^ from##07 ^ from##12 ^ from##17 ^ from##22; \
+    c3 = from##03 ^ from##08 ^ from##13 ^ from##18 ^ from##23; \
+    c4 = from##04 ^ from##09 ^ from##14 ^ from##19 ^ from##24; \
     d0 = c4 ^ ROL64(c1, 1); \
     d1 = c0 ^ ROL64(c2, 1); \
     d2 = c1 ^ ROL64(c3, 1); \
     d3 = c2 ^ ROL64(c4, 1); \
     d4 = c3 ^ ROL64(c0, 1); \
-    b0 = a00 ^ d0; \
-    b1 = ROL64(a06 ^ d1, 44); \
-    b2 = ROL64(a12 ^ d2, 43); \
-    b3 = ROL64(a18 ^ d3, 21); \
-    b4 = ROL64(a24 ^ d4, 14); \
+    b0 = from##00 ^ d0; \
+    b1 = ROL64(from##06 ^ d1, 44); \
+    b2 = ROL64(from##12 ^ d2, 43); \
+    b3 = ROL64(from##18 ^ d3, 21); \
+    b4 = ROL64(from##24 ^ d4, 14); \
     n2 = ~b2; \
-    e00 = b0 ^ (b1 | b2); \
-    e01 = b1 ^ (n2 | b3); \
-    e02 = b2 ^ (b3 & b4); \
-    e03 = b3 ^ (b4 | b0); \
-    e04 = b4 ^ (b0 & b1); \
-    b0 = ROL64(a03 ^ d3, 28); \
-    b1 = ROL64(a09 ^ d4, 20); \
-    b2 = ROL64(a10 ^ d0, 3); \
-    b3 = ROL64(a16 ^ d1, 45); \
-    b4 = ROL64(a22 ^ d2, 61); \
+    to##00 = b0 ^ (b1 | b2); \
+    to##01 = b1 ^ (n2 | b3); \
+    to##02 = b2 ^ (b3 & b4); \
+    to##03 = b3 ^ (b4 | b0); \
+    to##04 = b4 ^ (b0 & b1); \
+    b0 = ROL64(from##03 ^ d3, 28); \
+    b1 = ROL64(from##09 ^ d4, 20); \
+    b2 = ROL64(from##10 ^ d0, 3); \
+    b3 = ROL64(from##16 ^ d1, 45); \
+    b4 = ROL64(from##22 ^ d2, 61); \
     n4 = ~b4; \
-    e05 = b0 ^ (b1 | b2); \
-    e06 = b1 ^ (b2 & b3); \
-    e07 = b2 ^ (b3 | n4); \
-    e08 = b3 ^ (b4 | b0); \
-    e09 = b4 ^ (b0 & b1); \
-    b0 = ROL64(a01 ^ d1, 1); \
-    b1 = ROL64(a07 ^ d2, 6); \
-    b2 = ROL64(a13 ^ d3, 25); \
-    b3 = ROL64(a19 ^ d4, 8); \
-    b4 = ROL64(a20 ^ d0, 18); \
+    to##05 = b0 ^ (b1 | b2); \
+    to##06 = b1 ^ (b2 & b3); \
+    to##07 = b2 ^ (b3 | n4); \
+    to##08 = b3 ^ (b4 | b0); \
+    to##09 = b4 ^ (b0 & b1); \
+    b0 = ROL64(from##01 ^ d1, 1); \
+    b1 = ROL64(from##07 ^ d2, 6); \
+    b2 = ROL64(from##13 ^ d3, 25); \
+    b3 = ROL64(from##19 ^ d4, 8); \
+    b4 = ROL64(from##20 ^ d0, 18); \
     n3 = ~b3; \
-    e10 = b0 ^ (b1 | b2); \
-    e11 = b1 ^ (b2 & b3); \
-    e12 = b2 ^ (n3 & b4); \
-    e13 = n3 ^ (b4 | b0); \
-    e14 = b4 ^ (b0 & b1); \
-    b0 = ROL64(a04 ^ d4, 27); \
-    b1 = ROL64(a05 ^ d0, 36); \
-    b2 = ROL64(a11 ^ d1, 10); \
-    b3 = ROL64(a17 ^ d2, 15); \
-    b4 = ROL64(a23 ^ d3, 56); \
+    to##10 = b0 ^ (b1 | b2); \
+    to##11 = b1 ^ (b2 & b3); \
+    to##12 = b2 ^ (n3 & b4); \
+    to##13 = n3 ^ (b4 | b0); \
+    to##14 = b4 ^ (b0 & b1); \
+    b0 = ROL64(from##04 ^ d4, 27); \
+    b1 = ROL64(from##05 ^ d0, 36); \
+    b2 = ROL64(from##11 ^ d1, 10); \
+    b3 = ROL64(from##17 ^ d2, 15); \
+    b4 = ROL64(from##23 ^ d3, 56); \
     n3 = ~b3; \
-    e15 = b0 ^ (b1 & b2); \
-    e16 = b1 ^ (b2 | b3); \
-    e17 = b2 ^ (n3 | b4); \
-    e18 = n3 ^ (b4 & b0); \
-    e19 = b4 ^ (b0 | b1); \
-    b0 = ROL64(a02 ^ d2, 62); \
-    b1 = ROL64(a08 ^ d3, 55); \
-    b2 = ROL64(a14 ^ d4, 39); \
-    b3 = ROL64(a15 ^ d0, 41); \
-    b4 = ROL64(a21 ^ d1, 2); \
+    to##15 = b0 ^ (b1 & b2); \
+    to##16 = b1 ^ (b2 | b3); \
+    to##17 = b2 ^ (n3 | b4); \
+    to##18 = n3 ^ (b4 & b0); \
+    to##19 = b4 ^ (b0 | b1); \
+    b0 = ROL64(from##02 ^ d2, 62); \
+    b1 = ROL64(from##08 ^ d3, 55); \
+    b2 = ROL64(from##14 ^ d4, 39); \
+    b3 = ROL64(from##15 ^ d0, 41); \
+    b4 = ROL64(from##21 ^ d1, 2); \
     n1 = ~b1; \
-    e20 = b0 ^ (n1 & b2); \
-    e21 = n1 ^ (b2 | b3); \
-    e22 = b2 ^ (b3 & b4); \
-    e23 = b3 ^ (b4 | b0); \
-    e24 = b4 ^ (b0 & b1); \
-    e00 ^= (rc)
-
-#define KECCAK_ROUND_EA(rc) \
-    c0 = e00 ^ e05 ^ e10 ^ e15 ^ e20; \
-    c1 = e01 ^ e06 ^ e11 ^ e16 ^ e21; \
-    c2 = e02 ^ e07 ^ e12 ^ e17 ^ e22; \
-    c3 = e03 ^ e08 ^ e13 ^ e18 ^ e23; \
-    c4 = e04 ^ e09 ^ e14 ^ e19 ^ e24; \
-    d0 = c4 ^ ROL64(c1, 1); \
-    d1 = c0 ^ ROL64(c2, 1); \
-    d2 = c1 ^ ROL64(c3, 1); \
-    d3 = c2 ^ ROL64(c4, 1); \
-    d4 = c3 ^ ROL64(c0, 1); \
-    b0 = e00 ^ d0; \
-    b1 = ROL64(e06 ^ d1, 44); \
-    b2 = ROL64(e12 ^ d2, 43); \
-    b3 = ROL64(e18 ^ d3, 21); \
-    b4 = ROL64(e24 ^ d4, 14); \
-    n2 = ~b2; \
-    a00 = b0 ^ (b1 | b2); \
-    a01 = b1 ^ (n2 | b3); \
-    a02 = b2 ^ (b3 & b4); \
-    a03 = b3 ^ (b4 | b0); \
-    a04 = b4 ^ (b0 & b1); \
-    b0 = ROL64(e03 ^ d3, 28); \
-    b1 = ROL64(e09 ^ d4, 20); \
-    b2 = ROL64(e10 ^ d0, 3); \
-    b3 = ROL64(e16 ^ d1, 45); \
-    b4 = ROL64(e22 ^ d2, 61); \
-    n4 = ~b4; \
-    a05 = b0 ^ (b1 | b2); \
-    a06 = b1 ^ (b2 & b3); \
-    a07 = b2 ^ (b3 | n4); \
-    a08 = b3 ^ (b4 | b0); \
-    a09 = b4 ^ (b0 & b1); \
-    b0 = ROL64(e01 ^ d1, 1); \
-    b1 = ROL64(e07 ^ d2, 6); \
-    b2 = ROL64(e13 ^ d3, 25); \
-    b3 = ROL64(e19 ^ d4, 8); \
-    b4 = ROL64(e20 ^ d0, 18); \
-    n3 = ~b3; \
-    a10 = b0 ^ (b1 | b2); \
-    a11 = b1 ^ (b2 & b3); \
-    a12 = b2 ^ (n3 & b4); \
-    a13 = n3 ^ (b4 | b0); \
-    a14 = b4 ^ (b0 & b1); \
-    b0 = ROL64(e04 ^ d4, 27); \
-    b1 = ROL64(e05 ^ d0, 36); \
-    b2 = ROL64(e11 ^ d1, 10); \
-    b3 = ROL64(e17 ^ d2, 15); \
-    b4 = ROL64(e23 ^ d3, 56); \
-    n3 = ~b3; \
-    a15 = b0 ^ (b1 & b2); \
-    a16 = b1 ^ (b2 | b3); \
-    a17 = b2 ^ (n3 | b4); \
-    a18 = n3 ^ (b4 & b0); \
-    a19 = b4 ^ (b0 | b1); \
-    b0 = ROL64(e02 ^ d2, 62); \
-    b1 = ROL64(e08 ^ d3, 55); \
-    b2 = ROL64(e14 ^ d4, 39); \
-    b3 = ROL64(e15 ^ d0, 41); \
-    b4 = ROL64(e21 ^ d1, 2); \
-    n1 = ~b1; \
-    a20 = b0 ^ (n1 & b2); \
-    a21 = n1 ^ (b2 | b3); \
-    a22 = b2 ^ (b3 & b4); \
-    a23 = b3 ^ (b4 | b0); \
-    a24 = b4 ^ (b0 & b1); \
-    a00 ^= (rc)
+    to##20 = b0 ^ (n1 & b2); \
+    to##21 = n1 ^ (b2 | b3); \
+    to##22 = b2 ^ (b3 & b4); \
+    to##23 = b3 ^ (b4 | b0); \
+    to##24 = b4 ^ (b0 & b1); \
+    to##00 ^= (rc)
 
 void pqify_keccakf1600_portable(uint64_t st[25])
 {
@@ -181,8 +114,8 @@ void pqify_keccakf1600_portable(uint64_t st[25])
 
     a01 = ~a01; a02 = ~a02; a08 = ~a08; a12 = ~a12; a17 = ~a17; a20 = ~a20;
     for (unsigned i = 0; i < 24; i += 2) {
-        KECCAK_ROUND_AE(pqify_keccak_rc[i]);
-        KECCAK_ROUND_EA(pqify_keccak_rc[i + 1]);
+        KECCAK_ROUND(a, e, pqify_keccak_rc[i]);
+        KECCAK_ROUND(e, a, pqify_keccak_rc[i + 1]);
     }
     a01 = ~a01; a02 = ~a02; a08 = ~a08; a12 = ~a12; a17 = ~a17; a20 = ~a20;
 

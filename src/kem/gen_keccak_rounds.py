@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# Generates the KECCAK_ROUND_AE/EA macros in fips202.c (lane-complemented
+# Generates the KECCAK_ROUND macro in fips202.c (lane-complemented
 # Keccak-f[1600] rounds with pi folded into the read order). Prints the macros;
 # on stderr, the NOT-equivalent operations per round and whether the
 # complement pattern is stable across two rounds. Usage: gen_keccak_rounds.py
@@ -84,13 +84,10 @@ def rnd(src, dst, flags_in):
     return o, total, flags_out
 
 fl = [1 if i in P else 0 for i in range(25)]
-o1, c1, f1 = rnd("a", "e", fl)
-o2, c2, f2 = rnd("e", "a", f1)
-sys.stderr.write(f"NOT-equivalent ops per round: {c1}, {c2}; flags stable: {f2 == fl}\n")
-print("#define KECCAK_ROUND_AE(rc) \\")
-print("\n".join(o1))
-print("    e00 ^= (rc)")
-print()
-print("#define KECCAK_ROUND_EA(rc) \\")
-print("\n".join(o2))
-print("    a00 ^= (rc)")
+# One macro serves both directions (a.. into e.. and back) only if a round
+# leaves the complement pattern as it found it.
+o, c, f = rnd("from##", "to##", fl)
+sys.stderr.write(f"NOT-equivalent ops per round: {c}; flags stable: {f == fl}\n")
+print("#define KECCAK_ROUND(from, to, rc) \\")
+print("\n".join(o))
+print("    to##00 ^= (rc)")

@@ -18,133 +18,72 @@
 #include "avx2.h"
 
 /*
- * One round from lane set a.. into e.. and back. pi is folded into the read
- * order: output lane (x', y') takes B = rot(A[x, x'] ^ D[x], r[x, x']) with
- * x = 3 (y' - 3 x') mod 5 (FIPS 202 §3.2.3 inverted), so no lane is copied.
+ * One round from lane set from.. into to.. (called a -> e, then e -> a). pi is
+ * folded into the read order: output lane (x', y') takes
+ * B = rot(A[x, x'] ^ D[x], r[x, x']) with x = 3 (y' - 3 x') mod 5 (FIPS 202
+ * §3.2.3 inverted), so no lane is copied.
  */
-#define ROUND_AE(rc) \
-    c0 = XOR5(a00, a05, a10, a15, a20); \
-    c1 = XOR5(a01, a06, a11, a16, a21); \
-    c2 = XOR5(a02, a07, a12, a17, a22); \
-    c3 = XOR5(a03, a08, a13, a18, a23); \
-    c4 = XOR5(a04, a09, a14, a19, a24); \
+#define ROUND(from, to, rc) \
+    c0 = XOR5(from##00, from##05, from##10, from##15, from##20); \
+    c1 = XOR5(from##01, from##06, from##11, from##16, from##21); \
+    c2 = XOR5(from##02, from##07, from##12, from##17, from##22); \
+    c3 = XOR5(from##03, from##08, from##13, from##18, from##23); \
+    c4 = XOR5(from##04, from##09, from##14, from##19, from##24); \
     d0 = _mm256_xor_si256(c4, ROL(c1, 1)); \
     d1 = _mm256_xor_si256(c0, ROL(c2, 1)); \
     d2 = _mm256_xor_si256(c1, ROL(c3, 1)); \
     d3 = _mm256_xor_si256(c2, ROL(c4, 1)); \
     d4 = _mm256_xor_si256(c3, ROL(c0, 1)); \
-    b0 = _mm256_xor_si256(a00, d0); \
-    b1 = ROL(_mm256_xor_si256(a06, d1), 44); \
-    b2 = ROL(_mm256_xor_si256(a12, d2), 43); \
-    b3 = ROL(_mm256_xor_si256(a18, d3), 21); \
-    b4 = ROL(_mm256_xor_si256(a24, d4), 14); \
-    e00 = _mm256_xor_si256(CHI(b0, b1, b2), _mm256_set1_epi64x((long long)(rc))); \
-    e01 = CHI(b1, b2, b3); \
-    e02 = CHI(b2, b3, b4); \
-    e03 = CHI(b3, b4, b0); \
-    e04 = CHI(b4, b0, b1); \
-    b0 = ROL(_mm256_xor_si256(a03, d3), 28); \
-    b1 = ROL(_mm256_xor_si256(a09, d4), 20); \
-    b2 = ROL(_mm256_xor_si256(a10, d0), 3); \
-    b3 = ROL(_mm256_xor_si256(a16, d1), 45); \
-    b4 = ROL(_mm256_xor_si256(a22, d2), 61); \
-    e05 = CHI(b0, b1, b2); \
-    e06 = CHI(b1, b2, b3); \
-    e07 = CHI(b2, b3, b4); \
-    e08 = CHI(b3, b4, b0); \
-    e09 = CHI(b4, b0, b1); \
-    b0 = ROL(_mm256_xor_si256(a01, d1), 1); \
-    b1 = ROL(_mm256_xor_si256(a07, d2), 6); \
-    b2 = ROL(_mm256_xor_si256(a13, d3), 25); \
-    b3 = ROL8(_mm256_xor_si256(a19, d4)); \
-    b4 = ROL(_mm256_xor_si256(a20, d0), 18); \
-    e10 = CHI(b0, b1, b2); \
-    e11 = CHI(b1, b2, b3); \
-    e12 = CHI(b2, b3, b4); \
-    e13 = CHI(b3, b4, b0); \
-    e14 = CHI(b4, b0, b1); \
-    b0 = ROL(_mm256_xor_si256(a04, d4), 27); \
-    b1 = ROL(_mm256_xor_si256(a05, d0), 36); \
-    b2 = ROL(_mm256_xor_si256(a11, d1), 10); \
-    b3 = ROL(_mm256_xor_si256(a17, d2), 15); \
-    b4 = ROL56(_mm256_xor_si256(a23, d3)); \
-    e15 = CHI(b0, b1, b2); \
-    e16 = CHI(b1, b2, b3); \
-    e17 = CHI(b2, b3, b4); \
-    e18 = CHI(b3, b4, b0); \
-    e19 = CHI(b4, b0, b1); \
-    b0 = ROL(_mm256_xor_si256(a02, d2), 62); \
-    b1 = ROL(_mm256_xor_si256(a08, d3), 55); \
-    b2 = ROL(_mm256_xor_si256(a14, d4), 39); \
-    b3 = ROL(_mm256_xor_si256(a15, d0), 41); \
-    b4 = ROL(_mm256_xor_si256(a21, d1), 2); \
-    e20 = CHI(b0, b1, b2); \
-    e21 = CHI(b1, b2, b3); \
-    e22 = CHI(b2, b3, b4); \
-    e23 = CHI(b3, b4, b0); \
-    e24 = CHI(b4, b0, b1);
-
-#define ROUND_EA(rc) \
-    c0 = XOR5(e00, e05, e10, e15, e20); \
-    c1 = XOR5(e01, e06, e11, e16, e21); \
-    c2 = XOR5(e02, e07, e12, e17, e22); \
-    c3 = XOR5(e03, e08, e13, e18, e23); \
-    c4 = XOR5(e04, e09, e14, e19, e24); \
-    d0 = _mm256_xor_si256(c4, ROL(c1, 1)); \
-    d1 = _mm256_xor_si256(c0, ROL(c2, 1)); \
-    d2 = _mm256_xor_si256(c1, ROL(c3, 1)); \
-    d3 = _mm256_xor_si256(c2, ROL(c4, 1)); \
-    d4 = _mm256_xor_si256(c3, ROL(c0, 1)); \
-    b0 = _mm256_xor_si256(e00, d0); \
-    b1 = ROL(_mm256_xor_si256(e06, d1), 44); \
-    b2 = ROL(_mm256_xor_si256(e12, d2), 43); \
-    b3 = ROL(_mm256_xor_si256(e18, d3), 21); \
-    b4 = ROL(_mm256_xor_si256(e24, d4), 14); \
-    a00 = _mm256_xor_si256(CHI(b0, b1, b2), _mm256_set1_epi64x((long long)(rc))); \
-    a01 = CHI(b1, b2, b3); \
-    a02 = CHI(b2, b3, b4); \
-    a03 = CHI(b3, b4, b0); \
-    a04 = CHI(b4, b0, b1); \
-    b0 = ROL(_mm256_xor_si256(e03, d3), 28); \
-    b1 = ROL(_mm256_xor_si256(e09, d4), 20); \
-    b2 = ROL(_mm256_xor_si256(e10, d0), 3); \
-    b3 = ROL(_mm256_xor_si256(e16, d1), 45); \
-    b4 = ROL(_mm256_xor_si256(e22, d2), 61); \
-    a05 = CHI(b0, b1, b2); \
-    a06 = CHI(b1, b2, b3); \
-    a07 = CHI(b2, b3, b4); \
-    a08 = CHI(b3, b4, b0); \
-    a09 = CHI(b4, b0, b1); \
-    b0 = ROL(_mm256_xor_si256(e01, d1), 1); \
-    b1 = ROL(_mm256_xor_si256(e07, d2), 6); \
-    b2 = ROL(_mm256_xor_si256(e13, d3), 25); \
-    b3 = ROL8(_mm256_xor_si256(e19, d4)); \
-    b4 = ROL(_mm256_xor_si256(e20, d0), 18); \
-    a10 = CHI(b0, b1, b2); \
-    a11 = CHI(b1, b2, b3); \
-    a12 = CHI(b2, b3, b4); \
-    a13 = CHI(b3, b4, b0); \
-    a14 = CHI(b4, b0, b1); \
-    b0 = ROL(_mm256_xor_si256(e04, d4), 27); \
-    b1 = ROL(_mm256_xor_si256(e05, d0), 36); \
-    b2 = ROL(_mm256_xor_si256(e11, d1), 10); \
-    b3 = ROL(_mm256_xor_si256(e17, d2), 15); \
-    b4 = ROL56(_mm256_xor_si256(e23, d3)); \
-    a15 = CHI(b0, b1, b2); \
-    a16 = CHI(b1, b2, b3); \
-    a17 = CHI(b2, b3, b4); \
-    a18 = CHI(b3, b4, b0); \
-    a19 = CHI(b4, b0, b1); \
-    b0 = ROL(_mm256_xor_si256(e02, d2), 62); \
-    b1 = ROL(_mm256_xor_si256(e08, d3), 55); \
-    b2 = ROL(_mm256_xor_si256(e14, d4), 39); \
-    b3 = ROL(_mm256_xor_si256(e15, d0), 41); \
-    b4 = ROL(_mm256_xor_si256(e21, d1), 2); \
-    a20 = CHI(b0, b1, b2); \
-    a21 = CHI(b1, b2, b3); \
-    a22 = CHI(b2, b3, b4); \
-    a23 = CHI(b3, b4, b0); \
-    a24 = CHI(b4, b0, b1);
+    b0 = _mm256_xor_si256(from##00, d0); \
+    b1 = ROL(_mm256_xor_si256(from##06, d1), 44); \
+    b2 = ROL(_mm256_xor_si256(from##12, d2), 43); \
+    b3 = ROL(_mm256_xor_si256(from##18, d3), 21); \
+    b4 = ROL(_mm256_xor_si256(from##24, d4), 14); \
+    to##00 = _mm256_xor_si256(CHI(b0, b1, b2), _mm256_set1_epi64x((long long)(rc))); \
+    to##01 = CHI(b1, b2, b3); \
+    to##02 = CHI(b2, b3, b4); \
+    to##03 = CHI(b3, b4, b0); \
+    to##04 = CHI(b4, b0, b1); \
+    b0 = ROL(_mm256_xor_si256(from##03, d3), 28); \
+    b1 = ROL(_mm256_xor_si256(from##09, d4), 20); \
+    b2 = ROL(_mm256_xor_si256(from##10, d0), 3); \
+    b3 = ROL(_mm256_xor_si256(from##16, d1), 45); \
+    b4 = ROL(_mm256_xor_si256(from##22, d2), 61); \
+    to##05 = CHI(b0, b1, b2); \
+    to##06 = CHI(b1, b2, b3); \
+    to##07 = CHI(b2, b3, b4); \
+    to##08 = CHI(b3, b4, b0); \
+    to##09 = CHI(b4, b0, b1); \
+    b0 = ROL(_mm256_xor_si256(from##01, d1), 1); \
+    b1 = ROL(_mm256_xor_si256(from##07, d2), 6); \
+    b2 = ROL(_mm256_xor_si256(from##13, d3), 25); \
+    b3 = ROL8(_mm256_xor_si256(from##19, d4)); \
+    b4 = ROL(_mm256_xor_si256(from##20, d0), 18); \
+    to##10 = CHI(b0, b1, b2); \
+    to##11 = CHI(b1, b2, b3); \
+    to##12 = CHI(b2, b3, b4); \
+    to##13 = CHI(b3, b4, b0); \
+    to##14 = CHI(b4, b0, b1); \
+    b0 = ROL(_mm256_xor_si256(from##04, d4), 27); \
+    b1 = ROL(_mm256_xor_si256(from##05, d0), 36); \
+    b2 = ROL(_mm256_xor_si256(from##11, d1), 10); \
+    b3 = ROL(_mm256_xor_si256(from##17, d2), 15); \
+    b4 = ROL56(_mm256_xor_si256(from##23, d3)); \
+    to##15 = CHI(b0, b1, b2); \
+    to##16 = CHI(b1, b2, b3); \
+    to##17 = CHI(b2, b3, b4); \
+    to##18 = CHI(b3, b4, b0); \
+    to##19 = CHI(b4, b0, b1); \
+    b0 = ROL(_mm256_xor_si256(from##02, d2), 62); \
+    b1 = ROL(_mm256_xor_si256(from##08, d3), 55); \
+    b2 = ROL(_mm256_xor_si256(from##14, d4), 39); \
+    b3 = ROL(_mm256_xor_si256(from##15, d0), 41); \
+    b4 = ROL(_mm256_xor_si256(from##21, d1), 2); \
+    to##20 = CHI(b0, b1, b2); \
+    to##21 = CHI(b1, b2, b3); \
+    to##22 = CHI(b2, b3, b4); \
+    to##23 = CHI(b3, b4, b0); \
+    to##24 = CHI(b4, b0, b1);
 
 /* 24 rounds on the 25 lanes LD(0..24), results to ST(0..24, .). */
 #define KECCAK_VEC_PERMUTE(LD, ST) \
@@ -158,8 +97,8 @@
         __m256i e13, e14, e15, e16, e17, e18, e19, e20, e21, e22, e23, e24; \
         __m256i b0, b1, b2, b3, b4, c0, c1, c2, c3, c4, d0, d1, d2, d3, d4; \
         for (unsigned i_ = 0; i_ < 24; i_ += 2) { \
-            ROUND_AE(pqify_keccak_rc[i_]); \
-            ROUND_EA(pqify_keccak_rc[i_ + 1]); \
+            ROUND(a, e, pqify_keccak_rc[i_]); \
+            ROUND(e, a, pqify_keccak_rc[i_ + 1]); \
         } \
         ST(0, a00); ST(1, a01); ST(2, a02); ST(3, a03); ST(4, a04); \
         ST(5, a05); ST(6, a06); ST(7, a07); ST(8, a08); ST(9, a09); \

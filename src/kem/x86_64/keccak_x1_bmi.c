@@ -13,129 +13,67 @@
 #define ANDN(x, y) (~(x) & (y))
 
 /* Same folding of pi into the read order as keccak_x4_avx2.c, on scalar lanes. */
-#define ROUND_AE(rc) \
-    c0 = a00 ^ a05 ^ a10 ^ a15 ^ a20; \
-    c1 = a01 ^ a06 ^ a11 ^ a16 ^ a21; \
-    c2 = a02 ^ a07 ^ a12 ^ a17 ^ a22; \
-    c3 = a03 ^ a08 ^ a13 ^ a18 ^ a23; \
-    c4 = a04 ^ a09 ^ a14 ^ a19 ^ a24; \
+#define ROUND(from, to, rc) \
+    c0 = from##00 ^ from##05 ^ from##10 ^ from##15 ^ from##20; \
+    c1 = from##01 ^ from##06 ^ from##11 ^ from##16 ^ from##21; \
+    c2 = from##02 ^ from##07 ^ from##12 ^ from##17 ^ from##22; \
+    c3 = from##03 ^ from##08 ^ from##13 ^ from##18 ^ from##23; \
+    c4 = from##04 ^ from##09 ^ from##14 ^ from##19 ^ from##24; \
     d0 = c4 ^ ROL(c1, 1); \
     d1 = c0 ^ ROL(c2, 1); \
     d2 = c1 ^ ROL(c3, 1); \
     d3 = c2 ^ ROL(c4, 1); \
     d4 = c3 ^ ROL(c0, 1); \
-    b0 = (a00 ^ d0); \
-    b1 = ROL((a06 ^ d1), 44); \
-    b2 = ROL((a12 ^ d2), 43); \
-    b3 = ROL((a18 ^ d3), 21); \
-    b4 = ROL((a24 ^ d4), 14); \
-    e00 = b0 ^ ANDN(b1, b2) ^ (rc); \
-    e01 = b1 ^ ANDN(b2, b3); \
-    e02 = b2 ^ ANDN(b3, b4); \
-    e03 = b3 ^ ANDN(b4, b0); \
-    e04 = b4 ^ ANDN(b0, b1); \
-    b0 = ROL((a03 ^ d3), 28); \
-    b1 = ROL((a09 ^ d4), 20); \
-    b2 = ROL((a10 ^ d0), 3); \
-    b3 = ROL((a16 ^ d1), 45); \
-    b4 = ROL((a22 ^ d2), 61); \
-    e05 = b0 ^ ANDN(b1, b2); \
-    e06 = b1 ^ ANDN(b2, b3); \
-    e07 = b2 ^ ANDN(b3, b4); \
-    e08 = b3 ^ ANDN(b4, b0); \
-    e09 = b4 ^ ANDN(b0, b1); \
-    b0 = ROL((a01 ^ d1), 1); \
-    b1 = ROL((a07 ^ d2), 6); \
-    b2 = ROL((a13 ^ d3), 25); \
-    b3 = ROL((a19 ^ d4), 8); \
-    b4 = ROL((a20 ^ d0), 18); \
-    e10 = b0 ^ ANDN(b1, b2); \
-    e11 = b1 ^ ANDN(b2, b3); \
-    e12 = b2 ^ ANDN(b3, b4); \
-    e13 = b3 ^ ANDN(b4, b0); \
-    e14 = b4 ^ ANDN(b0, b1); \
-    b0 = ROL((a04 ^ d4), 27); \
-    b1 = ROL((a05 ^ d0), 36); \
-    b2 = ROL((a11 ^ d1), 10); \
-    b3 = ROL((a17 ^ d2), 15); \
-    b4 = ROL((a23 ^ d3), 56); \
-    e15 = b0 ^ ANDN(b1, b2); \
-    e16 = b1 ^ ANDN(b2, b3); \
-    e17 = b2 ^ ANDN(b3, b4); \
-    e18 = b3 ^ ANDN(b4, b0); \
-    e19 = b4 ^ ANDN(b0, b1); \
-    b0 = ROL((a02 ^ d2), 62); \
-    b1 = ROL((a08 ^ d3), 55); \
-    b2 = ROL((a14 ^ d4), 39); \
-    b3 = ROL((a15 ^ d0), 41); \
-    b4 = ROL((a21 ^ d1), 2); \
-    e20 = b0 ^ ANDN(b1, b2); \
-    e21 = b1 ^ ANDN(b2, b3); \
-    e22 = b2 ^ ANDN(b3, b4); \
-    e23 = b3 ^ ANDN(b4, b0); \
-    e24 = b4 ^ ANDN(b0, b1);
-
-#define ROUND_EA(rc) \
-    c0 = e00 ^ e05 ^ e10 ^ e15 ^ e20; \
-    c1 = e01 ^ e06 ^ e11 ^ e16 ^ e21; \
-    c2 = e02 ^ e07 ^ e12 ^ e17 ^ e22; \
-    c3 = e03 ^ e08 ^ e13 ^ e18 ^ e23; \
-    c4 = e04 ^ e09 ^ e14 ^ e19 ^ e24; \
-    d0 = c4 ^ ROL(c1, 1); \
-    d1 = c0 ^ ROL(c2, 1); \
-    d2 = c1 ^ ROL(c3, 1); \
-    d3 = c2 ^ ROL(c4, 1); \
-    d4 = c3 ^ ROL(c0, 1); \
-    b0 = (e00 ^ d0); \
-    b1 = ROL((e06 ^ d1), 44); \
-    b2 = ROL((e12 ^ d2), 43); \
-    b3 = ROL((e18 ^ d3), 21); \
-    b4 = ROL((e24 ^ d4), 14); \
-    a00 = b0 ^ ANDN(b1, b2) ^ (rc); \
-    a01 = b1 ^ ANDN(b2, b3); \
-    a02 = b2 ^ ANDN(b3, b4); \
-    a03 = b3 ^ ANDN(b4, b0); \
-    a04 = b4 ^ ANDN(b0, b1); \
-    b0 = ROL((e03 ^ d3), 28); \
-    b1 = ROL((e09 ^ d4), 20); \
-    b2 = ROL((e10 ^ d0), 3); \
-    b3 = ROL((e16 ^ d1), 45); \
-    b4 = ROL((e22 ^ d2), 61); \
-    a05 = b0 ^ ANDN(b1, b2); \
-    a06 = b1 ^ ANDN(b2, b3); \
-    a07 = b2 ^ ANDN(b3, b4); \
-    a08 = b3 ^ ANDN(b4, b0); \
-    a09 = b4 ^ ANDN(b0, b1); \
-    b0 = ROL((e01 ^ d1), 1); \
-    b1 = ROL((e07 ^ d2), 6); \
-    b2 = ROL((e13 ^ d3), 25); \
-    b3 = ROL((e19 ^ d4), 8); \
-    b4 = ROL((e20 ^ d0), 18); \
-    a10 = b0 ^ ANDN(b1, b2); \
-    a11 = b1 ^ ANDN(b2, b3); \
-    a12 = b2 ^ ANDN(b3, b4); \
-    a13 = b3 ^ ANDN(b4, b0); \
-    a14 = b4 ^ ANDN(b0, b1); \
-    b0 = ROL((e04 ^ d4), 27); \
-    b1 = ROL((e05 ^ d0), 36); \
-    b2 = ROL((e11 ^ d1), 10); \
-    b3 = ROL((e17 ^ d2), 15); \
-    b4 = ROL((e23 ^ d3), 56); \
-    a15 = b0 ^ ANDN(b1, b2); \
-    a16 = b1 ^ ANDN(b2, b3); \
-    a17 = b2 ^ ANDN(b3, b4); \
-    a18 = b3 ^ ANDN(b4, b0); \
-    a19 = b4 ^ ANDN(b0, b1); \
-    b0 = ROL((e02 ^ d2), 62); \
-    b1 = ROL((e08 ^ d3), 55); \
-    b2 = ROL((e14 ^ d4), 39); \
-    b3 = ROL((e15 ^ d0), 41); \
-    b4 = ROL((e21 ^ d1), 2); \
-    a20 = b0 ^ ANDN(b1, b2); \
-    a21 = b1 ^ ANDN(b2, b3); \
-    a22 = b2 ^ ANDN(b3, b4); \
-    a23 = b3 ^ ANDN(b4, b0); \
-    a24 = b4 ^ ANDN(b0, b1);
+    b0 = (from##00 ^ d0); \
+    b1 = ROL((from##06 ^ d1), 44); \
+    b2 = ROL((from##12 ^ d2), 43); \
+    b3 = ROL((from##18 ^ d3), 21); \
+    b4 = ROL((from##24 ^ d4), 14); \
+    to##00 = b0 ^ ANDN(b1, b2) ^ (rc); \
+    to##01 = b1 ^ ANDN(b2, b3); \
+    to##02 = b2 ^ ANDN(b3, b4); \
+    to##03 = b3 ^ ANDN(b4, b0); \
+    to##04 = b4 ^ ANDN(b0, b1); \
+    b0 = ROL((from##03 ^ d3), 28); \
+    b1 = ROL((from##09 ^ d4), 20); \
+    b2 = ROL((from##10 ^ d0), 3); \
+    b3 = ROL((from##16 ^ d1), 45); \
+    b4 = ROL((from##22 ^ d2), 61); \
+    to##05 = b0 ^ ANDN(b1, b2); \
+    to##06 = b1 ^ ANDN(b2, b3); \
+    to##07 = b2 ^ ANDN(b3, b4); \
+    to##08 = b3 ^ ANDN(b4, b0); \
+    to##09 = b4 ^ ANDN(b0, b1); \
+    b0 = ROL((from##01 ^ d1), 1); \
+    b1 = ROL((from##07 ^ d2), 6); \
+    b2 = ROL((from##13 ^ d3), 25); \
+    b3 = ROL((from##19 ^ d4), 8); \
+    b4 = ROL((from##20 ^ d0), 18); \
+    to##10 = b0 ^ ANDN(b1, b2); \
+    to##11 = b1 ^ ANDN(b2, b3); \
+    to##12 = b2 ^ ANDN(b3, b4); \
+    to##13 = b3 ^ ANDN(b4, b0); \
+    to##14 = b4 ^ ANDN(b0, b1); \
+    b0 = ROL((from##04 ^ d4), 27); \
+    b1 = ROL((from##05 ^ d0), 36); \
+    b2 = ROL((from##11 ^ d1), 10); \
+    b3 = ROL((from##17 ^ d2), 15); \
+    b4 = ROL((from##23 ^ d3), 56); \
+    to##15 = b0 ^ ANDN(b1, b2); \
+    to##16 = b1 ^ ANDN(b2, b3); \
+    to##17 = b2 ^ ANDN(b3, b4); \
+    to##18 = b3 ^ ANDN(b4, b0); \
+    to##19 = b4 ^ ANDN(b0, b1); \
+    b0 = ROL((from##02 ^ d2), 62); \
+    b1 = ROL((from##08 ^ d3), 55); \
+    b2 = ROL((from##14 ^ d4), 39); \
+    b3 = ROL((from##15 ^ d0), 41); \
+    b4 = ROL((from##21 ^ d1), 2); \
+    to##20 = b0 ^ ANDN(b1, b2); \
+    to##21 = b1 ^ ANDN(b2, b3); \
+    to##22 = b2 ^ ANDN(b3, b4); \
+    to##23 = b3 ^ ANDN(b4, b0); \
+    to##24 = b4 ^ ANDN(b0, b1);
 
 __attribute__((target("bmi,bmi2"))) void pqify_keccakf1600_avx2(uint64_t st[25])
 {
@@ -149,8 +87,8 @@ __attribute__((target("bmi,bmi2"))) void pqify_keccakf1600_avx2(uint64_t st[25])
     uint64_t b0, b1, b2, b3, b4, c0, c1, c2, c3, c4, d0, d1, d2, d3, d4;
 
     for (unsigned i = 0; i < 24; i += 2) {
-        ROUND_AE(pqify_keccak_rc[i]);
-        ROUND_EA(pqify_keccak_rc[i + 1]);
+        ROUND(a, e, pqify_keccak_rc[i]);
+        ROUND(e, a, pqify_keccak_rc[i + 1]);
     }
 
     st[0] = a00; st[1] = a01; st[2] = a02; st[3] = a03; st[4] = a04;
