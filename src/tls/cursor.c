@@ -59,6 +59,24 @@ int tls_read_u24(tls_reader *r, uint32_t *v)
     return read_be(r, 3, v);
 }
 
+int tls_read_u32(tls_reader *r, uint32_t *v)
+{
+    return read_be(r, 4, v);
+}
+
+int tls_read_u64(tls_reader *r, uint64_t *v)
+{
+    uint32_t hi = 0, lo = 0;
+    /* both halves or neither: a failed read consumes nothing */
+    if (tls_reader_left(r) < 8)
+        return PQIFY_TLS_ERR_DECODE;
+    int ret = read_be(r, 4, &hi);
+    if (ret == 0)
+        ret = read_be(r, 4, &lo);
+    *v = (uint64_t)hi << 32 | lo;
+    return ret;
+}
+
 int tls_read_block(tls_reader *r, size_t prefix_bytes, tls_reader *sub)
 {
     uint32_t n;
@@ -163,6 +181,17 @@ int tls_write_u16(pqify_tls_buf *b, uint16_t v)
 int tls_write_u24(pqify_tls_buf *b, uint32_t v)
 {
     return write_be(b, v, 3);
+}
+
+int tls_write_u32(pqify_tls_buf *b, uint32_t v)
+{
+    return write_be(b, v, 4);
+}
+
+int tls_write_u64(pqify_tls_buf *b, uint64_t v)
+{
+    int ret = write_be(b, (uint32_t)(v >> 32), 4);
+    return ret < 0 ? ret : write_be(b, (uint32_t)v, 4);
 }
 
 int tls_write_block_open(pqify_tls_buf *b, size_t prefix_bytes, size_t *mark)

@@ -127,6 +127,8 @@ size_t tls_reader_left(const tls_reader *r);
 MUST_USE int tls_read_u8(tls_reader *r, uint8_t *v);
 MUST_USE int tls_read_u16(tls_reader *r, uint16_t *v);
 MUST_USE int tls_read_u24(tls_reader *r, uint32_t *v);
+MUST_USE int tls_read_u32(tls_reader *r, uint32_t *v);
+MUST_USE int tls_read_u64(tls_reader *r, uint64_t *v);
 MUST_USE int tls_read_bytes(tls_reader *r, size_t n, const uint8_t **p);
 /* Open a block with a prefix_bytes (1, 2 or 3) big-endian length into sub; the
  * parent moves past it. Fails with DECODE if the block overruns the parent. */
@@ -139,6 +141,8 @@ MUST_USE int tls_buf_reserve(pqify_tls_buf *b, size_t extra);
 MUST_USE int tls_write_u8(pqify_tls_buf *b, uint8_t v);
 MUST_USE int tls_write_u16(pqify_tls_buf *b, uint16_t v);
 MUST_USE int tls_write_u24(pqify_tls_buf *b, uint32_t v);
+MUST_USE int tls_write_u32(pqify_tls_buf *b, uint32_t v);
+MUST_USE int tls_write_u64(pqify_tls_buf *b, uint64_t v);
 MUST_USE int tls_write_bytes(pqify_tls_buf *b, const void *p, size_t n);
 /* Reserve a prefix_bytes length and remember where; close fills it in and fails
  * with INTERNAL if the block outgrew the prefix. */

@@ -31,39 +31,6 @@ static uint64_t epoch_of(const pqify_tls_config *cfg, uint64_t now_ms)
     return now_ms / ((uint64_t)cfg->ticket_rotation_s * 1000u);
 }
 
-static int write_u64(pqify_tls_buf *b, uint64_t v)
-{
-    int ret = 0;
-    TRY(tls_write_u16(b, (uint16_t)(v >> 48)));
-    TRY(tls_write_u16(b, (uint16_t)(v >> 32)));
-    TRY(tls_write_u16(b, (uint16_t)(v >> 16)));
-    TRY(tls_write_u16(b, (uint16_t)v));
-out:
-    return ret;
-}
-
-static int read_u32(tls_reader *r, uint32_t *v)
-{
-    int ret = 0;
-    uint16_t hi, lo;
-    TRY(tls_read_u16(r, &hi));
-    TRY(tls_read_u16(r, &lo));
-    *v = (uint32_t)hi << 16 | lo;
-out:
-    return ret;
-}
-
-static int read_u64(tls_reader *r, uint64_t *v)
-{
-    int ret = 0;
-    uint32_t hi, lo;
-    TRY(read_u32(r, &hi));
-    TRY(read_u32(r, &lo));
-    *v = (uint64_t)hi << 32 | lo;
-out:
-    return ret;
-}
-
 static int read_opaque8(tls_reader *r, uint8_t *dst, size_t cap, size_t *len)
 {
     int ret = 0;
@@ -119,11 +86,9 @@ int tls_ticket_seal(const pqify_tls_config *cfg, const tls_ticket *t, uint64_t n
     pqify_tls_buf plain;
     uint64_t epoch = epoch_of(cfg, now_ms);
     pqify_tls_buf_init(&plain, storage, sizeof storage);
-    TRY(write_u64(&plain, t->issued_ms));
-    TRY(tls_write_u16(&plain, (uint16_t)(t->lifetime_s >> 16)));
-    TRY(tls_write_u16(&plain, (uint16_t)t->lifetime_s));
-    TRY(tls_write_u16(&plain, (uint16_t)(t->age_add >> 16)));
-    TRY(tls_write_u16(&plain, (uint16_t)t->age_add));
+    TRY(tls_write_u64(&plain, t->issued_ms));
+    TRY(tls_write_u32(&plain, t->lifetime_s));
+    TRY(tls_write_u32(&plain, t->age_add));
     TRY(tls_write_u16(&plain, t->suite));
     TRY(write_opaque8(&plain, t->psk, t->psk_len));
     TRY(tls_write_u8(&plain, t->client_auth ? 1 : 0));
@@ -134,7 +99,7 @@ int tls_ticket_seal(const pqify_tls_config *cfg, const tls_ticket *t, uint64_t n
 
     size_t at = out->len;
     TRY(tls_write_u8(out, TICKET_VERSION));
-    TRY(write_u64(out, epoch));
+    TRY(tls_write_u64(out, epoch));
     ENSURE(RAND_bytes(iv, sizeof iv) == 1, PQIFY_TLS_ERR_RNG);
     TRY(tls_write_bytes(out, iv, sizeof iv));
     TRY(tls_buf_reserve(out, plain.len + TICKET_TAG));
@@ -161,7 +126,7 @@ int tls_ticket_open(const pqify_tls_config *cfg, const uint8_t *ticket, size_t l
            PQIFY_TLS_ERR_DECODE);
     ENSURE(ticket[0] == TICKET_VERSION, PQIFY_TLS_ERR_DECODE);
     tls_reader_init(&r, ticket + 1, 8);
-    TRY(read_u64(&r, &epoch));
+    TRY(tls_read_u64(&r, &epoch));
     /* the current key and the one before it; older keys have rotated out */
     ENSURE(epoch == current || epoch + 1 == current, PQIFY_TLS_ERR_DECODE);
     size_t plain_len = len - (TICKET_HEADER + TICKET_IV + TICKET_TAG);
@@ -171,9 +136,9 @@ int tls_ticket_open(const pqify_tls_config *cfg, const uint8_t *ticket, size_t l
             ticket + TICKET_HEADER + TICKET_IV, plain_len, plain, tag));
     tls_reader_init(&r, plain, plain_len);
     uint8_t auth;
-    TRY(read_u64(&r, &t->issued_ms));
-    TRY(read_u32(&r, &t->lifetime_s));
-    TRY(read_u32(&r, &t->age_add));
+    TRY(tls_read_u64(&r, &t->issued_ms));
+    TRY(tls_read_u32(&r, &t->lifetime_s));
+    TRY(tls_read_u32(&r, &t->age_add));
     TRY(tls_read_u16(&r, &t->suite));
     TRY(read_opaque8(&r, t->psk, sizeof t->psk, &t->psk_len));
     TRY(tls_read_u8(&r, &auth));
@@ -234,10 +199,8 @@ int tls_server_send_tickets(pqify_tls_conn *c, pqify_tls_buf *out)
         hs->scratch.len = 0;
         pqify_tls_buf *m = &hs->scratch;
         TRY(tls_msg_begin(m, TLS_HS_NEW_SESSION_TICKET, &mark));
-        TRY(tls_write_u16(m, (uint16_t)(t.lifetime_s >> 16)));
-        TRY(tls_write_u16(m, (uint16_t)t.lifetime_s));
-        TRY(tls_write_u16(m, (uint16_t)(t.age_add >> 16)));
-        TRY(tls_write_u16(m, (uint16_t)t.age_add));
+        TRY(tls_write_u32(m, t.lifetime_s));
+        TRY(tls_write_u32(m, t.age_add));
         TRY(tls_write_u8(m, 1));
         TRY(tls_write_u8(m, nonce));
         TRY(tls_write_block_open(m, 2, &block));
@@ -260,8 +223,8 @@ int tls_client_on_new_session_ticket(pqify_tls_conn *c, const uint8_t *body, siz
     uint32_t lifetime, age_add;
     tls_session *s = NULL;
     tls_reader_init(&r, body, len);
-    TRY(read_u32(&r, &lifetime));
-    TRY(read_u32(&r, &age_add));
+    TRY(tls_read_u32(&r, &lifetime));
+    TRY(tls_read_u32(&r, &age_add));
     TRY(tls_read_block(&r, 1, &nonce));
     TRY(tls_read_block(&r, 2, &ticket));
     ENSURE(ticket.len > 0, PQIFY_TLS_ERR_DECODE);

@@ -119,8 +119,7 @@ int tls_client_psk_write(const pqify_tls_conn *c, pqify_tls_buf *m, size_t *bind
     TRY(tls_write_bytes(m, s->ticket, s->ticket_len));
     TRY(tls_write_block_close(m, 2, id));
     uint32_t age = obfuscated_age(c, s);
-    TRY(tls_write_u16(m, (uint16_t)(age >> 16)));
-    TRY(tls_write_u16(m, (uint16_t)age));
+    TRY(tls_write_u32(m, age));
     TRY(tls_write_block_close(m, 2, list));
     TRY(tls_write_u16(m, (uint16_t)(1 + h->len)));
     TRY(tls_write_u8(m, (uint8_t)h->len));
@@ -223,11 +222,9 @@ int tls_server_accept_psk(pqify_tls_conn *c, const tls_client_hello *ch, const u
     size_t i;
     for (i = 0; i < ch->n_psk && i < TLS_MAX_PSK_IDENTITIES; i++) {
         tls_reader identity;
-        const uint8_t *age;
+        uint32_t obfuscated;
         TRY(tls_read_block(&ids, 2, &identity));
-        TRY(tls_read_bytes(&ids, 4, &age));
-        uint32_t obfuscated = (uint32_t)age[0] << 24 | (uint32_t)age[1] << 16 |
-                              (uint32_t)age[2] << 8 | age[3];
+        TRY(tls_read_u32(&ids, &obfuscated));
         if (tls_ticket_open(c->cfg, identity.base, identity.len, now, &t) == 0 &&
             ticket_usable(c, ch, &t, obfuscated, now)) {
             found = 1;

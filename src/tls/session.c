@@ -110,12 +110,9 @@ int pqify_tls_get_session(const pqify_tls_conn *c, uint8_t *blob, size_t capacit
     pqify_tls_buf_init(&b, blob, capacity);
     TRY(tls_write_u8(&b, SESSION_BLOB_VERSION));
     TRY(tls_write_u16(&b, s->suite));
-    TRY(tls_write_u16(&b, (uint16_t)(s->lifetime_s >> 16)));
-    TRY(tls_write_u16(&b, (uint16_t)s->lifetime_s));
-    TRY(tls_write_u16(&b, (uint16_t)(s->age_add >> 16)));
-    TRY(tls_write_u16(&b, (uint16_t)s->age_add));
-    for (int i = 3; i >= 0; i--)
-        TRY(tls_write_u16(&b, (uint16_t)(s->received_ms >> (16 * i))));
+    TRY(tls_write_u32(&b, s->lifetime_s));
+    TRY(tls_write_u32(&b, s->age_add));
+    TRY(tls_write_u64(&b, s->received_ms));
     TRY(tls_write_u8(&b, (uint8_t)s->psk_len));
     TRY(tls_write_bytes(&b, s->psk, s->psk_len));
     TRY(tls_write_u8(&b, (uint8_t)sn));
@@ -147,7 +144,6 @@ int pqify_tls_set_session(pqify_tls_conn *c, const uint8_t *blob, size_t len)
     int ret = 0;
     tls_reader r, psk, ticket;
     uint8_t version;
-    uint16_t hi, lo;
     tls_session *s = NULL;
     if (c == NULL || blob == NULL || c->is_server || c->state != ST_CLIENT_START || c->err != 0)
         return PQIFY_TLS_ERR_ARG;
@@ -157,16 +153,9 @@ int pqify_tls_set_session(pqify_tls_conn *c, const uint8_t *blob, size_t len)
     TRY(tls_read_u8(&r, &version));
     ENSURE(version == SESSION_BLOB_VERSION, PQIFY_TLS_ERR_ARG);
     TRY(tls_read_u16(&r, &s->suite));
-    TRY(tls_read_u16(&r, &hi));
-    TRY(tls_read_u16(&r, &lo));
-    s->lifetime_s = (uint32_t)hi << 16 | lo;
-    TRY(tls_read_u16(&r, &hi));
-    TRY(tls_read_u16(&r, &lo));
-    s->age_add = (uint32_t)hi << 16 | lo;
-    for (int i = 0; i < 4; i++) {
-        TRY(tls_read_u16(&r, &hi));
-        s->received_ms = s->received_ms << 16 | hi;
-    }
+    TRY(tls_read_u32(&r, &s->lifetime_s));
+    TRY(tls_read_u32(&r, &s->age_add));
+    TRY(tls_read_u64(&r, &s->received_ms));
     TRY(tls_read_block(&r, 1, &psk));
     ENSURE(psk.len == 32 || psk.len == 48, PQIFY_TLS_ERR_ARG);
     memcpy(s->psk, psk.base, psk.len);

@@ -40,6 +40,22 @@ static void test_reader(void **state)
     assert_int_equal(sub.len, 2);
     tls_reader_init(&r, b24, 2);
     assert_int_equal(tls_read_u24(&r, &u24), PQIFY_TLS_ERR_DECODE);
+    /* 32- and 64-bit integers, big-endian (RFC 8446 §3.3) */
+    const uint8_t b64[] = {0x81, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x88, 0xf1, 0xf2, 0xf3, 0xf4};
+    uint32_t u32;
+    uint64_t u64;
+    tls_reader_init(&r, b64, sizeof b64);
+    assert_int_equal(tls_read_u64(&r, &u64), 0);
+    assert_true(u64 == 0x8102030405060788ull);
+    assert_int_equal(tls_read_u32(&r, &u32), 0);
+    assert_int_equal(u32, 0xf1f2f3f4u);
+    assert_int_equal(tls_read_u32(&r, &u32), PQIFY_TLS_ERR_DECODE);
+    tls_reader_init(&r, b64, 7);
+    assert_int_equal(tls_read_u64(&r, &u64), PQIFY_TLS_ERR_DECODE);
+    assert_int_equal(tls_reader_left(&r), 7);   /* not half of it either */
+    tls_reader_init(&r, b64, 3);
+    assert_int_equal(tls_read_u32(&r, &u32), PQIFY_TLS_ERR_DECODE);
+    assert_int_equal(tls_reader_left(&r), 3);
     /* the prefix size is checked */
     tls_reader_init(&r, b24, sizeof b24);
     assert_int_equal(tls_read_block(&r, 4, &sub), PQIFY_TLS_ERR_INTERNAL);
@@ -78,6 +94,14 @@ static void test_writer(void **state)
     assert_int_equal(b.len, 0);
     pqify_tls_buf_dispose(&b);
     assert_null(b.base);
+
+    const uint8_t want64[] = {0x81, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x88, 0xf1, 0xf2, 0xf3, 0xf4};
+    pqify_tls_buf_init(&b, NULL, 0);
+    assert_int_equal(tls_write_u64(&b, 0x8102030405060788ull), 0);
+    assert_int_equal(tls_write_u32(&b, 0xf1f2f3f4u), 0);
+    assert_int_equal(b.len, sizeof want64);
+    assert_memory_equal(b.base, want64, sizeof want64);
+    pqify_tls_buf_dispose(&b);
 }
 
 static void test_constant_time_helpers(void **state)
