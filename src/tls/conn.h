@@ -189,10 +189,11 @@ MUST_USE int tls_server_on_finished(pqify_tls_conn *, const uint8_t *, size_t, p
 /* shared by both roles (handshake_auth.c) */
 /* Our first signature scheme that the peer accepts (hs->peer_schemes). */
 MUST_USE int tls_pick_scheme(const pqify_tls_conn *c, uint16_t *scheme);
-/* 0: Certificate and CertificateVerify queued; TLS_SIGNATURE_PENDING: the
- * Certificate is queued and an asynchronous signer holds the CertificateVerify. */
-#define TLS_SIGNATURE_PENDING 1
-MUST_USE int tls_send_certificate_and_verify(pqify_tls_conn *c, pqify_tls_buf *out);
+/* Queue Certificate and CertificateVerify, then run `then` (the rest of the
+ * flight). When an asynchronous signer holds the CertificateVerify, the
+ * connection waits in ST_WAIT_SIGNATURE and `then` runs once it answers. */
+MUST_USE int tls_send_certificate_and_verify(pqify_tls_conn *c, pqify_tls_buf *out,
+                                             int (*then)(pqify_tls_conn *, pqify_tls_buf *));
 /* Queue the CertificateVerify once hs->sig holds the signature. */
 MUST_USE int tls_send_certificate_verify(pqify_tls_conn *c, pqify_tls_buf *out);
 MUST_USE int tls_send_finished(pqify_tls_conn *c, const uint8_t *base_secret, pqify_tls_buf *out);

@@ -20,6 +20,8 @@ int tls_pick_scheme(const pqify_tls_conn *c, uint16_t *scheme)
     return PQIFY_TLS_ERR_NO_COMMON_SIGALG;
 }
 
+#define TLS_SIGNATURE_PENDING 1   /* sign(): an asynchronous signer holds it */
+
 /*
  * The signer decides: the key's signature now (0), an error, or PQIFY_TLS_SIGN_PENDING
  * when it signs elsewhere (keyless) and answers through pqify_tls_signature_complete.
@@ -64,7 +66,9 @@ out:
     return ret;
 }
 
-int tls_send_certificate_and_verify(pqify_tls_conn *c, pqify_tls_buf *out)
+/* 0: both queued; TLS_SIGNATURE_PENDING: the Certificate is queued and an
+ * asynchronous signer holds the CertificateVerify; or an error. */
+static int send_certificate_and_verify(pqify_tls_conn *c, pqify_tls_buf *out)
 {
     int ret = 0;
     tls_hs *hs = c->hs;
@@ -96,6 +100,19 @@ int tls_send_certificate_and_verify(pqify_tls_conn *c, pqify_tls_buf *out)
 out:
     ERR_clear_error();
     return ret;
+}
+
+int tls_send_certificate_and_verify(pqify_tls_conn *c, pqify_tls_buf *out,
+                                    int (*then)(pqify_tls_conn *, pqify_tls_buf *))
+{
+    int ret = send_certificate_and_verify(c, out);
+    if (ret == TLS_SIGNATURE_PENDING) {
+        /* after pqify_tls_signature_complete(), the next call runs `then` (conn.c) */
+        c->hs->after_signature = then;
+        c->state = ST_WAIT_SIGNATURE;
+        return 0;
+    }
+    return ret < 0 ? ret : then(c, out);
 }
 
 /* RFC 2253 one-line subject, truncated to fit */

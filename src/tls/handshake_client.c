@@ -251,18 +251,10 @@ int tls_client_on_finished(pqify_tls_conn *c, const uint8_t *msg, size_t len, pq
     TRY(tls_derive_secret(c->suite->hash, hs->ks.secret, "c ap traffic", th, hs->c_ap));
     TRY(tls_derive_secret(c->suite->hash, hs->ks.secret, "s ap traffic", th, hs->s_ap));
     TRY(tls_set_read_key(c, hs->s_ap));
-    if (hs->cert_requested) {
-        ret = tls_send_certificate_and_verify(c, out);
-        if (ret < 0)
-            goto out;
-        if (ret == TLS_SIGNATURE_PENDING) {
-            hs->after_signature = finish_client_flight;
-            c->state = ST_WAIT_SIGNATURE;
-            ret = 0;
-            goto out;
-        }
-    }
-    TRY(finish_client_flight(c, out));
+    if (hs->cert_requested)
+        TRY(tls_send_certificate_and_verify(c, out, finish_client_flight));
+    else
+        TRY(finish_client_flight(c, out));
 out:
     return ret;
 }

@@ -142,17 +142,10 @@ static int send_server_flight(pqify_tls_conn *c, const uint8_t *server_share, si
             TRY(tls_send_handshake(c, &hs->scratch, out));
             hs->cert_requested = 1;
         }
-        ret = tls_send_certificate_and_verify(c, out);
-        if (ret < 0)
-            goto out;
-        if (ret == TLS_SIGNATURE_PENDING) {
-            hs->after_signature = finish_server_flight;
-            c->state = ST_WAIT_SIGNATURE;
-            ret = 0;
-            goto out;
-        }
+        TRY(tls_send_certificate_and_verify(c, out, finish_server_flight));
+    } else {
+        TRY(finish_server_flight(c, out));
     }
-    TRY(finish_server_flight(c, out));
 out:
     return ret;
 }
