@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "pqify/kem.h"
+
 /* Exit code CTest reads as "skipped" (SKIP_RETURN_CODE in tests/CMakeLists.txt). */
 #define KT_EXIT_SKIP 77
 
@@ -107,5 +109,21 @@ static inline size_t kt_chomp(char *line, size_t len)
     while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
     return len;
 }
+
+/* ML-KEM-N's calls with plain pointer parameters, for tables that hold the
+ * three parameter sets side by side (mlkem512_encaps and so on). */
+#define KT_WRAP_MLKEM(N)                                                                      \
+    static inline int mlkem##N##_keypair_derand(uint8_t *ek, uint8_t *dk, const uint8_t *seed)\
+    { return pqify_mlkem##N##_keypair_derand(ek, dk, seed); }                                 \
+    static inline int mlkem##N##_encaps(uint8_t *ct, uint8_t *ss, const uint8_t *ek)          \
+    { return pqify_mlkem##N##_encaps(ct, ss, ek); }                                           \
+    static inline int mlkem##N##_encaps_derand(uint8_t *ct, uint8_t *ss, const uint8_t *ek,   \
+                                               const uint8_t *m)                              \
+    { return pqify_mlkem##N##_encaps_derand(ct, ss, ek, m); }                                 \
+    static inline int mlkem##N##_decaps(uint8_t *ss, const uint8_t *ct, const uint8_t *dk)    \
+    { return pqify_mlkem##N##_decaps(ss, ct, dk); }
+KT_WRAP_MLKEM(512)
+KT_WRAP_MLKEM(768)
+KT_WRAP_MLKEM(1024)
 
 #endif

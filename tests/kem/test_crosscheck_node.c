@@ -38,20 +38,6 @@ typedef struct {
     int (*decaps)(uint8_t *, const uint8_t *, const uint8_t *);
 } mlkem_set;
 
-#define WRAP_MLKEM(N)                                                                         \
-    static int mlkem##N##_keypair_derand(uint8_t *ek, uint8_t *dk, const uint8_t *seed)       \
-    { return pqify_mlkem##N##_keypair_derand(ek, dk, seed); }                                 \
-    static int mlkem##N##_encaps(uint8_t *ct, uint8_t *ss, const uint8_t *ek)                 \
-    { return pqify_mlkem##N##_encaps(ct, ss, ek); }                                           \
-    static int mlkem##N##_encaps_derand(uint8_t *ct, uint8_t *ss, const uint8_t *ek,          \
-                                        const uint8_t *m)                                     \
-    { return pqify_mlkem##N##_encaps_derand(ct, ss, ek, m); }                                 \
-    static int mlkem##N##_decaps(uint8_t *ss, const uint8_t *ct, const uint8_t *dk)           \
-    { return pqify_mlkem##N##_decaps(ss, ct, dk); }
-WRAP_MLKEM(512)
-WRAP_MLKEM(768)
-WRAP_MLKEM(1024)
-
 #define MLKEM_SET(N)                                                                          \
     {N, PQIFY_MLKEM##N##_EK_BYTES, PQIFY_MLKEM##N##_DK_BYTES, PQIFY_MLKEM##N##_CT_BYTES,      \
      mlkem##N##_keypair_derand, mlkem##N##_encaps, mlkem##N##_encaps_derand, mlkem##N##_decaps}
