@@ -20,8 +20,8 @@ static struct {
     int ok;
 } algs;
 
-static const tls_hash hash_sha256 = {32, "SHA256"};
-static const tls_hash hash_sha384 = {48, "SHA384"};
+static const tls_hash hash_sha256 = {32};
+static const tls_hash hash_sha384 = {48};
 
 /* RFC 8446 §B.4 */
 static tls_suite suites[] = {

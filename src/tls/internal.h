@@ -157,9 +157,9 @@ void tls_zeroize(void *p, size_t n);
 
 /* ---- algorithms fetched once per process (crypto.c) ---- */
 
+/* A suite's hash, known by its address (tls_sha256(), tls_sha384()). */
 typedef struct tls_hash {
     size_t len;
-    const char *name;
 } tls_hash;
 
 /* A running SHA-256 or SHA-384, held by value: copying one is a struct copy. */
