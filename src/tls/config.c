@@ -160,7 +160,7 @@ int pqify_tls_config_set_key_pem(pqify_tls_config *cfg, const char *pem, size_t 
     EVP_PKEY_free(cfg->key);
     cfg->key = key;
     memset(cfg->key_schemes, 0, sizeof cfg->key_schemes);
-    ENSURE(tls_schemes_for_key(key, cfg->key_schemes, 4) > 0, PQIFY_TLS_ERR_CONFIG);
+    ENSURE(tls_schemes_for_key(key, cfg->key_schemes, TLS_MAX_KEY_SCHEMES) > 0, PQIFY_TLS_ERR_CONFIG);
     /* NULL (also on failure) only means the general path signs */
     cfg->ecdsa_sign = tls_ecdsa_sign_template(key);
     TRY(check_key_matches(cfg));

@@ -296,6 +296,12 @@ out:
     return ret;
 }
 
+/* A handshake message is partly read (during or after the handshake). */
+static int handshake_fragment_pending(const pqify_tls_conn *c)
+{
+    return (c->hs != NULL && c->hs->msg_len > 0) || c->ph_len > 0 || c->ph_skip > 0;
+}
+
 /* One whole record in c->rec: unprotect and route its content. */
 static int process_record(pqify_tls_conn *c, pqify_tls_buf *plaintext, pqify_tls_buf *out)
 {
@@ -334,6 +340,10 @@ static int process_record(pqify_tls_conn *c, pqify_tls_buf *plaintext, pqify_tls
         ENSURE(type != TLS_CT_APPDATA, PQIFY_TLS_ERR_UNEXPECTED_MESSAGE);
         ENSURE(len <= TLS_MAX_PLAINTEXT, PQIFY_TLS_ERR_RECORD_OVERFLOW);
     }
+    /* §5.1: "if a handshake message is split over two or more records, there MUST
+     * NOT be any other records between them" */
+    ENSURE(type == TLS_CT_HANDSHAKE || !handshake_fragment_pending(c),
+           PQIFY_TLS_ERR_UNEXPECTED_MESSAGE);
     switch (type) {
     case TLS_CT_HANDSHAKE:
         ENSURE(len > 0, PQIFY_TLS_ERR_UNEXPECTED_MESSAGE);

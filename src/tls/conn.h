@@ -32,7 +32,7 @@ enum { TLS_SIGN_NONE, TLS_SIGN_WAITING, TLS_SIGN_DONE, TLS_SIGN_FAILED };
 #define TLS_MAX_HS_MSG 32768       /* largest handshake message accepted */
 #define TLS_MAX_SHARES 2           /* key shares a client sends */
 #define TLS_MAX_COOKIE 2048       /* longer HRR cookies are refused */
-#define TLS_MAX_PEER_SCHEMES 64
+#define TLS_MAX_PEER_SCHEMES 64    /* of the peer's schemes, those we can sign with */
 #define TLS_MAX_POST_HS_MSG 2048   /* KeyUpdate, NewSessionTicket; larger tickets are skipped unread */
 #define TLS_MAX_TICKET 2000        /* a peer's ticket we keep; ours are about 200 bytes */
 #define TLS_SCRATCH 8192
@@ -187,6 +187,9 @@ MUST_USE int tls_client_on_finished(pqify_tls_conn *, const uint8_t *, size_t, p
 MUST_USE int tls_server_on_client_hello(pqify_tls_conn *, const uint8_t *, size_t, pqify_tls_buf *);
 MUST_USE int tls_server_on_finished(pqify_tls_conn *, const uint8_t *, size_t, pqify_tls_buf *);
 /* shared by both roles (handshake_auth.c) */
+/* Keep, from the peer's signature_algorithms (any length), the schemes we can
+ * sign with: hs->peer_schemes. */
+void tls_note_peer_schemes(pqify_tls_conn *c, tls_reader list);
 /* Our first signature scheme that the peer accepts (hs->peer_schemes). */
 MUST_USE int tls_pick_scheme(const pqify_tls_conn *c, uint16_t *scheme);
 /* Queue Certificate and CertificateVerify, then run `then` (the rest of the
@@ -267,8 +270,8 @@ MUST_USE int tls_encrypted_extensions_write(const pqify_tls_conn *c, int ack_sni
 /* certificate.c (Certificate and CertificateRequest) */
 MUST_USE int tls_certificate_parse(const uint8_t *body, size_t len, STACK_OF(X509) **chain);
 MUST_USE int tls_certificate_write(const pqify_tls_config *cfg, int send_chain, pqify_tls_buf *msg);
-MUST_USE int tls_certificate_request_parse(const uint8_t *body, size_t len, uint16_t *schemes,
-                                           size_t max, size_t *n);
+/* schemes: the signature_algorithms list (even, non-empty), read where it lies */
+MUST_USE int tls_certificate_request_parse(const uint8_t *body, size_t len, tls_reader *schemes);
 MUST_USE int tls_certificate_request_write(pqify_tls_buf *msg);
 
 /* certificate_verify.c */

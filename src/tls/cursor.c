@@ -211,3 +211,21 @@ int tls_write_block_close(pqify_tls_buf *b, size_t prefix_bytes, size_t mark)
         b->base[mark + i] = (uint8_t)(n >> (8 * (prefix_bytes - 1 - i)));
     return 0;
 }
+
+void tls_u16_set_clear(tls_u16_set *s)
+{
+    memset(s->bits, 0, sizeof s->bits);
+}
+
+int tls_u16_set_add(tls_u16_set *s, uint16_t v)
+{
+    uint64_t bit = (uint64_t)1 << (v & 63);
+    int fresh = (s->bits[v >> 6] & bit) == 0;
+    s->bits[v >> 6] |= bit;
+    return fresh;
+}
+
+int tls_u16_set_has(const tls_u16_set *s, uint16_t v)
+{
+    return (s->bits[v >> 6] >> (v & 63)) & 1;
+}

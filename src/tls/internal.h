@@ -136,6 +136,18 @@ MUST_USE int tls_read_block(tls_reader *r, size_t prefix_bytes, tls_reader *sub)
 /* The block must be fully consumed (DECODE otherwise). */
 MUST_USE int tls_read_end(const tls_reader *r);
 
+/* A set of 16-bit code points (extension types, groups): duplicate checks over
+ * lists of any length in one pass, without a cap on how many entries a peer sends. */
+#define TLS_MAX_KEY_SCHEMES 4   /* schemes one private key can make */
+
+typedef struct tls_u16_set {
+    uint64_t bits[65536 / 64];
+} tls_u16_set;
+void tls_u16_set_clear(tls_u16_set *s);
+/* 1 if v was new (now added), 0 if it was already there. */
+int tls_u16_set_add(tls_u16_set *s, uint16_t v);
+int tls_u16_set_has(const tls_u16_set *s, uint16_t v);
+
 /* Writers append to a pqify_tls_buf. */
 MUST_USE int tls_buf_reserve(pqify_tls_buf *b, size_t extra);
 MUST_USE int tls_write_u8(pqify_tls_buf *b, uint8_t v);
@@ -340,7 +352,7 @@ struct pqify_tls_config {
     EVP_PKEY_CTX *ecdsa_sign;
     pqify_tls_signer signer;
     int have_signer;
-    uint16_t key_schemes[4];
+    uint16_t key_schemes[TLS_MAX_KEY_SCHEMES];   /* 0-terminated when shorter */
 
     X509_STORE *store;
     int have_ca;
