@@ -112,6 +112,9 @@ enum {
     TLS_SIG_RSA_PSS_RSAE_SHA384 = 0x0805,
     TLS_SIG_RSA_PSS_RSAE_SHA512 = 0x0806,
     TLS_SIG_ED25519 = 0x0807,
+    TLS_SIG_RSA_PSS_PSS_SHA256 = 0x0809,   /* keys that are id-RSASSA-PSS (RFC 8446 §4.2.3) */
+    TLS_SIG_RSA_PSS_PSS_SHA384 = 0x080a,
+    TLS_SIG_RSA_PSS_PSS_SHA512 = 0x080b,
 };
 
 /* ---- cursors (cursor.c): the only way wire bytes are read or written ---- */
@@ -341,6 +344,7 @@ const char *tls_alert_name(int alert);
 #define TLS_MAX_CERTS 8
 
 struct pqify_tls_config {
+    char err_detail[384];    /* words for the last PQIFY_TLS_ERR_CONFIG, or "" */
     /* own chain, DER, leaf first */
     uint8_t *cert_der[TLS_MAX_CERTS];
     size_t cert_der_len[TLS_MAX_CERTS];
@@ -389,6 +393,8 @@ size_t tls_config_share_groups(const pqify_tls_config *cfg, uint16_t *ids, size_
 
 /* ---- signatures (signature.c) ---- */
 size_t tls_schemes_for_key(EVP_PKEY *key, uint16_t *out, size_t max);
+/* Words for why tls_schemes_for_key found no scheme for this key. */
+void tls_key_unusable_reason(EVP_PKEY *key, char *why, size_t cap);
 /* For an ECDSA key, a signing context to dup per signature; NULL otherwise. */
 EVP_PKEY_CTX *tls_ecdsa_sign_template(EVP_PKEY *key);
 /* scheme is one of tls_schemes_for_key(key): the caller picks it from that list. */
