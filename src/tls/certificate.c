@@ -14,13 +14,14 @@ int tls_certificate_parse(const uint8_t *body, size_t len, STACK_OF(X509) **chai
     ENSURE(context.len == 0, PQIFY_TLS_ERR_ILLEGAL_PARAMETER);
     TRY(tls_read_block(&r, 3, &list));
     TRY(tls_read_end(&r));
+    /* §4.4.2: any number of certificates is taken (the message's 32 KiB bounds it);
+     * the X509 store decides which of them build a path */
     while (tls_reader_left(&list) > 0) {
         TRY(tls_read_block(&list, 3, &data));
         TRY(tls_read_block(&list, 2, &exts));
         ENSURE(data.len > 0, PQIFY_TLS_ERR_DECODE);
         /* we request no status_request or SCT: entry extensions must be absent */
         ENSURE(exts.len == 0, PQIFY_TLS_ERR_UNSUPPORTED_EXTENSION);
-        ENSURE(sk_X509_num(sk) < TLS_MAX_CERTS, PQIFY_TLS_ERR_BAD_CERT);
         const unsigned char *p = data.base;
         x = d2i_X509(NULL, &p, (long)data.len);
         ENSURE(x != NULL && p == data.base + data.len, PQIFY_TLS_ERR_BAD_CERT);

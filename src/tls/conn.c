@@ -199,6 +199,10 @@ static int take_record(pqify_tls_conn *c, const uint8_t *in, size_t avail, size_
         if (c->rec_len < TLS_RECORD_HEADER)
             goto out;
         uint8_t t = c->rec[0];
+        /* the first header tells a non-TLS peer ("SSH-2.0-...", "HTTP/1.1 ...") from a TLS
+         * one: a content type of RFC 8446 §5.1 or heartbeat (24), then major version 3 */
+        ENSURE(c->got_record || (t >= TLS_CT_CCS && t <= 24 && c->rec[1] == 3),
+               PQIFY_TLS_ERR_NOT_TLS);
         ENSURE(t == TLS_CT_CCS || t == TLS_CT_ALERT || t == TLS_CT_HANDSHAKE || t == TLS_CT_APPDATA,
                PQIFY_TLS_ERR_UNEXPECTED_MESSAGE);
         /* §5.1: legacy_record_version is ignored, but a TLS record has major version 3 */
@@ -206,6 +210,7 @@ static int take_record(pqify_tls_conn *c, const uint8_t *in, size_t avail, size_
         size_t len = (size_t)c->rec[3] << 8 | c->rec[4];
         ENSURE(len <= TLS_MAX_CIPHERTEXT, PQIFY_TLS_ERR_RECORD_OVERFLOW);
         ENSURE(len > 0 || t == TLS_CT_APPDATA, PQIFY_TLS_ERR_DECODE);
+        c->got_record = 1;
     }
     size_t want = TLS_RECORD_HEADER + ((size_t)c->rec[3] << 8 | c->rec[4]);
     size_t n = want - c->rec_len;
@@ -221,32 +226,46 @@ out:
     return ret;
 }
 
-/* Handshake bytes during the handshake: reassemble and dispatch whole messages. */
+/*
+ * Handshake bytes during the handshake: reassemble and dispatch whole messages. The
+ * record is taken in pieces that fit hs->msg, so a message of up to TLS_MAX_HS_MSG
+ * bytes followed by more in the same record (a large chain, then CertificateVerify)
+ * never overflows it.
+ */
 static int feed_handshake(pqify_tls_conn *c, const uint8_t *p, size_t len, pqify_tls_buf *out)
 {
     int ret = 0;
     tls_hs *hs = c->hs;
-    ENSURE(len <= sizeof hs->msg - hs->msg_len, PQIFY_TLS_ERR_DECODE);
-    memcpy(hs->msg + hs->msg_len, p, len);
-    hs->msg_len += len;
-    size_t off = 0;
-    while (c->hs != NULL && hs->msg_len - off >= 4) {
-        uint8_t *m = hs->msg + off;
-        size_t body = (size_t)m[1] << 16 | (size_t)m[2] << 8 | m[3];
-        ENSURE(body <= TLS_MAX_HS_MSG - 4, PQIFY_TLS_ERR_DECODE);
-        if (hs->msg_len - off < 4 + body)
+    for (;;) {
+        size_t n = sizeof hs->msg - hs->msg_len, off = 0;
+        n = n < len ? n : len;
+        memcpy(hs->msg + hs->msg_len, p, n);
+        hs->msg_len += n;
+        p += n;
+        len -= n;
+        while (c->hs != NULL && hs->msg_len - off >= 4) {
+            uint8_t *m = hs->msg + off;
+            size_t body = (size_t)m[1] << 16 | (size_t)m[2] << 8 | m[3];
+            ENSURE(body <= TLS_MAX_HS_MSG - 4, PQIFY_TLS_ERR_MESSAGE_TOO_LARGE);
+            if (hs->msg_len - off < 4 + body)
+                break;
+            c->rd_changed = 0;
+            TRY(tls_dispatch(c, m[0], m, 4 + body, out));
+            off += 4 + body;
+            /* §5.1: a key change must fall on a record boundary */
+            if (c->rd_changed || c->established)
+                ENSURE(off == hs->msg_len && len == 0, PQIFY_TLS_ERR_UNEXPECTED_MESSAGE);
+            if (c->established)
+                return 0;
+        }
+        memmove(hs->msg, hs->msg + off, hs->msg_len - off);
+        hs->msg_len -= off;
+        if (len == 0)
             break;
-        c->rd_changed = 0;
-        TRY(tls_dispatch(c, m[0], m, 4 + body, out));
-        off += 4 + body;
-        /* §5.1: a key change must fall on a record boundary */
-        if (c->rd_changed || c->established)
-            ENSURE(off == hs->msg_len, PQIFY_TLS_ERR_UNEXPECTED_MESSAGE);
-        if (c->established)
-            return 0;
+        /* a full buffer always starts with a whole message (each fits), so each
+         * round dispatches one; this guards the loop all the same */
+        ENSURE(off > 0, PQIFY_TLS_ERR_INTERNAL);
     }
-    memmove(hs->msg, hs->msg + off, hs->msg_len - off);
-    hs->msg_len -= off;
 out:
     return ret;
 }

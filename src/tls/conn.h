@@ -135,6 +135,7 @@ struct pqify_tls_conn {
     uint8_t rec[TLS_RECORD_HEADER + TLS_MAX_CIPHERTEXT];
     size_t rec_len;
     size_t rec_used;         /* most of rec ever written: what conn_free wipes */
+    int got_record;          /* a record header was accepted (the peer speaks TLS) */
 
     tls_hs *hs;              /* NULL once established */
 

@@ -341,7 +341,7 @@ const char *tls_alert_name(int alert);
 /* ---- configuration (config.c) ---- */
 
 #define TLS_MAX_GROUPS 16
-#define TLS_MAX_CERTS 8
+#define TLS_MAX_CERTS 16   /* own chain; a peer's is bounded by TLS_MAX_HS_MSG only */
 
 struct pqify_tls_config {
     char err_detail[384];    /* words for the last PQIFY_TLS_ERR_CONFIG, or "" */

@@ -1152,7 +1152,11 @@ static inline void nc_corpus_build(nc_corpus *c, const char *vectors_dir, size_t
         nc_add_raw(c, "empty handshake record", NC_SRV_DEFAULT, &b, DEC, A_DEC);
         const uint8_t huge_msg[9] = {22, 3, 3, 0, 4, 1, 0xff, 0xff, 0xff};
         nc_put(&b, huge_msg, 9);
-        nc_add_raw(c, "ClientHello claiming 16 MiB", NC_SRV_DEFAULT, &b, DEC, A_DEC);
+        nc_add_raw(c, "ClientHello claiming 16 MiB", NC_SRV_DEFAULT, &b,
+                   PQIFY_TLS_ERR_MESSAGE_TOO_LARGE, A_DEC);
+        nc_put(&b, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", 35);
+        nc_add_raw(c, "an HTTP request instead of a ClientHello", NC_SRV_DEFAULT, &b,
+                   PQIFY_TLS_ERR_NOT_TLS, A_UNX);
         const uint8_t type24[6] = {24, 3, 3, 0, 1, 0};
         nc_put(&b, type24, 6);
         nc_add_raw(c, "unknown content type 24", NC_SRV_DEFAULT, &b, UNX, A_UNX);

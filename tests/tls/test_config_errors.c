@@ -70,14 +70,14 @@ static void test_chain_too_long(void **state)
 {
     (void)state;
     pqify_tls_config *cfg = pqify_tls_config_new();
-    size_t n = 9 * p256.chain.len;
+    size_t n = 17 * p256.chain.len;
     char *pem = malloc(n);
-    for (int i = 0; i < 9; i++)
+    for (int i = 0; i < 17; i++)
         memcpy(pem + i * p256.chain.len, p256.chain.data, p256.chain.len);
     assert_int_equal(pqify_tls_config_set_cert_chain_pem(cfg, pem, n), PQIFY_TLS_ERR_CONFIG);
-    says(cfg, "more than 8 certificates");
-    /* eight is fine */
-    assert_int_equal(pqify_tls_config_set_cert_chain_pem(cfg, pem, 8 * p256.chain.len), 0);
+    says(cfg, "more than 16 certificates");
+    /* sixteen is fine */
+    assert_int_equal(pqify_tls_config_set_cert_chain_pem(cfg, pem, 16 * p256.chain.len), 0);
     free(pem);
     pqify_tls_config_free(cfg);
 }
