@@ -156,7 +156,7 @@ struct pqify_tls_conn {
     uint64_t key_updates_sent, key_updates_received;
 };
 
-/* conn.c */
+/* flight.c */
 MUST_USE int tls_send_handshake(pqify_tls_conn *c, const pqify_tls_buf *msg, pqify_tls_buf *out);
 MUST_USE int tls_send_handshake_no_transcript(pqify_tls_conn *c, const pqify_tls_buf *msg,
                                               pqify_tls_buf *out);
@@ -291,8 +291,10 @@ MUST_USE int tls_finished_write(const uint8_t *verify_data, size_t len, pqify_tl
 /* key_update.c */
 MUST_USE int tls_key_update_parse(const uint8_t *body, size_t len, int *update_requested);
 MUST_USE int tls_key_update_write(int update_requested, pqify_tls_buf *msg);
-MUST_USE int tls_on_post_handshake(pqify_tls_conn *c, uint8_t type, const uint8_t *body,
-                                   size_t len, pqify_tls_buf *out);
+/* After the handshake, from the state table (ST_CONNECTED rows) */
+MUST_USE int tls_on_key_update(pqify_tls_conn *c, const uint8_t *msg, size_t len, pqify_tls_buf *out);
+MUST_USE int tls_on_new_session_ticket(pqify_tls_conn *c, const uint8_t *msg, size_t len,
+                                       pqify_tls_buf *out);
 
 /* pre_shared_key.c (§4.2.9, §4.2.11) */
 MUST_USE int tls_pre_shared_key_parse(tls_reader *body, tls_client_hello *ch);
@@ -328,9 +330,6 @@ MUST_USE int tls_alert_send(pqify_tls_conn *c, uint8_t level, uint8_t desc, pqif
 /* Turn a received alert into the connection's error (0 for close_notify). */
 int tls_alert_received(pqify_tls_conn *c, uint8_t level, uint8_t desc);
 
-/* handshake message header helpers (conn.c) */
-MUST_USE int tls_msg_begin(pqify_tls_buf *msg, uint8_t type, size_t *mark);
-MUST_USE int tls_msg_end(pqify_tls_buf *msg, size_t mark);
 
 
 

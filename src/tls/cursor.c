@@ -229,3 +229,25 @@ int tls_u16_set_has(const tls_u16_set *s, uint16_t v)
 {
     return (s->bits[v >> 6] >> (v & 63)) & 1;
 }
+
+/* ---- handshake message framing (RFC 8446 §4: type, uint24 length, body) ---- */
+
+int tls_msg_begin(pqify_tls_buf *msg, uint8_t type, size_t *mark)
+{
+    int ret = tls_write_u8(msg, type);
+    return ret < 0 ? ret : tls_write_block_open(msg, 3, mark);
+}
+
+int tls_msg_end(pqify_tls_buf *msg, size_t mark)
+{
+    return tls_write_block_close(msg, 3, mark);
+}
+
+int tls_msg_header(const uint8_t *p, size_t n, uint8_t *type, size_t *body_len)
+{
+    if (n < TLS_HS_HEADER)
+        return 0;
+    *type = p[0];
+    *body_len = (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+    return 1;
+}

@@ -139,6 +139,14 @@ MUST_USE int tls_read_block(tls_reader *r, size_t prefix_bytes, tls_reader *sub)
 /* The block must be fully consumed (DECODE otherwise). */
 MUST_USE int tls_read_end(const tls_reader *r);
 
+/* Handshake message framing (RFC 8446 §4): type, uint24 length, body. begin writes
+ * the type and opens the length; end closes it. */
+#define TLS_HS_HEADER 4
+MUST_USE int tls_msg_begin(pqify_tls_buf *msg, uint8_t type, size_t *mark);
+MUST_USE int tls_msg_end(pqify_tls_buf *msg, size_t mark);
+/* 1 with the type and body length when p[0..n) holds a whole header, else 0. */
+int tls_msg_header(const uint8_t *p, size_t n, uint8_t *type, size_t *body_len);
+
 /* A set of 16-bit code points (extension types, groups): duplicate checks over
  * lists of any length in one pass, without a cap on how many entries a peer sends. */
 #define TLS_MAX_KEY_SCHEMES 4   /* schemes one private key can make */
