@@ -9,6 +9,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
+#include "../kem/ct.h"
 #include "pqify/kem.h"
 #include "pqify/tls.h"
 
@@ -172,11 +173,23 @@ MUST_USE int tls_write_bytes(pqify_tls_buf *b, const void *p, size_t n);
 MUST_USE int tls_write_block_open(pqify_tls_buf *b, size_t prefix_bytes, size_t *mark);
 MUST_USE int tls_write_block_close(pqify_tls_buf *b, size_t prefix_bytes, size_t mark);
 
-/* ---- constant time (ct.c) ---- */
-/* 1 if equal (or all zero) else 0, without branching on the data. */
-int tls_ct_equal(const uint8_t *a, const uint8_t *b, size_t n);
-int tls_ct_is_zero(const uint8_t *a, size_t n);
-void tls_zeroize(void *p, size_t n);
+/* ---- constant time: the one helper set of src/kem/ct.h (value barrier included) ---- */
+/* 1 if equal (or all zero) else 0; every byte is read and the data never branches.
+ * The 0/1 answer itself is public (a Finished or binder verifies or not). */
+static inline int tls_ct_equal(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    return 1 & ~pqify_ct_compare(a, b, n);
+}
+static inline int tls_ct_is_zero(const uint8_t *a, size_t n)
+{
+    return 1 & pqify_ct_is_zero(a, n);
+}
+/* pqify_ct_zeroize (a wipe the compiler keeps), tolerating NULL and 0 */
+static inline void tls_zeroize(void *p, size_t n)
+{
+    if (p != NULL && n != 0)
+        pqify_ct_zeroize(p, n);
+}
 
 /* ---- algorithms fetched once per process (crypto.c) ---- */
 
