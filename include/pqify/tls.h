@@ -52,7 +52,7 @@ enum pqify_tls_err {
     /* local / API */
     PQIFY_TLS_ERR_NO_MEMORY = -100,
     PQIFY_TLS_ERR_ARG = -101,            /* bad argument or call in the wrong state */
-    PQIFY_TLS_ERR_CONFIG = -102,         /* config unusable (file unreadable, key/cert mismatch ...) */
+    PQIFY_TLS_ERR_CONFIG = -102,         /* config unusable; words: pqify_tls_config_error_detail */
     PQIFY_TLS_ERR_INTERNAL = -103,       /* libcrypto failed: internal_error */
     PQIFY_TLS_ERR_CLOSED = -104,         /* the connection was closed; nothing more may be sent */
     PQIFY_TLS_ERR_RNG = -105,            /* the CSPRNG failed: internal_error */
@@ -71,6 +71,10 @@ enum pqify_tls_err {
     PQIFY_TLS_ERR_HRR = -120,                   /* bad HelloRetryRequest: illegal_parameter */
     PQIFY_TLS_ERR_SECOND_CLIENT_HELLO = -121,   /* second ClientHello differs from the first: illegal_parameter */
     PQIFY_TLS_ERR_KEY_UPDATE_LIMIT = -122,      /* peer KeyUpdate flood: unexpected_message */
+    PQIFY_TLS_ERR_NOT_TLS = -123,               /* the first record header is not TLS (an SSH banner,
+                                                   an HTTP reply ...): unexpected_message */
+    PQIFY_TLS_ERR_MESSAGE_TOO_LARGE = -124,     /* a handshake message over 32 KiB (a certificate
+                                                   chain that large): decode_error */
     /* negotiation */
     PQIFY_TLS_ERR_NO_PQ_GROUP = -130,     /* pq=required and the peer has no PQ group: insufficient_security */
     PQIFY_TLS_ERR_PEER_NO_PQ = -131,      /* pq=required and the server refused every PQ group we offered */
@@ -174,14 +178,26 @@ pqify_tls_config *pqify_tls_config_new(void);   /* NULL if out of memory */
 void pqify_tls_config_free(pqify_tls_config *cfg);
 
 /*
- * Own certificate chain (PEM, leaf first) and private key (PEM: ECDSA P-256/P-384,
- * RSA, Ed25519). Required on a server; on a client only for mutual TLS.
- * Key and leaf certificate are checked to match when both are set.
+ * Own certificate chain (PEM, leaf first, at most 16 certificates) and private key
+ * (PEM: ECDSA P-256/P-384, RSA, RSA-PSS (id-RSASSA-PSS, signing with
+ * rsa_pss_pss_sha256/384/512 as its parameters allow), Ed25519). Required on a
+ * server; on a client only for mutual TLS. Key and leaf certificate are checked to
+ * match when both are set. A PQIFY_TLS_ERR_CONFIG from these (and the CA setters)
+ * comes with words: pqify_tls_config_error_detail.
  */
 PQIFY_MUST_USE int pqify_tls_config_set_cert_chain_file(pqify_tls_config *cfg, const char *path);
 PQIFY_MUST_USE int pqify_tls_config_set_key_file(pqify_tls_config *cfg, const char *path);
 PQIFY_MUST_USE int pqify_tls_config_set_cert_chain_pem(pqify_tls_config *cfg, const char *pem, size_t len);
 PQIFY_MUST_USE int pqify_tls_config_set_key_pem(pqify_tls_config *cfg, const char *pem, size_t len);
+/*
+ * What the last PQIFY_TLS_ERR_CONFIG of a certificate, key or CA setter was about,
+ * in words: the file and its problem ("/etc/k.pem: No such file or directory",
+ * "the private key does not match the certificate's public key", "the certificate
+ * chain has more than 16 certificates ...", "the private key cannot sign TLS 1.3:
+ * ..."). "" when that call did not fail with PQIFY_TLS_ERR_CONFIG. The string lives
+ * in the config until the next setter call.
+ */
+const char *pqify_tls_config_error_detail(const pqify_tls_config *cfg);
 /* Replace the default signer (key still optional; the cert chain is still needed). */
 PQIFY_MUST_USE int pqify_tls_config_set_signer(pqify_tls_config *cfg, const pqify_tls_signer *signer);
 

@@ -1,6 +1,7 @@
 /*
- * Branch-free helpers. This is the only place in src/kem/ that turns secret
- * data into a decision; everything else combines masks from here.
+ * Branch-free helpers. This is the only place in src/kem/ and src/tls/ that turns
+ * secret data into a decision; everything else combines masks from here (the tls
+ * layer includes this header through src/tls/internal.h: libc only, no kem state).
  *
  * The value barrier stops the compiler from proving that a mask is 0 or ~0
  * and turning a select back into a branch (the known clang behaviour that
@@ -45,6 +46,15 @@ static inline uint8_t pqify_ct_compare(const uint8_t *a, const uint8_t *b, size_
     for (size_t i = 0; i < len; i++)
         acc |= (uint32_t)(a[i] ^ b[i]);
     return (uint8_t)pqify_ct_mask_nonzero_u32(acc);
+}
+
+/* 0xFF if a[0..len) is all zero, else 0. Reads every byte, no early exit. */
+static inline uint8_t pqify_ct_is_zero(const uint8_t *a, size_t len)
+{
+    uint32_t acc = 0;
+    for (size_t i = 0; i < len; i++)
+        acc |= a[i];
+    return (uint8_t)~pqify_ct_mask_nonzero_u32(acc);
 }
 
 /* r = mask ? x : y per byte, mask 0x00 or 0xFF. */

@@ -14,13 +14,14 @@ int tls_certificate_parse(const uint8_t *body, size_t len, STACK_OF(X509) **chai
     ENSURE(context.len == 0, PQIFY_TLS_ERR_ILLEGAL_PARAMETER);
     TRY(tls_read_block(&r, 3, &list));
     TRY(tls_read_end(&r));
+    /* §4.4.2: any number of certificates is taken (the message's 32 KiB bounds it);
+     * the X509 store decides which of them build a path */
     while (tls_reader_left(&list) > 0) {
         TRY(tls_read_block(&list, 3, &data));
         TRY(tls_read_block(&list, 2, &exts));
         ENSURE(data.len > 0, PQIFY_TLS_ERR_DECODE);
         /* we request no status_request or SCT: entry extensions must be absent */
         ENSURE(exts.len == 0, PQIFY_TLS_ERR_UNSUPPORTED_EXTENSION);
-        ENSURE(sk_X509_num(sk) < TLS_MAX_CERTS, PQIFY_TLS_ERR_BAD_CERT);
         const unsigned char *p = data.base;
         x = d2i_X509(NULL, &p, (long)data.len);
         ENSURE(x != NULL && p == data.base + data.len, PQIFY_TLS_ERR_BAD_CERT);
@@ -55,8 +56,7 @@ out:
 }
 
 struct cr_ctx {
-    uint16_t *schemes;
-    size_t max, n;
+    tls_reader *schemes;
     int has_sigalgs;
 };
 
@@ -70,23 +70,17 @@ static int cr_extension(void *ctx, uint16_t type, tls_reader *body)
     TRY(tls_read_block(body, 2, &list));
     ENSURE(list.len >= 2 && list.len % 2 == 0, PQIFY_TLS_ERR_DECODE);
     TRY(tls_read_end(body));
-    while (tls_reader_left(&list) > 0) {
-        uint16_t s;
-        TRY(tls_read_u16(&list, &s));
-        if (cr->n < cr->max)
-            cr->schemes[cr->n++] = s;
-    }
+    *cr->schemes = list;
     cr->has_sigalgs = 1;
 out:
     return ret;
 }
 
-int tls_certificate_request_parse(const uint8_t *body, size_t len, uint16_t *schemes, size_t max,
-                                  size_t *n)
+int tls_certificate_request_parse(const uint8_t *body, size_t len, tls_reader *schemes)
 {
     int ret = 0;
     tls_reader r, context;
-    struct cr_ctx cr = {schemes, max, 0, 0};
+    struct cr_ctx cr = {schemes, 0};
     tls_reader_init(&r, body, len);
     TRY(tls_read_block(&r, 1, &context));
     ENSURE(context.len == 0, PQIFY_TLS_ERR_ILLEGAL_PARAMETER);
@@ -94,7 +88,6 @@ int tls_certificate_request_parse(const uint8_t *body, size_t len, uint16_t *sch
     TRY(tls_read_end(&r));
     /* §4.3.2: signature_algorithms is mandatory here */
     ENSURE(cr.has_sigalgs, PQIFY_TLS_ERR_MISSING_EXTENSION);
-    *n = cr.n;
 out:
     return ret;
 }

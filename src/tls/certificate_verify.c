@@ -30,7 +30,8 @@ int tls_certificate_verify_parse(const uint8_t *body, size_t len, uint16_t *sche
     TRY(tls_read_u16(&r, scheme));
     TRY(tls_read_block(&r, 2, &s));
     TRY(tls_read_end(&r));
-    ENSURE(s.len > 0, PQIFY_TLS_ERR_DECODE);
+    /* §4.4.3: signature<0..2^16-1>: an empty one is well-formed, and fails to verify
+     * (decrypt_error) like any other wrong signature */
     *sig = s.base;
     *sig_len = s.len;
 out:

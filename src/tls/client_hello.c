@@ -13,22 +13,20 @@ out:
     return ret;
 }
 
-/* §4.2.8: KeyShareEntry list, each group at most once. */
+/* §4.2.8: KeyShareEntry list, each group at most once; shares for groups we do
+ * not know are kept in the list and ignored by the choice, however many (§9.3). */
 static int check_key_shares(tls_reader list)
 {
     int ret = 0;
-    uint16_t seen[64];
-    size_t n = 0;
+    tls_u16_set seen;
+    tls_u16_set_clear(&seen);
     while (tls_reader_left(&list) > 0) {
         uint16_t group;
         tls_reader share;
         TRY(tls_read_u16(&list, &group));
         TRY(tls_read_block(&list, 2, &share));
         ENSURE(share.len > 0, PQIFY_TLS_ERR_DECODE);
-        for (size_t i = 0; i < n; i++)
-            ENSURE(seen[i] != group, PQIFY_TLS_ERR_ILLEGAL_PARAMETER);
-        ENSURE(n < 64, PQIFY_TLS_ERR_DECODE);
-        seen[n++] = group;
+        ENSURE(tls_u16_set_add(&seen, group), PQIFY_TLS_ERR_ILLEGAL_PARAMETER);
     }
 out:
     return ret;

@@ -1,8 +1,12 @@
 /* Connection configuration: identity, trust, pq mode and lists. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <time.h>
@@ -36,6 +40,23 @@ pqify_tls_config *pqify_tls_config_new(void)
     return cfg;
 }
 
+/* PQIFY_TLS_ERR_CONFIG with words for pqify_tls_config_error_detail */
+static int config_error(pqify_tls_config *cfg, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int config_error(pqify_tls_config *cfg, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cfg->err_detail, sizeof cfg->err_detail, fmt, ap);
+    va_end(ap);
+    return PQIFY_TLS_ERR_CONFIG;
+}
+
+const char *pqify_tls_config_error_detail(const pqify_tls_config *cfg)
+{
+    return cfg == NULL ? "" : cfg->err_detail;
+}
+
 static void free_chain(pqify_tls_config *cfg)
 {
     /* i2d_X509 allocated them: libcrypto's allocator, which an application may
@@ -60,19 +81,30 @@ void pqify_tls_config_free(pqify_tls_config *cfg)
     free(cfg);
 }
 
-static int read_file(const char *path, char **data, size_t *len)
+static int read_file(pqify_tls_config *cfg, const char *path, char **data, size_t *len)
 {
     int ret = 0;
     FILE *f = fopen(path, "rb");
     char *p = NULL;
-    ENSURE(f != NULL, PQIFY_TLS_ERR_CONFIG);
-    ENSURE(fseek(f, 0, SEEK_END) == 0, PQIFY_TLS_ERR_CONFIG);
-    long n = ftell(f);
-    ENSURE(n >= 0 && n < (1L << 24), PQIFY_TLS_ERR_CONFIG);
-    ENSURE(fseek(f, 0, SEEK_SET) == 0, PQIFY_TLS_ERR_CONFIG);
+    long n = -1;
+    if (f == NULL) {
+        ret = config_error(cfg, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        ret = config_error(cfg, "%s: cannot read it (%s)", path, strerror(errno));
+        goto out;
+    }
+    if (n >= (1L << 24)) {
+        ret = config_error(cfg, "%s: %ld bytes, over the 16 MiB a PEM file may have", path, n);
+        goto out;
+    }
     p = malloc((size_t)n + 1);
     ENSURE(p != NULL, PQIFY_TLS_ERR_NO_MEMORY);
-    ENSURE(fread(p, 1, (size_t)n, f) == (size_t)n, PQIFY_TLS_ERR_CONFIG);
+    if (fread(p, 1, (size_t)n, f) != (size_t)n) {
+        ret = config_error(cfg, "%s: cannot read it (%s)", path, strerror(errno));
+        goto out;
+    }
     p[n] = 0;
     *data = p;
     *len = (size_t)n;
@@ -90,19 +122,29 @@ static int with_file(pqify_tls_config *cfg, const char *path,
 {
     char *data = NULL;
     size_t len = 0;
-    int ret = read_file(path, &data, &len);
+    cfg->err_detail[0] = 0;
+    int ret = read_file(cfg, path, &data, &len);
     if (ret == 0) {
         ret = load(cfg, data, len);
         tls_zeroize(data, len);
         free(data);
+        if (ret == PQIFY_TLS_ERR_CONFIG) {
+            /* name the file in front of what the loader said */
+            char words[sizeof cfg->err_detail];
+            snprintf(words, sizeof words, "%s", cfg->err_detail);
+            (void)config_error(cfg, "%s: %s", path, words);
+        }
     }
     return ret;
 }
 
-static int check_key_matches(const pqify_tls_config *cfg)
+static int check_key_matches(pqify_tls_config *cfg)
 {
-    if (cfg->leaf != NULL && cfg->key != NULL && X509_check_private_key(cfg->leaf, cfg->key) != 1)
-        return PQIFY_TLS_ERR_CONFIG;
+    if (cfg->leaf != NULL && cfg->key != NULL && X509_check_private_key(cfg->leaf, cfg->key) != 1) {
+        ERR_clear_error();
+        return config_error(cfg, "the private key does not match the certificate's public key "
+                                 "(a key and certificate from different pairs)");
+    }
     return 0;
 }
 
@@ -112,14 +154,22 @@ int pqify_tls_config_set_cert_chain_pem(pqify_tls_config *cfg, const char *pem, 
     X509 *x = NULL;
     BIO *bio = NULL;
     ENSURE(cfg != NULL && pem != NULL && len < INT32_MAX, PQIFY_TLS_ERR_ARG);
+    cfg->err_detail[0] = 0;
     free_chain(cfg);
     bio = BIO_new_mem_buf(pem, (int)len);
     ENSURE(bio != NULL, PQIFY_TLS_ERR_NO_MEMORY);
     while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-        ENSURE(cfg->n_certs < TLS_MAX_CERTS, PQIFY_TLS_ERR_CONFIG);
+        if (cfg->n_certs == TLS_MAX_CERTS) {
+            ret = config_error(cfg, "the certificate chain has more than %d certificates "
+                                    "(leaf and intermediates; leave the root out)", TLS_MAX_CERTS);
+            goto out;
+        }
         uint8_t *der = NULL;
         int n = i2d_X509(x, &der);
-        ENSURE(n > 0, PQIFY_TLS_ERR_CONFIG);
+        if (n <= 0) {
+            ret = config_error(cfg, "certificate %zu of the chain cannot be encoded", cfg->n_certs + 1);
+            goto out;
+        }
         cfg->cert_der[cfg->n_certs] = der;
         cfg->cert_der_len[cfg->n_certs] = (size_t)n;
         cfg->n_certs++;
@@ -130,11 +180,15 @@ int pqify_tls_config_set_cert_chain_pem(pqify_tls_config *cfg, const char *pem, 
         X509_free(x);
         x = NULL;
     }
-    ENSURE(cfg->n_certs > 0, PQIFY_TLS_ERR_CONFIG);
+    if (cfg->n_certs == 0) {
+        ret = config_error(cfg, "no PEM certificate in it (want -----BEGIN CERTIFICATE-----)");
+        goto out;
+    }
     TRY(check_key_matches(cfg));
 out:
     X509_free(x);
     BIO_free(bio);
+    ERR_clear_error();
     if (ret < 0 && cfg != NULL)
         free_chain(cfg);
     return ret;
@@ -151,21 +205,32 @@ int pqify_tls_config_set_key_pem(pqify_tls_config *cfg, const char *pem, size_t 
     int ret = 0;
     BIO *bio = NULL;
     ENSURE(cfg != NULL && pem != NULL && len < INT32_MAX, PQIFY_TLS_ERR_ARG);
+    cfg->err_detail[0] = 0;
     bio = BIO_new_mem_buf(pem, (int)len);
     ENSURE(bio != NULL, PQIFY_TLS_ERR_NO_MEMORY);
     EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
-    ENSURE(key != NULL, PQIFY_TLS_ERR_CONFIG);
+    if (key == NULL) {
+        ret = config_error(cfg, "no readable PEM private key in it (an encrypted key needs "
+                                "decrypting first: openssl pkey -in KEY -out PLAIN)");
+        goto out;
+    }
     EVP_PKEY_CTX_free(cfg->ecdsa_sign);
     cfg->ecdsa_sign = NULL;
     EVP_PKEY_free(cfg->key);
     cfg->key = key;
     memset(cfg->key_schemes, 0, sizeof cfg->key_schemes);
-    ENSURE(tls_schemes_for_key(key, cfg->key_schemes, 4) > 0, PQIFY_TLS_ERR_CONFIG);
+    if (tls_schemes_for_key(key, cfg->key_schemes, TLS_MAX_KEY_SCHEMES) == 0) {
+        char why[300];
+        tls_key_unusable_reason(key, why, sizeof why);
+        ret = config_error(cfg, "the private key cannot sign TLS 1.3: %s", why);
+        goto out;
+    }
     /* NULL (also on failure) only means the general path signs */
     cfg->ecdsa_sign = tls_ecdsa_sign_template(key);
     TRY(check_key_matches(cfg));
 out:
     BIO_free(bio);
+    ERR_clear_error();
     return ret;
 }
 
@@ -192,16 +257,23 @@ int pqify_tls_config_set_ca_pem(pqify_tls_config *cfg, const char *pem, size_t l
     X509_STORE *store = NULL;
     size_t n = 0;
     ENSURE(cfg != NULL && pem != NULL && len < INT32_MAX, PQIFY_TLS_ERR_ARG);
+    cfg->err_detail[0] = 0;
     store = X509_STORE_new();
     bio = BIO_new_mem_buf(pem, (int)len);
     ENSURE(store != NULL && bio != NULL, PQIFY_TLS_ERR_NO_MEMORY);
     while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-        ENSURE(X509_STORE_add_cert(store, x) == 1, PQIFY_TLS_ERR_CONFIG);
+        if (X509_STORE_add_cert(store, x) != 1) {
+            ret = config_error(cfg, "CA certificate %zu cannot be added to the trust store", n + 1);
+            goto out;
+        }
         X509_free(x);
         x = NULL;
         n++;
     }
-    ENSURE(n > 0, PQIFY_TLS_ERR_CONFIG);
+    if (n == 0) {
+        ret = config_error(cfg, "no PEM CA certificate in it (want -----BEGIN CERTIFICATE-----)");
+        goto out;
+    }
     X509_STORE_free(cfg->store);
     cfg->store = store;
     store = NULL;

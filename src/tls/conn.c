@@ -1,18 +1,10 @@
-/* Connection lifecycle, the record layer's reassembly, and the public calls. */
+/* Connection lifecycle, record reassembly and routing, and the public calls. */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "conn.h"
-
-uint64_t tls_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 size_t pqify_tls_conn_size(int handshaking)
 {
@@ -90,85 +82,6 @@ void pqify_tls_conn_free(pqify_tls_conn *c)
     free(c);
 }
 
-int tls_msg_begin(pqify_tls_buf *msg, uint8_t type, size_t *mark)
-{
-    int ret = tls_write_u8(msg, type);
-    return ret < 0 ? ret : tls_write_block_open(msg, 3, mark);
-}
-
-int tls_msg_end(pqify_tls_buf *msg, size_t mark)
-{
-    return tls_write_block_close(msg, 3, mark);
-}
-
-int tls_send_handshake_no_transcript(pqify_tls_conn *c, const pqify_tls_buf *msg, pqify_tls_buf *out)
-{
-    int ret = 0;
-    if (!c->wr.active)
-        return tls_record_plain(TLS_CT_HANDSHAKE, msg->base, msg->len, out);
-    for (size_t done = 0; done < msg->len;) {
-        size_t n = msg->len - done > TLS_MAX_PLAINTEXT ? TLS_MAX_PLAINTEXT : msg->len - done;
-        TRY(tls_record_seal(&c->wr, TLS_CT_HANDSHAKE, msg->base + done, n, out));
-        done += n;
-    }
-out:
-    return ret;
-}
-
-/* Queue a message; the flight goes out in as few records as possible. */
-int tls_send_handshake(pqify_tls_conn *c, const pqify_tls_buf *msg, pqify_tls_buf *out)
-{
-    int ret = 0;
-    (void)out;
-    TRY(tls_transcript_update(&c->hs->transcript, msg->base, msg->len));
-    TRY(tls_write_bytes(&c->hs->flight, msg->base, msg->len));
-out:
-    return ret;
-}
-
-int tls_flush_flight(pqify_tls_conn *c, pqify_tls_buf *out)
-{
-    int ret = 0;
-    if (c->hs == NULL || c->hs->flight.len == 0)
-        return 0;
-    TRY(tls_send_handshake_no_transcript(c, &c->hs->flight, out));
-    c->hs->flight.len = 0;
-out:
-    return ret;
-}
-
-int tls_send_compat_ccs(pqify_tls_conn *c, pqify_tls_buf *out)
-{
-    int ret = 0;
-    static const uint8_t one = 1;
-    if (c->hs->ccs_sent || c->hs->session_id_len == 0)
-        return 0;
-    TRY(tls_flush_flight(c, out));
-    TRY(tls_record_plain(TLS_CT_CCS, &one, 1, out));
-    c->hs->ccs_sent = 1;
-out:
-    return ret;
-}
-
-int tls_set_read_key(pqify_tls_conn *c, const uint8_t *secret)
-{
-    c->rd_changed = 1;
-    return tls_traffic_set(&c->rd, c->suite, secret, 0);
-}
-
-int tls_set_write_key(pqify_tls_conn *c, const uint8_t *secret, pqify_tls_buf *out)
-{
-    int ret = tls_flush_flight(c, out);
-    return ret < 0 ? ret : tls_traffic_set(&c->wr, c->suite, secret, 1);
-}
-
-void tls_established(pqify_tls_conn *c)
-{
-    c->state = ST_CONNECTED;
-    c->established = 1;
-    c->handshake_us = tls_now_us() - c->t_start_us;
-}
-
 /* Record the first error, send its alert, and return it. */
 static int fail(pqify_tls_conn *c, int err, pqify_tls_buf *out)
 {
@@ -199,6 +112,10 @@ static int take_record(pqify_tls_conn *c, const uint8_t *in, size_t avail, size_
         if (c->rec_len < TLS_RECORD_HEADER)
             goto out;
         uint8_t t = c->rec[0];
+        /* the first header tells a non-TLS peer ("SSH-2.0-...", "HTTP/1.1 ...") from a TLS
+         * one: a content type of RFC 8446 §5.1 or heartbeat (24), then major version 3 */
+        ENSURE(c->got_record || (t >= TLS_CT_CCS && t <= 24 && c->rec[1] == 3),
+               PQIFY_TLS_ERR_NOT_TLS);
         ENSURE(t == TLS_CT_CCS || t == TLS_CT_ALERT || t == TLS_CT_HANDSHAKE || t == TLS_CT_APPDATA,
                PQIFY_TLS_ERR_UNEXPECTED_MESSAGE);
         /* §5.1: legacy_record_version is ignored, but a TLS record has major version 3 */
@@ -206,6 +123,7 @@ static int take_record(pqify_tls_conn *c, const uint8_t *in, size_t avail, size_
         size_t len = (size_t)c->rec[3] << 8 | c->rec[4];
         ENSURE(len <= TLS_MAX_CIPHERTEXT, PQIFY_TLS_ERR_RECORD_OVERFLOW);
         ENSURE(len > 0 || t == TLS_CT_APPDATA, PQIFY_TLS_ERR_DECODE);
+        c->got_record = 1;
     }
     size_t want = TLS_RECORD_HEADER + ((size_t)c->rec[3] << 8 | c->rec[4]);
     size_t n = want - c->rec_len;
@@ -221,32 +139,46 @@ out:
     return ret;
 }
 
-/* Handshake bytes during the handshake: reassemble and dispatch whole messages. */
+/*
+ * Handshake bytes during the handshake: reassemble and dispatch whole messages. The
+ * record is taken in pieces that fit hs->msg, so a message of up to TLS_MAX_HS_MSG
+ * bytes followed by more in the same record (a large chain, then CertificateVerify)
+ * never overflows it.
+ */
 static int feed_handshake(pqify_tls_conn *c, const uint8_t *p, size_t len, pqify_tls_buf *out)
 {
     int ret = 0;
     tls_hs *hs = c->hs;
-    ENSURE(len <= sizeof hs->msg - hs->msg_len, PQIFY_TLS_ERR_DECODE);
-    memcpy(hs->msg + hs->msg_len, p, len);
-    hs->msg_len += len;
-    size_t off = 0;
-    while (c->hs != NULL && hs->msg_len - off >= 4) {
-        uint8_t *m = hs->msg + off;
-        size_t body = (size_t)m[1] << 16 | (size_t)m[2] << 8 | m[3];
-        ENSURE(body <= TLS_MAX_HS_MSG - 4, PQIFY_TLS_ERR_DECODE);
-        if (hs->msg_len - off < 4 + body)
+    for (;;) {
+        size_t n = sizeof hs->msg - hs->msg_len, off = 0;
+        n = n < len ? n : len;
+        memcpy(hs->msg + hs->msg_len, p, n);
+        hs->msg_len += n;
+        p += n;
+        len -= n;
+        uint8_t type;
+        size_t body;
+        while (c->hs != NULL && tls_msg_header(hs->msg + off, hs->msg_len - off, &type, &body)) {
+            ENSURE(body <= TLS_MAX_HS_MSG - TLS_HS_HEADER, PQIFY_TLS_ERR_MESSAGE_TOO_LARGE);
+            if (hs->msg_len - off < TLS_HS_HEADER + body)
+                break;
+            c->rd_changed = 0;
+            TRY(tls_dispatch(c, type, hs->msg + off, TLS_HS_HEADER + body, out));
+            off += TLS_HS_HEADER + body;
+            /* §5.1: a key change must fall on a record boundary */
+            if (c->rd_changed || c->established)
+                ENSURE(off == hs->msg_len && len == 0, PQIFY_TLS_ERR_UNEXPECTED_MESSAGE);
+            if (c->established)
+                return 0;
+        }
+        memmove(hs->msg, hs->msg + off, hs->msg_len - off);
+        hs->msg_len -= off;
+        if (len == 0)
             break;
-        c->rd_changed = 0;
-        TRY(tls_dispatch(c, m[0], m, 4 + body, out));
-        off += 4 + body;
-        /* §5.1: a key change must fall on a record boundary */
-        if (c->rd_changed || c->established)
-            ENSURE(off == hs->msg_len, PQIFY_TLS_ERR_UNEXPECTED_MESSAGE);
-        if (c->established)
-            return 0;
+        /* a full buffer always starts with a whole message (each fits), so each
+         * round dispatches one; this guards the loop all the same */
+        ENSURE(off > 0, PQIFY_TLS_ERR_INTERNAL);
     }
-    memmove(hs->msg, hs->msg + off, hs->msg_len - off);
-    hs->msg_len -= off;
 out:
     return ret;
 }
@@ -256,12 +188,13 @@ static int feed_post_handshake(pqify_tls_conn *c, const uint8_t *p, size_t len, 
 {
     int ret = 0;
     for (;;) {
-        size_t need = 4;
-        if (c->ph_len >= 4) {
-            need = 4 + ((size_t)c->ph[1] << 16 | (size_t)c->ph[2] << 8 | c->ph[3]);
+        size_t need = TLS_HS_HEADER, body;
+        uint8_t type;
+        if (tls_msg_header(c->ph, c->ph_len, &type, &body)) {
+            need = TLS_HS_HEADER + body;
             if (need > sizeof c->ph) {
                 /* only a NewSessionTicket may be this large; it is dropped unread */
-                ENSURE(c->ph[0] == TLS_HS_NEW_SESSION_TICKET, PQIFY_TLS_ERR_DECODE);
+                ENSURE(type == TLS_HS_NEW_SESSION_TICKET, PQIFY_TLS_ERR_DECODE);
                 ENSURE(!c->is_server, PQIFY_TLS_ERR_UNEXPECTED_MESSAGE);
                 c->ph_skip = need - c->ph_len;
                 c->ph_len = 0;
@@ -269,7 +202,7 @@ static int feed_post_handshake(pqify_tls_conn *c, const uint8_t *p, size_t len, 
             }
             if (c->ph_len == need) {
                 c->rd_changed = 0;
-                TRY(tls_on_post_handshake(c, c->ph[0], c->ph + 4, need - 4, out));
+                TRY(tls_dispatch(c, type, c->ph, need, out));
                 c->ph_len = 0;
                 /* §5.1: nothing may follow a KeyUpdate in its record */
                 if (c->rd_changed)
@@ -294,6 +227,12 @@ static int feed_post_handshake(pqify_tls_conn *c, const uint8_t *p, size_t len, 
     }
 out:
     return ret;
+}
+
+/* A handshake message is partly read (during or after the handshake). */
+static int handshake_fragment_pending(const pqify_tls_conn *c)
+{
+    return (c->hs != NULL && c->hs->msg_len > 0) || c->ph_len > 0 || c->ph_skip > 0;
 }
 
 /* One whole record in c->rec: unprotect and route its content. */
@@ -334,6 +273,10 @@ static int process_record(pqify_tls_conn *c, pqify_tls_buf *plaintext, pqify_tls
         ENSURE(type != TLS_CT_APPDATA, PQIFY_TLS_ERR_UNEXPECTED_MESSAGE);
         ENSURE(len <= TLS_MAX_PLAINTEXT, PQIFY_TLS_ERR_RECORD_OVERFLOW);
     }
+    /* §5.1: "if a handshake message is split over two or more records, there MUST
+     * NOT be any other records between them" */
+    ENSURE(type == TLS_CT_HANDSHAKE || !handshake_fragment_pending(c),
+           PQIFY_TLS_ERR_UNEXPECTED_MESSAGE);
     switch (type) {
     case TLS_CT_HANDSHAKE:
         ENSURE(len > 0, PQIFY_TLS_ERR_UNEXPECTED_MESSAGE);

@@ -32,7 +32,7 @@ enum { TLS_SIGN_NONE, TLS_SIGN_WAITING, TLS_SIGN_DONE, TLS_SIGN_FAILED };
 #define TLS_MAX_HS_MSG 32768       /* largest handshake message accepted */
 #define TLS_MAX_SHARES 2           /* key shares a client sends */
 #define TLS_MAX_COOKIE 2048       /* longer HRR cookies are refused */
-#define TLS_MAX_PEER_SCHEMES 64
+#define TLS_MAX_PEER_SCHEMES 64    /* of the peer's schemes, those we can sign with */
 #define TLS_MAX_POST_HS_MSG 2048   /* KeyUpdate, NewSessionTicket; larger tickets are skipped unread */
 #define TLS_MAX_TICKET 2000        /* a peer's ticket we keep; ours are about 200 bytes */
 #define TLS_SCRATCH 8192
@@ -135,6 +135,7 @@ struct pqify_tls_conn {
     uint8_t rec[TLS_RECORD_HEADER + TLS_MAX_CIPHERTEXT];
     size_t rec_len;
     size_t rec_used;         /* most of rec ever written: what conn_free wipes */
+    int got_record;          /* a record header was accepted (the peer speaks TLS) */
 
     tls_hs *hs;              /* NULL once established */
 
@@ -155,7 +156,7 @@ struct pqify_tls_conn {
     uint64_t key_updates_sent, key_updates_received;
 };
 
-/* conn.c */
+/* flight.c */
 MUST_USE int tls_send_handshake(pqify_tls_conn *c, const pqify_tls_buf *msg, pqify_tls_buf *out);
 MUST_USE int tls_send_handshake_no_transcript(pqify_tls_conn *c, const pqify_tls_buf *msg,
                                               pqify_tls_buf *out);
@@ -187,6 +188,9 @@ MUST_USE int tls_client_on_finished(pqify_tls_conn *, const uint8_t *, size_t, p
 MUST_USE int tls_server_on_client_hello(pqify_tls_conn *, const uint8_t *, size_t, pqify_tls_buf *);
 MUST_USE int tls_server_on_finished(pqify_tls_conn *, const uint8_t *, size_t, pqify_tls_buf *);
 /* shared by both roles (handshake_auth.c) */
+/* Keep, from the peer's signature_algorithms (any length), the schemes we can
+ * sign with: hs->peer_schemes. */
+void tls_note_peer_schemes(pqify_tls_conn *c, tls_reader list);
 /* Our first signature scheme that the peer accepts (hs->peer_schemes). */
 MUST_USE int tls_pick_scheme(const pqify_tls_conn *c, uint16_t *scheme);
 /* Queue Certificate and CertificateVerify, then run `then` (the rest of the
@@ -267,8 +271,8 @@ MUST_USE int tls_encrypted_extensions_write(const pqify_tls_conn *c, int ack_sni
 /* certificate.c (Certificate and CertificateRequest) */
 MUST_USE int tls_certificate_parse(const uint8_t *body, size_t len, STACK_OF(X509) **chain);
 MUST_USE int tls_certificate_write(const pqify_tls_config *cfg, int send_chain, pqify_tls_buf *msg);
-MUST_USE int tls_certificate_request_parse(const uint8_t *body, size_t len, uint16_t *schemes,
-                                           size_t max, size_t *n);
+/* schemes: the signature_algorithms list (even, non-empty), read where it lies */
+MUST_USE int tls_certificate_request_parse(const uint8_t *body, size_t len, tls_reader *schemes);
 MUST_USE int tls_certificate_request_write(pqify_tls_buf *msg);
 
 /* certificate_verify.c */
@@ -287,8 +291,10 @@ MUST_USE int tls_finished_write(const uint8_t *verify_data, size_t len, pqify_tl
 /* key_update.c */
 MUST_USE int tls_key_update_parse(const uint8_t *body, size_t len, int *update_requested);
 MUST_USE int tls_key_update_write(int update_requested, pqify_tls_buf *msg);
-MUST_USE int tls_on_post_handshake(pqify_tls_conn *c, uint8_t type, const uint8_t *body,
-                                   size_t len, pqify_tls_buf *out);
+/* After the handshake, from the state table (ST_CONNECTED rows) */
+MUST_USE int tls_on_key_update(pqify_tls_conn *c, const uint8_t *msg, size_t len, pqify_tls_buf *out);
+MUST_USE int tls_on_new_session_ticket(pqify_tls_conn *c, const uint8_t *msg, size_t len,
+                                       pqify_tls_buf *out);
 
 /* pre_shared_key.c (§4.2.9, §4.2.11) */
 MUST_USE int tls_pre_shared_key_parse(tls_reader *body, tls_client_hello *ch);
@@ -324,9 +330,6 @@ MUST_USE int tls_alert_send(pqify_tls_conn *c, uint8_t level, uint8_t desc, pqif
 /* Turn a received alert into the connection's error (0 for close_notify). */
 int tls_alert_received(pqify_tls_conn *c, uint8_t level, uint8_t desc);
 
-/* handshake message header helpers (conn.c) */
-MUST_USE int tls_msg_begin(pqify_tls_buf *msg, uint8_t type, size_t *mark);
-MUST_USE int tls_msg_end(pqify_tls_buf *msg, size_t mark);
 
 
 

@@ -211,3 +211,43 @@ int tls_write_block_close(pqify_tls_buf *b, size_t prefix_bytes, size_t mark)
         b->base[mark + i] = (uint8_t)(n >> (8 * (prefix_bytes - 1 - i)));
     return 0;
 }
+
+void tls_u16_set_clear(tls_u16_set *s)
+{
+    memset(s->bits, 0, sizeof s->bits);
+}
+
+int tls_u16_set_add(tls_u16_set *s, uint16_t v)
+{
+    uint64_t bit = (uint64_t)1 << (v & 63);
+    int fresh = (s->bits[v >> 6] & bit) == 0;
+    s->bits[v >> 6] |= bit;
+    return fresh;
+}
+
+int tls_u16_set_has(const tls_u16_set *s, uint16_t v)
+{
+    return (s->bits[v >> 6] >> (v & 63)) & 1;
+}
+
+/* ---- handshake message framing (RFC 8446 §4: type, uint24 length, body) ---- */
+
+int tls_msg_begin(pqify_tls_buf *msg, uint8_t type, size_t *mark)
+{
+    int ret = tls_write_u8(msg, type);
+    return ret < 0 ? ret : tls_write_block_open(msg, 3, mark);
+}
+
+int tls_msg_end(pqify_tls_buf *msg, size_t mark)
+{
+    return tls_write_block_close(msg, 3, mark);
+}
+
+int tls_msg_header(const uint8_t *p, size_t n, uint8_t *type, size_t *body_len)
+{
+    if (n < TLS_HS_HEADER)
+        return 0;
+    *type = p[0];
+    *body_len = (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+    return 1;
+}

@@ -1,9 +1,19 @@
-/* KEM halves of key exchange: ML-KEM (FIPS 203) and round-3 Kyber through pqify_kem. */
+/*
+ * KEM halves of key exchange: ML-KEM (FIPS 203) and round-3 Kyber through pqify_kem.
+ * A handshake has one randomness source, libcrypto's RAND_bytes (also ECDH keys,
+ * randoms, cookies): the KEM's _derand entry points take its coins, and the kem
+ * layer's own getrandom(2) is not used here.
+ */
+#include <openssl/rand.h>
+
 #include "internal.h"
 
 static int kem_client_share(const tls_kx_part *p, tls_group_state *st, uint8_t *share)
 {
-    int r = pqify_kem_keypair(p->kem, share, p->kem->ek_bytes, st->dk, p->kem->dk_bytes);
+    uint8_t seed[PQIFY_KEM_SEED_BYTES];   /* ML-KEM d || z; Kyber's keypair coins */
+    int r = RAND_bytes(seed, sizeof seed) == 1 ? p->kem->keypair_derand(share, st->dk, seed)
+                                                : PQIFY_ERR_RNG;
+    tls_zeroize(seed, sizeof seed);
     if (r < 0)
         return r == PQIFY_ERR_RNG ? PQIFY_TLS_ERR_RNG : PQIFY_TLS_ERR_INTERNAL;
     st->dk_len = p->kem->dk_bytes;
@@ -13,13 +23,18 @@ static int kem_client_share(const tls_kx_part *p, tls_group_state *st, uint8_t *
 static int kem_server_exchange(const tls_kx_part *p, const uint8_t *client_share,
                                uint8_t *server_share, uint8_t *secret)
 {
-    int r = pqify_kem_encaps(p->kem, server_share, p->kem->ct_bytes, secret, PQIFY_KEM_SS_BYTES,
-                             client_share, p->kem->ek_bytes);
+    uint8_t m[PQIFY_KEM_MSG_BYTES];   /* FIPS 203 Alg. 17's m; Kyber's encaps coins */
+    int r = RAND_bytes(m, sizeof m) == 1
+                ? p->kem->encaps_derand(server_share, secret, client_share, m)
+                : PQIFY_ERR_RNG;
+    tls_zeroize(m, sizeof m);
     /* FIPS 203 §7.2 modulus check failed: DESIGN.md asks for illegal_parameter */
     if (r == PQIFY_ERR_INVALID_EK)
         return PQIFY_TLS_ERR_BAD_EK;
-    if (r < 0)
+    if (r < 0) {
+        tls_zeroize(secret, PQIFY_KEM_SS_BYTES);
         return r == PQIFY_ERR_RNG ? PQIFY_TLS_ERR_RNG : PQIFY_TLS_ERR_INTERNAL;
+    }
     return 0;
 }
 

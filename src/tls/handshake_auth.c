@@ -6,11 +6,41 @@
 
 #include "conn.h"
 
+static void my_schemes(const pqify_tls_config *cfg, const uint16_t **mine, size_t *n_mine)
+{
+    *mine = cfg->have_signer ? cfg->signer.schemes : cfg->key_schemes;
+    *n_mine = cfg->have_signer ? cfg->signer.n_schemes : TLS_MAX_KEY_SCHEMES;
+}
+
+/*
+ * §4.2.3: the peer's list is read to its end, however long (clients send hundreds),
+ * and only the entries we could sign with are kept: a supported scheme listed
+ * last is found, and nothing about the list's length is capped.
+ */
+void tls_note_peer_schemes(pqify_tls_conn *c, tls_reader list)
+{
+    const uint16_t *mine;
+    size_t n_mine;
+    uint16_t s;
+    tls_hs *hs = c->hs;
+    my_schemes(c->cfg, &mine, &n_mine);
+    hs->n_peer_schemes = 0;
+    while (tls_read_u16(&list, &s) == 0 && hs->n_peer_schemes < TLS_MAX_PEER_SCHEMES) {
+        int usable = 0, noted = 0;
+        for (size_t i = 0; i < n_mine; i++)
+            usable |= s != 0 && mine[i] == s;
+        for (size_t j = 0; j < hs->n_peer_schemes; j++)
+            noted |= hs->peer_schemes[j] == s;
+        if (usable && !noted)
+            hs->peer_schemes[hs->n_peer_schemes++] = s;
+    }
+}
+
 int tls_pick_scheme(const pqify_tls_conn *c, uint16_t *scheme)
 {
-    const pqify_tls_config *cfg = c->cfg;
-    const uint16_t *mine = cfg->have_signer ? cfg->signer.schemes : cfg->key_schemes;
-    size_t n_mine = cfg->have_signer ? cfg->signer.n_schemes : 4;
+    const uint16_t *mine;
+    size_t n_mine;
+    my_schemes(c->cfg, &mine, &n_mine);
     for (size_t i = 0; i < n_mine; i++)
         for (size_t j = 0; mine[i] != 0 && j < c->hs->n_peer_schemes; j++)
             if (mine[i] == c->hs->peer_schemes[j]) {

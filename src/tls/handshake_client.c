@@ -213,8 +213,9 @@ int tls_client_on_certificate_request(pqify_tls_conn *c, const uint8_t *msg, siz
     int ret = 0;
     tls_hs *hs = c->hs;
     (void)out;
-    TRY(tls_certificate_request_parse(msg + 4, len - 4, hs->peer_schemes, TLS_MAX_PEER_SCHEMES,
-                                      &hs->n_peer_schemes));
+    tls_reader schemes;
+    TRY(tls_certificate_request_parse(msg + 4, len - 4, &schemes));
+    tls_note_peer_schemes(c, schemes);
     hs->cert_requested = 1;
     TRY(tls_transcript_update(&hs->transcript, msg, len));
     c->state = ST_CLIENT_WAIT_CERT;

@@ -19,21 +19,22 @@ static int choose_cipher(const pqify_tls_config *cfg, tls_reader offered, const 
     return PQIFY_TLS_ERR_NO_COMMON_CIPHER;
 }
 
-/* §4.2.8: every share must be for a group in supported_groups */
+/* §4.2.8: every share must be for a group in supported_groups (one pass over
+ * each list, however long) */
 static int check_shares_in_groups(const tls_client_hello *ch, size_t *n_shares)
 {
     int ret = 0;
-    tls_reader shares = ch->key_shares, s;
+    tls_reader shares = ch->key_shares, groups = ch->groups, s;
+    tls_u16_set offered;
     size_t n = 0;
+    uint16_t g;
+    tls_u16_set_clear(&offered);
+    while (tls_read_u16(&groups, &g) == 0)
+        (void)tls_u16_set_add(&offered, g);
     while (tls_reader_left(&shares) > 0) {
-        uint16_t g, v;
-        int found = 0;
         TRY(tls_read_u16(&shares, &g));
         TRY(tls_read_block(&shares, 2, &s));
-        tls_reader groups = ch->groups;
-        while (tls_read_u16(&groups, &v) == 0)
-            found |= v == g;
-        ENSURE(found, PQIFY_TLS_ERR_ILLEGAL_PARAMETER);
+        ENSURE(tls_u16_set_has(&offered, g), PQIFY_TLS_ERR_ILLEGAL_PARAMETER);
         n++;
     }
     *n_shares = n;
@@ -173,6 +174,9 @@ int tls_server_on_client_hello(pqify_tls_conn *c, const uint8_t *msg, size_t len
         ENSURE(ch.has_cookie && ch.cookie_len == hs->cookie_len &&
                    memcmp(ch.cookie, hs->cookie, hs->cookie_len) == 0,
                PQIFY_TLS_ERR_SECOND_CLIENT_HELLO);
+        /* §4.2.10: early data can only follow the first hello; from here on a record
+         * that does not open is bad_record_mac (§5.2), not refused 0-RTT */
+        hs->early_data_skip = 0;
     } else {
         memcpy(hs->ch1_fingerprint, fp, 32);
         /* §4.2.10: we never accept early data, so a client that offered it may
@@ -193,12 +197,7 @@ int tls_server_on_client_hello(pqify_tls_conn *c, const uint8_t *msg, size_t len
     c->group = tls_group_by_id(group_id);
     ENSURE(c->group != NULL, PQIFY_TLS_ERR_INTERNAL);
 
-    hs->n_peer_schemes = 0;
-    for (tls_reader it = ch.sigalgs; hs->n_peer_schemes < TLS_MAX_PEER_SCHEMES;) {
-        if (tls_read_u16(&it, &hs->peer_schemes[hs->n_peer_schemes]) < 0)
-            break;
-        hs->n_peer_schemes++;
-    }
+    tls_note_peer_schemes(c, ch.sigalgs);
     /* refuse before the ServerHello if we cannot sign anything the client accepts */
     TRY(tls_pick_scheme(c, &hs->my_scheme));
     note_server_name(c, &ch);

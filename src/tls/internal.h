@@ -9,6 +9,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
+#include "../kem/ct.h"
 #include "pqify/kem.h"
 #include "pqify/tls.h"
 
@@ -112,6 +113,9 @@ enum {
     TLS_SIG_RSA_PSS_RSAE_SHA384 = 0x0805,
     TLS_SIG_RSA_PSS_RSAE_SHA512 = 0x0806,
     TLS_SIG_ED25519 = 0x0807,
+    TLS_SIG_RSA_PSS_PSS_SHA256 = 0x0809,   /* keys that are id-RSASSA-PSS (RFC 8446 §4.2.3) */
+    TLS_SIG_RSA_PSS_PSS_SHA384 = 0x080a,
+    TLS_SIG_RSA_PSS_PSS_SHA512 = 0x080b,
 };
 
 /* ---- cursors (cursor.c): the only way wire bytes are read or written ---- */
@@ -136,6 +140,26 @@ MUST_USE int tls_read_block(tls_reader *r, size_t prefix_bytes, tls_reader *sub)
 /* The block must be fully consumed (DECODE otherwise). */
 MUST_USE int tls_read_end(const tls_reader *r);
 
+/* Handshake message framing (RFC 8446 §4): type, uint24 length, body. begin writes
+ * the type and opens the length; end closes it. */
+#define TLS_HS_HEADER 4
+MUST_USE int tls_msg_begin(pqify_tls_buf *msg, uint8_t type, size_t *mark);
+MUST_USE int tls_msg_end(pqify_tls_buf *msg, size_t mark);
+/* 1 with the type and body length when p[0..n) holds a whole header, else 0. */
+int tls_msg_header(const uint8_t *p, size_t n, uint8_t *type, size_t *body_len);
+
+/* A set of 16-bit code points (extension types, groups): duplicate checks over
+ * lists of any length in one pass, without a cap on how many entries a peer sends. */
+#define TLS_MAX_KEY_SCHEMES 4   /* schemes one private key can make */
+
+typedef struct tls_u16_set {
+    uint64_t bits[65536 / 64];
+} tls_u16_set;
+void tls_u16_set_clear(tls_u16_set *s);
+/* 1 if v was new (now added), 0 if it was already there. */
+int tls_u16_set_add(tls_u16_set *s, uint16_t v);
+int tls_u16_set_has(const tls_u16_set *s, uint16_t v);
+
 /* Writers append to a pqify_tls_buf. */
 MUST_USE int tls_buf_reserve(pqify_tls_buf *b, size_t extra);
 MUST_USE int tls_write_u8(pqify_tls_buf *b, uint8_t v);
@@ -149,11 +173,23 @@ MUST_USE int tls_write_bytes(pqify_tls_buf *b, const void *p, size_t n);
 MUST_USE int tls_write_block_open(pqify_tls_buf *b, size_t prefix_bytes, size_t *mark);
 MUST_USE int tls_write_block_close(pqify_tls_buf *b, size_t prefix_bytes, size_t mark);
 
-/* ---- constant time (ct.c) ---- */
-/* 1 if equal (or all zero) else 0, without branching on the data. */
-int tls_ct_equal(const uint8_t *a, const uint8_t *b, size_t n);
-int tls_ct_is_zero(const uint8_t *a, size_t n);
-void tls_zeroize(void *p, size_t n);
+/* ---- constant time: the one helper set of src/kem/ct.h (value barrier included) ---- */
+/* 1 if equal (or all zero) else 0; every byte is read and the data never branches.
+ * The 0/1 answer itself is public (a Finished or binder verifies or not). */
+static inline int tls_ct_equal(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    return 1 & ~pqify_ct_compare(a, b, n);
+}
+static inline int tls_ct_is_zero(const uint8_t *a, size_t n)
+{
+    return 1 & pqify_ct_is_zero(a, n);
+}
+/* pqify_ct_zeroize (a wipe the compiler keeps), tolerating NULL and 0 */
+static inline void tls_zeroize(void *p, size_t n)
+{
+    if (p != NULL && n != 0)
+        pqify_ct_zeroize(p, n);
+}
 
 /* ---- algorithms fetched once per process (crypto.c) ---- */
 
@@ -326,9 +362,10 @@ const char *tls_alert_name(int alert);
 /* ---- configuration (config.c) ---- */
 
 #define TLS_MAX_GROUPS 16
-#define TLS_MAX_CERTS 8
+#define TLS_MAX_CERTS 16   /* own chain; a peer's is bounded by TLS_MAX_HS_MSG only */
 
 struct pqify_tls_config {
+    char err_detail[384];    /* words for the last PQIFY_TLS_ERR_CONFIG, or "" */
     /* own chain, DER, leaf first */
     uint8_t *cert_der[TLS_MAX_CERTS];
     size_t cert_der_len[TLS_MAX_CERTS];
@@ -340,7 +377,7 @@ struct pqify_tls_config {
     EVP_PKEY_CTX *ecdsa_sign;
     pqify_tls_signer signer;
     int have_signer;
-    uint16_t key_schemes[4];
+    uint16_t key_schemes[TLS_MAX_KEY_SCHEMES];   /* 0-terminated when shorter */
 
     X509_STORE *store;
     int have_ca;
@@ -377,6 +414,8 @@ size_t tls_config_share_groups(const pqify_tls_config *cfg, uint16_t *ids, size_
 
 /* ---- signatures (signature.c) ---- */
 size_t tls_schemes_for_key(EVP_PKEY *key, uint16_t *out, size_t max);
+/* Words for why tls_schemes_for_key found no scheme for this key. */
+void tls_key_unusable_reason(EVP_PKEY *key, char *why, size_t cap);
 /* For an ECDSA key, a signing context to dup per signature; NULL otherwise. */
 EVP_PKEY_CTX *tls_ecdsa_sign_template(EVP_PKEY *key);
 /* scheme is one of tls_schemes_for_key(key): the caller picks it from that list. */

@@ -22,30 +22,19 @@ out:
     return ret;
 }
 
-int tls_on_post_handshake(pqify_tls_conn *c, uint8_t type, const uint8_t *body, size_t len,
-                          pqify_tls_buf *out)
+/* §4.6.3, in state CONNECTED (state_machine.c) */
+int tls_on_key_update(pqify_tls_conn *c, const uint8_t *msg, size_t len, pqify_tls_buf *out)
 {
     int ret = 0;
     int requested = 0;
-    switch (type) {
-    case TLS_HS_NEW_SESSION_TICKET:
-        ENSURE(!c->is_server, PQIFY_TLS_ERR_UNEXPECTED_MESSAGE);
-        TRY(tls_client_on_new_session_ticket(c, body, len));
-        break;
-    case TLS_HS_KEY_UPDATE:
-        TRY(tls_key_update_parse(body, len, &requested));
-        /* bound a peer that sends KeyUpdates and nothing else */
-        ENSURE(++c->key_updates_in_a_row <= TLS_MAX_KEY_UPDATES_IN_A_ROW,
-               PQIFY_TLS_ERR_KEY_UPDATE_LIMIT);
-        TRY(tls_traffic_update(&c->rd, 0));
-        c->rd_changed = 1;
-        c->key_updates_received++;
-        if (requested && !c->sent_close)
-            TRY(pqify_tls_key_update(c, 0, out));
-        break;
-    default:
-        ret = PQIFY_TLS_ERR_UNEXPECTED_MESSAGE;
-    }
+    TRY(tls_key_update_parse(msg + TLS_HS_HEADER, len - TLS_HS_HEADER, &requested));
+    /* bound a peer that sends KeyUpdates and nothing else */
+    ENSURE(++c->key_updates_in_a_row <= TLS_MAX_KEY_UPDATES_IN_A_ROW, PQIFY_TLS_ERR_KEY_UPDATE_LIMIT);
+    TRY(tls_traffic_update(&c->rd, 0));
+    c->rd_changed = 1;
+    c->key_updates_received++;
+    if (requested && !c->sent_close)
+        TRY(pqify_tls_key_update(c, 0, out));
 out:
     return ret;
 }

@@ -216,6 +216,15 @@ out:
     return ret;
 }
 
+/* §4.6.1, in state CONNECTED (state_machine.c): only a server sends tickets */
+int tls_on_new_session_ticket(pqify_tls_conn *c, const uint8_t *msg, size_t len, pqify_tls_buf *out)
+{
+    (void)out;
+    if (c->is_server)
+        return PQIFY_TLS_ERR_UNEXPECTED_MESSAGE;
+    return tls_client_on_new_session_ticket(c, msg + TLS_HS_HEADER, len - TLS_HS_HEADER);
+}
+
 int tls_client_on_new_session_ticket(pqify_tls_conn *c, const uint8_t *body, size_t len)
 {
     int ret = 0;

@@ -21,6 +21,9 @@ static const struct {
     {ST_SERVER_WAIT_CERT, TLS_HS_CERTIFICATE, tls_on_certificate},
     {ST_SERVER_WAIT_CV, TLS_HS_CERTIFICATE_VERIFY, tls_on_certificate_verify},
     {ST_SERVER_WAIT_FINISHED, TLS_HS_FINISHED, tls_server_on_finished},
+    /* §4.6: after the handshake (no post-handshake authentication is offered) */
+    {ST_CONNECTED, TLS_HS_NEW_SESSION_TICKET, tls_on_new_session_ticket},
+    {ST_CONNECTED, TLS_HS_KEY_UPDATE, tls_on_key_update},
 };
 
 int tls_dispatch(pqify_tls_conn *c, uint8_t type, const uint8_t *msg, size_t len, pqify_tls_buf *out)

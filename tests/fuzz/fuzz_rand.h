@@ -4,8 +4,9 @@
  * and the HelloRetryRequest cookie; a definition in the executable takes precedence
  * over the shared libcrypto one, so those bytes repeat from run to run and a
  * recorded second ClientHello still carries the cookie the server expects.
- * (Key generation inside libcrypto and the KEM's getrandom stay random: the
- * harnesses cope with that, see fuzz_server.c and fuzz_client.c.)
+ * The engine's KEM coins come from RAND_bytes too (group_kem.c), so ML-KEM and Kyber
+ * keys repeat as well. (Key generation inside libcrypto stays random: the harnesses
+ * cope with that, see fuzz_server.c and fuzz_client.c.)
  * Include from exactly one file per executable.
  */
 #ifndef PQIFY_FUZZ_RAND_H

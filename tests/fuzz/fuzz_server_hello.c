@@ -46,11 +46,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     case 5: {
-        uint16_t schemes[TLS_MAX_PEER_SCHEMES];
-        size_t n = 0;
-        if (tls_certificate_request_parse(body, len, schemes, TLS_MAX_PEER_SCHEMES, &n) == 0 &&
-            n > TLS_MAX_PEER_SCHEMES)
-            __builtin_trap();
+        tls_reader schemes;
+        if (tls_certificate_request_parse(body, len, &schemes) == 0) {
+            /* the list lies inside the message, even and non-empty */
+            if (schemes.len < 2 || schemes.len % 2 != 0)
+                __builtin_trap();
+            check_inside(schemes.base, schemes.len, body, len);
+        }
         break;
     }
     case 6: {

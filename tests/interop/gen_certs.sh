@@ -3,9 +3,12 @@
 # private keys are never committed). Usage: gen_certs.sh <dir>
 #   <dir>/ca.pem                        the test CA (ECDSA P-256)
 #   <dir>/other-ca.pem                  a CA that signed nothing we use
-#   <dir>/server-{p256,p384,rsa,ed25519}.{pem,key}
+#   <dir>/server-{p256,p384,rsa,rsapss,ed25519}.{pem,key}
 #                                       CN=localhost, SAN DNS:localhost, IP:127.0.0.1
-#   <dir>/client-{p256,rsa}.{pem,key}   CN=pqify-test-client[-rsa], clientAuth
+#   <dir>/client-{p256,rsa,rsapss}.{pem,key}
+#                                       CN=pqify-test-client[-rsa|-rsapss], clientAuth
+# rsapss keys are id-RSASSA-PSS (RFC 4055), not rsaEncryption: TLS 1.3 signs with
+# them through rsa_pss_pss_sha256/384/512 only.
 #   <dir>/client-other.{pem,key}        CN=pqify-stranger, signed by other-ca
 # Idempotent: an existing complete, unexpired set is kept.
 set -euo pipefail
@@ -17,6 +20,7 @@ cd "$dir"
 if [ -f .complete ]; then
   fresh=1
   for f in *.pem; do openssl x509 -in "$f" -noout -checkend 86400 >/dev/null 2>&1 || fresh=0; done
+  [ -f server-rsapss.pem ] && [ -f client-rsapss.pem ] || fresh=0
   [ "$fresh" = 1 ] && exit 0
   rm -f ./*.pem ./*.key ./*.srl .complete
 fi
@@ -27,6 +31,7 @@ newkey() {  # newkey <file> <kind>
     p256)    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" ;;
     p384)    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$1" ;;
     rsa)     openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$1" ;;
+    rsapss)  openssl genpkey -algorithm RSA-PSS -pkeyopt rsa_keygen_bits:2048 -out "$1" ;;
     ed25519) openssl genpkey -algorithm ED25519 -out "$1" ;;
   esac 2>/dev/null
 }
@@ -50,13 +55,14 @@ leaf() {  # leaf <name> <kind> <CN> <extfile-lines...>
 
 mkca ca "pqify interop test CA"
 mkca other-ca "pqify unrelated CA"
-for k in p256 p384 rsa ed25519; do
+for k in p256 p384 rsa rsapss ed25519; do
   leaf "server-$k" "$k" localhost \
     "basicConstraints=CA:FALSE" "extendedKeyUsage=serverAuth" \
     "subjectAltName=DNS:localhost,IP:127.0.0.1"
 done
 leaf client-p256 p256 pqify-test-client "basicConstraints=CA:FALSE" "extendedKeyUsage=clientAuth"
 leaf client-rsa rsa pqify-test-client-rsa "basicConstraints=CA:FALSE" "extendedKeyUsage=clientAuth"
+leaf client-rsapss rsapss pqify-test-client-rsapss "basicConstraints=CA:FALSE" "extendedKeyUsage=clientAuth"
 signer=other-ca leaf client-other p256 pqify-stranger "basicConstraints=CA:FALSE" "extendedKeyUsage=clientAuth"
 for f in *.pem; do openssl x509 -in "$f" -noout >/dev/null; done
 touch .complete

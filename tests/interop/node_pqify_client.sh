@@ -98,7 +98,7 @@ node_server $srv groups=X25519:P-256:P-384 && {
   expect "one error line" "$(grep -c . "$cli_err")" 1
 }
 
-for k in p256 p384 rsa ed25519; do
+for k in p256 p384 rsa rsapss ed25519; do
   begin "server certificate $k"
   node_server cert=$certs/server-$k.pem key=$certs/server-$k.key || continue
   pqify_connect "$srv_port" "$payload" --ca "$certs/ca.pem" --servername localhost
@@ -137,7 +137,7 @@ node_server $srv && {
   expect_match "error says why" "$(cat "$cli_err")" 'handshake .*failed: .*unknown_ca'
 }
 
-for k in p256 rsa; do
+for k in p256 rsa rsapss; do
   begin "mutual TLS, client certificate $k"
   node_server $srv ca=$certs/ca.pem || continue
   pqify_connect "$srv_port" "$payload" --ca "$certs/ca.pem" --servername localhost \
@@ -146,6 +146,7 @@ for k in p256 rsa; do
   check_ok X25519MLKEM768 no
   want=pqify-test-client
   [ "$k" = rsa ] && want=pqify-test-client-rsa
+  [ "$k" = rsapss ] && want=pqify-test-client-rsapss
   expect "node saw the client certificate" "$(jfield "$srv_log" accepted client_cert)" "$want"
   expect "node authorized it" "$(jfield "$srv_log" accepted authorized)" true
 done

@@ -99,7 +99,7 @@ pqify_serve "${srv[@]}" --pq required && {
   expect_match "pqify says why" "$(cat "$srv_log")" 'handshake with 127\.0\.0\.1:[0-9]+ failed: .*post-quantum.*insufficient_security'
 }
 
-for k in p256 p384 rsa ed25519; do
+for k in p256 p384 rsa rsapss ed25519; do
   begin "server certificate $k"
   pqify_serve --cert "$certs/server-$k.pem" --key "$certs/server-$k.key" || continue
   node_client "$srv_port" ca=$certs/ca.pem
@@ -108,7 +108,7 @@ for k in p256 p384 rsa ed25519; do
   expect "node verified the certificate" "$(jfield "$nc_log" connected server_cert)" localhost
 done
 
-for k in p256 rsa; do
+for k in p256 rsa rsapss; do
   begin "mutual TLS, client certificate $k"
   pqify_serve "${srv[@]}" --ca "$certs/ca.pem" || continue
   node_client "$srv_port" ca=$certs/ca.pem cert=$certs/client-$k.pem key=$certs/client-$k.key
@@ -116,6 +116,7 @@ for k in p256 rsa; do
   check_ok X25519MLKEM768 no
   want=pqify-test-client
   [ "$k" = rsa ] && want=pqify-test-client-rsa
+  [ "$k" = rsapss ] && want=pqify-test-client-rsapss
   expect "client_cert" "$(field "$(accepted_line)" client_cert)" "CN=$want"
 done
 begin "mutual TLS: no client certificate -> certificate_required"

@@ -45,6 +45,11 @@ static const char *const nc_server_names[NC_SRV_N] = {"default", "all", "require
     "X25519Kyber768Draft00,X25519Kyber512Draft00,P256Kyber768Draft00,P256Kyber512,x25519,"    \
     "secp256r1,secp384r1"
 
+typedef struct nc_bytes {
+    uint8_t *p;
+    size_t len, cap;
+} nc_bytes;
+
 /* A forged case gets the client's handshake write key (fresh, sequence 0). */
 typedef struct nc_forge {
     tls_traffic *c_hs;   /* client_handshake_traffic_secret, encrypt */
@@ -70,6 +75,14 @@ typedef struct nc_case {
     int sealed_alert;      /* raw: the server has keys by then, its alert is encrypted */
     int err;               /* the engine's error; 0 = the handshake must succeed */
     int alert;             /* the alert sent; -1 none */
+    /* forged: rewrite the extensions of the client's first ClientHello before it
+     * goes out (the client's transcript is rebuilt over the new bytes) */
+    void (*edit_ch)(nc_bytes *exts, const uint8_t *orig, size_t len);
+    /* forged: the client offers x25519 first (a share for it alone), so the default
+     * server asks for X25519MLKEM768 with a HelloRetryRequest; the first hello
+     * offers early_data and an undecryptable 0-RTT record follows it */
+    int hrr_early_data;
+    uint16_t want_group;   /* forged, legal: the group the handshake must end with; 0 any */
 } nc_case;
 
 /* ---- small byte helpers ---- */
@@ -93,11 +106,6 @@ static inline size_t nc_unhex(const char *hex, uint8_t *out, size_t cap)
     }
     return n;
 }
-
-typedef struct nc_bytes {
-    uint8_t *p;
-    size_t len, cap;
-} nc_bytes;
 
 static inline void nc_put(nc_bytes *b, const void *p, size_t n)
 {
@@ -447,6 +455,7 @@ enum {
     NC_POST_TAG,            /* application data with a corrupted tag */
     NC_POST_PLAIN_APPDATA,  /* application data in clear */
     NC_POST_EOED,           /* end_of_early_data: no early data was accepted */
+    NC_POST_KU_INTERLEAVE,  /* a KeyUpdate split over two records, application data between */
 };
 
 static inline void nc_forge_post(const nc_forge *f, int arg)
@@ -477,6 +486,14 @@ static inline void nc_forge_post(const nc_forge *f, int arg)
     case NC_POST_EOED:
         nc_seal_hs(t, TLS_HS_END_OF_EARLY_DATA, NULL, f->out);
         break;
+    case NC_POST_KU_INTERLEAVE: {
+        /* §5.1: the fragments of one handshake message must be adjacent records */
+        static const uint8_t ku[5] = {TLS_HS_KEY_UPDATE, 0, 0, 1, 0};
+        nc_seal(t, TLS_CT_HANDSHAKE, ku, 2, 0, 0, f->out);
+        nc_seal(t, TLS_CT_APPDATA, (const uint8_t *)"x", 1, 0, 0, f->out);
+        nc_seal(t, TLS_CT_HANDSHAKE, ku + 2, 3, 0, 0, f->out);
+        break;
+    }
     default:
         nc_die("post variant");
     }
@@ -490,6 +507,7 @@ enum {
     NC_MTLS_CERT_FINISHED,    /* Certificate, then Finished (CertificateVerify skipped) */
     NC_MTLS_EMPTY_CERT,       /* an empty Certificate where one is required */
     NC_MTLS_BAD_CV,           /* CertificateVerify with a flipped signature bit */
+    NC_MTLS_EMPTY_CV,         /* CertificateVerify with the client's scheme and an empty signature */
 };
 
 static inline void nc_forge_mtls(const nc_forge *f, int arg)
@@ -524,9 +542,158 @@ static inline void nc_forge_mtls(const nc_forge *f, int arg)
         free(cv);
         break;
     }
+    case NC_MTLS_EMPTY_CV: {
+        /* §4.4.3: signature<0..2^16-1>, so empty decodes and then fails to verify */
+        uint8_t cv[8];
+        memcpy(cv, f->certificate_verify, 6);
+        cv[1] = cv[2] = 0;
+        cv[3] = 4;
+        cv[6] = cv[7] = 0;
+        nc_seal(t, TLS_CT_HANDSHAKE, f->certificate, f->certificate_len, 0, 0, f->out);
+        nc_seal(t, TLS_CT_HANDSHAKE, cv, 8, 0, 0, f->out);
+        break;
+    }
     default:
         nc_die("mtls variant");
     }
+}
+
+
+/* length of the first complete record in p[0..n), 0 if none yet */
+static inline size_t nc_first_record(const uint8_t *p, size_t n)
+{
+    if (n < 5)
+        return 0;
+    size_t len = 5 + ((size_t)p[3] << 8 | p[4]);
+    return n >= len ? len : 0;
+}
+
+/* ---- first-ClientHello rewrites (forged cases with edit_ch) ---- */
+
+/* What a rewrite adds around the real client's extensions. Unknown code points are
+ * chosen outside every registry range pqify knows (RFC 8446 §4.2, §4.2.3, §4.2.7). */
+typedef struct nc_ch_edit {
+    size_t unknown_exts;     /* empty extensions 0x4000 + i */
+    int interleave;          /* spread them between the real ones instead of before */
+    size_t unknown_shares;   /* key shares (and supported_groups entries) for 0x7a00 + i */
+    size_t schemes;          /* signature_algorithms of this many, ecdsa_secp256r1_sha256 last */
+    int early_data;          /* add an early_data extension (§4.2.10) */
+} nc_ch_edit;
+
+static inline void nc_ch_rebuild(nc_bytes *e, const uint8_t *orig, size_t len, const nc_ch_edit *ed)
+{
+    size_t n_real = 0, placed = 0;
+    for (size_t off = 0; off + 4 <= len; n_real++)
+        off += 4 + ((size_t)orig[off + 2] << 8 | orig[off + 3]);
+    if (ed->early_data)
+        nc_hex(e, "002a0000");
+    size_t per_gap = ed->interleave && n_real > 0 ? ed->unknown_exts / n_real : 0;
+    if (!ed->interleave)
+        for (; placed < ed->unknown_exts; placed++)
+            nc_u16(e, (unsigned)(0x4000 + placed)), nc_u16(e, 0);
+    for (size_t off = 0; off + 4 <= len;) {
+        unsigned type = (unsigned)orig[off] << 8 | orig[off + 1];
+        size_t blen = (size_t)orig[off + 2] << 8 | orig[off + 3];
+        const uint8_t *body = orig + off + 4;
+        off += 4 + blen;
+        for (size_t g = 0; g < per_gap && placed < ed->unknown_exts; g++, placed++)
+            nc_u16(e, (unsigned)(0x4000 + placed)), nc_u16(e, 0);
+        if (type == TLS_EXT_KEY_SHARE && ed->unknown_shares > 0) {
+            size_t inner = blen - 2 + ed->unknown_shares * (4 + 32);
+            nc_u16(e, type);
+            nc_u16(e, (unsigned)(inner + 2));
+            nc_u16(e, (unsigned)inner);
+            for (size_t i = 0; i < ed->unknown_shares; i++) {
+                uint8_t junk[32];
+                memset(junk, (int)(i + 1), sizeof junk);
+                nc_u16(e, (unsigned)(0x7a00 + i));
+                nc_u16(e, 32);
+                nc_put(e, junk, 32);
+            }
+            nc_put(e, body + 2, blen - 2);
+        } else if (type == TLS_EXT_SUPPORTED_GROUPS && ed->unknown_shares > 0) {
+            size_t inner = blen - 2 + 2 * ed->unknown_shares;
+            nc_u16(e, type);
+            nc_u16(e, (unsigned)(inner + 2));
+            nc_u16(e, (unsigned)inner);
+            for (size_t i = 0; i < ed->unknown_shares; i++)
+                nc_u16(e, (unsigned)(0x7a00 + i));
+            nc_put(e, body + 2, blen - 2);
+        } else if (type == TLS_EXT_SIGNATURE_ALGORITHMS && ed->schemes > 0) {
+            nc_u16(e, type);
+            nc_u16(e, (unsigned)(2 * ed->schemes + 2));
+            nc_u16(e, (unsigned)(2 * ed->schemes));
+            for (size_t i = 0; i + 1 < ed->schemes; i++)
+                nc_u16(e, (unsigned)(0x7000 + i));
+            nc_u16(e, TLS_SIG_ECDSA_P256_SHA256);
+        } else {
+            nc_put(e, orig + off - 4 - blen, 4 + blen);
+        }
+    }
+    for (; placed < ed->unknown_exts; placed++)
+        nc_u16(e, (unsigned)(0x4000 + placed)), nc_u16(e, 0);
+}
+
+#define NC_CH_EDIT(fn, ...)                                                                     \
+    static inline void fn(nc_bytes *e, const uint8_t *orig, size_t len)                         \
+    {                                                                                           \
+        const nc_ch_edit ed = {__VA_ARGS__};                                                    \
+        nc_ch_rebuild(e, orig, len, &ed);                                                       \
+    }
+NC_CH_EDIT(nc_ch_65_exts, .unknown_exts = 65)
+NC_CH_EDIT(nc_ch_300_exts_interleaved, .unknown_exts = 300, .interleave = 1)
+NC_CH_EDIT(nc_ch_100_shares, .unknown_shares = 100)
+NC_CH_EDIT(nc_ch_2000_schemes, .schemes = 2000)
+NC_CH_EDIT(nc_ch_all_three, .unknown_exts = 300, .unknown_shares = 100, .schemes = 2000)
+NC_CH_EDIT(nc_ch_early_data, .early_data = 1)
+
+/*
+ * Rewrite the client's first flight (its ClientHello, in clear) with k->edit_ch,
+ * and rebuild the client's transcript over the new bytes, so the handshake still
+ * completes when the server accepts the hello. Returns 0 or -1.
+ */
+static inline int nc_rewrite_first_hello(pqify_tls_conn *client, pqify_tls_buf *out,
+                                         void (*edit)(nc_bytes *, const uint8_t *, size_t))
+{
+    nc_bytes msg = {0}, body = {0}, exts = {0}, rec = {0};
+    int ret = -1;
+    for (size_t off = 0, n; off < out->len; off += n) {
+        n = nc_first_record(out->base + off, out->len - off);
+        if (n == 0 || out->base[off] != TLS_CT_HANDSHAKE)
+            goto done;
+        nc_put(&msg, out->base + off + 5, n - 5);
+    }
+    if (msg.len < 4 + 2 + 32 + 1 || msg.p[0] != TLS_HS_CLIENT_HELLO)
+        goto done;
+    size_t at = 4 + 2 + 32;
+    at += 1 + msg.p[at];                                         /* legacy_session_id */
+    at += 2 + ((size_t)msg.p[at] << 8 | msg.p[at + 1]);          /* cipher_suites */
+    at += 1 + msg.p[at];                                         /* compression */
+    if (at + 2 > msg.len)
+        goto done;
+    size_t elen = (size_t)msg.p[at] << 8 | msg.p[at + 1];
+    if (at + 2 + elen != msg.len)
+        goto done;
+    edit(&exts, msg.p + at + 2, elen);
+    nc_put(&body, msg.p + 4, at - 4);
+    nc_u16(&body, (unsigned)exts.len);
+    nc_put(&body, exts.p, exts.len);
+    msg.len = 0;
+    nc_message(&msg, TLS_HS_CLIENT_HELLO, body.p, body.len);
+    nc_records(&rec, TLS_CT_HANDSHAKE, msg.p, msg.len, TLS_MAX_PLAINTEXT);
+    if (client->hs == NULL || tls_transcript_init(&client->hs->transcript) != 0 ||
+        tls_transcript_update(&client->hs->transcript, msg.p, msg.len) != 0)
+        goto done;
+    out->len = 0;
+    if (tls_write_bytes(out, rec.p, rec.len) != 0)
+        goto done;
+    ret = 0;
+done:
+    free(msg.p);
+    free(body.p);
+    free(exts.p);
+    free(rec.p);
+    return ret;
 }
 
 /* ---- the corpus ---- */
@@ -734,6 +901,92 @@ static inline void nc_corpus_key_shares(nc_corpus *c, const char *vectors_dir, s
     }
 }
 
+
+static inline void nc_forge_nothing(const nc_forge *f, int arg)
+{
+    (void)f;
+    (void)arg;
+}
+
+static inline nc_case *nc_add_edited(nc_corpus *c, const char *name,
+                                     void (*edit)(nc_bytes *, const uint8_t *, size_t), int err,
+                                     int alert)
+{
+    nc_add_forged(c, name, NC_SRV_DEFAULT, nc_forge_nothing, 0, 0, err, alert);
+    nc_case *k = &c->cases[c->n - 1];
+    k->edit_ch = edit;
+    k->want_group = 0x11EC;
+    return k;
+}
+
+/*
+ * Issue 16: the RFC 8446 deviations an external conformance suite found. Each name
+ * starts with "devN " (tests/tls/test_negative_corpus.c runs each group as its own
+ * test); the legal cases must complete and echo, the hostile ones end with the alert.
+ */
+static inline void nc_corpus_issue16(nc_corpus *c)
+{
+    nc_bytes b = {0}, e = {0};
+    /* 1. §4.2.10, §5.2: no early data after a HelloRetryRequest */
+    nc_add_forged(c, "dev1 §4.2.10: 0-RTT record before the second ClientHello is skipped (legal)",
+                  NC_SRV_DEFAULT, nc_forge_record, NC_REC_SPLIT, 1, 0, -1);
+    c->cases[c->n - 1].hrr_early_data = 1;
+    c->cases[c->n - 1].edit_ch = nc_ch_early_data;
+    c->cases[c->n - 1].want_group = 0x11EC;
+    nc_add_forged(c, "dev1 §4.2.10: undecryptable record after HelloRetryRequest and second ClientHello",
+                  NC_SRV_DEFAULT, nc_forge_record, NC_REC_EARLY, 1, PQIFY_TLS_ERR_BAD_RECORD_MAC,
+                  TLS_ALERT_BAD_RECORD_MAC);
+    c->cases[c->n - 1].hrr_early_data = 1;
+    c->cases[c->n - 1].edit_ch = nc_ch_early_data;
+    /* 2. §5.1: no other record between the fragments of a handshake message */
+    nc_add_forged(c, "dev2 §5.1: application data between two fragments of a KeyUpdate", NC_SRV_DEFAULT,
+                  nc_forge_post, NC_POST_KU_INTERLEAVE, 0, PQIFY_TLS_ERR_UNEXPECTED_MESSAGE,
+                  TLS_ALERT_UNEXPECTED_MESSAGE);
+    /* 3. §4.2: unknown extensions are ignored, however many */
+    nc_add_edited(c, "dev3 §4.2: 65 unknown extensions before the known ones", nc_ch_65_exts, 0, -1);
+    nc_add_edited(c, "dev3 §4.2: 300 unknown extensions between the known ones",
+                  nc_ch_300_exts_interleaved, 0, -1);
+    nc_hex(&e, NC_SV13 NC_SIGALGS NC_GROUPS_X25519);
+    for (unsigned i = 0; i < 200; i++)
+        nc_u16(&e, 0x4000 + i), nc_u16(&e, 0);
+    nc_hex(&e, "40000000" NC_KS_X25519);
+    nc_client_hello(&b, "1301", "0100", e.p, e.len, TLS_MAX_PLAINTEXT);
+    nc_add_raw(c, "dev3 §4.2: unknown extension twice, 200 extensions apart", NC_SRV_DEFAULT, &b,
+               PQIFY_TLS_ERR_DUPLICATE_EXTENSION, TLS_ALERT_ILLEGAL_PARAMETER);
+    /* 4. §4.2.8: shares for unknown groups are ignored, however many */
+    nc_add_edited(c, "dev4 §4.2.8: 100 key shares for unknown groups before the real ones",
+                  nc_ch_100_shares, 0, -1);
+    e.len = 0;
+    nc_hex(&e, NC_SV13 NC_SIGALGS);
+    nc_u16(&e, TLS_EXT_SUPPORTED_GROUPS);
+    nc_u16(&e, 2 + 2 * 101);
+    nc_u16(&e, 2 * 101);
+    for (unsigned i = 0; i < 100; i++)
+        nc_u16(&e, 0x7a00 + i);
+    nc_u16(&e, 0x001d);
+    nc_u16(&e, TLS_EXT_KEY_SHARE);
+    nc_u16(&e, 2 + 102 * 5 + 4 + 32);
+    nc_u16(&e, 102 * 5 + 4 + 32);
+    for (unsigned i = 0; i < 101; i++)
+        nc_u16(&e, 0x7a00 + (i % 100)), nc_u16(&e, 1), nc_u8(&e, i);
+    nc_u16(&e, 0x7a63), nc_u16(&e, 1), nc_u8(&e, 0);
+    nc_hex(&e, "001d0020" NC_X25519_NINE);
+    nc_client_hello(&b, "1301", "0100", e.p, e.len, TLS_MAX_PLAINTEXT);
+    nc_add_raw(c, "dev4 §4.2.8: a share for an unknown group twice, 100 shares apart", NC_SRV_DEFAULT,
+               &b, PQIFY_TLS_ERR_ILLEGAL_PARAMETER, TLS_ALERT_ILLEGAL_PARAMETER);
+    /* 5. §4.2.3: the whole signature_algorithms list is read */
+    nc_add_edited(c, "dev5 §4.2.3: 2,000 signature schemes, the supported one last",
+                  nc_ch_2000_schemes, 0, -1);
+    /* 6. §4.4.3: an empty signature decodes, then fails to verify */
+    nc_add_forged(c, "dev6 §4.4.3: mTLS: CertificateVerify with an empty signature", NC_SRV_MTLS,
+                  nc_forge_mtls, NC_MTLS_EMPTY_CV, 1, PQIFY_TLS_ERR_BAD_SIGNATURE,
+                  TLS_ALERT_DECRYPT_ERROR);
+    /* all at once: still X25519MLKEM768 */
+    nc_add_edited(c, "dev345 300 unknown extensions, 100 unknown-group shares, 2,000 schemes "
+                     "(supported last)", nc_ch_all_three, 0, -1);
+    free(e.p);
+}
+
 #define NC_UNEXPECTED(name, type)                                                              \
     do {                                                                                        \
         nc_bytes b_ = {0}, m_ = {0};                                                            \
@@ -761,6 +1014,7 @@ static inline void nc_corpus_build(nc_corpus *c, const char *vectors_dir, size_t
     nc_bytes b = {0}, m = {0};
 
     nc_corpus_key_shares(c, vectors_dir, modulus_max);
+    nc_corpus_issue16(c);
 
     /* a KEM group in a hello that offers only TLS 1.2 (or older) */
     nc_add_hex_ch(c, "KEM group and share, supported_versions = {1.2}", NC_SRV_DEFAULT,
@@ -898,7 +1152,11 @@ static inline void nc_corpus_build(nc_corpus *c, const char *vectors_dir, size_t
         nc_add_raw(c, "empty handshake record", NC_SRV_DEFAULT, &b, DEC, A_DEC);
         const uint8_t huge_msg[9] = {22, 3, 3, 0, 4, 1, 0xff, 0xff, 0xff};
         nc_put(&b, huge_msg, 9);
-        nc_add_raw(c, "ClientHello claiming 16 MiB", NC_SRV_DEFAULT, &b, DEC, A_DEC);
+        nc_add_raw(c, "ClientHello claiming 16 MiB", NC_SRV_DEFAULT, &b,
+                   PQIFY_TLS_ERR_MESSAGE_TOO_LARGE, A_DEC);
+        nc_put(&b, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", 35);
+        nc_add_raw(c, "an HTTP request instead of a ClientHello", NC_SRV_DEFAULT, &b,
+                   PQIFY_TLS_ERR_NOT_TLS, A_UNX);
         const uint8_t type24[6] = {24, 3, 3, 0, 1, 0};
         nc_put(&b, type24, 6);
         nc_add_raw(c, "unknown content type 24", NC_SRV_DEFAULT, &b, UNX, A_UNX);
@@ -1042,14 +1300,6 @@ typedef struct nc_result {
     char why[256];       /* why the run itself went wrong, "" if it did not */
 } nc_result;
 
-/* length of the first complete record in p[0..n), 0 if none yet */
-static inline size_t nc_first_record(const uint8_t *p, size_t n)
-{
-    if (n < 5)
-        return 0;
-    size_t len = 5 + ((size_t)p[3] << 8 | p[4]);
-    return n >= len ? len : 0;
-}
 
 /* The alert in the plaintext records of buf (the last record must be it), or -1. */
 static inline int nc_plain_alert(const pqify_tls_buf *buf)
@@ -1192,7 +1442,19 @@ static inline void nc_run_forged(const nc_case *k, const pqify_tls_config *ccfg,
         snprintf(res->why, sizeof res->why, "client could not start");
         goto done;
     }
+    if (k->edit_ch != NULL && nc_rewrite_first_hello(client, &out, k->edit_ch) != 0) {
+        snprintf(res->why, sizeof res->why, "could not rewrite the ClientHello");
+        goto done;
+    }
     io->send(io->ctx, out.base, out.len);
+    if (k->hrr_early_data) {
+        /* §4.2.10: 0-RTT data right behind the hello; the server rejects it by
+         * skipping records until the second hello */
+        uint8_t rec[5 + 40] = {23, 3, 3, 0, 40};
+        for (int i = 5; i < 45; i++)
+            rec[i] = (uint8_t)(i * 41);
+        io->send(io->ctx, rec, sizeof rec);
+    }
     /* the ServerHello alone first: the client then holds client_handshake_traffic_secret */
     int ret = PQIFY_TLS_IN_PROGRESS, keyed = 0;
     size_t off = 0;
@@ -1206,6 +1468,11 @@ static inline void nc_run_forged(const nc_case *k, const pqify_tls_config *ccfg,
         size_t used = n;
         ret = pqify_tls_handshake(client, in.base + off, &used, &answer);
         off += used;
+        if (!keyed && !client->wr.active && answer.len > 0) {
+            /* the second ClientHello, after a HelloRetryRequest */
+            io->send(io->ctx, answer.base, answer.len);
+            answer.len = 0;
+        }
         if (!keyed && client->hs != NULL && client->wr.active) {
             if (tls_traffic_set(&c_hs, client->suite, client->hs->c_hs, 1) != 0 ||
                 tls_traffic_set(&c_hs_dec, client->suite, client->hs->c_hs, 0) != 0) {
@@ -1221,6 +1488,15 @@ static inline void nc_run_forged(const nc_case *k, const pqify_tls_config *ccfg,
         goto done;
     }
     res->handshake_ok = 1;
+    if (k->hrr_early_data && !client->hrr) {
+        snprintf(res->why, sizeof res->why, "the server did not send a HelloRetryRequest");
+        goto done;
+    }
+    if (k->want_group != 0 && (client->group == NULL || client->group->id != k->want_group)) {
+        snprintf(res->why, sizeof res->why, "negotiated group 0x%04x, want 0x%04x",
+                 client->group != NULL ? client->group->id : 0, k->want_group);
+        goto done;
+    }
     /* the client's own flight, decrypted: its Finished (and Certificate, CertificateVerify) */
     nc_forge f;
     memset(&f, 0, sizeof f);

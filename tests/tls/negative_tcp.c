@@ -254,6 +254,13 @@ int main(int argc, char **argv)
         if (access(probe, R_OK) != 0)
             vec = NULL;
     }
+    /* issue 16, dev1: a client whose first hello the server answers with a HRR */
+    pqify_tls_config *ccfg_hrr = pqify_tls_config_new();
+    if (ccfg_hrr == NULL || pqify_tls_config_set_ca_file(ccfg_hrr, argv[3]) != 0 ||
+        pqify_tls_config_set_groups(ccfg_hrr, "x25519,X25519MLKEM768") != 0) {
+        fprintf(stderr, "tls_negative_tcp: cannot make the HelloRetryRequest client\n");
+        return 2;
+    }
     nc_corpus c = {0};
     /* over TCP a sample of the modulus-check keys: the first two and every 97th */
     nc_corpus_build(&c, vec, 2);
@@ -264,7 +271,7 @@ int main(int argc, char **argv)
             continue;
         ran++;
         if (k->forge != NULL)
-            run_forged(k, ccfg);
+            run_forged(k, k->hrr_early_data ? ccfg_hrr : ccfg);
         else
             run_raw(k);
         good_client(k->name, ccfg);
@@ -272,5 +279,6 @@ int main(int argc, char **argv)
     printf("%s: %zu cases over TCP, %d checks passed, %d failed\n", argv[1], ran, checks, failures);
     nc_corpus_free(&c);
     pqify_tls_config_free(ccfg);
+    pqify_tls_config_free(ccfg_hrr);
     return failures == 0 && ran > 0 ? 0 : 1;
 }

@@ -271,7 +271,7 @@ static void test_bad_framing(void **state)
     expect_server(over, sizeof over, PQIFY_TLS_ERR_RECORD_OVERFLOW, 22, PQIFY_PQ_PREFERRED);
     /* handshake message larger than we accept */
     const uint8_t huge[9] = {22, 3, 3, 0, 4, 1, 0x10, 0, 0};
-    expect_server(huge, 9, PQIFY_TLS_ERR_DECODE, 50, PQIFY_PQ_PREFERRED);
+    expect_server(huge, 9, PQIFY_TLS_ERR_MESSAGE_TOO_LARGE, 50, PQIFY_PQ_PREFERRED);
     /* out of order: Finished first */
     const uint8_t fin[41] = {22, 3, 3, 0, 36, 20, 0, 0, 32};
     expect_server(fin, 41, PQIFY_TLS_ERR_UNEXPECTED_MESSAGE, 10, PQIFY_PQ_PREFERRED);

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
 #include "pqify/tls.h"
@@ -44,6 +45,29 @@ typedef struct tt_identity {
     tt_pem key;
 } tt_identity;
 
+/* id-RSASSA-PSS keys (RFC 4055): "" unrestricted, or "-HASH[-MGF1HASH]" restricted
+ * to that hash (and MGF1 hash, default the same) with a salt as long as the hash */
+static inline EVP_PKEY *tt_keygen_pss(const char *params)
+{
+    EVP_PKEY *k = NULL;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA-PSS", NULL);
+    char md[16] = "", mgf1[16] = "";
+    assert_non_null(ctx);
+    assert_int_equal(EVP_PKEY_keygen_init(ctx), 1);
+    assert_int_equal(EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, 2048), 1);
+    if (params[0] == '-') {
+        assert_true(sscanf(params + 1, "%15[^-]-%15s", md, mgf1) >= 1);
+        if (mgf1[0] == 0)
+            strcpy(mgf1, md);
+        assert_int_equal(EVP_PKEY_CTX_set_rsa_pss_keygen_md_name(ctx, md, NULL), 1);
+        assert_int_equal(EVP_PKEY_CTX_set_rsa_pss_keygen_mgf1_md_name(ctx, mgf1), 1);
+        assert_int_equal(EVP_PKEY_CTX_set_rsa_pss_keygen_saltlen(ctx, EVP_MD_get_size(EVP_get_digestbyname(md))), 1);
+    }
+    assert_int_equal(EVP_PKEY_generate(ctx, &k), 1);
+    EVP_PKEY_CTX_free(ctx);
+    return k;
+}
+
 static inline EVP_PKEY *tt_keygen(const char *type)
 {
     EVP_PKEY *k = NULL;
@@ -53,6 +77,12 @@ static inline EVP_PKEY *tt_keygen(const char *type)
         k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
     else if (strcmp(type, "Ed25519") == 0)
         k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    else if (strcmp(type, "Ed448") == 0)
+        k = EVP_PKEY_Q_keygen(NULL, NULL, "ED448");
+    else if (strcmp(type, "P-521") == 0)
+        k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-521");
+    else if (strncmp(type, "RSA-PSS", 7) == 0)
+        k = tt_keygen_pss(type + 7);
     assert_non_null(k);
     return k;
 }
