@@ -21,7 +21,7 @@ static void usage(FILE *f)
             "\n"
             "Open a TLS 1.3 connection, print what was negotiated to stderr, then relay\n"
             "stdin to the server and the server to stdout. On stdin EOF close_notify is\n"
-            "sent and output is read until the server closes.\n"
+            "sent and output is read until the server closes (at most --timeout more).\n"
             "\n"
             "  --ca FILE           trust anchors (PEM) for the server certificate\n"
             "                      (default: the system store)\n"
@@ -34,7 +34,8 @@ static void usage(FILE *f)
             "                      when named here)\n"
             "  --alpn LIST         ALPN protocols, e.g. h2,http/1.1\n"
             "  --ciphers LIST      TLS 1.3 suites in preference order\n"
-            "  --timeout SEC       connect + handshake limit (default 10)\n"
+            "  --timeout SEC       connect + handshake limit, and how long to wait for the\n"
+            "                      server's close after stdin ends (default 10)\n"
             "  --resume            connect twice: the first connection waits for the\n"
             "                      server's session ticket and closes, the second\n"
             "                      resumes with it (still with a full key share) and\n"
@@ -164,11 +165,15 @@ static int send_out(int fd, pqify_pump *p)
     return result;
 }
 
-/* Relay until the peer closes. Returns the process exit status. */
-static int relay(int fd, pqify_pump *p)
+#define CLOSE_TIMEOUT (-3001)
+
+/* Relay until the peer closes, or until close_wait_ms after our close_notify
+ * (stdin's end) if it never does. Returns the process exit status. */
+static int relay(int fd, pqify_pump *p, int close_wait_ms)
 {
     uint8_t chunk[16384], buf[CLI_READ_CHUNK];
     int stdin_open = 1, status = 1, rc;
+    int64_t close_deadline = 0;
 
     /* bytes that came with the server's last handshake flight come first */
     rc = deliver(p, pqify_pump_next(p));
@@ -178,8 +183,18 @@ static int relay(int fd, pqify_pump *p)
     }
     while (rc == 0) {
         struct pollfd pf[2] = {{.fd = fd, .events = POLLIN}, {.fd = STDIN_FILENO, .events = POLLIN}};
-        int n = poll(pf, stdin_open ? 2 : 1, -1);
-        if (n < 0 && errno == EINTR)
+        int wait_ms = -1;
+        if (!stdin_open) {
+            /* a server that never closes must not keep us forever */
+            int64_t left = close_deadline - cli_now_ms();
+            if (left <= 0) {
+                rc = CLOSE_TIMEOUT;
+                break;
+            }
+            wait_ms = (int)left;
+        }
+        int n = poll(pf, stdin_open ? 2 : 1, wait_ms);
+        if (n == 0 || (n < 0 && errno == EINTR))
             continue;
         if (n < 0) {
             rc = CLI_IO_SOCKET;
@@ -193,6 +208,7 @@ static int relay(int fd, pqify_pump *p)
                 /* RFC 8446 §6.1: close_notify ends our direction only; keep
                  * reading what the peer still has to say. */
                 stdin_open = 0;
+                close_deadline = cli_now_ms() + close_wait_ms;
                 rc = pqify_pump_close_notify(p);
             } else {
                 rc = pqify_pump_send(p, chunk, (size_t)r);
@@ -226,6 +242,9 @@ static int relay(int fd, pqify_pump *p)
         if (stdin_open && pqify_pump_close_notify(p) == 0)
             (void)cli_flush(fd, &p->out);
         status = 0;
+    } else if (rc == CLOSE_TIMEOUT) {
+        fprintf(stderr, "pqify connect: the server did not close the connection within %d s "
+                        "of our close_notify (stdin ended)\n", close_wait_ms / 1000);
     } else if (rc == CLI_IO_EOF) {
         fprintf(stderr, "pqify connect: the peer closed the connection without close_notify "
                         "(what it sent may be truncated)\n");
@@ -369,7 +388,7 @@ int pqify_cmd_connect(int argc, char **argv)
     }
 
     report(p.conn);
-    status = relay(fd, &p);
+    status = relay(fd, &p, a.timeout_s * 1000);
 
 done:
     if (fd >= 0)
