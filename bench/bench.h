@@ -28,6 +28,7 @@ struct pqify_bench_kem_opts {
     unsigned warmup_ms;  /* per operation, before any sample is taken */
     const char *backend; /* NULL: the active one; "all": every one this CPU has */
     int json;            /* 1: one JSON object instead of the table */
+    int quick;           /* a short run (pqify-bench sets runs and warm-up from it) */
     FILE *out;
     struct pqify_bench_kem_summary *summary; /* filled on success when not NULL */
 };

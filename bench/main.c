@@ -4,6 +4,7 @@
  * allocation counter), which the production binary never does; `pqify bench`
  * runs it from beside the pqify binary, so its words still say "pqify bench".
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,132 +16,116 @@
 #define KEM_QUICK_RUNS 31
 #define KEM_QUICK_WARMUP_MS 1
 
-static void kem_usage(FILE *f)
-{
-    fprintf(f,
-            "usage: pqify bench kem [--runs N] [--quick] [--backend NAME|all] [--json]\n"
-            "\n"
-            "Times keygen, encaps and decaps of ML-KEM-512/768/1024 (FIPS 203) and round-3\n"
-            "Kyber-512/768/1024, and keygen and derive of libcrypto's X25519 and P-256, all\n"
-            "interleaved on one pinned CPU. Prints the median ns per operation, each as a\n"
-            "ratio to one X25519 derive from the same run, the bytes each side sends, the\n"
-            "heap allocations per operation, and the ML-KEM-768 targets. docs/commands.md\n"
-            "explains every column.\n"
-            "\n"
-            "options:\n"
-            "  --runs N        samples per figure, the median is printed (default %d)\n"
-            "  --quick         a short, noisy run (%d samples) that checks everything works\n"
-            "  --backend NAME  KEM backend: portable, avx2 (if this CPU has it), or all to\n"
-            "                  print every backend side by side with the speed-up\n"
-            "                  (default: the active one: PQIFY_KEM_BACKEND or the fastest)\n"
-            "  --json          print one JSON object instead of the table\n"
-            "  -h, --help      print this text\n",
-            KEM_DEFAULT_RUNS, KEM_QUICK_RUNS);
-}
+#define O(field) offsetof(struct pqify_bench_kem_opts, field)
+static const struct pqify_opt kem_opts[] = {
+    {"--runs", "N", PQIFY_OPT_UINT, O(runs), 1, 1000000, 0,
+     "samples per figure, the median is printed (default 1001)"},
+    {"--quick", NULL, PQIFY_OPT_FLAG, O(quick), 0, 0, 0,
+     "a short, noisy run (31 samples) that checks everything works"},
+    {"--backend", "NAME", PQIFY_OPT_STRING, O(backend), 0, 0, 0,
+     "KEM backend: portable, avx2 (if this CPU has it), or all to\n"
+     "print every backend side by side with the speed-up\n"
+     "(default: the active one: PQIFY_KEM_BACKEND or the fastest)"},
+    {"--json", NULL, PQIFY_OPT_FLAG, O(json), 0, 0, 0, "print one JSON object instead of the table"},
+};
+#undef O
+
+static const struct pqify_cmd_spec kem_spec = {
+    .name = "bench kem",
+    .usage = "bench kem [--runs N] [--quick] [--backend NAME|all] [--json]\n",
+    .about = "Times keygen, encaps and decaps of ML-KEM-512/768/1024 (FIPS 203) and round-3\n"
+             "Kyber-512/768/1024, and keygen and derive of libcrypto's X25519 and P-256, all\n"
+             "interleaved on one pinned CPU. Prints the median ns per operation, each as a\n"
+             "ratio to one X25519 derive from the same run, the bytes each side sends, the\n"
+             "heap allocations per operation, and the ML-KEM-768 targets. docs/commands.md\n"
+             "explains every column.\n",
+    .opts = kem_opts,
+    .n_opts = PQIFY_N_OPTS(kem_opts),
+};
 
 static int bench_kem(int argc, char **argv)
 {
-    static const char cmd[] = "bench kem";
-    struct pqify_bench_kem_opts o = {.runs = KEM_DEFAULT_RUNS,
-                                     .warmup_ms = KEM_DEFAULT_WARMUP_MS,
-                                     .out = stdout};
-    int quick = 0, runs_given = 0;
-
+    struct pqify_bench_kem_opts o = {.out = stdout};
     if (pqify_wants_help(argc, argv)) {
-        kem_usage(stdout);
+        pqify_cli_help(&kem_spec, stdout);
         return 0;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *v = NULL;
-        int m;
-        if ((m = pqify_cli_value(cmd, argc, argv, &i, "--runs", &v)) != 0) {
-            unsigned long n;
-            if (m < 0 || pqify_cli_uint(cmd, "--runs", v, 1, 1000000, &n) != 0)
-                return 2;
-            o.runs = (unsigned)n;
-            runs_given = 1;
-        } else if ((m = pqify_cli_value(cmd, argc, argv, &i, "--backend", &v)) != 0) {
-            if (m < 0)
-                return 2;
-            o.backend = v;
-        } else if (!strcmp(argv[i], "--quick")) {
-            quick = 1;
-        } else if (!strcmp(argv[i], "--json")) {
-            o.json = 1;
-        } else {
-            return pqify_cli_unknown(cmd, argv[i]);
-        }
-    }
-    if (quick) {
-        o.warmup_ms = KEM_QUICK_WARMUP_MS;
-        if (!runs_given)
-            o.runs = KEM_QUICK_RUNS;
-    }
+    if (pqify_cli_parse(&kem_spec, argc, argv, &o) != 0)
+        return 2;
+    o.warmup_ms = o.quick ? KEM_QUICK_WARMUP_MS : KEM_DEFAULT_WARMUP_MS;
+    if (o.runs == 0)   /* not given (its range starts at 1) */
+        o.runs = o.quick ? KEM_QUICK_RUNS : KEM_DEFAULT_RUNS;
     return pqify_bench_kem(&o);
 }
 
-static void handshake_usage(FILE *f)
-{
-    fprintf(f,
-            "usage: pqify bench handshake [--quick] [--rounds N] [--per-round N]\n"
-            "\n"
-            "Full TLS 1.3 handshakes over loopback TCP with an ECDSA P-256 certificate: a\n"
-            "server pinned to CPU 0, a pqify load client pinned to CPU 1. Per group it\n"
-            "prints the server's CPU time per handshake (thread CPU clock, accept to close),\n"
-            "handshakes/s of the closed-loop client, client-observed latency p50/p99, and\n"
-            "the handshake bytes each way; a libssl 3.0 server (Debian's) runs in the same\n"
-            "run with the same client for X25519 and P-256. Then the heap bytes an idle\n"
-            "established connection holds, bulk AES-128-GCM MB/s per core, and the targets\n"
-            "with ok/MISSED. docs/commands.md explains every column.\n"
-            "\n"
-            "options:\n"
-            "  --quick         a short, noisy run that checks everything works\n"
-            "  --rounds N      interleaved rounds (default 15; --quick 2)\n"
-            "  --per-round N   handshakes per row and round (default 40; --quick 4)\n"
-            "  -h, --help      print this text\n");
-}
+#define O(field) offsetof(struct pqify_bench_handshake_opts, field)
+static const struct pqify_opt handshake_opts[] = {
+    {"--quick", NULL, PQIFY_OPT_FLAG, O(quick), 0, 0, 0,
+     "a short, noisy run that checks everything works"},
+    {"--rounds", "N", PQIFY_OPT_UINT, O(rounds), 1, 10000, 0,
+     "interleaved rounds (default 15; --quick 2)"},
+    {"--per-round", "N", PQIFY_OPT_UINT, O(per_round), 1, 100000, 0,
+     "handshakes per row and round (default 40; --quick 4)"},
+};
+#undef O
+
+static const struct pqify_cmd_spec handshake_spec = {
+    .name = "bench handshake",
+    .usage = "bench handshake [--quick] [--rounds N] [--per-round N]\n",
+    .about = "Full TLS 1.3 handshakes over loopback TCP with an ECDSA P-256 certificate: a\n"
+             "server pinned to CPU 0, a pqify load client pinned to CPU 1. Per group it\n"
+             "prints the server's CPU time per handshake (thread CPU clock, accept to close),\n"
+             "handshakes/s of the closed-loop client, client-observed latency p50/p99, and\n"
+             "the handshake bytes each way; a libssl 3.0 server (Debian's) runs in the same\n"
+             "run with the same client for X25519 and P-256. Then the heap bytes an idle\n"
+             "established connection holds, bulk AES-128-GCM MB/s per core, and the targets\n"
+             "with ok/MISSED. docs/commands.md explains every column.\n",
+    .opts = handshake_opts,
+    .n_opts = PQIFY_N_OPTS(handshake_opts),
+};
 
 static int bench_handshake(int argc, char **argv)
 {
-    static const char cmd[] = "bench handshake";
     struct pqify_bench_handshake_opts o = {.out = stdout};
     if (pqify_wants_help(argc, argv)) {
-        handshake_usage(stdout);
+        pqify_cli_help(&handshake_spec, stdout);
         return 0;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *v = NULL;
-        int m;
-        unsigned long n;
-        if ((m = pqify_cli_value(cmd, argc, argv, &i, "--rounds", &v)) != 0) {
-            if (m < 0 || pqify_cli_uint(cmd, "--rounds", v, 1, 10000, &n) != 0)
-                return 2;
-            o.rounds = (unsigned)n;
-        } else if ((m = pqify_cli_value(cmd, argc, argv, &i, "--per-round", &v)) != 0) {
-            if (m < 0 || pqify_cli_uint(cmd, "--per-round", v, 1, 100000, &n) != 0)
-                return 2;
-            o.per_round = (unsigned)n;
-        } else if (!strcmp(argv[i], "--quick")) {
-            o.quick = 1;
-        } else {
-            return pqify_cli_unknown(cmd, argv[i]);
-        }
-    }
+    if (pqify_cli_parse(&handshake_spec, argc, argv, &o) != 0)
+        return 2;
     return pqify_bench_handshake(&o);
 }
+
+struct kem_demo_args {
+    int quick;
+};
+
+static const struct pqify_opt kem_demo_opts[] = {
+    {"--quick", NULL, PQIFY_OPT_FLAG, offsetof(struct kem_demo_args, quick), 0, 0, 0,
+     "31 samples per figure instead of 201"},
+};
+
+static const struct pqify_cmd_spec kem_demo_spec = {
+    .name = "bench kem-demo",
+    .usage = "bench kem-demo [--quick]\n",
+    .about = "The short KEM table of `pqify demo` (its step 2), and what ML-KEM-768 adds\n"
+             "to one X25519MLKEM768 handshake on each side.\n",
+    .opts = kem_demo_opts,
+    .n_opts = PQIFY_N_OPTS(kem_demo_opts),
+};
 
 /* The KEM step of `pqify demo` (src/cli/cmd_demo.c runs it here, where the
  * allocations are counted): a short table and what it means for a handshake. */
 static int bench_kem_demo(int argc, char **argv)
 {
-    static const char cmd[] = "bench kem-demo";
-    int quick = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--quick"))
-            quick = 1;
-        else
-            return pqify_cli_unknown(cmd, argv[i]);
+    struct kem_demo_args d = {0};
+    if (pqify_wants_help(argc, argv)) {
+        pqify_cli_help(&kem_demo_spec, stdout);
+        return 0;
     }
+    if (pqify_cli_parse(&kem_demo_spec, argc, argv, &d) != 0)
+        return 2;
+    int quick = d.quick;
     struct pqify_bench_kem_summary sum;
     struct pqify_bench_kem_opts b = {
         .runs = quick ? 31 : 201,

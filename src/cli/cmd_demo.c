@@ -3,6 +3,7 @@
  * Each step is one entry in the table below; later steps (real handshakes over
  * loopback) are added there without touching the others.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,31 +223,39 @@ static const struct demo_step steps[] = {
     {"a TLS 1.3 handshake per group, PQ against classical", step_handshakes},
 };
 
-static void usage(FILE *f)
+static const struct pqify_opt demo_opts[] = {
+    {"--quick", NULL, PQIFY_OPT_FLAG, offsetof(struct demo_opts, quick), 0, 0, 0,
+     "shorter measurements (noisier figures)"},
+};
+
+static struct pqify_cmd_spec demo_spec = {
+    .name = "demo",
+    .usage = "demo [--quick]\n",
+    .opts = demo_opts,
+    .n_opts = PQIFY_N_OPTS(demo_opts),
+};
+
+/* --help lists the steps from their table. */
+static void help(FILE *f)
 {
-    fprintf(f, "usage: pqify demo [--quick]\n"
-               "\n"
-               "Shows what post-quantum key exchange costs on this machine, step by step:\n");
-    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
-        fprintf(f, "  %zu. %s\n", i + 1, steps[i].title);
-    fprintf(f, "\noptions:\n"
-               "  --quick     shorter measurements (noisier figures)\n"
-               "  -h, --help  print this text\n");
+    static char about[1024];
+    size_t n = (size_t)snprintf(about, sizeof about, "Shows what post-quantum key exchange costs "
+                                                     "on this machine, step by step:\n");
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0] && n < sizeof about; i++)
+        n += (size_t)snprintf(about + n, sizeof about - n, "  %zu. %s\n", i + 1, steps[i].title);
+    demo_spec.about = about;
+    pqify_cli_help(&demo_spec, f);
 }
 
 int pqify_cmd_demo(int argc, char **argv)
 {
     struct demo_opts o = {0};
     if (pqify_wants_help(argc, argv)) {
-        usage(stdout);
+        help(stdout);
         return 0;
     }
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--quick"))
-            o.quick = 1;
-        else
-            return pqify_cli_unknown("demo", argv[i]);
-    }
+    if (pqify_cli_parse(&demo_spec, argc, argv, &o) != 0)
+        return 2;
     const size_t n = sizeof steps / sizeof steps[0];
     for (size_t i = 0; i < n; i++) {
         printf("%s== step %zu/%zu: %s ==\n\n", i ? "\n" : "", i + 1, n, steps[i].title);

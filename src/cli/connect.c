@@ -2,6 +2,7 @@
  * what was negotiated and then relays stdin/stdout (docs/serve-connect.md).
  * The stderr line format is fixed: scripts and the interop tests parse it. */
 #include <errno.h>
+#include <stddef.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,41 +15,6 @@
 #include "pqify/tls.h"
 #include "tls_io.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: pqify connect HOST:PORT [options]\n"
-            "\n"
-            "Open a TLS 1.3 connection, print what was negotiated to stderr, then relay\n"
-            "stdin to the server and the server to stdout. On stdin EOF close_notify is\n"
-            "sent and output is read until the server closes (at most --timeout more).\n"
-            "\n"
-            "  --ca FILE           trust anchors (PEM) for the server certificate\n"
-            "                      (default: the system store)\n"
-            "  --servername NAME   SNI and the name the certificate must match\n"
-            "                      (default: HOST; an IP address is checked, not sent)\n"
-            "  --cert FILE --key FILE   client certificate chain and key (mutual TLS)\n"
-            "  --pq MODE           preferred (default) | required | off\n"
-            "  --groups LIST       expert override, e.g. SecP256r1MLKEM768,X25519\n"
-            "                      (key shares go to the first two; legacy groups only\n"
-            "                      when named here)\n"
-            "  --alpn LIST         ALPN protocols, e.g. h2,http/1.1\n"
-            "  --ciphers LIST      TLS 1.3 suites in preference order\n"
-            "  --timeout SEC       connect + handshake limit, and how long to wait for the\n"
-            "                      server's close after stdin ends (default 10)\n"
-            "  --resume            connect twice: the first connection waits for the\n"
-            "                      server's session ticket and closes, the second\n"
-            "                      resumes with it (still with a full key share) and\n"
-            "                      relays as usual\n"
-            "\n"
-            "stderr on success:\n"
-            "  connected version=TLSv1.3 group=NAME pq=yes|no hrr=yes|no cipher=NAME "
-            "alpn=PROTO|- handshake_us=N resumed=yes|no\n"
-            "  (with --resume: one such line per connection)\n"
-            "Exit status: 0 after a clean close, 1 on any failure (one line says why),\n"
-            "2 on a usage error.\n");
-}
-
 struct connect_args {
     const char *target, *servername;
     pqify_tls_options tls;
@@ -56,32 +22,59 @@ struct connect_args {
     int resume;
 };
 
+#define A(field) offsetof(struct connect_args, field)
+static const struct pqify_opt connect_opts[] = {
+    {"--ca", "FILE", PQIFY_OPT_STRING, A(tls.ca), 0, 0, 0,
+     "trust anchors (PEM) for the server certificate\n(default: the system store)"},
+    {"--servername", "NAME", PQIFY_OPT_STRING, A(servername), 0, 0, 0,
+     "SNI and the name the certificate must match\n"
+     "(default: HOST; an IP address is checked, not sent)"},
+    {"--cert", "FILE", PQIFY_OPT_STRING, A(tls.cert), 0, 0, 0,
+     "client certificate chain (mutual TLS; with --key)"},
+    {"--key", "FILE", PQIFY_OPT_STRING, A(tls.key), 0, 0, 0, "its private key"},
+    {"--pq", "MODE", PQIFY_OPT_STRING, A(tls.pq), 0, 0, 0, "preferred (default) | required | off"},
+    {"--groups", "LIST", PQIFY_OPT_STRING, A(tls.groups), 0, 0, 0,
+     "expert override, e.g. SecP256r1MLKEM768,X25519\n"
+     "(key shares go to the first two; legacy groups only\nwhen named here)"},
+    {"--alpn", "LIST", PQIFY_OPT_STRING, A(tls.alpn), 0, 0, 0, "ALPN protocols, e.g. h2,http/1.1"},
+    {"--ciphers", "LIST", PQIFY_OPT_STRING, A(tls.ciphers), 0, 0, 0,
+     "TLS 1.3 suites in preference order"},
+    {"--timeout", "SEC", PQIFY_OPT_UINT, A(tls.handshake_timeout_ms), 1, 3600, 1000,
+     "connect + handshake limit, and how long to wait for the\n"
+     "server's close after stdin ends (default 10)"},
+    {"--resume", NULL, PQIFY_OPT_FLAG, A(resume), 0, 0, 0,
+     "connect twice: the first connection waits for the\n"
+     "server's session ticket and closes, the second\n"
+     "resumes with it (still with a full key share) and\nrelays as usual"},
+};
+#undef A
+
+static const struct pqify_cmd_spec connect_spec = {
+    .name = "connect",
+    .usage = "connect HOST:PORT [options]\n",
+    .about = "Open a TLS 1.3 connection, print what was negotiated to stderr, then relay\n"
+             "stdin to the server and the server to stdout. On stdin EOF close_notify is\n"
+             "sent and output is read until the server closes (at most --timeout more).\n",
+    .opts = connect_opts,
+    .n_opts = PQIFY_N_OPTS(connect_opts),
+    .operand = "HOST:PORT",
+    .operand_offset = offsetof(struct connect_args, target),
+    .footer = "stderr on success:\n"
+              "  connected version=TLSv1.3 group=NAME pq=yes|no hrr=yes|no cipher=NAME "
+              "alpn=PROTO|- handshake_us=N resumed=yes|no\n"
+              "  (with --resume: one such line per connection)\n"
+              "Exit status: 0 after a clean close, 1 on any failure (one line says why),\n"
+              "2 on a usage error.\n",
+};
+
 static int parse_args(int argc, char **argv, struct connect_args *a)
 {
     memset(a, 0, sizeof *a);
-    for (int i = 1; i < argc; i++) {
-        int m = cli_shared_opt("connect", argc, argv, &i, &a->tls);
-        if (m == 0)
-            m = pqify_cli_value("connect", argc, argv, &i, "--servername", &a->servername);
-        if (m < 0)
-            return -1;
-        if (m > 0)
-            continue;
-        if (strcmp(argv[i], "--resume") == 0) {
-            a->resume = 1;
-        } else if (argv[i][0] == '-') {
-            fprintf(stderr, "pqify connect: unknown option '%s'\n", argv[i]);
-            return -1;
-        } else if (a->target == NULL) {
-            a->target = argv[i];
-        } else {
-            fprintf(stderr, "pqify connect: unexpected argument '%s'\n", argv[i]);
-            return -1;
-        }
-    }
+    if (pqify_cli_parse(&connect_spec, argc, argv, a) != 0)
+        return -1;
     a->timeout_s = (int)(pqify_tls_options_handshake_ms(&a->tls) / 1000);
     if (a->target == NULL) {
-        fprintf(stderr, "pqify connect: HOST:PORT is missing\n");
+        fprintf(stderr, "pqify connect: HOST:PORT is missing (see pqify connect --help)\n");
         return -1;
     }
     if ((a->tls.cert == NULL) != (a->tls.key == NULL)) {
@@ -349,13 +342,11 @@ int pqify_cmd_connect(int argc, char **argv)
     size_t session_len = 0;
 
     if (pqify_wants_help(argc, argv)) {
-        usage(stdout);
+        pqify_cli_help(&connect_spec, stdout);
         return 0;
     }
-    if (parse_args(argc, argv, &a) != 0) {
-        usage(stderr);
+    if (parse_args(argc, argv, &a) != 0)
         return 2;
-    }
     if (cli_split_hostport(a.target, host, sizeof host, port, sizeof port) != 0) {
         fprintf(stderr, "pqify connect: '%s' is not HOST:PORT\n", a.target);
         return 2;

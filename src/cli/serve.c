@@ -4,6 +4,7 @@
  * Each connection is served in a forked child (or inline with --once), so one
  * slow client cannot stall the others and the loop stays simple. */
 #include <errno.h>
+#include <stddef.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,64 +18,61 @@
 #include "pqify/tls.h"
 #include "tls_io.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: pqify serve --listen HOST:PORT --cert FILE --key FILE [options]\n"
-            "\n"
-            "Accept TLS 1.3 connections, print what each negotiated to stderr, then echo\n"
-            "the data back (or answer HTTP requests with --www).\n"
-            "\n"
-            "  --listen HOST:PORT  address to listen on; port 0 picks a free port\n"
-            "  --cert FILE         certificate chain (PEM, leaf first)\n"
-            "  --key FILE          private key (PEM: ECDSA P-256/P-384, RSA, Ed25519)\n"
-            "  --ca FILE           require client certificates that chain to FILE\n"
-            "  --pq MODE           preferred (default) | required | off\n"
-            "  --groups LIST       expert override of the group preference\n"
-            "                      (legacy groups only when named here)\n"
-            "  --alpn LIST         ALPN protocols accepted, in preference order\n"
-            "  --ciphers LIST      TLS 1.3 suites in preference order\n"
-            "  --www               answer each HTTP request with 200 and a page of facts\n"
-            "  --once              serve one connection, then exit with its status\n"
-            "  --timeout SEC       handshake limit per connection (default 10)\n"
-            "\n"
-            "stderr:\n"
-            "  listening on HOST:PORT                       (once, when ready)\n"
-            "  accepted peer=ADDR version=TLSv1.3 group=NAME pq=yes|no hrr=yes|no "
-            "cipher=NAME client_cert=SUBJECT|- resumed=yes|no\n"
-            "                      (one session ticket is issued per handshake)\n"
-            "  pqify serve: handshake with ADDR failed: WHY  (on failure)\n");
-}
-
 struct serve_args {
     const char *listen;
     pqify_tls_options tls;
     int www, once, timeout_s;
 };
 
+#define A(field) offsetof(struct serve_args, field)
+static const struct pqify_opt serve_opts[] = {
+    {"--listen", "HOST:PORT", PQIFY_OPT_STRING, A(listen), 0, 0, 0,
+     "address to listen on; port 0 picks a free port"},
+    {"--cert", "FILE", PQIFY_OPT_STRING, A(tls.cert), 0, 0, 0,
+     "certificate chain (PEM, leaf first)"},
+    {"--key", "FILE", PQIFY_OPT_STRING, A(tls.key), 0, 0, 0,
+     "private key (PEM: ECDSA P-256/P-384, RSA, Ed25519)"},
+    {"--ca", "FILE", PQIFY_OPT_STRING, A(tls.ca), 0, 0, 0,
+     "require client certificates that chain to FILE"},
+    {"--pq", "MODE", PQIFY_OPT_STRING, A(tls.pq), 0, 0, 0, "preferred (default) | required | off"},
+    {"--groups", "LIST", PQIFY_OPT_STRING, A(tls.groups), 0, 0, 0,
+     "expert override of the group preference\n(legacy groups only when named here)"},
+    {"--alpn", "LIST", PQIFY_OPT_STRING, A(tls.alpn), 0, 0, 0,
+     "ALPN protocols accepted, in preference order"},
+    {"--ciphers", "LIST", PQIFY_OPT_STRING, A(tls.ciphers), 0, 0, 0,
+     "TLS 1.3 suites in preference order"},
+    {"--www", NULL, PQIFY_OPT_FLAG, A(www), 0, 0, 0,
+     "answer each HTTP request with 200 and a page of facts"},
+    {"--once", NULL, PQIFY_OPT_FLAG, A(once), 0, 0, 0,
+     "serve one connection, then exit with its status"},
+    {"--timeout", "SEC", PQIFY_OPT_UINT, A(tls.handshake_timeout_ms), 1, 3600, 1000,
+     "handshake limit per connection (default 10)"},
+};
+#undef A
+
+static const struct pqify_cmd_spec serve_spec = {
+    .name = "serve",
+    .usage = "serve --listen HOST:PORT --cert FILE --key FILE [options]\n",
+    .about = "Accept TLS 1.3 connections, print what each negotiated to stderr, then echo\n"
+             "the data back (or answer HTTP requests with --www).\n",
+    .opts = serve_opts,
+    .n_opts = PQIFY_N_OPTS(serve_opts),
+    .footer = "stderr:\n"
+              "  listening on HOST:PORT                       (once, when ready)\n"
+              "  accepted peer=ADDR version=TLSv1.3 group=NAME pq=yes|no hrr=yes|no "
+              "cipher=NAME client_cert=SUBJECT|- resumed=yes|no\n"
+              "                      (one session ticket is issued per handshake)\n"
+              "  pqify serve: handshake with ADDR failed: WHY  (on failure)\n",
+};
+
 static int parse_args(int argc, char **argv, struct serve_args *a)
 {
     memset(a, 0, sizeof *a);
-    for (int i = 1; i < argc; i++) {
-        int m = cli_shared_opt("serve", argc, argv, &i, &a->tls);
-        if (m == 0)
-            m = pqify_cli_value("serve", argc, argv, &i, "--listen", &a->listen);
-        if (m < 0)
-            return -1;
-        if (m > 0)
-            continue;
-        if (!strcmp(argv[i], "--www")) {
-            a->www = 1;
-        } else if (!strcmp(argv[i], "--once")) {
-            a->once = 1;
-        } else {
-            fprintf(stderr, "pqify serve: unknown argument '%s'\n", argv[i]);
-            return -1;
-        }
-    }
+    if (pqify_cli_parse(&serve_spec, argc, argv, a) != 0)
+        return -1;
     a->timeout_s = (int)(pqify_tls_options_handshake_ms(&a->tls) / 1000);
     if (a->listen == NULL || a->tls.cert == NULL || a->tls.key == NULL) {
-        fprintf(stderr, "pqify serve: --listen, --cert and --key are required\n");
+        fprintf(stderr, "pqify serve: --listen, --cert and --key are required (see pqify serve --help)\n");
         return -1;
     }
     return 0;
@@ -321,13 +319,11 @@ int pqify_cmd_serve(int argc, char **argv)
     const char *why = NULL;
 
     if (pqify_wants_help(argc, argv)) {
-        usage(stdout);
+        pqify_cli_help(&serve_spec, stdout);
         return 0;
     }
-    if (parse_args(argc, argv, &a) != 0) {
-        usage(stderr);
+    if (parse_args(argc, argv, &a) != 0)
         return 2;
-    }
     if (cli_split_hostport(a.listen, host, sizeof host, port, sizeof port) != 0) {
         fprintf(stderr, "pqify serve: '%s' is not HOST:PORT\n", a.listen);
         return 2;

@@ -247,31 +247,6 @@ const char *cli_strerror(int err)
     }
 }
 
-int cli_shared_opt(const char *cmd, int argc, char **argv, int *i, pqify_tls_options *o)
-{
-    const struct {
-        const char *name;
-        const char **slot;
-    } opts[] = {
-        {"--cert", &o->cert},     {"--key", &o->key},   {"--ca", &o->ca},
-        {"--pq", &o->pq},         {"--groups", &o->groups}, {"--alpn", &o->alpn},
-        {"--ciphers", &o->ciphers},
-    };
-    int m;
-    for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
-        if ((m = pqify_cli_value(cmd, argc, argv, i, opts[k].name, opts[k].slot)) != 0)
-            return m;
-    const char *v;
-    unsigned long n;
-    if ((m = pqify_cli_value(cmd, argc, argv, i, "--timeout", &v)) != 0) {
-        if (m < 0 || pqify_cli_uint(cmd, "--timeout", v, 1, 3600, &n) != 0)
-            return -1;
-        o->handshake_timeout_ms = (unsigned)n * 1000u;
-        return 1;
-    }
-    return 0;
-}
-
 pqify_tls_config *cli_tls_config(const char *cmd, const pqify_tls_options *o, int is_server)
 {
     /* the builder's words start with the option's name; here it is a flag */

@@ -55,11 +55,4 @@ pqify_tls_config *cli_tls_config(const char *cmd, const pqify_tls_options *o, in
 /* Monotonic milliseconds. */
 int64_t cli_now_ms(void);
 
-/* The options serve and connect share: the pqify_tls_options fields they take
- * and --timeout (1..3600 seconds, into handshake_timeout_ms), each parsed with pqify_cli_value (cli.h). Returns 1 when
- * argv[*i] was one of them (*i left on its value, as pqify_cli_value does), 0
- * when it was not, and -1 after printing "pqify <cmd>: ..." when its value is
- * missing or out of range. */
-int cli_shared_opt(const char *cmd, int argc, char **argv, int *i, pqify_tls_options *o);
-
 #endif
