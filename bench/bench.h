@@ -28,6 +28,7 @@ struct pqify_bench_kem_opts {
     unsigned warmup_ms;  /* per operation, before any sample is taken */
     const char *backend; /* NULL: the active one; "all": every one this CPU has */
     int json;            /* 1: one JSON object instead of the table */
+    int quick;           /* a short run (pqify-bench sets runs and warm-up from it) */
     FILE *out;
     struct pqify_bench_kem_summary *summary; /* filled on success when not NULL */
 };
@@ -52,7 +53,7 @@ struct pqify_bench_handshake_opts {
 /* Returns 0, or 1 when a measurement failed (a message went to stderr). */
 int pqify_bench_handshake(const struct pqify_bench_handshake_opts *opts);
 
-/* ---- in-process client/server pairs (bench_pair.c) ---- */
+/* ---- in-process client/server pairs (bench_pair.c, on src/net/pair.c) ---- */
 
 #include "pqify/tls.h"
 

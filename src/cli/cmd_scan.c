@@ -12,6 +12,7 @@
  *  - upgrade: X25519 and X25519MLKEM768 offered, a share for X25519 only: does the
  *    server take X25519 at once, or pay a HelloRetryRequest to get PQ?
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,35 +24,46 @@
 
 #define SCAN_MAX_GROUPS 32
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: pqify scan HOST:PORT [--servername NAME] [--ca FILE | --insecure]\n"
-            "                  [--timeout SEC] [--json]\n"
-            "\n"
-            "Probes a TLS 1.3 server with one handshake per key-exchange group pqify knows\n"
-            "(legacy Kyber groups included) and reports, per group, whether the server\n"
-            "selects it in one round trip, only after a HelloRetryRequest, or not at all;\n"
-            "which group it picks when offered X25519MLKEM768 and X25519 shares together;\n"
-            "whether it asks for X25519MLKEM768 by HelloRetryRequest when the client sent\n"
-            "only an X25519 share; and the size of the ClientHellos that worked. Ends with\n"
-            "a one-line verdict.\n"
-            "\n"
-            "  --servername NAME   SNI and the name the certificate must match (default: HOST;\n"
-            "                      an IP address is checked, not sent)\n"
-            "  --ca FILE           verify the server certificate against FILE (PEM)\n"
-            "  --insecure          do not verify the certificate (the groups are still found)\n"
-            "                      (default: verify against the system store)\n"
-            "  --timeout SEC       limit per probe, connect + handshake (default 5)\n"
-            "  --json              one JSON object on stdout instead of the table\n"
-            "\n"
-            "Exit status: 0 when the scan ran (whatever the verdict), 1 when the server\n"
-            "could not be reached or no probe completed, 2 on a usage error.\n");
-}
-
 struct scan_args {
     const char *target, *servername, *ca;
-    int insecure, json, timeout_s;
+    int insecure, json;
+    unsigned timeout_s;
+};
+
+#define A(field) offsetof(struct scan_args, field)
+static const struct pqify_opt scan_opts[] = {
+    {"--servername", "NAME", PQIFY_OPT_STRING, A(servername), 0, 0, 0,
+     "SNI and the name the certificate must match (default: HOST;\n"
+     "an IP address is checked, not sent)"},
+    {"--ca", "FILE", PQIFY_OPT_STRING, A(ca), 0, 0, 0,
+     "verify the server certificate against FILE (PEM)"},
+    {"--insecure", NULL, PQIFY_OPT_FLAG, A(insecure), 0, 0, 0,
+     "do not verify the certificate (the groups are still found)\n"
+     "(default: verify against the system store)"},
+    {"--timeout", "SEC", PQIFY_OPT_UINT, A(timeout_s), 1, 3600, 0,
+     "limit per probe, connect + handshake (default 5)"},
+    {"--json", NULL, PQIFY_OPT_FLAG, A(json), 0, 0, 0,
+     "one JSON object on stdout instead of the table"},
+};
+#undef A
+
+static const struct pqify_cmd_spec scan_spec = {
+    .name = "scan",
+    .usage = "scan HOST:PORT [--servername NAME] [--ca FILE | --insecure]\n"
+             "                  [--timeout SEC] [--json]\n",
+    .about = "Probes a TLS 1.3 server with one handshake per key-exchange group pqify knows\n"
+             "(legacy Kyber groups included) and reports, per group, whether the server\n"
+             "selects it in one round trip, only after a HelloRetryRequest, or not at all;\n"
+             "which group it picks when offered X25519MLKEM768 and X25519 shares together;\n"
+             "whether it asks for X25519MLKEM768 by HelloRetryRequest when the client sent\n"
+             "only an X25519 share; and the size of the ClientHellos that worked. Ends with\n"
+             "a one-line verdict.\n",
+    .opts = scan_opts,
+    .n_opts = PQIFY_N_OPTS(scan_opts),
+    .operand = "HOST:PORT",
+    .operand_offset = offsetof(struct scan_args, target),
+    .footer = "Exit status: 0 when the scan ran (whatever the verdict), 1 when the server\n"
+              "could not be reached or no probe completed, 2 on a usage error.\n",
 };
 
 enum probe_result { PROBE_ONE_RTT, PROBE_HRR, PROBE_REFUSED, PROBE_UNREACHABLE };
@@ -69,34 +81,10 @@ static int parse_args(int argc, char **argv, struct scan_args *a)
 {
     memset(a, 0, sizeof *a);
     a->timeout_s = 5;
-    for (int i = 1; i < argc; i++) {
-        const char *v;
-        int m;
-        if ((m = pqify_cli_value("scan", argc, argv, &i, "--servername", &a->servername)) != 0 ||
-            (m = pqify_cli_value("scan", argc, argv, &i, "--ca", &a->ca)) != 0) {
-            if (m < 0)
-                return -1;
-        } else if ((m = pqify_cli_value("scan", argc, argv, &i, "--timeout", &v)) != 0) {
-            unsigned long n;
-            if (m < 0 || pqify_cli_uint("scan", "--timeout", v, 1, 3600, &n) != 0)
-                return -1;
-            a->timeout_s = (int)n;
-        } else if (!strcmp(argv[i], "--insecure")) {
-            a->insecure = 1;
-        } else if (!strcmp(argv[i], "--json")) {
-            a->json = 1;
-        } else if (argv[i][0] == '-') {
-            fprintf(stderr, "pqify scan: unknown option '%s' (see pqify scan --help)\n", argv[i]);
-            return -1;
-        } else if (a->target == NULL) {
-            a->target = argv[i];
-        } else {
-            fprintf(stderr, "pqify scan: unexpected argument '%s'\n", argv[i]);
-            return -1;
-        }
-    }
+    if (pqify_cli_parse(&scan_spec, argc, argv, a) != 0)
+        return -1;
     if (a->target == NULL) {
-        fprintf(stderr, "pqify scan: HOST:PORT is missing\n");
+        fprintf(stderr, "pqify scan: HOST:PORT is missing (see pqify scan --help)\n");
         return -1;
     }
     if (a->ca != NULL && a->insecure) {
@@ -117,16 +105,14 @@ static void probe_once(const struct scan_args *a, const char *host, const char *
                        const char *groups, struct probe *p)
 {
     pqify_tls_config *cfg = pqify_tls_config_new();
-    pqify_tls_conn *conn = NULL;
-    struct cli_inbuf *in = calloc(1, sizeof *in);
-    pqify_tls_buf out;
+    pqify_pump pump;
     const char *why = NULL;
     int fd = -1, rc;
-    pqify_tls_buf_init(&out, NULL, 0);
+    memset(&pump, 0, sizeof pump);   /* disposable before it is initialised */
     memset(p, 0, sizeof *p);
     p->result = PROBE_REFUSED;
 
-    if (cfg == NULL || in == NULL) {
+    if (cfg == NULL) {
         p->err = PQIFY_TLS_ERR_NO_MEMORY;
         goto out;
     }
@@ -139,31 +125,27 @@ static void probe_once(const struct scan_args *a, const char *host, const char *
     }
     if (a->insecure)
         pqify_tls_config_set_verify_peer(cfg, 0);
-    conn = pqify_tls_conn_new(cfg, 0);
-    if (conn == NULL) {
+    if (pqify_pump_init(&pump, cfg, 0) != 0) {
         p->err = PQIFY_TLS_ERR_NO_MEMORY;
         goto out;
     }
-    fd = cli_dial(host, port, a->timeout_s * 1000, &why);
+    fd = cli_dial(host, port, (int)a->timeout_s * 1000, &why);
     if (fd < 0) {
         p->result = PROBE_UNREACHABLE;
         p->err = CLI_IO_SOCKET;
         p->why = why;
         goto out;
     }
-    size_t zero = 0;
-    rc = pqify_tls_handshake(conn, NULL, &zero, &out);
-    p->hello_bytes = out.len;
-    if (rc != PQIFY_TLS_IN_PROGRESS || cli_flush(fd, &out) != 0) {
-        p->err = rc < 0 ? rc : CLI_IO_SOCKET;
+    if (pqify_pump_next(&pump) != PQIFY_PUMP_WANT_INPUT) {
+        p->err = pqify_pump_error(&pump);
         goto out;
     }
-    /* The ClientHello is sent; from here the client only reacts to input, which is
-     * what cli_handshake does for a server (is_server = 1 skips the first call). */
-    rc = cli_handshake(fd, conn, 1, a->timeout_s * 1000, in, &out);
+    /* the ClientHello, measured before cli_handshake sends it */
+    p->hello_bytes = pump.out.len;
+    rc = cli_handshake(fd, &pump, (int)a->timeout_s * 1000);
     if (rc == 0 || is_auth_error(rc)) {
         pqify_tls_info info;
-        pqify_tls_get_info(conn, &info);
+        pqify_tls_get_info(pump.conn, &info);
         /* before Finished the engine reports no group; a lone offer names it */
         p->group_id = info.group_id ? info.group_id
                                     : (groups != NULL && strchr(groups, ',') == NULL
@@ -172,18 +154,16 @@ static void probe_once(const struct scan_args *a, const char *host, const char *
         p->result = info.hrr ? PROBE_HRR : PROBE_ONE_RTT;
         p->cert_failed = rc != 0;
         p->err = rc;
-        if (rc == 0 && pqify_tls_close_notify(conn, &out) == 0)
-            (void)cli_flush(fd, &out);
+        if (rc == 0 && pqify_pump_close_notify(&pump) == 0)
+            (void)cli_flush(fd, &pump.out);
     } else {
         p->err = rc;
     }
 out:
     if (fd >= 0)
         close(fd);
-    pqify_tls_conn_free(conn);
+    pqify_pump_dispose(&pump);
     pqify_tls_config_free(cfg);
-    pqify_tls_buf_dispose(&out);
-    free(in);
 }
 
 static const char *result_word(const struct probe *p)
@@ -237,7 +217,7 @@ int pqify_cmd_scan(int argc, char **argv)
     struct probe probes[SCAN_MAX_GROUPS], pref, upgrade;
 
     if (pqify_wants_help(argc, argv)) {
-        usage(stdout);
+        pqify_cli_help(&scan_spec, stdout);
         return 0;
     }
     if (parse_args(argc, argv, &a) != 0)

@@ -4,6 +4,7 @@
  * Each connection is served in a forked child (or inline with --once), so one
  * slow client cannot stall the others and the loop stays simple. */
 #include <errno.h>
+#include <stddef.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,64 +18,61 @@
 #include "pqify/tls.h"
 #include "tls_io.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: pqify serve --listen HOST:PORT --cert FILE --key FILE [options]\n"
-            "\n"
-            "Accept TLS 1.3 connections, print what each negotiated to stderr, then echo\n"
-            "the data back (or answer HTTP requests with --www).\n"
-            "\n"
-            "  --listen HOST:PORT  address to listen on; port 0 picks a free port\n"
-            "  --cert FILE         certificate chain (PEM, leaf first)\n"
-            "  --key FILE          private key (PEM: ECDSA P-256/P-384, RSA, Ed25519)\n"
-            "  --ca FILE           require client certificates that chain to FILE\n"
-            "  --pq MODE           preferred (default) | required | off\n"
-            "  --groups LIST       expert override of the group preference\n"
-            "                      (legacy groups only when named here)\n"
-            "  --alpn LIST         ALPN protocols accepted, in preference order\n"
-            "  --ciphers LIST      TLS 1.3 suites in preference order\n"
-            "  --www               answer each HTTP request with 200 and a page of facts\n"
-            "  --once              serve one connection, then exit with its status\n"
-            "  --timeout SEC       handshake limit per connection (default 10)\n"
-            "\n"
-            "stderr:\n"
-            "  listening on HOST:PORT                       (once, when ready)\n"
-            "  accepted peer=ADDR version=TLSv1.3 group=NAME pq=yes|no hrr=yes|no "
-            "cipher=NAME client_cert=SUBJECT|- resumed=yes|no\n"
-            "                      (one session ticket is issued per handshake)\n"
-            "  pqify serve: handshake with ADDR failed: WHY  (on failure)\n");
-}
-
 struct serve_args {
     const char *listen;
-    struct cli_tls_opts tls;
+    pqify_tls_options tls;
     int www, once, timeout_s;
+};
+
+#define A(field) offsetof(struct serve_args, field)
+static const struct pqify_opt serve_opts[] = {
+    {"--listen", "HOST:PORT", PQIFY_OPT_STRING, A(listen), 0, 0, 0,
+     "address to listen on; port 0 picks a free port"},
+    {"--cert", "FILE", PQIFY_OPT_STRING, A(tls.cert), 0, 0, 0,
+     "certificate chain (PEM, leaf first)"},
+    {"--key", "FILE", PQIFY_OPT_STRING, A(tls.key), 0, 0, 0,
+     "private key (PEM: ECDSA P-256/P-384, RSA, Ed25519)"},
+    {"--ca", "FILE", PQIFY_OPT_STRING, A(tls.ca), 0, 0, 0,
+     "require client certificates that chain to FILE"},
+    {"--pq", "MODE", PQIFY_OPT_STRING, A(tls.pq), 0, 0, 0, "preferred (default) | required | off"},
+    {"--groups", "LIST", PQIFY_OPT_STRING, A(tls.groups), 0, 0, 0,
+     "expert override of the group preference\n(legacy groups only when named here)"},
+    {"--alpn", "LIST", PQIFY_OPT_STRING, A(tls.alpn), 0, 0, 0,
+     "ALPN protocols accepted, in preference order"},
+    {"--ciphers", "LIST", PQIFY_OPT_STRING, A(tls.ciphers), 0, 0, 0,
+     "TLS 1.3 suites in preference order"},
+    {"--www", NULL, PQIFY_OPT_FLAG, A(www), 0, 0, 0,
+     "answer each HTTP request with 200 and a page of facts"},
+    {"--once", NULL, PQIFY_OPT_FLAG, A(once), 0, 0, 0,
+     "serve one connection, then exit with its status"},
+    {"--timeout", "SEC", PQIFY_OPT_UINT, A(tls.handshake_timeout_ms), 1, 3600, 1000,
+     "handshake limit per connection (default 10)"},
+};
+#undef A
+
+static const struct pqify_cmd_spec serve_spec = {
+    .name = "serve",
+    .usage = "serve --listen HOST:PORT --cert FILE --key FILE [options]\n",
+    .about = "Accept TLS 1.3 connections, print what each negotiated to stderr, then echo\n"
+             "the data back (or answer HTTP requests with --www).\n",
+    .opts = serve_opts,
+    .n_opts = PQIFY_N_OPTS(serve_opts),
+    .footer = "stderr:\n"
+              "  listening on HOST:PORT                       (once, when ready)\n"
+              "  accepted peer=ADDR version=TLSv1.3 group=NAME pq=yes|no hrr=yes|no "
+              "cipher=NAME client_cert=SUBJECT|- resumed=yes|no\n"
+              "                      (one session ticket is issued per handshake)\n"
+              "  pqify serve: handshake with ADDR failed: WHY  (on failure)\n",
 };
 
 static int parse_args(int argc, char **argv, struct serve_args *a)
 {
     memset(a, 0, sizeof *a);
-    a->timeout_s = 10;
-    for (int i = 1; i < argc; i++) {
-        int m = cli_shared_opt("serve", argc, argv, &i, &a->tls, &a->timeout_s);
-        if (m == 0)
-            m = pqify_cli_value("serve", argc, argv, &i, "--listen", &a->listen);
-        if (m < 0)
-            return -1;
-        if (m > 0)
-            continue;
-        if (!strcmp(argv[i], "--www")) {
-            a->www = 1;
-        } else if (!strcmp(argv[i], "--once")) {
-            a->once = 1;
-        } else {
-            fprintf(stderr, "pqify serve: unknown argument '%s'\n", argv[i]);
-            return -1;
-        }
-    }
+    if (pqify_cli_parse(&serve_spec, argc, argv, a) != 0)
+        return -1;
+    a->timeout_s = (int)(pqify_tls_options_handshake_ms(&a->tls) / 1000);
     if (a->listen == NULL || a->tls.cert == NULL || a->tls.key == NULL) {
-        fprintf(stderr, "pqify serve: --listen, --cert and --key are required\n");
+        fprintf(stderr, "pqify serve: --listen, --cert and --key are required (see pqify serve --help)\n");
         return -1;
     }
     return 0;
@@ -151,8 +149,8 @@ static void html_escape(const char *s, char *out, size_t cap)
 
 /* Answer one request head with the page of facts. Returns 1 if the client
  * asked to close after it, 0 to keep the connection, negative on error. */
-static int answer_http(pqify_tls_conn *conn, int fd, const struct facts *f, const uint8_t *head,
-                       size_t head_len, pqify_tls_buf *out)
+static int answer_http(pqify_pump *p, int fd, const struct facts *f, const uint8_t *head,
+                       size_t head_len)
 {
     char body[2560], esc[1536], sni[768], conn_hdr[64] = "";
     int http10 = head_len >= 8 && memmem(head, head_len, "HTTP/1.0\r\n", 10) != NULL;
@@ -164,7 +162,7 @@ static int answer_http(pqify_tls_conn *conn, int fd, const struct facts *f, cons
     html_escape(f->server_name, sni, sizeof sni);
     /* Counted now, not at the handshake: a peer may have updated its keys. */
     pqify_tls_info now;
-    pqify_tls_get_info(conn, &now);
+    pqify_tls_get_info(p->conn, &now);
     int blen = snprintf(body, sizeof body,
                         "<!doctype html>\n<html><head><title>pqify serve</title></head><body>\n"
                         "<h1>pqify serve</h1>\n<pre>%s alpn=%s server_name=%s handshake_us=%llu "
@@ -180,131 +178,135 @@ static int answer_http(pqify_tls_conn *conn, int fd, const struct facts *f, cons
                         "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
                         "Content-Length: %d\r\nConnection: %s\r\n\r\n",
                         blen, close_after ? "close" : "keep-alive");
-    int rc = pqify_tls_send(conn, out, hdr, (size_t)hlen);
+    int rc = pqify_pump_send(p, hdr, (size_t)hlen);
     if (rc == 0)
-        rc = pqify_tls_send(conn, out, body, (size_t)blen);
-    if (cli_flush(fd, out) != 0 && rc == 0)
+        rc = pqify_pump_send(p, body, (size_t)blen);
+    if (cli_flush(fd, &p->out) != 0 && rc == 0)
         rc = CLI_IO_SOCKET;
     return rc < 0 ? rc : close_after;
 }
 
-/* After the handshake: echo, or serve HTTP requests. Returns the status. */
-static int serve_data(int fd, pqify_tls_conn *conn, const char *peer, const struct facts *f, int www,
-                      struct cli_inbuf *in, pqify_tls_buf *out)
+/* --www: take the plaintext as HTTP requests and answer each. Returns 1 when
+ * the connection is to be closed, 0 to go on, or a negative error. */
+static int serve_http(int fd, pqify_pump *p, const char *peer, const struct facts *f,
+                      uint8_t *req, size_t cap, size_t *req_len, size_t *skip_body)
 {
-    pqify_tls_buf plain;
-    uint8_t req[8192];
-    size_t req_len = 0, skip_body = 0;
-    int status = 1, rc = 0;
+    pqify_tls_buf *plain = &p->plain;
+    while (plain->len > 0) {
+        /* Discard a request body announced by Content-Length. */
+        size_t take = *skip_body < plain->len ? *skip_body : plain->len;
+        pqify_tls_buf_consume(plain, take);
+        *skip_body -= take;
+        if (plain->len == 0)
+            break;
+        take = cap - *req_len < plain->len ? cap - *req_len : plain->len;
+        memcpy(req + *req_len, plain->base, take);
+        *req_len += take;
+        pqify_tls_buf_consume(plain, take);
+        size_t head;
+        while ((head = request_head_len(req, *req_len)) > 0) {
+            char cl[32];
+            if (header_value(req, head, "Content-Length", cl, sizeof cl) == 0)
+                *skip_body = (size_t)strtoull(cl, NULL, 10);
+            int close_after = answer_http(p, fd, f, req, head);
+            if (close_after != 0)
+                return close_after;
+            memmove(req, req + head, *req_len - head);
+            *req_len -= head;
+            take = *skip_body < *req_len ? *skip_body : *req_len;
+            memmove(req, req + take, *req_len - take);
+            *req_len -= take;
+            *skip_body -= take;
+        }
+        if (*req_len == cap) {
+            fprintf(stderr, "pqify serve: %s sent an HTTP request head over %zu bytes\n", peer, cap);
+            return 1;
+        }
+    }
+    return 0;
+}
 
-    pqify_tls_buf_init(&plain, NULL, 0);
+/* After the handshake: echo, or serve HTTP requests. Returns the status. */
+static int serve_data(int fd, pqify_pump *p, const char *peer, const struct facts *f, int www)
+{
+    uint8_t req[8192], buf[CLI_READ_CHUNK];
+    size_t req_len = 0, skip_body = 0;
+    int rc = 0;
+    /* bytes that came with the client's Finished come first */
+    pqify_pump_event ev = pqify_pump_next(p);
+
     for (;;) {
-        if (in->len > 0) {
-            size_t n = in->len;
-            rc = pqify_tls_receive(conn, &plain, in->data, &n, out);
-            cli_inbuf_consume(in, n);
-            if (cli_flush(fd, out) != 0 && rc >= 0)
+        /* what the engine answered (a KeyUpdate, an alert) goes out first */
+        int flushed = cli_flush(fd, &p->out);
+        if (ev == PQIFY_PUMP_FAILED) {
+            rc = pqify_pump_error(p);
+            goto failed;
+        }
+        if (flushed != 0) {
+            rc = CLI_IO_SOCKET;
+            goto failed;
+        }
+        if (ev == PQIFY_PUMP_DATA && !www) {
+            rc = pqify_pump_send(p, p->plain.base, p->plain.len);
+            pqify_tls_buf_consume(&p->plain, p->plain.len);
+            if (cli_flush(fd, &p->out) != 0 && rc == 0)
                 rc = CLI_IO_SOCKET;
             if (rc < 0)
                 goto failed;
-            if (plain.len > 0 && !www) {
-                int s = pqify_tls_send(conn, out, plain.base, plain.len);
-                pqify_tls_buf_consume(&plain, plain.len);
-                if (cli_flush(fd, out) != 0 && s == 0)
-                    s = CLI_IO_SOCKET;
-                if (s < 0) {
-                    rc = s;
-                    goto failed;
-                }
-            }
-            while (www && plain.len > 0) {
-                /* Discard a request body announced by Content-Length. */
-                size_t take = skip_body < plain.len ? skip_body : plain.len;
-                pqify_tls_buf_consume(&plain, take);
-                skip_body -= take;
-                if (plain.len == 0)
-                    break;
-                take = sizeof req - req_len < plain.len ? sizeof req - req_len : plain.len;
-                memcpy(req + req_len, plain.base, take);
-                req_len += take;
-                pqify_tls_buf_consume(&plain, take);
-                size_t head;
-                while ((head = request_head_len(req, req_len)) > 0) {
-                    char cl[32];
-                    if (header_value(req, head, "Content-Length", cl, sizeof cl) == 0)
-                        skip_body = (size_t)strtoull(cl, NULL, 10);
-                    int close_after = answer_http(conn, fd, f, req, head, out);
-                    if (close_after < 0) {
-                        rc = close_after;
-                        goto failed;
-                    }
-                    memmove(req, req + head, req_len - head);
-                    req_len -= head;
-                    if (close_after)
-                        goto close;
-                    take = skip_body < req_len ? skip_body : req_len;
-                    memmove(req, req + take, req_len - take);
-                    req_len -= take;
-                    skip_body -= take;
-                }
-                if (req_len == sizeof req) {
-                    fprintf(stderr, "pqify serve: %s sent an HTTP request head over %zu bytes\n", peer,
-                            sizeof req);
-                    goto close;
-                }
-            }
-            if (rc == PQIFY_TLS_PEER_CLOSED)
+        } else if (ev == PQIFY_PUMP_DATA) {
+            rc = serve_http(fd, p, peer, f, req, sizeof req, &req_len, &skip_body);
+            if (rc < 0)
+                goto failed;
+            if (rc > 0)
                 goto close;
+        } else if (ev == PQIFY_PUMP_PEER_CLOSED) {
+            goto close;
+        } else {
+            long got = cli_read(fd, buf, sizeof buf, -1);
+            if (got == 0) {
+                fprintf(stderr, "pqify serve: %s closed the connection without close_notify\n", peer);
+                return 1;
+            }
+            if (got < 0) {
+                fprintf(stderr, "pqify serve: reading from %s failed: %s\n", peer, strerror(errno));
+                return 1;
+            }
+            ev = pqify_pump_feed(p, buf, (size_t)got);
+            continue;
         }
-        long got = cli_read_some(fd, in, -1);
-        if (got == 0) {
-            fprintf(stderr, "pqify serve: %s closed the connection without close_notify\n", peer);
-            goto out;
-        }
-        if (got < 0) {
-            fprintf(stderr, "pqify serve: reading from %s failed: %s\n", peer, strerror(errno));
-            goto out;
-        }
+        ev = pqify_pump_next(p);
     }
 
 close:
     /* RFC 8446 §6.1: answer (or send) close_notify before closing. */
-    if (pqify_tls_close_notify(conn, out) == 0)
-        (void)cli_flush(fd, out);
-    status = 0;
-    goto out;
+    if (pqify_pump_close_notify(p) == 0)
+        (void)cli_flush(fd, &p->out);
+    return 0;
 failed:
     fprintf(stderr, "pqify serve: connection with %s failed: %s\n", peer, cli_strerror(rc));
-out:
-    pqify_tls_buf_dispose(&plain);
-    return status;
+    return 1;
 }
 
 static int serve_one(int fd, const pqify_tls_config *cfg, const char *peer, const struct serve_args *a)
 {
-    static struct cli_inbuf in;
-    pqify_tls_buf out;
+    pqify_pump p;
     struct facts f;
     int status = 1;
 
-    in.len = 0;
-    pqify_tls_buf_init(&out, NULL, 0);
-    pqify_tls_conn *conn = pqify_tls_conn_new(cfg, 1);
-    if (conn == NULL) {
+    if (pqify_pump_init(&p, cfg, 1) != 0) {
         fprintf(stderr, "pqify serve: cannot create a connection for %s\n", peer);
         goto done;
     }
-    int rc = cli_handshake(fd, conn, 1, a->timeout_s * 1000, &in, &out);
+    int rc = cli_handshake(fd, &p, a->timeout_s * 1000);
     if (rc != 0) {
         fprintf(stderr, "pqify serve: handshake with %s failed: %s\n", peer, cli_strerror(rc));
         goto done;
     }
-    describe(conn, peer, &f);
+    describe(p.conn, peer, &f);
     fprintf(stderr, "%s resumed=%s\n", f.line, f.resumed ? "yes" : "no");
-    status = serve_data(fd, conn, peer, &f, a->www, &in, &out);
+    status = serve_data(fd, &p, peer, &f, a->www);
 done:
-    pqify_tls_conn_free(conn);
-    pqify_tls_buf_dispose(&out);
+    pqify_pump_dispose(&p);
     return status;
 }
 
@@ -317,13 +319,11 @@ int pqify_cmd_serve(int argc, char **argv)
     const char *why = NULL;
 
     if (pqify_wants_help(argc, argv)) {
-        usage(stdout);
+        pqify_cli_help(&serve_spec, stdout);
         return 0;
     }
-    if (parse_args(argc, argv, &a) != 0) {
-        usage(stderr);
+    if (parse_args(argc, argv, &a) != 0)
         return 2;
-    }
     if (cli_split_hostport(a.listen, host, sizeof host, port, sizeof port) != 0) {
         fprintf(stderr, "pqify serve: '%s' is not HOST:PORT\n", a.listen);
         return 2;
@@ -333,12 +333,8 @@ int pqify_cmd_serve(int argc, char **argv)
     if (!a.once)
         signal(SIGCHLD, SIG_IGN);
 
-    cfg = pqify_tls_config_new();
-    if (cfg == NULL) {
-        fprintf(stderr, "pqify serve: out of memory\n");
-        goto done;
-    }
-    if (cli_apply_opts(cfg, &a.tls, "serve") != 0)
+    cfg = cli_tls_config("serve", &a.tls, 1);
+    if (cfg == NULL)
         goto done;
     lfd = cli_listen(host, port, &why);
     if (lfd < 0) {

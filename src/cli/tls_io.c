@@ -181,12 +181,8 @@ int cli_flush(int fd, pqify_tls_buf *out)
     return rc;
 }
 
-long cli_read_some(int fd, struct cli_inbuf *in, int timeout_ms)
+long cli_read(int fd, uint8_t *buf, size_t cap, int timeout_ms)
 {
-    if (in->len == sizeof in->data) {
-        errno = ENOBUFS;
-        return -1;
-    }
     struct pollfd pf = {.fd = fd, .events = POLLIN};
     for (;;) {
         int n = poll(&pf, 1, timeout_ms);
@@ -199,64 +195,41 @@ long cli_read_some(int fd, struct cli_inbuf *in, int timeout_ms)
         break;
     }
     for (;;) {
-        ssize_t n = read(fd, in->data + in->len, sizeof in->data - in->len);
+        ssize_t n = read(fd, buf, cap);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0)
-            return -1;
-        in->len += (size_t)n;
-        return (long)n;
+        return n < 0 ? -1 : (long)n;
     }
 }
 
-void cli_inbuf_consume(struct cli_inbuf *in, size_t n)
-{
-    if (n >= in->len) {
-        in->len = 0;
-        return;
-    }
-    memmove(in->data, in->data + n, in->len - n);
-    in->len -= n;
-}
-
-int cli_handshake(int fd, pqify_tls_conn *conn, int is_server, int timeout_ms,
-                  struct cli_inbuf *in, pqify_tls_buf *out)
+int cli_handshake(int fd, pqify_pump *p, int timeout_ms)
 {
     int64_t deadline = cli_now_ms() + timeout_ms;
-    int rc;
+    uint8_t buf[CLI_READ_CHUNK];
+    pqify_pump_event ev = pqify_pump_next(p);   /* a client's ClientHello */
 
-    if (!is_server) {
-        size_t zero = 0;
-        rc = pqify_tls_handshake(conn, NULL, &zero, out);
-        if (cli_flush(fd, out) != 0)
-            return rc < 0 ? rc : CLI_IO_SOCKET;
-        if (rc != PQIFY_TLS_IN_PROGRESS)
-            return rc;
-    }
     for (;;) {
-        /* Feed what is buffered first: one read may carry several messages. */
-        if (in->len > 0) {
-            size_t n = in->len;
-            rc = pqify_tls_handshake(conn, in->data, &n, out);
-            cli_inbuf_consume(in, n);
-            int flushed = cli_flush(fd, out);
-            if (rc < 0 || rc == 0)
-                return rc;
-            if (flushed != 0)
-                return CLI_IO_SOCKET;
-            if (rc != PQIFY_TLS_IN_PROGRESS)
-                return PQIFY_TLS_ERR_INTERNAL;
-        }
+        int flushed = cli_flush(fd, &p->out);
+        if (ev == PQIFY_PUMP_FAILED)
+            return pqify_pump_error(p);
+        if (ev == PQIFY_PUMP_HANDSHAKE_DONE)
+            return 0;
+        if (flushed != 0)
+            return CLI_IO_SOCKET;
+        /* the CLI's signers answer at once: WANT_SIGNATURE cannot happen here */
+        if (ev != PQIFY_PUMP_WANT_INPUT)
+            return PQIFY_TLS_ERR_INTERNAL;
         int64_t left = deadline - cli_now_ms();
         if (left <= 0)
             return CLI_IO_TIMEOUT;
-        long got = cli_read_some(fd, in, (int)left);
+        long got = cli_read(fd, buf, sizeof buf, (int)left);
         if (got == 0)
             return CLI_IO_EOF;
         if (got == -2)
             return CLI_IO_TIMEOUT;
         if (got < 0)
             return CLI_IO_SOCKET;
+        ev = pqify_pump_feed(p, buf, (size_t)got);
     }
 }
 
@@ -274,62 +247,24 @@ const char *cli_strerror(int err)
     }
 }
 
-int cli_shared_opt(const char *cmd, int argc, char **argv, int *i, struct cli_tls_opts *o,
-                   int *timeout_s)
+pqify_tls_config *cli_tls_config(const char *cmd, const pqify_tls_options *o, int is_server)
 {
-    const struct {
-        const char *name;
-        const char **slot;
-    } opts[] = {
-        {"--cert", &o->cert},     {"--key", &o->key},   {"--ca", &o->ca},
-        {"--pq", &o->pq},         {"--groups", &o->groups}, {"--alpn", &o->alpn},
-        {"--ciphers", &o->ciphers},
-    };
-    int m;
-    for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
-        if ((m = pqify_cli_value(cmd, argc, argv, i, opts[k].name, opts[k].slot)) != 0)
-            return m;
-    const char *v;
-    unsigned long n;
-    if ((m = pqify_cli_value(cmd, argc, argv, i, "--timeout", &v)) != 0) {
-        if (m < 0 || pqify_cli_uint(cmd, "--timeout", v, 1, 3600, &n) != 0)
-            return -1;
-        *timeout_s = (int)n;
-        return 1;
+    /* the builder's words start with the option's name; here it is a flag */
+    static const char *const fields[] = {"cert", "key", "ca", "pq", "groups", "alpn", "ciphers"};
+    char err[768];
+    pqify_tls_config *cfg = pqify_tls_options_build(o, is_server, PQIFY_PQ_PREFERRED, err, sizeof err);
+    if (cfg != NULL)
+        return cfg;
+    const char *flag = "", *rest = err;
+    if (strncmp(err, "server_name", 11) == 0) {
+        flag = "--servername";
+        rest = err + 11;
     }
-    return 0;
-}
-
-int cli_apply_opts(pqify_tls_config *cfg, const struct cli_tls_opts *o, const char *cmd)
-{
-    int rc;
-    const char *what = NULL;
-
-    if (o->pq != NULL) {
-        pqify_pq_mode mode;
-        if (pqify_tls_pq_mode_parse(o->pq, &mode) != 0) {
-            fprintf(stderr, "pqify %s: --pq must be preferred, required or off (got '%s')\n", cmd, o->pq);
-            return -1;
-        }
-        what = "--pq";
-        if ((rc = pqify_tls_config_set_pq(cfg, mode)) != 0)
-            goto fail;
+    for (size_t k = 0; k < sizeof fields / sizeof fields[0] && flag[0] == '\0'; k++) {
+        size_t n = strlen(fields[k]);
+        if (strncmp(err, fields[k], n) == 0 && err[n] == ' ')
+            flag = "--";
     }
-    /* Groups after pq: the engine filters the list by the mode. */
-    if (o->groups != NULL && (what = "--groups", rc = pqify_tls_config_set_groups(cfg, o->groups)) != 0)
-        goto fail;
-    if (o->cert != NULL && (what = o->cert, rc = pqify_tls_config_set_cert_chain_file(cfg, o->cert)) != 0)
-        goto fail;
-    if (o->key != NULL && (what = o->key, rc = pqify_tls_config_set_key_file(cfg, o->key)) != 0)
-        goto fail;
-    if (o->ca != NULL && (what = o->ca, rc = pqify_tls_config_set_ca_file(cfg, o->ca)) != 0)
-        goto fail;
-    if (o->alpn != NULL && (what = "--alpn", rc = pqify_tls_config_set_alpn(cfg, o->alpn)) != 0)
-        goto fail;
-    if (o->ciphers != NULL && (what = "--ciphers", rc = pqify_tls_config_set_ciphers(cfg, o->ciphers)) != 0)
-        goto fail;
-    return 0;
-fail:
-    fprintf(stderr, "pqify %s: %s: %s\n", cmd, what, pqify_tls_strerror(rc));
-    return -1;
+    fprintf(stderr, "pqify %s: %s%s\n", cmd, flag, rest);
+    return NULL;
 }

@@ -8,14 +8,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "pqify/net/pump.h"
+#include "pqify/net/tls_options.h"
 #include "pqify/tls.h"
-
-/* Received bytes the engine has not consumed yet (a TLS record can arrive in
- * pieces, and bytes after the handshake belong to pqify_tls_receive). */
-struct cli_inbuf {
-    uint8_t data[65536];
-    size_t len;
-};
 
 /* "host:port" or "[v6]:port" split into host and port strings; 0 or -1. */
 int cli_split_hostport(const char *arg, char *host, size_t host_cap, char *port, size_t port_cap);
@@ -32,44 +27,32 @@ int cli_write_all(int fd, const void *buf, size_t len);
 /* Send and drop the engine's pending output; 0 or -1. */
 int cli_flush(int fd, pqify_tls_buf *out);
 
-/* Read what is available into in (after its current bytes), waiting at most
- * timeout_ms (-1 = forever). Returns bytes read, 0 on EOF, -1 on error,
- * -2 on timeout. */
-long cli_read_some(int fd, struct cli_inbuf *in, int timeout_ms);
-/* Drop the first n bytes of in. */
-void cli_inbuf_consume(struct cli_inbuf *in, size_t n);
+/* Read what is available into buf, waiting at most timeout_ms (-1 = forever).
+ * Returns bytes read, 0 on EOF, -1 on error, -2 on timeout. */
+long cli_read(int fd, uint8_t *buf, size_t cap, int timeout_ms);
+
+/* What one read(2) takes: the largest TLS record (RFC 8446 §5.2) and more. */
+#define CLI_READ_CHUNK 32768
 
 /*
- * Run the handshake to completion over fd. Returns 0, a negative pqify error
- * (already flushed to the peer, alert included), or one of the CLI_IO_* codes
- * below. Bytes received after the handshake stay in in for pqify_tls_receive.
+ * Run p's handshake to completion over fd (include/pqify/net/pump.h). Returns 0,
+ * a negative pqify error (already flushed to the peer, alert included), or one of
+ * the CLI_IO_* codes below. Bytes received after the handshake stay in the pump
+ * for its next pqify_pump_next.
  */
 #define CLI_IO_EOF (-2000)      /* the peer closed TCP mid-handshake */
 #define CLI_IO_TIMEOUT (-2001)  /* no progress within the timeout */
 #define CLI_IO_SOCKET (-2002)   /* read/write failed (errno says why) */
-int cli_handshake(int fd, pqify_tls_conn *conn, int is_server, int timeout_ms,
-                  struct cli_inbuf *in, pqify_tls_buf *out);
+int cli_handshake(int fd, pqify_pump *p, int timeout_ms);
 
 /* Words for a cli_handshake/relay result (pqify errors and CLI_IO_* codes). */
 const char *cli_strerror(int err);
 
-/* Options both commands share; NULL fields are left at the engine default. */
-struct cli_tls_opts {
-    const char *cert, *key, *ca, *pq, *groups, *alpn, *ciphers;
-};
-/* Apply them to cfg; on failure prints "pqify <cmd>: <what>: <why>" and
- * returns -1. */
-int cli_apply_opts(pqify_tls_config *cfg, const struct cli_tls_opts *o, const char *cmd);
+/* The config for o (include/pqify/net/tls_options.h), or NULL after printing
+ * "pqify <cmd>: --<option> ...: <why>". */
+pqify_tls_config *cli_tls_config(const char *cmd, const pqify_tls_options *o, int is_server);
 
 /* Monotonic milliseconds. */
 int64_t cli_now_ms(void);
-
-/* The options serve and connect share: the cli_tls_opts fields and --timeout
- * (1..3600 seconds), each parsed with pqify_cli_value (cli.h). Returns 1 when
- * argv[*i] was one of them (*i left on its value, as pqify_cli_value does), 0
- * when it was not, and -1 after printing "pqify <cmd>: ..." when its value is
- * missing or out of range. */
-int cli_shared_opt(const char *cmd, int argc, char **argv, int *i, struct cli_tls_opts *o,
-                   int *timeout_s);
 
 #endif

@@ -242,6 +242,68 @@ static void test_usage_errors(void **state)
     done(&r);
 }
 
+/* Every command's options come from one table (src/cli/cli.h): --help lists each
+ * of them and -h, and a wrong option or a missing value reads the same in all. */
+static void test_option_tables(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *cmd[3];            /* the command words */
+        const char *name;              /* as in messages */
+        const char *options[6];        /* some of what --help must list */
+        const char *valued;            /* an option that takes a value */
+    } cmds[] = {
+        {{"serve"}, "serve", {"--listen HOST:PORT", "--cert FILE", "--pq MODE", "--www", "--timeout SEC"}, "--cert"},
+        {{"connect"}, "connect", {"--servername NAME", "--resume", "--alpn LIST", "--timeout SEC"}, "--ca"},
+        {{"scan"}, "scan", {"--insecure", "--json", "--timeout SEC", "--ca FILE"}, "--servername"},
+        {{"demo"}, "demo", {"--quick"}, NULL},
+        {{"bench", "kem"}, "bench kem", {"--runs N", "--backend NAME", "--json", "--quick"}, "--runs"},
+        {{"bench", "handshake"}, "bench handshake", {"--rounds N", "--per-round N", "--quick"}, "--rounds"},
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        const char *const *w = cmds[i].cmd;
+        struct result r = w[1] ? run(w[0], w[1], "--help", NULL) : run(w[0], "--help", NULL);
+        assert_int_equal(r.status, 0);
+        char want[128];
+        snprintf(want, sizeof want, "usage: pqify %s", cmds[i].name);
+        if (strncmp(r.out, want, strlen(want)) != 0)
+            fail_msg("%s --help starts with: %.60s", cmds[i].name, r.out);
+        expect_in(r.out, "\noptions:\n");
+        expect_in(r.out, "\n  -h, --help          print this text\n");
+        for (size_t k = 0; k < 6 && cmds[i].options[k]; k++) {
+            snprintf(want, sizeof want, "\n  %s ", cmds[i].options[k]);
+            expect_in(r.out, want);
+        }
+        done(&r);
+
+        r = w[1] ? run(w[0], w[1], "--bogus", NULL) : run(w[0], "--bogus", NULL);
+        assert_int_equal(r.status, 2);
+        assert_string_equal(r.out, "");
+        snprintf(want, sizeof want, "pqify %s: unknown option '--bogus' (see pqify %s --help)\n",
+                 cmds[i].name, cmds[i].name);
+        assert_string_equal(r.err, want);
+        done(&r);
+
+        if (cmds[i].valued == NULL)
+            continue;
+        r = w[1] ? run(w[0], w[1], cmds[i].valued, NULL) : run(w[0], cmds[i].valued, NULL);
+        assert_int_equal(r.status, 2);
+        snprintf(want, sizeof want, "pqify %s: %s needs a value (see pqify %s --help)\n",
+                 cmds[i].name, cmds[i].valued, cmds[i].name);
+        assert_string_equal(r.err, want);
+        done(&r);
+    }
+    /* a flag takes no value; "--name=value" is the valued options' other spelling */
+    struct result r = run("serve", "--www=yes", NULL);
+    assert_int_equal(r.status, 2);
+    expect_in(r.err, "unknown option '--www=yes'");
+    done(&r);
+    r = run("bench", "kem", "--runs=0", NULL);
+    assert_int_equal(r.status, 2);
+    expect_in(r.err, "pqify bench kem: --runs wants a whole number from 1 to 1000000, not '0'");
+    done(&r);
+}
+
 /* ---- parsing the table ---- */
 
 struct row {
@@ -702,7 +764,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_top_help),        cmocka_unit_test(test_command_help),
-        cmocka_unit_test(test_usage_errors),    cmocka_unit_test(test_bench_kem_quick),
+        cmocka_unit_test(test_usage_errors),    cmocka_unit_test(test_option_tables),
+        cmocka_unit_test(test_bench_kem_quick),
         cmocka_unit_test(test_bench_kem_options), cmocka_unit_test(test_demo_quick),
         cmocka_unit_test(test_bench_handshake_quick), cmocka_unit_test(test_scan_usage),
     };
