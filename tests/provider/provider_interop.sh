@@ -20,6 +20,15 @@ need_tool nginx
 need_tool gnutls-cli
 [ -f "$PQIFY_PROVIDER" ] || { say "FAIL: pqify.so not found at $PQIFY_PROVIDER"; exit 1; }
 python=/usr/bin/python3   # Debian's, on Debian's libssl 3.0
+# The sanitizer build's pqify.so needs the sanitizer runtime, which Debian's
+# programs do not carry: CTest then sets PQIFY_PROVIDER_PRELOAD and every Debian
+# program that loads the provider runs with it preloaded (leak checks off: their
+# own allocations are not ours; test_provider checks the provider's under LSan).
+pre=()
+if [ -n "${PQIFY_PROVIDER_PRELOAD:-}" ]; then
+  pre=(env "LD_PRELOAD=$PQIFY_PROVIDER_PRELOAD" LD_BIND_NOW=1
+       "ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0")
+fi
 
 hybrids="X25519MLKEM768 SecP256r1MLKEM768 SecP384r1MLKEM1024"
 all_groups="X25519MLKEM768:SecP256r1MLKEM768:SecP384r1MLKEM1024:MLKEM512:MLKEM768:MLKEM1024:X25519"
@@ -63,7 +72,7 @@ s_server_start() {
   local cnf=$1
   shift
   srv_log="$casedir/s_server.out"
-  OPENSSL_CONF=$cnf timeout "$T" openssl s_server -accept 127.0.0.1:0 -tls1_3 -www "${key[@]}" "$@" \
+  OPENSSL_CONF=$cnf timeout "$T" "${pre[@]}" openssl s_server -accept 127.0.0.1:0 -tls1_3 -www "${key[@]}" "$@" \
     >"$srv_log" 2>&1 &
   srv_pid=$!
   pids+=("$srv_pid")
@@ -83,13 +92,13 @@ server_hello_group() {
 
 # ---- the algorithms are listed --------------------------------------------------
 begin "openssl list -kem-algorithms -provider pqify"
-out=$(openssl list -kem-algorithms -provider-path "$(dirname "$PQIFY_PROVIDER")" -provider pqify 2>&1)
+out=$("${pre[@]}" openssl list -kem-algorithms -provider-path "$(dirname "$PQIFY_PROVIDER")" -provider pqify 2>&1)
 printf '%s\n' "$out" >"$casedir/list.out"
 for a in X25519MLKEM768 SecP256r1MLKEM768 SecP384r1MLKEM1024 ML-KEM-512 ML-KEM-768 ML-KEM-1024; do
   expect_match "$a listed" "$out" "$a.* @ pqify"
 done
 conf "$work/all.cnf" "$all_groups"
-out=$(OPENSSL_CONF="$work/all.cnf" openssl list -kem-algorithms 2>&1)
+out=$(OPENSSL_CONF="$work/all.cnf" "${pre[@]}" openssl list -kem-algorithms 2>&1)
 expect_match "listed through OPENSSL_CONF alone" "$out" 'X25519MLKEM768 @ pqify'
 
 # ---- s_client -> Node server, one hybrid each -------------------------------------
@@ -97,7 +106,7 @@ for g in $hybrids; do
   begin "openssl s_client (provider) -> Node 24 server restricted to $g"
   conf "$casedir/client.cnf" "$g"
   node_server cert="$certs/server-p256.pem" key="$certs/server-p256.key" groups="$g" closeAfter=4 && {
-    printf 'ping\n' | OPENSSL_CONF="$casedir/client.cnf" timeout "$T" openssl s_client -msg \
+    printf 'ping\n' | OPENSSL_CONF="$casedir/client.cnf" timeout "$T" "${pre[@]}" openssl s_client -msg \
       -connect "127.0.0.1:$srv_port" -servername localhost -CAfile "$certs/ca.pem" \
       -verify_return_error >"$casedir/s_client.out" 2>&1
     rc=$?
@@ -150,7 +159,7 @@ http {
   }
 }
 EOF
-OPENSSL_CONF="$ngx/openssl.cnf" timeout "$T" nginx -p "$ngx" -c "$ngx/nginx.conf" \
+OPENSSL_CONF="$ngx/openssl.cnf" timeout "$T" "${pre[@]}" nginx -p "$ngx" -c "$ngx/nginx.conf" \
   -e "$ngx/logs/error.log" -g 'daemon off;' >"$casedir/nginx.stderr" 2>&1 &
 ngx_pid=$!
 pids+=("$ngx_pid")
@@ -181,8 +190,14 @@ conf "$work/client-pq.cnf" "X25519MLKEM768:X25519"
 conf "$work/client-noprov.cnf" "X25519:prime256v1" noprov
 
 begin "curl (provider) -> pqify serve --pq required"
+if [ ${#pre[@]} -gt 0 ]; then
+  # Debian's curl hangs in its own start-up (a futex, before any connection) with
+  # the sanitizer runtime preloaded; the Python case below covers a libssl client
+  # with the sanitized provider, and the plain build runs this case.
+  say "note: curl with the sanitized provider not run (curl deadlocks under a preloaded ASan runtime)"
+else
 pqify_serve --cert "$certs/server-p256.pem" --key "$certs/server-p256.key" --pq required --www && {
-  OPENSSL_CONF="$work/client-pq.cnf" timeout "$T" curl -sS --cacert "$certs/ca.pem" \
+  OPENSSL_CONF="$work/client-pq.cnf" timeout "$T" "${pre[@]}" curl -sS --cacert "$certs/ca.pem" \
     --resolve "localhost:$srv_port:127.0.0.1" "https://localhost:$srv_port/" >"$casedir/curl.out" 2>&1
   rc=$?
   wait_server
@@ -191,6 +206,7 @@ pqify_serve --cert "$certs/server-p256.pem" --key "$certs/server-p256.key" --pq 
   expect "pqify serve's group" "$(field "$line" group)" X25519MLKEM768
   expect "pq" "$(field "$line" pq)" yes
 }
+fi
 
 begin "curl (no provider) -> pqify serve --pq required: refused"
 pqify_serve --cert "$certs/server-p256.pem" --key "$certs/server-p256.key" --pq required --www && {
@@ -204,7 +220,7 @@ pqify_serve --cert "$certs/server-p256.pem" --key "$certs/server-p256.key" --pq 
 
 begin "Python 3 (Debian's, provider) -> pqify serve --pq required"
 pqify_serve --cert "$certs/server-p256.pem" --key "$certs/server-p256.key" --pq required --www && {
-  OPENSSL_CONF="$work/client-pq.cnf" timeout "$T" "$python" - "$srv_port" "$certs/ca.pem" \
+  OPENSSL_CONF="$work/client-pq.cnf" timeout "$T" "${pre[@]}" "$python" - "$srv_port" "$certs/ca.pem" \
     >"$casedir/python.out" 2>&1 <<'EOF'
 import socket, ssl, sys
 ctx = ssl.create_default_context(cafile=sys.argv[2])
@@ -223,7 +239,7 @@ EOF
 # ---- classical peers with the provider loaded --------------------------------------
 begin "fallback: s_client (provider, X25519MLKEM768:X25519) -> Node server with X25519 only"
 node_server cert="$certs/server-p256.pem" key="$certs/server-p256.key" groups=X25519 closeAfter=4 && {
-  printf 'ping\n' | OPENSSL_CONF="$work/client-pq.cnf" timeout "$T" openssl s_client \
+  printf 'ping\n' | OPENSSL_CONF="$work/client-pq.cnf" timeout "$T" "${pre[@]}" openssl s_client \
     -connect "127.0.0.1:$srv_port" -CAfile "$certs/ca.pem" >"$casedir/s_client.out" 2>&1
   rc=$?
   wait_server
