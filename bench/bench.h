@@ -53,6 +53,12 @@ struct pqify_bench_handshake_opts {
 /* Returns 0, or 1 when a measurement failed (a message went to stderr). */
 int pqify_bench_handshake(const struct pqify_bench_handshake_opts *opts);
 
+/* ---- pqify bench provider (bench_provider.c) ---- */
+
+/* The whole command: options, help, run and report (nginx with pqify.so).
+ * Returns 0, 1 when a measurement failed, 2 on a usage error. */
+int pqify_bench_provider_main(int argc, char **argv);
+
 /* ---- in-process client/server pairs (bench_pair.c, on src/net/pair.c) ---- */
 
 #include "pqify/tls.h"

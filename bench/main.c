@@ -156,6 +156,7 @@ static int bench_kem_demo(int argc, char **argv)
 static const struct pqify_command benches[] = {
     {"kem", "ML-KEM and round-3 Kyber against libcrypto's X25519 and P-256 ECDH", bench_kem},
     {"handshake", "full TLS 1.3 handshakes over loopback, pqify against libssl 3.0", bench_handshake},
+    {"provider", "Debian's nginx with pqify.so: X25519MLKEM768 against X25519 server CPU", pqify_bench_provider_main},
     {"kem-demo", "the short KEM table `pqify demo` shows (its step 2)", bench_kem_demo},
 };
 

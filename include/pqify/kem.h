@@ -126,6 +126,15 @@ PQIFY_MUST_USE int pqify_kem_encaps(const pqify_kem *kem, uint8_t *ct, size_t ct
 PQIFY_MUST_USE int pqify_kem_decaps(const pqify_kem *kem, uint8_t *ss, size_t ss_len,
                                     const uint8_t *ct, size_t ct_len, const uint8_t *dk, size_t dk_len);
 
+/*
+ * The input check a holder of a peer's encapsulation key makes before using it
+ * (FIPS 203 §7.2: the length, then the modulus check), for callers that must
+ * refuse a bad key when it arrives rather than at encapsulation (the OpenSSL
+ * provider). Round-3 Kyber has no modulus check: only its length is checked.
+ * Returns 0, PQIFY_ERR_LENGTH or PQIFY_ERR_INVALID_EK.
+ */
+PQIFY_MUST_USE int pqify_kem_check_ek(const pqify_kem *kem, const uint8_t *ek, size_t ek_len);
+
 /* Look a KEM up by name ("ML-KEM-768", "mlkem768", "Kyber512", "kyber512"); NULL if unknown. */
 const pqify_kem *pqify_kem_by_name(const char *name);
 

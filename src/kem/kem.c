@@ -320,3 +320,17 @@ int pqify_kem_decaps(const pqify_kem *kem, uint8_t *ss, size_t ss_len, const uin
         return PQIFY_ERR_LENGTH;
     return kem->decaps(ss, ct, dk);
 }
+
+int pqify_kem_check_ek(const pqify_kem *kem, const uint8_t *ek, size_t ek_len)
+{
+    if (kem == NULL || ek == NULL)
+        return PQIFY_ERR_ARG;
+    if (ek_len != kem->ek_bytes)
+        return PQIFY_ERR_LENGTH;
+    if (!kem->is_mlkem)
+        return PQIFY_OK;
+    const pqify_kpke_params *p = kem->ek_bytes == PQIFY_MLKEM512_EK_BYTES ? &pqify_params512
+                                 : kem->ek_bytes == PQIFY_MLKEM768_EK_BYTES ? &pqify_params768
+                                                                            : &pqify_params1024;
+    return pqify_kpke_ek_ok(p, ek) ? PQIFY_OK : PQIFY_ERR_INVALID_EK;
+}

@@ -1,0 +1,513 @@
+/*
+ * `pqify bench provider`: what pqify.so costs a stock server. Debian's nginx (its
+ * libssl 3.0, unchanged) runs as one process (master_process off) with the provider
+ * loaded through OPENSSL_CONF and `ssl_ecdh_curve X25519MLKEM768:X25519`; a pqify
+ * client makes full handshakes over loopback TCP, each followed by one HTTP request
+ * on a closing connection, offering only X25519MLKEM768 or only X25519. Batches of
+ * the two alternate round by round against the same server in the same run. The
+ * server's CPU is read from the nginx process itself, /proc/PID/stat (utime +
+ * stime, clock ticks) and /proc/PID/schedstat (run time in ns, the finer cross-
+ * check), around every batch; the client's work is not in it.
+ */
+#include "bench.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pqify/tls.h"
+
+#define DEFAULT_ROUNDS 8
+#define DEFAULT_PER_ROUND 250
+#define QUICK_ROUNDS 2
+#define QUICK_PER_ROUND 20
+#define TARGET_RATIO 1.10
+
+#ifndef PQIFY_BENCH_PROVIDER
+#define PQIFY_BENCH_PROVIDER ""
+#endif
+
+struct group_row {
+    const char *group;   /* what the client offers, alone */
+    const char *pq;
+    pqify_tls_config *cfg;
+    unsigned handshakes;
+    unsigned long long ticks;   /* /proc/PID/stat utime + stime */
+    unsigned long long run_ns;  /* /proc/PID/schedstat */
+    uint64_t wall_ns;           /* client side, for handshakes/s */
+};
+
+struct server {
+    char dir[64];
+    pid_t pid;
+    uint16_t port;
+};
+
+/* ---- the server's own CPU time ---- */
+
+static int server_cpu(pid_t pid, unsigned long long *ticks, unsigned long long *run_ns)
+{
+    char path[64], buf[2048];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* proc(5): fields after "(comm)"; utime and stime are fields 14 and 15 */
+    char *p = strrchr(buf, ')');
+    unsigned long long ut, st;
+    if (p == NULL ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    *ticks = ut + st;
+    snprintf(path, sizeof path, "/proc/%d/schedstat", (int)pid);
+    f = fopen(path, "r");
+    if (f == NULL || fscanf(f, "%llu", run_ns) != 1) {
+        if (f != NULL)
+            fclose(f);
+        return -1;
+    }
+    fclose(f);
+    return 0;
+}
+
+/* ---- files and the nginx process ---- */
+
+static int write_file(const char *dir, const char *name, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return -1;
+    int ok = fputs(text, f) >= 0;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static uint16_t free_port(void)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    uint16_t port = 0;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+        port = ntohs(sa.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+static int tcp_connect(uint16_t port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int write_configs(const struct server *s, const char *provider, const char *cert_pem,
+                         const char *key_pem)
+{
+    char text[4096];
+    if (write_file(s->dir, "cert.pem", cert_pem) != 0 || write_file(s->dir, "key.pem", key_pem) != 0)
+        return -1;
+    snprintf(text, sizeof text,
+             "openssl_conf = openssl_init\n[openssl_init]\nproviders = provider_sect\n"
+             "[provider_sect]\ndefault = default_sect\npqify = pqify_sect\n"
+             "[default_sect]\nactivate = 1\n[pqify_sect]\nmodule = %s\nactivate = 1\n",
+             provider);
+    if (write_file(s->dir, "openssl.cnf", text) != 0)
+        return -1;
+    snprintf(text, sizeof text,
+             "master_process off;\nworker_processes 1;\nerror_log %s/error.log warn;\n"
+             "pid %s/nginx.pid;\nevents { worker_connections 256; }\n"
+             "http {\n  access_log off;\n  client_body_temp_path %s/body;\n"
+             "  proxy_temp_path %s/proxy;\n  fastcgi_temp_path %s/fastcgi;\n"
+             "  uwsgi_temp_path %s/uwsgi;\n  scgi_temp_path %s/scgi;\n"
+             "  server {\n    listen 127.0.0.1:%u ssl;\n"
+             "    ssl_certificate %s/cert.pem;\n    ssl_certificate_key %s/key.pem;\n"
+             "    ssl_protocols TLSv1.3;\n    ssl_ecdh_curve X25519MLKEM768:X25519;\n"
+             "    keepalive_timeout 0;\n    location / { return 200 \"ok\\n\"; }\n  }\n}\n",
+             s->dir, s->dir, s->dir, s->dir, s->dir, s->dir, s->dir, (unsigned)s->port, s->dir,
+             s->dir);
+    return write_file(s->dir, "nginx.conf", text);
+}
+
+static void show_log(const struct server *s)
+{
+    char path[128], line[512];
+    snprintf(path, sizeof path, "%s/error.log", s->dir);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return;
+    while (fgets(line, sizeof line, f) != NULL)
+        fprintf(stderr, "  nginx: %s", line);
+    fclose(f);
+}
+
+static int start_nginx(struct server *s, const char *nginx)
+{
+    char conf[128], cnf[128], log[128];
+    snprintf(conf, sizeof conf, "%s/nginx.conf", s->dir);
+    snprintf(cnf, sizeof cnf, "%s/openssl.cnf", s->dir);
+    snprintf(log, sizeof log, "%s/error.log", s->dir);
+    s->pid = fork();
+    if (s->pid < 0)
+        return -1;
+    if (s->pid == 0) {
+        setenv("OPENSSL_CONF", cnf, 1);
+        FILE *devnull = freopen("/dev/null", "w", stdout);
+        (void)devnull;
+        execlp(nginx, nginx, "-p", s->dir, "-c", conf, "-e", log, "-g", "daemon off;", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 200; i++) {   /* up to 10 s */
+        int st, fd = tcp_connect(s->port);
+        if (fd >= 0) {
+            close(fd);
+            return 0;
+        }
+        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+            s->pid = -1;
+            break;
+        }
+        usleep(50000);
+    }
+    fprintf(stderr, "pqify bench provider: nginx (%s) did not start on 127.0.0.1:%u\n", nginx,
+            (unsigned)s->port);
+    show_log(s);
+    return -1;
+}
+
+static void stop_nginx(struct server *s)
+{
+    if (s->pid > 0) {
+        kill(s->pid, SIGTERM);
+        waitpid(s->pid, NULL, 0);
+        s->pid = -1;
+    }
+}
+
+/* ---- the client: one handshake and one request per connection ---- */
+
+struct io {
+    int fd;
+    uint8_t in[32768];
+    size_t len;
+};
+
+static int flush_out(struct io *io, pqify_tls_buf *out)
+{
+    size_t off = 0;
+    while (off < out->len) {
+        ssize_t w = write(io->fd, out->base + off, out->len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        off += (size_t)w;
+    }
+    pqify_tls_buf_consume(out, out->len);
+    return 0;
+}
+
+static int read_more(struct io *io)
+{
+    for (;;) {
+        ssize_t r = read(io->fd, io->in + io->len, sizeof io->in - io->len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        io->len += (size_t)r;
+        return 0;
+    }
+}
+
+static void consume(struct io *io, size_t n)
+{
+    memmove(io->in, io->in + n, io->len - n);
+    io->len -= n;
+}
+
+/* Reads the response until nginx closes; 0 when it began "HTTP/1.1 200". */
+static int read_response(pqify_tls_conn *c, struct io *io, pqify_tls_buf *out, pqify_tls_buf *plain)
+{
+    for (;;) {
+        size_t n = io->len;
+        int rc = n > 0 ? pqify_tls_receive(c, plain, io->in, &n, out) : 0;
+        consume(io, n);
+        if (rc < 0 || flush_out(io, out) != 0)
+            return -1;
+        if (rc == PQIFY_TLS_PEER_CLOSED || (io->len == 0 && read_more(io) != 0))
+            break;
+    }
+    return plain->len >= 12 && memcmp(plain->base, "HTTP/1.1 200", 12) == 0 ? 0 : -1;
+}
+
+static int client_one(const struct group_row *r, uint16_t port)
+{
+    static const char request[] = "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    int ret = -1;
+    struct io *io = calloc(1, sizeof *io);
+    pqify_tls_conn *c = pqify_tls_conn_new(r->cfg, 0);
+    pqify_tls_buf out, plain;
+    pqify_tls_buf_init(&out, NULL, 0);
+    pqify_tls_buf_init(&plain, NULL, 0);
+    if (io == NULL || c == NULL || (io->fd = tcp_connect(port)) < 0)
+        goto out;
+    size_t zero = 0;
+    int rc = pqify_tls_handshake(c, NULL, &zero, &out);
+    while (flush_out(io, &out) == 0 && rc == PQIFY_TLS_IN_PROGRESS && read_more(io) == 0) {
+        size_t n = io->len;
+        rc = pqify_tls_handshake(c, io->in, &n, &out);
+        consume(io, n);
+    }
+    if (rc != 0)
+        goto out;
+    pqify_tls_info info;
+    pqify_tls_get_info(c, &info);
+    if (info.group_id != pqify_tls_group_id(r->group)) {
+        fprintf(stderr, "pqify bench provider: offered %s alone, negotiated %s\n", r->group,
+                info.group);
+        goto out;
+    }
+    if (pqify_tls_send(c, &out, request, sizeof request - 1) != 0 || flush_out(io, &out) != 0 ||
+        read_response(c, io, &out, &plain) != 0)
+        goto out;
+    ret = 0;
+out:
+    if (ret != 0)
+        fprintf(stderr, "pqify bench provider: %s handshake or request failed: %s\n", r->group,
+                c != NULL ? pqify_tls_strerror(pqify_tls_error(c)) : "no connection");
+    if (io != NULL && io->fd > 0)
+        close(io->fd);
+    pqify_tls_conn_free(c);
+    pqify_tls_buf_dispose(&out);
+    pqify_tls_buf_dispose(&plain);
+    free(io);
+    return ret;
+}
+
+static int run_batch(struct group_row *r, const struct server *s, unsigned n)
+{
+    unsigned long long t0, t1, ns0, ns1;
+    if (server_cpu(s->pid, &t0, &ns0) != 0)
+        return -1;
+    uint64_t w0 = pqify_bench_now_ns();
+    for (unsigned i = 0; i < n; i++)
+        if (client_one(r, s->port) != 0)
+            return -1;
+    r->wall_ns += pqify_bench_now_ns() - w0;
+    /* nginx may still be closing the last connection: let it finish first */
+    usleep(20000);
+    if (server_cpu(s->pid, &t1, &ns1) != 0)
+        return -1;
+    r->ticks += t1 - t0;
+    r->run_ns += ns1 - ns0;
+    r->handshakes += n;
+    return 0;
+}
+
+/* ---- the command ---- */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: pqify bench provider [--quick] [--rounds N] [--per-round N]\n"
+            "                            [--provider FILE] [--nginx FILE]\n"
+            "\n"
+            "Server CPU per handshake of Debian's nginx (libssl 3.0) with pqify.so loaded\n"
+            "through OPENSSL_CONF: X25519MLKEM768 against X25519 on the same server in the\n"
+            "same run, read from the nginx process's own /proc/PID/stat (and schedstat).\n"
+            "A pqify client offers one group alone, handshakes, sends one HTTP request on\n"
+            "a closing connection; batches of the two groups alternate round by round.\n"
+            "Prints both figures, their ratio and the target (<= %.2fx).\n"
+            "\n"
+            "options:\n"
+            "  --quick          a short, noisy run that checks everything works\n"
+            "  --rounds N       interleaved rounds (default %d; --quick %d)\n"
+            "  --per-round N    handshakes per group and round (default %d; --quick %d)\n"
+            "  --provider FILE  pqify.so (default: the build tree's, else OpenSSL's\n"
+            "                   modules directory)\n"
+            "  --nginx FILE     the nginx binary (default /usr/sbin/nginx, else PATH)\n"
+            "  -h, --help       print this text\n",
+            TARGET_RATIO, DEFAULT_ROUNDS, QUICK_ROUNDS, DEFAULT_PER_ROUND, QUICK_PER_ROUND);
+}
+
+static int number(const char *opt, const char *v, unsigned long max, unsigned *out)
+{
+    char *end;
+    unsigned long n = v != NULL ? strtoul(v, &end, 10) : 0;
+    if (v == NULL || *v == '\0' || *end != '\0' || n < 1 || n > max) {
+        fprintf(stderr, "pqify bench provider: %s needs a number from 1 to %lu\n", opt, max);
+        return -1;
+    }
+    *out = (unsigned)n;
+    return 0;
+}
+
+static const char *default_provider(void)
+{
+    static char path[512];
+    FILE *p;
+    if (PQIFY_BENCH_PROVIDER[0] != '\0' && access(PQIFY_BENCH_PROVIDER, R_OK) == 0)
+        return PQIFY_BENCH_PROVIDER;
+    /* what `openssl version -m` says, as the install rule does */
+    snprintf(path, sizeof path, "/usr/lib/x86_64-linux-gnu/ossl-modules/pqify.so");
+    if ((p = popen("openssl version -m 2>/dev/null", "r")) != NULL) {
+        char line[400], dir[400];
+        if (fgets(line, sizeof line, p) != NULL && sscanf(line, "MODULESDIR: \"%399[^\"]\"", dir) == 1)
+            snprintf(path, sizeof path, "%s/pqify.so", dir);
+        pclose(p);
+    }
+    return path;
+}
+
+static int parse(int argc, char **argv, unsigned *rounds, unsigned *per_round,
+                 const char **provider, const char **nginx)
+{
+    int quick = 0, given_r = 0, given_p = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--quick")) {
+            quick = 1;
+        } else if (!strcmp(a, "--rounds")) {
+            if (number(a, v, 1000, rounds) != 0)
+                return -1;
+            given_r = 1;
+            i++;
+        } else if (!strcmp(a, "--per-round")) {
+            if (number(a, v, 100000, per_round) != 0)
+                return -1;
+            given_p = 1;
+            i++;
+        } else if (!strcmp(a, "--provider") || !strcmp(a, "--nginx")) {
+            if (v == NULL) {
+                fprintf(stderr, "pqify bench provider: %s needs a value (see --help)\n", a);
+                return -1;
+            }
+            *(a[2] == 'p' ? provider : nginx) = v;
+            i++;
+        } else {
+            fprintf(stderr, "pqify bench provider: unknown option '%s' (see --help)\n", a);
+            return -1;
+        }
+    }
+    if (!given_r)
+        *rounds = quick ? QUICK_ROUNDS : DEFAULT_ROUNDS;
+    if (!given_p)
+        *per_round = quick ? QUICK_PER_ROUND : DEFAULT_PER_ROUND;
+    return 0;
+}
+
+static void report(const struct group_row *rows, unsigned rounds, unsigned per_round,
+                   const char *provider)
+{
+    long hz = sysconf(_SC_CLK_TCK);
+    double us[2], us_ns[2];
+    printf("pqify bench provider: Debian's nginx with %s (OPENSSL_CONF), TLS 1.3,\n"
+           "  ECDSA P-256 certificate, ssl_ecdh_curve X25519MLKEM768:X25519; %u rounds x %u\n"
+           "  handshakes per group, interleaved; server CPU of the nginx process only\n\n",
+           provider, rounds, per_round);
+    printf("  %-16s %10s %16s %18s %12s\n", "group", "handshakes", "server us/hs",
+           "(schedstat us/hs)", "client hs/s");
+    for (int i = 0; i < 2; i++) {
+        const struct group_row *r = &rows[i];
+        us[i] = (double)r->ticks * 1e6 / (double)hz / r->handshakes;
+        us_ns[i] = (double)r->run_ns / 1e3 / r->handshakes;
+        printf("  %-16s %10u %16.1f %18.1f %12.0f\n", r->group, r->handshakes, us[i], us_ns[i],
+               r->handshakes / ((double)r->wall_ns / 1e9));
+    }
+    double ratio = us[1] / us[0], ratio_ns = us_ns[1] / us_ns[0];
+    printf("\n  ratio X25519MLKEM768 / X25519, server CPU per handshake: %.3fx "
+           "(/proc/PID/stat; schedstat %.3fx)\n",
+           ratio, ratio_ns);
+    printf("  target <= %.2fx: %s\n", TARGET_RATIO, ratio <= TARGET_RATIO ? "ok" : "MISSED");
+}
+
+int pqify_bench_provider_main(int argc, char **argv)
+{
+    unsigned rounds = 0, per_round = 0;
+    const char *provider = NULL, *nginx = NULL;
+    char *cert_pem = NULL, *key_pem = NULL;
+    struct server s = {.pid = -1};
+    struct group_row rows[2] = {{.group = "x25519", .pq = "off"},
+                                {.group = "X25519MLKEM768", .pq = "required"}};
+    int ret = 1;
+    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        usage(stdout);
+        return 0;
+    }
+    if (parse(argc, argv, &rounds, &per_round, &provider, &nginx) != 0)
+        return 2;
+    if (provider == NULL)
+        provider = default_provider();
+    if (nginx == NULL)
+        nginx = access("/usr/sbin/nginx", X_OK) == 0 ? "/usr/sbin/nginx" : "nginx";
+    if (access(provider, R_OK) != 0) {
+        fprintf(stderr, "pqify bench provider: %s: %s (build it, or give --provider)\n", provider,
+                strerror(errno));
+        return 1;
+    }
+    snprintf(s.dir, sizeof s.dir, "/tmp/pqify-bench-provider.XXXXXX");
+    if (mkdtemp(s.dir) == NULL || (s.port = free_port()) == 0 ||
+        pqify_bench_make_cert(&cert_pem, &key_pem) != 0 ||
+        write_configs(&s, provider, cert_pem, key_pem) != 0) {
+        fprintf(stderr, "pqify bench provider: cannot prepare %s: %s\n", s.dir, strerror(errno));
+        goto out;
+    }
+    for (int i = 0; i < 2; i++)
+        if ((rows[i].cfg = pqify_bench_config(0, NULL, NULL, rows[i].group, rows[i].pq)) == NULL)
+            goto out;
+    if (start_nginx(&s, nginx) != 0)
+        goto out;
+    /* a warm-up batch each, not counted: first-use fetches and page faults */
+    struct group_row warm[2] = {rows[0], rows[1]};
+    for (int i = 0; i < 2; i++)
+        if (run_batch(&warm[i], &s, per_round < 20 ? per_round : 20) != 0)
+            goto fail;
+    for (unsigned round = 0; round < rounds; round++)
+        for (int k = 0; k < 2; k++)   /* the first group alternates each round */
+            if (run_batch(&rows[(round + k) % 2], &s, per_round) != 0)
+                goto fail;
+    report(rows, rounds, per_round, provider);
+    ret = 0;
+    goto out;
+fail:
+    show_log(&s);
+out:
+    stop_nginx(&s);
+    for (int i = 0; i < 2; i++)
+        pqify_tls_config_free(rows[i].cfg);
+    free(cert_pem);
+    free(key_pem);
+    if (s.dir[0] != '\0' && strstr(s.dir, "XXXXXX") == NULL)
+        nftw(s.dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    return ret;
+}
