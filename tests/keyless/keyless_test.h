@@ -163,3 +163,44 @@ static inline void kt_to_hex(const uint8_t *b, size_t n, char *out)
 }
 
 #endif
+
+/* ---- keys made by the openssl CLI (an implementation independent of the store) ---- */
+#define KT_NKEYS 4
+static const char *const kt_key_names[KT_NKEYS] = {"rsa2048", "p256", "p384", "ed25519"};
+static const char *const kt_key_algs[KT_NKEYS] = {
+    "-algorithm RSA -pkeyopt rsa_keygen_bits:2048",
+    "-algorithm EC -pkeyopt ec_paramgen_curve:P-256",
+    "-algorithm EC -pkeyopt ec_paramgen_curve:P-384",
+    "-algorithm ED25519",
+};
+
+/* DIR/NAME.key (PKCS#8), DIR/NAME-cert.pem (self-signed, SKI by openssl's default
+ * method 1 hash) and DIR/NAME.pub for each key; -1 on any failure */
+static inline int kt_make_keys(const char *dir)
+{
+    for (int i = 0; i < KT_NKEYS; i++) {
+        const char *n = kt_key_names[i];
+        if (kt_sh("openssl genpkey %s -out %s/%s.key 2>/dev/null && "
+                  "openssl req -x509 -new -key %s/%s.key -subj /CN=%s -days 2 -out %s/%s-cert.pem "
+                  "2>/dev/null && openssl pkey -in %s/%s.key -pubout -out %s/%s.pub 2>/dev/null",
+                  kt_key_algs[i], dir, n, dir, n, n, dir, n, dir, n, dir, n) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* the SKI `openssl x509 -ext subjectKeyIdentifier` prints for DIR/NAME-cert.pem */
+static inline int kt_openssl_ski(const char *dir, const char *name, uint8_t ski[20])
+{
+    char line[256], hex[64];
+    size_t j = 0, n = 0;
+    if (kt_sh_line(line, sizeof(line),
+                   "openssl x509 -in %s/%s-cert.pem -noout -ext subjectKeyIdentifier | sed -n 2p",
+                   dir, name) < 0)
+        return -1;
+    for (size_t i = 0; line[i] != 0 && j + 1 < sizeof(hex); i++)
+        if (kt_hexval(line[i]) >= 0)
+            hex[j++] = line[i];
+    hex[j] = 0;
+    return kt_unhex(hex, ski, 20, &n) == 0 && n == 20 ? 0 : -1;
+}
