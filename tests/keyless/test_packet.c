@@ -286,7 +286,8 @@ static size_t build(uint8_t *b, uint8_t major, const uint8_t *items, size_t n)
     b[2] = (uint8_t)(n >> 8);
     b[3] = (uint8_t)n;
     b[4] = 0, b[5] = 0, b[6] = 0x01, b[7] = 0x02;
-    memcpy(b + 8, items, n);
+    if (n != 0)
+        memcpy(b + 8, items, n);
     return 8 + n;
 }
 
