@@ -66,6 +66,7 @@ typedef struct kl_key {
     uint8_t ski[PQIFY_KEYLESS_SKI_BYTES];
     int type;               /* enum pqify_keyless_key_type */
     EVP_PKEY *pkey;         /* the private key (file) or the public key (token) */
+    EVP_PKEY_CTX *ecdsa;    /* file EC keys: sign_init done once, dup'd per signature */
     kl_token *token;        /* NULL for a file key */
     unsigned long handle;   /* the private key object on the token */
     size_t max_sig;         /* bytes a signature (or decrypt output) can take */

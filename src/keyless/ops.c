@@ -101,6 +101,12 @@ static int soft_operate(const kl_key *k, const op_desc *d, const uint8_t *in, si
     int ok;
     if (d->kind == OP_ED25519)
         return soft_ed25519(k, in, in_len, out, out_len);
+    if (d->kind == OP_ECDSA && k->ecdsa != NULL) {
+        ctx = EVP_PKEY_CTX_dup(k->ecdsa);
+        ok = ctx != NULL && EVP_PKEY_sign(ctx, out, out_len, in, in_len) == 1;
+        EVP_PKEY_CTX_free(ctx);
+        return ok ? 0 : -1;
+    }
     ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
     if (d->kind == OP_RSA_RAW_DECRYPT)
         ok = ctx != NULL && EVP_PKEY_decrypt_init(ctx) == 1 && soft_setup(ctx, d) &&
