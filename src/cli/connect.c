@@ -50,7 +50,7 @@ static void usage(FILE *f)
 
 struct connect_args {
     const char *target, *servername;
-    struct cli_tls_opts tls;
+    pqify_tls_options tls;
     int timeout_s;
     int resume;
 };
@@ -58,9 +58,8 @@ struct connect_args {
 static int parse_args(int argc, char **argv, struct connect_args *a)
 {
     memset(a, 0, sizeof *a);
-    a->timeout_s = 10;
     for (int i = 1; i < argc; i++) {
-        int m = cli_shared_opt("connect", argc, argv, &i, &a->tls, &a->timeout_s);
+        int m = cli_shared_opt("connect", argc, argv, &i, &a->tls);
         if (m == 0)
             m = pqify_cli_value("connect", argc, argv, &i, "--servername", &a->servername);
         if (m < 0)
@@ -79,6 +78,7 @@ static int parse_args(int argc, char **argv, struct connect_args *a)
             return -1;
         }
     }
+    a->timeout_s = (int)(pqify_tls_options_handshake_ms(&a->tls) / 1000);
     if (a->target == NULL) {
         fprintf(stderr, "pqify connect: HOST:PORT is missing\n");
         return -1;
@@ -346,18 +346,10 @@ int pqify_cmd_connect(int argc, char **argv)
     pqify_tls_buf_init(&out, NULL, 0);
     in.len = 0;
 
-    cfg = pqify_tls_config_new();
-    if (cfg == NULL) {
-        fprintf(stderr, "pqify connect: out of memory\n");
+    a.tls.server_name = a.servername ? a.servername : host;
+    cfg = cli_tls_config("connect", &a.tls, 0);
+    if (cfg == NULL)
         goto done;
-    }
-    if (cli_apply_opts(cfg, &a.tls, "connect") != 0)
-        goto done;
-    rc = pqify_tls_config_set_server_name(cfg, a.servername ? a.servername : host);
-    if (rc != 0) {
-        fprintf(stderr, "pqify connect: --servername: %s\n", pqify_tls_strerror(rc));
-        goto done;
-    }
     if (a.resume && fetch_session(&a, cfg, host, port, session, sizeof session, &session_len) != 0)
         goto done;
     conn = pqify_tls_conn_new(cfg, 0);

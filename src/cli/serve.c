@@ -48,16 +48,15 @@ static void usage(FILE *f)
 
 struct serve_args {
     const char *listen;
-    struct cli_tls_opts tls;
+    pqify_tls_options tls;
     int www, once, timeout_s;
 };
 
 static int parse_args(int argc, char **argv, struct serve_args *a)
 {
     memset(a, 0, sizeof *a);
-    a->timeout_s = 10;
     for (int i = 1; i < argc; i++) {
-        int m = cli_shared_opt("serve", argc, argv, &i, &a->tls, &a->timeout_s);
+        int m = cli_shared_opt("serve", argc, argv, &i, &a->tls);
         if (m == 0)
             m = pqify_cli_value("serve", argc, argv, &i, "--listen", &a->listen);
         if (m < 0)
@@ -73,6 +72,7 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
             return -1;
         }
     }
+    a->timeout_s = (int)(pqify_tls_options_handshake_ms(&a->tls) / 1000);
     if (a->listen == NULL || a->tls.cert == NULL || a->tls.key == NULL) {
         fprintf(stderr, "pqify serve: --listen, --cert and --key are required\n");
         return -1;
@@ -333,12 +333,8 @@ int pqify_cmd_serve(int argc, char **argv)
     if (!a.once)
         signal(SIGCHLD, SIG_IGN);
 
-    cfg = pqify_tls_config_new();
-    if (cfg == NULL) {
-        fprintf(stderr, "pqify serve: out of memory\n");
-        goto done;
-    }
-    if (cli_apply_opts(cfg, &a.tls, "serve") != 0)
+    cfg = cli_tls_config("serve", &a.tls, 1);
+    if (cfg == NULL)
         goto done;
     lfd = cli_listen(host, port, &why);
     if (lfd < 0) {

@@ -274,8 +274,7 @@ const char *cli_strerror(int err)
     }
 }
 
-int cli_shared_opt(const char *cmd, int argc, char **argv, int *i, struct cli_tls_opts *o,
-                   int *timeout_s)
+int cli_shared_opt(const char *cmd, int argc, char **argv, int *i, pqify_tls_options *o)
 {
     const struct {
         const char *name;
@@ -294,42 +293,30 @@ int cli_shared_opt(const char *cmd, int argc, char **argv, int *i, struct cli_tl
     if ((m = pqify_cli_value(cmd, argc, argv, i, "--timeout", &v)) != 0) {
         if (m < 0 || pqify_cli_uint(cmd, "--timeout", v, 1, 3600, &n) != 0)
             return -1;
-        *timeout_s = (int)n;
+        o->handshake_timeout_ms = (unsigned)n * 1000u;
         return 1;
     }
     return 0;
 }
 
-int cli_apply_opts(pqify_tls_config *cfg, const struct cli_tls_opts *o, const char *cmd)
+pqify_tls_config *cli_tls_config(const char *cmd, const pqify_tls_options *o, int is_server)
 {
-    int rc;
-    const char *what = NULL;
-
-    if (o->pq != NULL) {
-        pqify_pq_mode mode;
-        if (pqify_tls_pq_mode_parse(o->pq, &mode) != 0) {
-            fprintf(stderr, "pqify %s: --pq must be preferred, required or off (got '%s')\n", cmd, o->pq);
-            return -1;
-        }
-        what = "--pq";
-        if ((rc = pqify_tls_config_set_pq(cfg, mode)) != 0)
-            goto fail;
+    /* the builder's words start with the option's name; here it is a flag */
+    static const char *const fields[] = {"cert", "key", "ca", "pq", "groups", "alpn", "ciphers"};
+    char err[768];
+    pqify_tls_config *cfg = pqify_tls_options_build(o, is_server, PQIFY_PQ_PREFERRED, err, sizeof err);
+    if (cfg != NULL)
+        return cfg;
+    const char *flag = "", *rest = err;
+    if (strncmp(err, "server_name", 11) == 0) {
+        flag = "--servername";
+        rest = err + 11;
     }
-    /* Groups after pq: the engine filters the list by the mode. */
-    if (o->groups != NULL && (what = "--groups", rc = pqify_tls_config_set_groups(cfg, o->groups)) != 0)
-        goto fail;
-    if (o->cert != NULL && (what = o->cert, rc = pqify_tls_config_set_cert_chain_file(cfg, o->cert)) != 0)
-        goto fail;
-    if (o->key != NULL && (what = o->key, rc = pqify_tls_config_set_key_file(cfg, o->key)) != 0)
-        goto fail;
-    if (o->ca != NULL && (what = o->ca, rc = pqify_tls_config_set_ca_file(cfg, o->ca)) != 0)
-        goto fail;
-    if (o->alpn != NULL && (what = "--alpn", rc = pqify_tls_config_set_alpn(cfg, o->alpn)) != 0)
-        goto fail;
-    if (o->ciphers != NULL && (what = "--ciphers", rc = pqify_tls_config_set_ciphers(cfg, o->ciphers)) != 0)
-        goto fail;
-    return 0;
-fail:
-    fprintf(stderr, "pqify %s: %s: %s\n", cmd, what, pqify_tls_strerror(rc));
-    return -1;
+    for (size_t k = 0; k < sizeof fields / sizeof fields[0] && flag[0] == '\0'; k++) {
+        size_t n = strlen(fields[k]);
+        if (strncmp(err, fields[k], n) == 0 && err[n] == ' ')
+            flag = "--";
+    }
+    fprintf(stderr, "pqify %s: %s%s\n", cmd, flag, rest);
+    return NULL;
 }

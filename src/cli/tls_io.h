@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "pqify/net/tls_options.h"
 #include "pqify/tls.h"
 
 /* Received bytes the engine has not consumed yet (a TLS record can arrive in
@@ -53,23 +54,18 @@ int cli_handshake(int fd, pqify_tls_conn *conn, int is_server, int timeout_ms,
 /* Words for a cli_handshake/relay result (pqify errors and CLI_IO_* codes). */
 const char *cli_strerror(int err);
 
-/* Options both commands share; NULL fields are left at the engine default. */
-struct cli_tls_opts {
-    const char *cert, *key, *ca, *pq, *groups, *alpn, *ciphers;
-};
-/* Apply them to cfg; on failure prints "pqify <cmd>: <what>: <why>" and
- * returns -1. */
-int cli_apply_opts(pqify_tls_config *cfg, const struct cli_tls_opts *o, const char *cmd);
+/* The config for o (include/pqify/net/tls_options.h), or NULL after printing
+ * "pqify <cmd>: --<option> ...: <why>". */
+pqify_tls_config *cli_tls_config(const char *cmd, const pqify_tls_options *o, int is_server);
 
 /* Monotonic milliseconds. */
 int64_t cli_now_ms(void);
 
-/* The options serve and connect share: the cli_tls_opts fields and --timeout
- * (1..3600 seconds), each parsed with pqify_cli_value (cli.h). Returns 1 when
+/* The options serve and connect share: the pqify_tls_options fields they take
+ * and --timeout (1..3600 seconds, into handshake_timeout_ms), each parsed with pqify_cli_value (cli.h). Returns 1 when
  * argv[*i] was one of them (*i left on its value, as pqify_cli_value does), 0
  * when it was not, and -1 after printing "pqify <cmd>: ..." when its value is
  * missing or out of range. */
-int cli_shared_opt(const char *cmd, int argc, char **argv, int *i, struct cli_tls_opts *o,
-                   int *timeout_s);
+int cli_shared_opt(const char *cmd, int argc, char **argv, int *i, pqify_tls_options *o);
 
 #endif

@@ -63,6 +63,6 @@ begin "unreadable key file"
 "$PQIFY_BIN" serve --listen 127.0.0.1:0 --cert "$certs/server-p256.pem" --key /nonexistent.key \
   >/dev/null 2>"$casedir/err"
 expect "exit status" "$?" 1
-expect_match "names the file" "$(cat "$casedir/err")" '^pqify serve: /nonexistent.key: '
+expect_match "names the file and why" "$(cat "$casedir/err")" '^pqify serve: --key /nonexistent\.key: No such file or directory$'
 
 finish
