@@ -160,7 +160,7 @@ static void probe_once(const struct scan_args *a, const char *host, const char *
     }
     /* The ClientHello is sent; from here the client only reacts to input, which is
      * what cli_handshake does for a server (is_server = 1 skips the first call). */
-    rc = cli_handshake(fd, conn, 1, a->timeout_s * 1000, in, &out);
+    rc = cli_handshake_conn(fd, conn, 1, a->timeout_s * 1000, in, &out);
     if (rc == 0 || is_auth_error(rc)) {
         pqify_tls_info info;
         pqify_tls_get_info(conn, &info);

@@ -270,7 +270,7 @@ static int fetch_session(const struct connect_args *a, const pqify_tls_config *c
         fprintf(stderr, "pqify connect: cannot connect to %s: %s\n", a->target, why);
         goto done;
     }
-    rc = cli_handshake(fd, conn, 0, a->timeout_s * 1000, &in, &out);
+    rc = cli_handshake_conn(fd, conn, 0, a->timeout_s * 1000, &in, &out);
     if (rc != 0) {
         fprintf(stderr, "pqify connect: handshake with %s failed: %s\n", a->target, cli_strerror(rc));
         goto done;
@@ -364,7 +364,7 @@ int pqify_cmd_connect(int argc, char **argv)
         fprintf(stderr, "pqify connect: cannot connect to %s: %s\n", a.target, why);
         goto done;
     }
-    rc = cli_handshake(fd, conn, 0, a.timeout_s * 1000, &in, &out);
+    rc = cli_handshake_conn(fd, conn, 0, a.timeout_s * 1000, &in, &out);
     if (rc != 0) {
         fprintf(stderr, "pqify connect: handshake with %s failed: %s\n", a.target, cli_strerror(rc));
         goto done;

@@ -181,6 +181,60 @@ int cli_flush(int fd, pqify_tls_buf *out)
     return rc;
 }
 
+long cli_read(int fd, uint8_t *buf, size_t cap, int timeout_ms)
+{
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    for (;;) {
+        int n = poll(&pf, 1, timeout_ms);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            return -2;
+        break;
+    }
+    for (;;) {
+        ssize_t n = read(fd, buf, cap);
+        if (n < 0 && errno == EINTR)
+            continue;
+        return n < 0 ? -1 : (long)n;
+    }
+}
+
+int cli_handshake(int fd, pqify_pump *p, int timeout_ms)
+{
+    int64_t deadline = cli_now_ms() + timeout_ms;
+    uint8_t buf[CLI_READ_CHUNK];
+    pqify_pump_event ev = pqify_pump_next(p);   /* a client's ClientHello */
+
+    for (;;) {
+        int flushed = cli_flush(fd, &p->out);
+        if (ev == PQIFY_PUMP_FAILED)
+            return pqify_pump_error(p);
+        if (ev == PQIFY_PUMP_HANDSHAKE_DONE)
+            return 0;
+        if (flushed != 0)
+            return CLI_IO_SOCKET;
+        /* the CLI's signers answer at once: WANT_SIGNATURE cannot happen here */
+        if (ev != PQIFY_PUMP_WANT_INPUT)
+            return PQIFY_TLS_ERR_INTERNAL;
+        int64_t left = deadline - cli_now_ms();
+        if (left <= 0)
+            return CLI_IO_TIMEOUT;
+        long got = cli_read(fd, buf, sizeof buf, (int)left);
+        if (got == 0)
+            return CLI_IO_EOF;
+        if (got == -2)
+            return CLI_IO_TIMEOUT;
+        if (got < 0)
+            return CLI_IO_SOCKET;
+        ev = pqify_pump_feed(p, buf, (size_t)got);
+    }
+}
+
+/* ---- the hand-written loop, until connect and scan use the pump ---- */
+
 long cli_read_some(int fd, struct cli_inbuf *in, int timeout_ms)
 {
     if (in->len == sizeof in->data) {
@@ -219,7 +273,7 @@ void cli_inbuf_consume(struct cli_inbuf *in, size_t n)
     in->len -= n;
 }
 
-int cli_handshake(int fd, pqify_tls_conn *conn, int is_server, int timeout_ms,
+int cli_handshake_conn(int fd, pqify_tls_conn *conn, int is_server, int timeout_ms,
                   struct cli_inbuf *in, pqify_tls_buf *out)
 {
     int64_t deadline = cli_now_ms() + timeout_ms;

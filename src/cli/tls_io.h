@@ -8,15 +8,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "pqify/net/pump.h"
 #include "pqify/net/tls_options.h"
 #include "pqify/tls.h"
-
-/* Received bytes the engine has not consumed yet (a TLS record can arrive in
- * pieces, and bytes after the handshake belong to pqify_tls_receive). */
-struct cli_inbuf {
-    uint8_t data[65536];
-    size_t len;
-};
 
 /* "host:port" or "[v6]:port" split into host and port strings; 0 or -1. */
 int cli_split_hostport(const char *arg, char *host, size_t host_cap, char *port, size_t port_cap);
@@ -33,23 +27,33 @@ int cli_write_all(int fd, const void *buf, size_t len);
 /* Send and drop the engine's pending output; 0 or -1. */
 int cli_flush(int fd, pqify_tls_buf *out);
 
-/* Read what is available into in (after its current bytes), waiting at most
- * timeout_ms (-1 = forever). Returns bytes read, 0 on EOF, -1 on error,
- * -2 on timeout. */
-long cli_read_some(int fd, struct cli_inbuf *in, int timeout_ms);
-/* Drop the first n bytes of in. */
-void cli_inbuf_consume(struct cli_inbuf *in, size_t n);
+/* Read what is available into buf, waiting at most timeout_ms (-1 = forever).
+ * Returns bytes read, 0 on EOF, -1 on error, -2 on timeout. */
+long cli_read(int fd, uint8_t *buf, size_t cap, int timeout_ms);
+
+/* What one read(2) takes: the largest TLS record (RFC 8446 §5.2) and more. */
+#define CLI_READ_CHUNK 32768
 
 /*
- * Run the handshake to completion over fd. Returns 0, a negative pqify error
- * (already flushed to the peer, alert included), or one of the CLI_IO_* codes
- * below. Bytes received after the handshake stay in in for pqify_tls_receive.
+ * Run p's handshake to completion over fd (include/pqify/net/pump.h). Returns 0,
+ * a negative pqify error (already flushed to the peer, alert included), or one of
+ * the CLI_IO_* codes below. Bytes received after the handshake stay in the pump
+ * for its next pqify_pump_next.
  */
 #define CLI_IO_EOF (-2000)      /* the peer closed TCP mid-handshake */
 #define CLI_IO_TIMEOUT (-2001)  /* no progress within the timeout */
 #define CLI_IO_SOCKET (-2002)   /* read/write failed (errno says why) */
-int cli_handshake(int fd, pqify_tls_conn *conn, int is_server, int timeout_ms,
-                  struct cli_inbuf *in, pqify_tls_buf *out);
+int cli_handshake(int fd, pqify_pump *p, int timeout_ms);
+
+/* The hand-written loop, until connect and scan use the pump. */
+struct cli_inbuf {
+    uint8_t data[65536];
+    size_t len;
+};
+long cli_read_some(int fd, struct cli_inbuf *in, int timeout_ms);
+void cli_inbuf_consume(struct cli_inbuf *in, size_t n);
+int cli_handshake_conn(int fd, pqify_tls_conn *conn, int is_server, int timeout_ms,
+                       struct cli_inbuf *in, pqify_tls_buf *out);
 
 /* Words for a cli_handshake/relay result (pqify errors and CLI_IO_* codes). */
 const char *cli_strerror(int err);
