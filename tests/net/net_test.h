@@ -37,7 +37,7 @@ static inline int nt_run(const char *cmd, const char *text, size_t len, char **o
     char *in = nt_temp_file(text, len, ".in");
     char *full = malloc(strlen(cmd) + 200);
     assert_non_null(full);
-    sprintf(full, "%s < %s 2>&1", cmd, in);
+    sprintf(full, "( %s ) < %s 2>&1", cmd, in);   /* the whole pipeline reads the file */
     FILE *p = popen(full, "r");
     assert_non_null(p);
     size_t cap = 4096, n = 0;

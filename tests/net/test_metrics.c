@@ -19,6 +19,16 @@ static void promtool_ok(const char *text)
     free(out);
 }
 
+/* The checker itself can fail: a broken exposition is refused. */
+static void test_promtool_refuses(void **state)
+{
+    (void)state;
+    const char *broken = "# TYPE x_total counter\nx_total{a=\"b} 1\n";
+    char *out;
+    assert_int_not_equal(nt_run(PROMTOOL " check metrics", broken, strlen(broken), &out), 0);
+    free(out);
+}
+
 static const char small_expected[] =
     "# HELP pqify_admin_requests_total Admin requests, by path.\\nSecond line: C:\\\\x\n"
     "# TYPE pqify_admin_requests_total counter\n"
@@ -312,6 +322,7 @@ static void test_threads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_promtool_refuses),
         cmocka_unit_test(test_render_exact),
         cmocka_unit_test(test_float_text),
         cmocka_unit_test(test_declaration_errors),
