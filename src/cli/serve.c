@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,10 @@
 #include <uv.h>
 
 #include "cli.h"
+#include "pqify/net/admin.h"
+#include "pqify/net/config.h"
 #include "pqify/net/listener.h"
+#include "pqify/net/metrics.h"
 #include "pqify/net/signals.h"
 #include "pqify/net/stream.h"
 #include "pqify/tls.h"
@@ -57,6 +61,10 @@ static void usage(FILE *f)
             "  --max-connections N connections served at once (default %d); more wait\n"
             "                      in the listen queue\n"
             "  --workers N         event loops on SO_REUSEPORT sockets (default: one per core)\n"
+            "  --config FILE       YAML settings (tls:, admin:, listen, www, max_connections,\n"
+            "                      workers); flags override the file\n"
+            "  --check-config      load --config, report, and exit (0 when usable)\n"
+            "  --admin HOST:PORT   /metrics, /ready and /healthz on a loopback address\n"
             "\n"
             "Signals: SIGTERM/SIGINT stop accepting, close every connection with\n"
             "close_notify (within %d s) and exit 0; SIGHUP reloads --cert and --key for new\n"
@@ -72,12 +80,65 @@ static void usage(FILE *f)
 }
 
 struct serve_args {
-    const char *listen;
+    const char *listen, *config, *admin;
     pqify_tls_options tls;
-    int www, once;
+    int www, once, check_config;
     unsigned long idle_s, max_connections, workers;
-    int idle_given;
+    int idle_given, max_given;
 };
+
+/* What --config may hold: the shared tls: and admin: blocks and serve's own keys. */
+struct serve_file {
+    pqify_tls_options tls;
+    pqify_admin_config admin;
+    const char *listen;
+    int www;
+    int64_t max_connections, workers;
+};
+
+static const pqify_setting serve_settings[] = {
+    PQIFY_SETTING_MAP("tls", struct serve_file, tls, pqify_tls_settings, "TLS for the listener."),
+    PQIFY_SETTING_MAP("admin", struct serve_file, admin, pqify_admin_settings, "Admin endpoint."),
+    {.name = "listen", .type = PQIFY_SET_HOSTPORT, .offset = offsetof(struct serve_file, listen),
+     .help = "Address to listen on (HOST:PORT; port 0 picks a free port)."},
+    {.name = "www", .type = PQIFY_SET_BOOL, .offset = offsetof(struct serve_file, www), .def = "false",
+     .help = "Answer each HTTP/1.1 request with a page of facts instead of echoing."},
+    {.name = "max_connections", .type = PQIFY_SET_INT,
+     .offset = offsetof(struct serve_file, max_connections), .def = "10000", .min = 1, .max = 1000000,
+     .help = "Connections served at once; more wait in the listen queue."},
+    {.name = "workers", .type = PQIFY_SET_INT, .offset = offsetof(struct serve_file, workers),
+     .def = "0", .min = 0, .max = 256, .help = "Event loops on SO_REUSEPORT sockets; 0 = one per core."},
+    {0},
+};
+
+/* The file fills what the flags left unset. */
+static void apply_file(struct serve_args *a, const struct serve_file *f)
+{
+    const char **flag[] = {&a->tls.cert, &a->tls.key, &a->tls.ca, &a->tls.pq, &a->tls.groups,
+                           &a->tls.alpn, &a->tls.server_name, &a->tls.ciphers};
+    const char *const file[] = {f->tls.cert, f->tls.key, f->tls.ca, f->tls.pq, f->tls.groups,
+                                f->tls.alpn, f->tls.server_name, f->tls.ciphers};
+    for (size_t i = 0; i < sizeof flag / sizeof flag[0]; i++)
+        if (*flag[i] == NULL)
+            *flag[i] = file[i];
+    if (a->tls.handshake_timeout_ms == 0)
+        a->tls.handshake_timeout_ms = f->tls.handshake_timeout_ms;
+    if (!a->idle_given && f->tls.idle_timeout_ms != 0) {
+        a->idle_given = 1;
+        a->idle_s = f->tls.idle_timeout_ms / 1000u;
+    }
+    if (a->listen == NULL)
+        a->listen = f->listen;
+    if (a->admin == NULL)
+        a->admin = f->admin.listen;
+    a->www |= f->www;
+    if (!a->max_given)
+        a->max_connections = (unsigned long)f->max_connections;
+    if (a->workers == 0)
+        a->workers = (unsigned long)f->workers;
+}
+
+static pqify_config *loaded_config;
 
 static int parse_args(int argc, char **argv, struct serve_args *a)
 {
@@ -88,14 +149,20 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
         int m = cli_shared_opt("serve", argc, argv, &i, &a->tls);
         if (m == 0)
             m = pqify_cli_value("serve", argc, argv, &i, "--listen", &a->listen);
+        if (m == 0)
+            m = pqify_cli_value("serve", argc, argv, &i, "--config", &a->config);
+        if (m == 0)
+            m = pqify_cli_value("serve", argc, argv, &i, "--admin", &a->admin);
         if (m == 0 && (m = pqify_cli_value("serve", argc, argv, &i, "--idle-timeout", &v)) > 0) {
             if (pqify_cli_uint("serve", "--idle-timeout", v, 0, 86400, &a->idle_s) != 0)
                 return -1;
             a->idle_given = 1;
         }
-        if (m == 0 && (m = pqify_cli_value("serve", argc, argv, &i, "--max-connections", &v)) > 0 &&
-            pqify_cli_uint("serve", "--max-connections", v, 1, 1000000, &a->max_connections) != 0)
-            return -1;
+        if (m == 0 && (m = pqify_cli_value("serve", argc, argv, &i, "--max-connections", &v)) > 0) {
+            if (pqify_cli_uint("serve", "--max-connections", v, 1, 1000000, &a->max_connections) != 0)
+                return -1;
+            a->max_given = 1;
+        }
         if (m == 0 && (m = pqify_cli_value("serve", argc, argv, &i, "--workers", &v)) > 0 &&
             pqify_cli_uint("serve", "--workers", v, 1, 256, &a->workers) != 0)
             return -1;
@@ -107,10 +174,25 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
             a->www = 1;
         } else if (!strcmp(argv[i], "--once")) {
             a->once = 1;
+        } else if (!strcmp(argv[i], "--check-config")) {
+            a->check_config = 1;
         } else {
             fprintf(stderr, "pqify serve: unknown argument '%s'\n", argv[i]);
             return -1;
         }
+    }
+    if (a->config != NULL) {
+        static struct serve_file file;
+        char err[512];
+        loaded_config = pqify_config_load(serve_settings, &file, a->config, err, sizeof err);
+        if (loaded_config == NULL) {
+            fprintf(stderr, "pqify serve: %s\n", err);
+            return -1;
+        }
+        apply_file(a, &file);
+    } else if (a->check_config) {
+        fprintf(stderr, "pqify serve: --check-config needs --config FILE\n");
+        return -1;
     }
     if (a->listen == NULL || a->tls.cert == NULL || a->tls.key == NULL) {
         fprintf(stderr, "pqify serve: --listen, --cert and --key are required\n");
@@ -214,7 +296,48 @@ struct server {
     pqify_signals signals;       /* on worker 0's loop */
     int signals_open;
     int once_status;
+    pqify_admin *admin;
+    struct {
+        pqify_metrics *m;
+        pqify_tls_metrics tls;
+        pqify_series *open, *accepted, *failed, *reloads;
+    } met;
 };
+
+/* Declared once at start-up; a NULL family is a programming error (metrics.h). */
+static int metrics_init(struct server *srv)
+{
+    pqify_metrics *m = pqify_metrics_new();
+    if (m == NULL)
+        return -1;
+    srv->met.m = m;
+    pqify_metric *open = pqify_metrics_gauge(m, "pqify_serve_connections",
+                                             "Connections open now (handshaking or established).", NULL);
+    pqify_metric *acc = pqify_metrics_counter(m, "pqify_serve_accepted_total",
+                                              "TCP connections accepted.", NULL);
+    pqify_metric *fail = pqify_metrics_counter(m, "pqify_serve_handshake_failures_total",
+                                               "Handshakes that failed or timed out.", NULL);
+    pqify_metric *rel = pqify_metrics_counter(m, "pqify_serve_reloads_total",
+                                              "Certificate reloads by SIGHUP that took effect.", NULL);
+    if (open == NULL || acc == NULL || fail == NULL || rel == NULL ||
+        pqify_tls_metrics_init(&srv->met.tls, m) != 0)
+        return -1;
+    srv->met.open = pqify_metric_series(open, 0, NULL);
+    srv->met.accepted = pqify_metric_series(acc, 0, NULL);
+    srv->met.failed = pqify_metric_series(fail, 0, NULL);
+    srv->met.reloads = pqify_metric_series(rel, 0, NULL);
+    return 0;
+}
+
+static int serve_ready(void *arg, char *reason, size_t cap)
+{
+    struct server *srv = arg;
+    if (atomic_load(&srv->stop)) {
+        snprintf(reason, cap, "draining: stopped accepting after SIGTERM/SIGINT");
+        return 0;
+    }
+    return 1;
+}
 
 /* The facts of one connection, as printed on the `accepted` line (--www keeps
  * them for its page; echo keeps nothing after the line). */
@@ -383,6 +506,7 @@ static void on_handshake(pqify_stream *s, void *ctx)
 {
     struct conn *c = ctx;
     c->established = 1;
+    pqify_tls_metrics_handshake(&c->w->srv->met.tls, pqify_stream_conn(s), 1);
     if (c->w->srv->a.www) {
         c->www = calloc(1, sizeof *c->www);
         if (c->www == NULL) {
@@ -418,8 +542,10 @@ static void on_close(pqify_stream *s, int status, void *ctx)
     struct conn *c = ctx;
     struct worker *w = c->w;
     const char *peer = pqify_stream_peer(s);
+    pqify_gauge_add(w->srv->met.open, -1);
     if (!c->established) {
         if (status != PQIFY_STREAM_ABORTED) {
+            pqify_counter_add(w->srv->met.failed, 1);
             /* The words the blocking server used (cli_strerror), for scripts. */
             const char *why = status == PQIFY_STREAM_HANDSHAKE_TIMEOUT ? cli_strerror(CLI_IO_TIMEOUT)
                               : status == PQIFY_STREAM_EOF             ? cli_strerror(CLI_IO_EOF)
@@ -479,6 +605,8 @@ static void on_accept(pqify_listener *l, int fd, const struct sockaddr *peer, vo
         pqify_listener_done(l);
         return;
     }
+    pqify_counter_add(w->srv->met.accepted, 1);
+    pqify_gauge_add(w->srv->met.open, 1);
     c->next = w->conns;
     if (w->conns != NULL)
         w->conns->prev = c;
@@ -558,6 +686,10 @@ static void on_control(uv_async_t *h)
             srv->signals_open = 0;
             pqify_signals_close(&srv->signals, on_signals_closed);
         }
+        if (srv->admin != NULL) {
+            pqify_admin_stop(srv->admin);
+            srv->admin = NULL;
+        }
         if (!uv_is_closing((uv_handle_t *)&w->control))
             uv_close((uv_handle_t *)&w->control, on_control_closed);
     }
@@ -598,6 +730,7 @@ static void on_reload(void *ctx)
     current_cfg = fresh;
     pthread_mutex_unlock(&cfg_mu);
     cfg_put(old);
+    pqify_counter_add(srv->met.reloads, 1);
     fprintf(stderr, "pqify serve: reloaded %s and %s\n", srv->a.tls.cert, srv->a.tls.key);
 }
 
@@ -652,14 +785,29 @@ int pqify_cmd_serve(int argc, char **argv)
         fprintf(stderr, "pqify serve: '%s' is not HOST:PORT\n", srv.a.listen);
         return 2;
     }
+    if (srv.a.check_config) {
+        pqify_tls_config *cfg = cli_tls_config("serve", &srv.a.tls, 1);
+        if (cfg == NULL) {
+            pqify_config_free(loaded_config);
+            return 1;
+        }
+        pqify_tls_config_free(cfg);
+        fprintf(stderr, "pqify serve: %s is usable\n", srv.a.config);
+        pqify_config_free(loaded_config);
+        return 0;
+    }
     signal(SIGPIPE, SIG_IGN);
+    if (metrics_init(&srv) != 0) {
+        fprintf(stderr, "pqify serve: cannot declare the metrics\n");
+        goto done;
+    }
     if (getrandom(ticket_secret, sizeof ticket_secret, 0) != (ssize_t)sizeof ticket_secret) {
         fprintf(stderr, "pqify serve: the kernel CSPRNG failed\n");
         return 1;
     }
     current_cfg = cfg_build(&srv.a);
     if (current_cfg == NULL)
-        return 1;
+        goto done;
     srv.sopts.handshake_timeout_ms = pqify_tls_options_handshake_ms(&srv.a.tls);
     srv.sopts.idle_timeout_ms = pqify_tls_options_idle_ms(&srv.a.tls, 1);
     srv.n_workers = (unsigned)srv.a.workers;
@@ -683,6 +831,16 @@ int pqify_cmd_serve(int argc, char **argv)
         fprintf(stderr, "pqify serve: cannot install the signal handlers\n");
         ok = 0;
     }
+    if (ok && srv.a.admin != NULL) {
+        char err[300];
+        pqify_admin_options ao = {.listen = srv.a.admin, .metrics = srv.met.m, .ready = serve_ready,
+                                  .ready_arg = &srv};
+        if (pqify_admin_start(&srv.w[0].loop, &ao, &srv.admin, err, sizeof err) != 0) {
+            fprintf(stderr, "pqify serve: %s\n", err);
+            pqify_signals_close(&srv.signals, NULL);
+            ok = 0;
+        }
+    }
     if (!ok) {
         for (unsigned i = 0; i < opened; i++) {
             uv_walk(&srv.w[i].loop, close_walk, NULL);
@@ -694,6 +852,14 @@ int pqify_cmd_serve(int argc, char **argv)
     srv.signals_open = 1;
     atomic_init(&srv.workers_running, srv.n_workers);
     fprintf(stderr, "listening on %s\n", addr);
+    if (srv.admin != NULL) {
+        char ahost[256], aport[16];
+        if (pqify_net_split_hostport(srv.a.admin, ahost, sizeof ahost, aport, sizeof aport) != 0)
+            snprintf(ahost, sizeof ahost, "?");
+        fprintf(stderr, "pqify serve: admin endpoint on %s%s%s:%d (/metrics, /ready, /healthz)\n",
+                strchr(ahost, ':') ? "[" : "", ahost, strchr(ahost, ':') ? "]" : "",
+                pqify_admin_port(srv.admin));
+    }
 
     for (unsigned i = 1; i < srv.n_workers; i++)
         uv_thread_create(&srv.w[i].thread, worker_thread, &srv.w[i]);
@@ -711,5 +877,8 @@ done:
     free(srv.w);
     cfg_put(current_cfg);
     current_cfg = NULL;
+    pqify_metrics_free(srv.met.m);
+    pqify_config_free(loaded_config);
+    loaded_config = NULL;
     return status;
 }
