@@ -13,11 +13,11 @@ start_serve --cert "$certs/server-p256.pem" --key "$certs/server-p256.key" --wor
   --max-connections 6000 --admin 127.0.0.1:0 && {
   fifo="$casedir/go"
   mkfifo "$fifo"
-  timeout 250 "$node" "$clients" idle "$srv_port" "$certs/ca.pem" 5000 <"$fifo" >"$casedir/node.out" 2>&1 &
+  timeout 520 "$node" "$clients" idle "$srv_port" "$certs/ca.pem" 5000 <"$fifo" >"$casedir/node.out" 2>&1 &
   node_pid=$!
   pids+=("$node_pid")
   exec 8>"$fifo"
-  if wait_for "$casedir/node.out" '^(still-open|FAIL)' 240; then
+  if wait_for "$casedir/node.out" '^(still-open|FAIL)' 510; then
     out=$(cat "$casedir/node.out")
     expect_match "Node held 5,000 connections" "$out" '^held 5000 group X25519MLKEM768$'
     expect_match "a new client was served meanwhile" "$out" '^fresh ok$'
