@@ -52,7 +52,7 @@ struct pqify_bench_handshake_opts {
 /* Returns 0, or 1 when a measurement failed (a message went to stderr). */
 int pqify_bench_handshake(const struct pqify_bench_handshake_opts *opts);
 
-/* ---- in-process client/server pairs (bench_pair.c) ---- */
+/* ---- in-process client/server pairs (bench_pair.c, on src/net/pair.c) ---- */
 
 #include "pqify/tls.h"
 

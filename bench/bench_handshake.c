@@ -13,6 +13,7 @@
  * printed.
  */
 #include "alloc_count.h"
+#include "pqify/net/pump.h"
 #include "bench.h"
 #include "bench_floor.h"
 #include "bench_libssl.h"
@@ -112,8 +113,6 @@ static int pin_to(int cpu)
 
 struct io {
     int fd;
-    uint8_t in[32768];
-    size_t len;
     size_t sent, received;
 };
 
@@ -133,62 +132,26 @@ static int flush_out(struct io *io, pqify_tls_buf *out)
     return 0;
 }
 
-static int read_more(struct io *io)
+/* Flushes p's output, then feeds it what one read brings, until the pump says
+ * `until`; -1 on anything else. */
+static int pump_until(pqify_pump *p, struct io *io, pqify_pump_event ev, pqify_pump_event until)
 {
-    if (io->len == sizeof io->in)
-        return -1;
+    uint8_t buf[32768];
     for (;;) {
-        ssize_t r = read(io->fd, io->in + io->len, sizeof io->in - io->len);
-        if (r < 0 && errno == EINTR)
-            continue;
+        if (flush_out(io, &p->out) != 0)
+            return -1;
+        if (ev == until)
+            return 0;
+        if (ev != PQIFY_PUMP_WANT_INPUT)
+            return -1;
+        ssize_t r;
+        do {
+            r = read(io->fd, buf, sizeof buf);
+        } while (r < 0 && errno == EINTR);
         if (r <= 0)
             return -1;
-        io->len += (size_t)r;
         io->received += (size_t)r;
-        return 0;
-    }
-}
-
-static void consume(struct io *io, size_t n)
-{
-    memmove(io->in, io->in + n, io->len - n);
-    io->len -= n;
-}
-
-static int client_handshake(pqify_tls_conn *c, struct io *io, pqify_tls_buf *out)
-{
-    size_t zero = 0;
-    int rc = pqify_tls_handshake(c, NULL, &zero, out);
-    if (flush_out(io, out) != 0)
-        return -1;
-    while (rc == PQIFY_TLS_IN_PROGRESS) {
-        if (read_more(io) != 0)
-            return -1;
-        size_t n = io->len;
-        rc = pqify_tls_handshake(c, io->in, &n, out);
-        consume(io, n);
-        if (flush_out(io, out) != 0)
-            return -1;
-    }
-    return rc == 0 ? 0 : -1;
-}
-
-/* Read application data until at least one plaintext byte arrived. */
-static int engine_read_byte(pqify_tls_conn *c, struct io *io, pqify_tls_buf *out,
-                            pqify_tls_buf *plain)
-{
-    for (;;) {
-        size_t n = io->len;
-        if (n > 0) {
-            int rc = pqify_tls_receive(c, plain, io->in, &n, out);
-            consume(io, n);
-            if (rc != 0 || flush_out(io, out) != 0)
-                return -1;
-            if (plain->len > 0)
-                return 0;
-        }
-        if (read_more(io) != 0)
-            return -1;
+        ev = pqify_pump_feed(p, buf, (size_t)r);
     }
 }
 
@@ -211,9 +174,7 @@ struct wire {
 struct server_conn {
     const struct row *row;
     struct wire wire;
-    pqify_tls_conn *c;
-    pqify_tls_buf out, plain;
-    uint8_t out_storage[4096], plain_storage[64];
+    pqify_pump pump;
     bench_libssl_conn *o;
 };
 
@@ -227,63 +188,37 @@ struct server_lib {
     void (*conn_free)(struct server_conn *sc);
 };
 
-static void wire_consume(struct wire *w, size_t n)
-{
-    memmove(w->in, w->in + n, w->in_len - n);
-    w->in_len -= n;
-}
-
 static int pqify_conn_new(struct server_conn *sc)
 {
-    pqify_tls_buf_init(&sc->out, sc->out_storage, sizeof sc->out_storage);
-    pqify_tls_buf_init(&sc->plain, sc->plain_storage, sizeof sc->plain_storage);
-    sc->c = pqify_tls_conn_new(sc->row->server_cfg, 1);
-    return sc->c != NULL ? 0 : -1;
-}
-
-/* 1, 0 or -1 as step; n: bytes of wire.in consumed. */
-static int pqify_progress(struct server_conn *sc, size_t *n)
-{
-    struct wire *w = &sc->wire;
-    size_t used = w->in_len;
-    *n = 0;
-    if (!pqify_tls_is_established(sc->c)) {
-        int rc = pqify_tls_handshake(sc->c, w->in, &used, &sc->out);
-        *n = used;
-        if (rc != 0)
-            return rc == PQIFY_TLS_IN_PROGRESS ? 0 : -1;
-    }
-    /* bytes after the handshake's are the client's application data */
-    used = w->in_len - *n;
-    if (used > 0 && pqify_tls_receive(sc->c, &sc->plain, w->in + *n, &used, &sc->out) != 0)
-        return -1;
-    *n += used;
-    if (sc->plain.len == 0)
-        return 0;
-    return pqify_tls_send(sc->c, &sc->out, sc->plain.base, 1) == 0 ? 1 : -1;
+    return pqify_pump_init(&sc->pump, sc->row->server_cfg, 1) == 0 ? 0 : -1;
 }
 
 static int pqify_step(struct server_conn *sc)
 {
     struct wire *w = &sc->wire;
-    size_t n;
-    int rc = pqify_progress(sc, &n);
-    wire_consume(w, n);
+    pqify_pump *p = &sc->pump;
+    int rc = 0;
+    /* the pump keeps what the engine does not take yet */
+    pqify_pump_event ev = pqify_pump_feed(p, w->in, w->in_len);
+    w->in_len = 0;
+    if (ev == PQIFY_PUMP_HANDSHAKE_DONE)
+        ev = pqify_pump_next(p);   /* the client's byte may have come with its Finished */
+    if (ev == PQIFY_PUMP_DATA)
+        rc = pqify_pump_send(p, p->plain.base, 1) == 0 ? 1 : -1;
+    else if (ev != PQIFY_PUMP_WANT_INPUT)
+        rc = -1;
     /* flushed even on failure: it may hold an alert */
-    if (sc->out.len > sizeof w->out - w->out_len)
+    if (p->out.len > sizeof w->out - w->out_len)
         return -1;
-    memcpy(w->out + w->out_len, sc->out.base, sc->out.len);
-    w->out_len += sc->out.len;
-    pqify_tls_buf_consume(&sc->out, sc->out.len);
+    memcpy(w->out + w->out_len, p->out.base, p->out.len);
+    w->out_len += p->out.len;
+    pqify_tls_buf_consume(&p->out, p->out.len);
     return rc;
 }
 
 static void pqify_conn_free(struct server_conn *sc)
 {
-    pqify_tls_conn_free(sc->c);
-    sc->c = NULL;
-    pqify_tls_buf_dispose(&sc->out);
-    pqify_tls_buf_dispose(&sc->plain);
+    pqify_pump_dispose(&sc->pump);
 }
 
 static int libssl_conn_new(struct server_conn *sc)
@@ -423,39 +358,33 @@ static void *server_main(void *arg)
 static int client_one(struct row *r, uint16_t port, double *latency_us)
 {
     int ret = -1, one = 1;
-    struct io *io = malloc(sizeof *io);
-    pqify_tls_conn *c = NULL;
-    pqify_tls_buf out, plain;
-    pqify_tls_buf_init(&out, NULL, 0);
-    pqify_tls_buf_init(&plain, NULL, 0);
+    struct io io = {.fd = -1};
+    pqify_pump p;
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (io == NULL)
-        return -1;
-    memset(io, 0, sizeof *io);
+    memset(&p, 0, sizeof p);   /* disposable before it is initialised */
     uint64_t t0 = pqify_bench_now_ns();
-    io->fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (io->fd < 0)
+    io.fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (io.fd < 0)
         goto out;
-    (void)setsockopt(io->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    c = pqify_tls_conn_new(r->client_cfg, 0);
-    if (c == NULL)
+    (void)setsockopt(io.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (pqify_pump_init(&p, r->client_cfg, 0) != 0)
         goto out;
     int offered = 0;
     if (r->resumed && r->session_len > 0) {
-        offered = pqify_tls_set_session(c, r->session, r->session_len);
+        offered = pqify_tls_set_session(p.conn, r->session, r->session_len);
         if (offered != 1) {
             fprintf(stderr, "pqify bench handshake: the session ticket was not offered (%d)\n",
                     offered);
             goto out;
         }
     }
-    if (connect(io->fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-        client_handshake(c, io, &out) != 0)
+    if (connect(io.fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        pump_until(&p, &io, pqify_pump_next(&p), PQIFY_PUMP_HANDSHAKE_DONE) != 0)
         goto out;
     *latency_us = (double)(pqify_bench_now_ns() - t0) / 1e3;
     pqify_tls_info info;
-    pqify_tls_get_info(c, &info);
+    pqify_tls_get_info(p.conn, &info);
     if (pqify_tls_group_id(r->group) != info.group_id) {
         fprintf(stderr, "pqify bench handshake: %s %s negotiated %s\n", r->server, r->group,
                 info.group);
@@ -467,26 +396,24 @@ static int client_one(struct row *r, uint16_t port, double *latency_us)
         goto out;
     }
     r->hrr = info.hrr;
-    r->c2s = io->sent;
-    r->s2c = io->received;
+    r->c2s = io.sent;
+    r->s2c = io.received;
     static const uint8_t ping = 'p';
-    if (pqify_tls_send(c, &out, &ping, 1) != 0 || flush_out(io, &out) != 0 ||
-        engine_read_byte(c, io, &out, &plain) != 0)
+    /* the answer: read until at least one plaintext byte arrived */
+    if (pqify_pump_send(&p, &ping, 1) != 0 ||
+        pump_until(&p, &io, pqify_pump_next(&p), PQIFY_PUMP_DATA) != 0)
         goto out;
     /* the server's ticket came before its answer: keep the newest for the next one */
     if (r->resumed &&
-        pqify_tls_get_session(c, r->session, sizeof r->session, &r->session_len) != 0) {
+        pqify_tls_get_session(p.conn, r->session, sizeof r->session, &r->session_len) != 0) {
         fprintf(stderr, "pqify bench handshake: no session ticket from the server\n");
         goto out;
     }
     ret = 0;
 out:
-    if (io->fd >= 0)
-        close(io->fd);
-    pqify_tls_conn_free(c);
-    pqify_tls_buf_dispose(&out);
-    pqify_tls_buf_dispose(&plain);
-    free(io);
+    if (io.fd >= 0)
+        close(io.fd);
+    pqify_pump_dispose(&p);
     return ret;
 }
 
@@ -554,10 +481,12 @@ static int idle_bytes(struct row *r, unsigned n, double *per_conn)
                 goto out;
             pqify_tls_conn_free(s);
         } else {
-            bench_libssl_conn *o = bench_libssl_accept_mem(r->libssl, r->client_cfg, &c);
+            pqify_pump cp;
+            bench_libssl_conn *o = bench_libssl_accept_mem(r->libssl, r->client_cfg, &cp);
             if (o == NULL)
                 goto out;
             bench_libssl_conn_free(o);
+            pqify_pump_dispose(&cp);
         }
         pqify_tls_conn_free(c);
     }
@@ -569,9 +498,11 @@ static int idle_bytes(struct row *r, unsigned n, double *per_conn)
             if (pqify_bench_pair_connect(r->client_cfg, r->server_cfg, &c, &servers[i], &res) != 0)
                 goto out;
         } else {
-            ossl[i] = bench_libssl_accept_mem(r->libssl, r->client_cfg, &c);
+            pqify_pump cp;
+            ossl[i] = bench_libssl_accept_mem(r->libssl, r->client_cfg, &cp);
             if (ossl[i] == NULL)
                 goto out;
+            pqify_pump_dispose(&cp);
         }
         pqify_tls_conn_free(c);
     }
@@ -605,8 +536,13 @@ static int bulk(struct row *r, size_t total, double *seal_mbs, double *open_mbs)
     if (data == NULL)
         goto out;
     if (r->impl == IMPL_LIBSSL) {
-        o = bench_libssl_accept_mem(r->libssl, r->client_cfg, &c);
-        if (o == NULL || bench_libssl_bulk(o, c, total, BULK_CHUNK, &seal_ns, &open_ns) != 0)
+        pqify_pump cp;
+        o = bench_libssl_accept_mem(r->libssl, r->client_cfg, &cp);
+        if (o == NULL)
+            goto out;
+        int b = bench_libssl_bulk(o, &cp, total, BULK_CHUNK, &seal_ns, &open_ns);
+        pqify_pump_dispose(&cp);
+        if (b != 0)
             goto out;
     } else {
         struct pqify_bench_pair_result res;

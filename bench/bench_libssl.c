@@ -5,6 +5,7 @@
  * full handshake by default, which pqify's server does not).
  */
 #include "bench_libssl.h"
+#include "pqify/net/pump.h"
 
 #include <limits.h>
 #include <openssl/bio.h>
@@ -78,32 +79,26 @@ void bench_libssl_free(bench_libssl *s)
     free(s);
 }
 
-/* Move whatever libssl wrote to the pqify client, and the client's output back. */
-static int pump(bench_libssl_conn *c, pqify_tls_conn *client, pqify_tls_buf *cout,
-                pqify_tls_buf *plain, int *client_rc)
+/* Move whatever libssl wrote to the pqify client's pump, and its output back;
+ * *plain_bytes (if not NULL) grows by the application data that came. */
+static int carry(bench_libssl_conn *c, pqify_pump *client, size_t *plain_bytes)
 {
     uint8_t buf[16384 + 512];
     int n;
     while ((n = BIO_read(c->wbio, buf, sizeof buf)) > 0) {
-        size_t len = (size_t)n, off = 0;
-        while (off < len) {
-            size_t used = len - off;
-            int rc = pqify_tls_is_established(client)
-                         ? pqify_tls_receive(client, plain, buf + off, &used, cout)
-                         : pqify_tls_handshake(client, buf + off, &used, cout);
-            if (rc < 0)
-                return -1;
-            if (client_rc != NULL && !pqify_tls_is_established(client))
-                *client_rc = rc;
-            off += used;
-            if (used == 0)
-                break;
+        pqify_pump_event ev = pqify_pump_feed(client, buf, (size_t)n);
+        for (; ev == PQIFY_PUMP_HANDSHAKE_DONE || ev == PQIFY_PUMP_DATA; ev = pqify_pump_next(client)) {
+            if (plain_bytes != NULL)
+                *plain_bytes += client->plain.len;
+            pqify_tls_buf_consume(&client->plain, client->plain.len);
         }
-    }
-    if (cout->len > 0) {
-        if (BIO_write(c->rbio, cout->base, (int)cout->len) != (int)cout->len)
+        if (ev != PQIFY_PUMP_WANT_INPUT)
             return -1;
-        pqify_tls_buf_consume(cout, cout->len);
+    }
+    if (client->out.len > 0) {
+        if (BIO_write(c->rbio, client->out.base, (int)client->out.len) != (int)client->out.len)
+            return -1;
+        pqify_tls_buf_consume(&client->out, client->out.len);
     }
     return 0;
 }
@@ -179,21 +174,16 @@ int bench_libssl_serve_step(bench_libssl_conn *c, const uint8_t *in, size_t in_l
 }
 
 bench_libssl_conn *bench_libssl_accept_mem(bench_libssl *s, const pqify_tls_config *client_cfg,
-                                           pqify_tls_conn **client)
+                                           pqify_pump *client)
 {
     bench_libssl_conn *c = bench_libssl_conn_new(s);
-    pqify_tls_buf cout, plain;
-    pqify_tls_buf_init(&cout, NULL, 0);
-    pqify_tls_buf_init(&plain, NULL, 0);
-    *client = pqify_tls_conn_new(client_cfg, 0);
-    if (c == NULL || *client == NULL)
+    if (pqify_pump_init(client, client_cfg, 0) != 0 || c == NULL)
         goto fail;
-    size_t zero = 0;
-    if (pqify_tls_handshake(*client, NULL, &zero, &cout) != PQIFY_TLS_IN_PROGRESS)
+    if (pqify_pump_next(client) != PQIFY_PUMP_WANT_INPUT)
         goto fail;
-    if (BIO_write(c->rbio, cout.base, (int)cout.len) != (int)cout.len)
+    if (BIO_write(c->rbio, client->out.base, (int)client->out.len) != (int)client->out.len)
         goto fail;
-    pqify_tls_buf_consume(&cout, cout.len);
+    pqify_tls_buf_consume(&client->out, client->out.len);
     for (int round = 0; round < 8; round++) {
         bench_libssl_collect(1);
         int r = SSL_do_handshake(c->ssl);
@@ -202,21 +192,16 @@ bench_libssl_conn *bench_libssl_accept_mem(bench_libssl *s, const pqify_tls_conf
             report("in-memory handshake");
             goto fail;
         }
-        if (pump(c, *client, &cout, &plain, NULL) != 0)
+        if (carry(c, client, NULL) != 0)
             goto fail;
-        if (r == 1 && pqify_tls_is_established(*client))
+        if (r == 1 && pqify_pump_established(client))
             break;
     }
-    if (!SSL_is_init_finished(c->ssl) || !pqify_tls_is_established(*client))
+    if (!SSL_is_init_finished(c->ssl) || !pqify_pump_established(client))
         goto fail;
-    pqify_tls_buf_dispose(&cout);
-    pqify_tls_buf_dispose(&plain);
     return c;
 fail:
-    pqify_tls_buf_dispose(&cout);
-    pqify_tls_buf_dispose(&plain);
-    pqify_tls_conn_free(*client);
-    *client = NULL;
+    pqify_pump_dispose(client);
     bench_libssl_conn_free(c);
     return NULL;
 }
@@ -236,14 +221,11 @@ static uint64_t thread_cpu_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-int bench_libssl_bulk(bench_libssl_conn *c, pqify_tls_conn *client, size_t total, size_t chunk,
+int bench_libssl_bulk(bench_libssl_conn *c, pqify_pump *client, size_t total, size_t chunk,
                       uint64_t *seal_ns, uint64_t *open_ns)
 {
     int ret = -1;
     uint8_t *data = calloc(1, chunk);
-    pqify_tls_buf cout, plain;
-    pqify_tls_buf_init(&cout, NULL, 0);
-    pqify_tls_buf_init(&plain, NULL, 0);
     *seal_ns = *open_ns = 0;
     if (data == NULL)
         goto out;
@@ -252,15 +234,15 @@ int bench_libssl_bulk(bench_libssl_conn *c, pqify_tls_conn *client, size_t total
         if (SSL_write(c->ssl, data, (int)chunk) != (int)chunk)
             goto out;
         *seal_ns += thread_cpu_ns() - t0;
-        if (pump(c, client, &cout, &plain, NULL) != 0 || plain.len != chunk)
+        size_t got = 0;
+        if (carry(c, client, &got) != 0 || got != chunk)
             goto out;
-        pqify_tls_buf_consume(&plain, plain.len);
     }
     for (size_t done = 0; done < total; done += chunk) {
-        if (pqify_tls_send(client, &cout, data, chunk) != 0 ||
-            BIO_write(c->rbio, cout.base, (int)cout.len) != (int)cout.len)
+        if (pqify_pump_send(client, data, chunk) != 0 ||
+            BIO_write(c->rbio, client->out.base, (int)client->out.len) != (int)client->out.len)
             goto out;
-        pqify_tls_buf_consume(&cout, cout.len);
+        pqify_tls_buf_consume(&client->out, client->out.len);
         uint64_t t0 = thread_cpu_ns();
         size_t got = 0;
         while (got < chunk) {
@@ -276,7 +258,5 @@ out:
     if (ret != 0)
         report("bulk transfer");
     free(data);
-    pqify_tls_buf_dispose(&cout);
-    pqify_tls_buf_dispose(&plain);
     return ret;
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pqify/net/pump.h"
 #include "pqify/tls.h"
 
 typedef struct bench_libssl bench_libssl;
@@ -32,16 +33,17 @@ bench_libssl_conn *bench_libssl_conn_new(bench_libssl *s);
  * was written, 0 when more input is needed, -1 on failure. */
 int bench_libssl_serve_step(bench_libssl_conn *c, const uint8_t *in, size_t in_len, uint8_t *out,
                             size_t cap, size_t *out_len);
-/* Handshake one against a pqify client (client_cfg) in memory; NULL on failure. */
+/* Handshake one against a pqify client pump (client_cfg; initialised here, the
+ * caller disposes of it) in memory; NULL on failure (client already disposed). */
 bench_libssl_conn *bench_libssl_accept_mem(bench_libssl *s, const pqify_tls_config *client_cfg,
-                                           pqify_tls_conn **client);
+                                           pqify_pump *client);
 void bench_libssl_conn_free(bench_libssl_conn *c);
 /* Nonzero: bench_libssl_accept_mem toggles callgrind's collection around the
  * server calls (bench/callgrind/hs_callgrind.c runs with --collect-atstart=no). */
 extern int bench_libssl_callgrind;
 /* Seal `total` bytes in writes of `chunk` and open them at the pqify client, then
  * the reverse; CPU ns spent by libssl in each direction. 0 or -1. */
-int bench_libssl_bulk(bench_libssl_conn *c, pqify_tls_conn *client, size_t total, size_t chunk,
+int bench_libssl_bulk(bench_libssl_conn *c, pqify_pump *client, size_t total, size_t chunk,
                       uint64_t *seal_ns, uint64_t *open_ns);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "bench.h"
 #include "bench_libssl.h"
+#include "pqify/net/pump.h"
 #include "pqify/tls.h"
 
 #define WARMUP 3
@@ -28,39 +29,34 @@ static void collect(int on)
 
 static int pqify_one(const pqify_tls_config *ccfg, const pqify_tls_config *scfg, int measured)
 {
-    int ret = -1, crc, src = PQIFY_TLS_IN_PROGRESS;
-    size_t zero = 0;
-    pqify_tls_buf cout, sout;
-    pqify_tls_buf_init(&cout, NULL, 0);
-    pqify_tls_buf_init(&sout, NULL, 0);
-    pqify_tls_conn *c = pqify_tls_conn_new(ccfg, 0);
+    int ret = -1, sinit;
+    pqify_pump c, s;
+    int cinit = pqify_pump_init(&c, ccfg, 0);
     collect(measured);
-    pqify_tls_conn *s = pqify_tls_conn_new(scfg, 1);
+    sinit = pqify_pump_init(&s, scfg, 1);
     collect(0);
-    if (c == NULL || s == NULL)
+    if (cinit != 0 || sinit != 0)
         goto out;
-    crc = pqify_tls_handshake(c, NULL, &zero, &cout);
-    for (int flight = 0; flight < 4 && src != 0 && crc >= 0; flight++) {
-        size_t n = cout.len;
-        collect(measured);
-        src = pqify_tls_handshake(s, cout.base, &n, &sout);
-        collect(0);
-        pqify_tls_buf_consume(&cout, cout.len);
-        if (src < 0 || sout.len == 0)
+    pqify_pump_event cev = pqify_pump_next(&c), sev = PQIFY_PUMP_WANT_INPUT;
+    for (int flight = 0; flight < 4 && sev != PQIFY_PUMP_HANDSHAKE_DONE; flight++) {
+        if (cev != PQIFY_PUMP_WANT_INPUT && cev != PQIFY_PUMP_HANDSHAKE_DONE)
             break;
-        n = sout.len;
-        crc = pqify_tls_handshake(c, sout.base, &n, &cout);
-        pqify_tls_buf_consume(&sout, sout.len);
+        collect(measured);
+        sev = pqify_pump_feed(&s, c.out.base, c.out.len);
+        collect(0);
+        pqify_tls_buf_consume(&c.out, c.out.len);
+        if (sev == PQIFY_PUMP_FAILED || s.out.len == 0)
+            break;
+        cev = pqify_pump_feed(&c, s.out.base, s.out.len);
+        pqify_tls_buf_consume(&s.out, s.out.len);
     }
-    if (src == 0 && crc == 0)
+    if (sev == PQIFY_PUMP_HANDSHAKE_DONE && pqify_pump_established(&c))
         ret = 0;
 out:
-    pqify_tls_conn_free(c);
+    pqify_pump_dispose(&c);
     collect(measured);
-    pqify_tls_conn_free(s);
+    pqify_pump_dispose(&s);
     collect(0);
-    pqify_tls_buf_dispose(&cout);
-    pqify_tls_buf_dispose(&sout);
     return ret;
 }
 
@@ -87,7 +83,7 @@ int main(int argc, char **argv)
         goto out;
     for (int i = 0; i <= WARMUP; i++) {
         if (libssl) {
-            pqify_tls_conn *c = NULL;
+            pqify_pump c;
             bench_libssl_callgrind = i == WARMUP;
             bench_libssl_conn *o = bench_libssl_accept_mem(ls, ccfg, &c);
             bench_libssl_callgrind = 0;
@@ -96,7 +92,7 @@ int main(int argc, char **argv)
             collect(i == WARMUP);
             bench_libssl_conn_free(o);
             collect(0);
-            pqify_tls_conn_free(c);
+            pqify_pump_dispose(&c);
         } else if (pqify_one(ccfg, scfg, i == WARMUP) != 0) {
             goto out;
         }

@@ -3,6 +3,8 @@
 #ifndef PQIFY_CLI_H
 #define PQIFY_CLI_H
 
+#include <stddef.h>
+
 struct pqify_command {
     const char *name;
     const char *summary;
@@ -14,6 +16,12 @@ int pqify_cmd_bench(int argc, char **argv);
 int pqify_cmd_serve(int argc, char **argv);
 int pqify_cmd_connect(int argc, char **argv);
 int pqify_cmd_scan(int argc, char **argv);
+
+/* pqify-bench beside this binary: its path (0, or -1), and running it with argv
+ * (argv[0] its name): exec'd in place, or waited for (wait_for_it = 1, returning
+ * its exit status). A missing pqify-bench is said in words; then 1. */
+int pqify_bench_path(char *out, size_t cap);
+int pqify_run_bench(const char *cmd, char **argv, int wait_for_it);
 
 /* 1 if argv holds --help or -h (the caller prints its usage and returns 0). */
 int pqify_wants_help(int argc, char **argv);

@@ -1,157 +1,77 @@
-/* pqify bench <what>: figures and ratios measured in one run (bench/). */
+/*
+ * pqify bench <what>: runs pqify-bench, built and installed beside pqify. The
+ * benchmarks live in their own executable because they link libssl (the
+ * baseline) and define malloc (the allocation counter); the production binary
+ * does neither (DESIGN.md "Layers").
+ */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
-#include "bench.h"
 #include "cli.h"
 
-#define KEM_DEFAULT_RUNS 1001
-#define KEM_DEFAULT_WARMUP_MS 20
-#define KEM_QUICK_RUNS 31
-#define KEM_QUICK_WARMUP_MS 1
-
-static void kem_usage(FILE *f)
+int pqify_bench_path(char *out, size_t cap)
 {
-    fprintf(f,
-            "usage: pqify bench kem [--runs N] [--quick] [--backend NAME|all] [--json]\n"
-            "\n"
-            "Times keygen, encaps and decaps of ML-KEM-512/768/1024 (FIPS 203) and round-3\n"
-            "Kyber-512/768/1024, and keygen and derive of libcrypto's X25519 and P-256, all\n"
-            "interleaved on one pinned CPU. Prints the median ns per operation, each as a\n"
-            "ratio to one X25519 derive from the same run, the bytes each side sends, the\n"
-            "heap allocations per operation, and the ML-KEM-768 targets. docs/commands.md\n"
-            "explains every column.\n"
-            "\n"
-            "options:\n"
-            "  --runs N        samples per figure, the median is printed (default %d)\n"
-            "  --quick         a short, noisy run (%d samples) that checks everything works\n"
-            "  --backend NAME  KEM backend: portable, avx2 (if this CPU has it), or all to\n"
-            "                  print every backend side by side with the speed-up\n"
-            "                  (default: the active one: PQIFY_KEM_BACKEND or the fastest)\n"
-            "  --json          print one JSON object instead of the table\n"
-            "  -h, --help      print this text\n",
-            KEM_DEFAULT_RUNS, KEM_QUICK_RUNS);
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return -1;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash == NULL)
+        return -1;
+    *slash = '\0';
+    int w = snprintf(out, cap, "%s/pqify-bench", self);
+    return w > 0 && (size_t)w < cap ? 0 : -1;
 }
 
-static int bench_kem(int argc, char **argv)
+/* Says why pqify-bench could not be run; returns 1. */
+static int cannot_run(const char *cmd, const char *path, int err)
 {
-    static const char cmd[] = "bench kem";
-    struct pqify_bench_kem_opts o = {.runs = KEM_DEFAULT_RUNS,
-                                     .warmup_ms = KEM_DEFAULT_WARMUP_MS,
-                                     .out = stdout};
-    int quick = 0, runs_given = 0;
-
-    if (pqify_wants_help(argc, argv)) {
-        kem_usage(stdout);
-        return 0;
-    }
-    for (int i = 1; i < argc; i++) {
-        const char *v = NULL;
-        int m;
-        if ((m = pqify_cli_value(cmd, argc, argv, &i, "--runs", &v)) != 0) {
-            unsigned long n;
-            if (m < 0 || pqify_cli_uint(cmd, "--runs", v, 1, 1000000, &n) != 0)
-                return 2;
-            o.runs = (unsigned)n;
-            runs_given = 1;
-        } else if ((m = pqify_cli_value(cmd, argc, argv, &i, "--backend", &v)) != 0) {
-            if (m < 0)
-                return 2;
-            o.backend = v;
-        } else if (!strcmp(argv[i], "--quick")) {
-            quick = 1;
-        } else if (!strcmp(argv[i], "--json")) {
-            o.json = 1;
-        } else {
-            return pqify_cli_unknown(cmd, argv[i]);
-        }
-    }
-    if (quick) {
-        o.warmup_ms = KEM_QUICK_WARMUP_MS;
-        if (!runs_given)
-            o.runs = KEM_QUICK_RUNS;
-    }
-    return pqify_bench_kem(&o);
+    fprintf(stderr, "pqify %s: cannot run %s: %s (pqify-bench is built and installed beside "
+                    "the pqify binary)\n", cmd, path, strerror(err));
+    return 1;
 }
 
-static void handshake_usage(FILE *f)
+int pqify_run_bench(const char *cmd, char **argv, int wait_for_it)
 {
-    fprintf(f,
-            "usage: pqify bench handshake [--quick] [--rounds N] [--per-round N]\n"
-            "\n"
-            "Full TLS 1.3 handshakes over loopback TCP with an ECDSA P-256 certificate: a\n"
-            "server pinned to CPU 0, a pqify load client pinned to CPU 1. Per group it\n"
-            "prints the server's CPU time per handshake (thread CPU clock, accept to close),\n"
-            "handshakes/s of the closed-loop client, client-observed latency p50/p99, and\n"
-            "the handshake bytes each way; a libssl 3.0 server (Debian's) runs in the same\n"
-            "run with the same client for X25519 and P-256. Then the heap bytes an idle\n"
-            "established connection holds, bulk AES-128-GCM MB/s per core, and the targets\n"
-            "with ok/MISSED. docs/commands.md explains every column.\n"
-            "\n"
-            "options:\n"
-            "  --quick         a short, noisy run that checks everything works\n"
-            "  --rounds N      interleaved rounds (default 15; --quick 2)\n"
-            "  --per-round N   handshakes per row and round (default 40; --quick 4)\n"
-            "  -h, --help      print this text\n");
-}
-
-static int bench_handshake(int argc, char **argv)
-{
-    static const char cmd[] = "bench handshake";
-    struct pqify_bench_handshake_opts o = {.out = stdout};
-    if (pqify_wants_help(argc, argv)) {
-        handshake_usage(stdout);
-        return 0;
+    char path[PATH_MAX + 16];
+    if (pqify_bench_path(path, sizeof path) != 0) {
+        fprintf(stderr, "pqify %s: cannot find this program's directory (/proc/self/exe): %s\n",
+                cmd, strerror(errno));
+        return 1;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *v = NULL;
-        int m;
-        unsigned long n;
-        if ((m = pqify_cli_value(cmd, argc, argv, &i, "--rounds", &v)) != 0) {
-            if (m < 0 || pqify_cli_uint(cmd, "--rounds", v, 1, 10000, &n) != 0)
-                return 2;
-            o.rounds = (unsigned)n;
-        } else if ((m = pqify_cli_value(cmd, argc, argv, &i, "--per-round", &v)) != 0) {
-            if (m < 0 || pqify_cli_uint(cmd, "--per-round", v, 1, 100000, &n) != 0)
-                return 2;
-            o.per_round = (unsigned)n;
-        } else if (!strcmp(argv[i], "--quick")) {
-            o.quick = 1;
-        } else {
-            return pqify_cli_unknown(cmd, argv[i]);
-        }
+    if (access(path, X_OK) != 0)
+        return cannot_run(cmd, path, errno);
+    fflush(NULL);
+    if (!wait_for_it) {
+        execv(path, argv);
+        return cannot_run(cmd, path, errno);
     }
-    return pqify_bench_handshake(&o);
-}
-
-static const struct pqify_command benches[] = {
-    {"kem", "ML-KEM and round-3 Kyber against libcrypto's X25519 and P-256 ECDH", bench_kem},
-    {"handshake", "full TLS 1.3 handshakes over loopback, pqify against libssl 3.0", bench_handshake},
-};
-
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: pqify bench <what> [options]\n\nwhat:\n");
-    for (size_t i = 0; i < sizeof benches / sizeof benches[0]; i++)
-        fprintf(f, "  %-10s %s\n", benches[i].name, benches[i].summary);
-    fprintf(f, "\n`pqify bench <what> --help` describes the options of one.\n");
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "pqify %s: fork: %s\n", cmd, strerror(errno));
+        return 1;
+    }
+    if (pid == 0) {
+        execv(path, argv);
+        cannot_run(cmd, path, errno);
+        _exit(127);
+    }
+    int ws = 0;
+    while (waitpid(pid, &ws, 0) < 0)
+        if (errno != EINTR)
+            return 1;
+    return WIFEXITED(ws) ? WEXITSTATUS(ws) : 1;
 }
 
 int pqify_cmd_bench(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "pqify bench: say what to measure\n");
-        usage(stderr);
-        return 2;
-    }
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage(stdout);
-        return 0;
-    }
-    for (size_t i = 0; i < sizeof benches / sizeof benches[0]; i++)
-        if (!strcmp(argv[1], benches[i].name))
-            return benches[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "pqify bench: unknown benchmark '%s'\n", argv[1]);
-    usage(stderr);
-    return 2;
+    (void)argc;
+    static char name[] = "pqify-bench";
+    argv[0] = name;   /* argv[argc] is NULL, as execv wants */
+    return pqify_run_bench("bench", argv, 0);
 }

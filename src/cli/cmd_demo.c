@@ -7,8 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench.h"
+#include <time.h>
+
 #include "cli.h"
+#include "pqify/net/pair.h"
+#include "pqify/net/selfsigned.h"
 
 struct demo_opts {
     int quick;
@@ -34,37 +37,16 @@ static int step_intro(const struct demo_opts *o)
     return 0;
 }
 
+/* The table runs in pqify-bench, which counts allocations (bench/main.c). */
 static int step_kem_table(const struct demo_opts *o)
 {
-    struct pqify_bench_kem_summary sum;
-    struct pqify_bench_kem_opts b = {
-        .runs = o->quick ? 31 : 201,
-        .warmup_ms = o->quick ? 1 : 10,
-        .out = stdout,
-        .summary = &sum,
-    };
-    printf("(a short run; `pqify bench kem` measures longer, `--backend all` compares\n"
-           "the portable C and AVX2 code)\n\n");
-    fflush(stdout);
-    int rc = pqify_bench_kem(&b);
-    if (rc != 0)
-        return rc;
-    /* RFC 8446 §4.2.8: the client makes its shares and later derives; the server
-     * answers in one go. X25519 costs keygen + derive on each side. */
-    double x25519 = sum.x25519_keygen_x + 1.0;
-    double client = sum.mlkem768_x[0] + sum.mlkem768_x[2];
-    double server = sum.mlkem768_x[1];
-    printf("\nIn one X25519MLKEM768 handshake (%s backend), next to the %.2f X25519\n"
-           "derives that X25519 alone costs each side, ML-KEM-768 adds %.2f on the client\n"
-           "(keygen + decaps) and %.2f on the server (encaps): %.0f%% and %.0f%% more key\n"
-           "exchange CPU, for 1184 + 1088 more bytes on the wire.\n",
-           sum.backend, x25519, client, server, 100.0 * client / x25519,
-           100.0 * server / x25519);
-    return 0;
+    static char name[] = "pqify-bench", what[] = "kem-demo", quick[] = "--quick";
+    char *argv[] = {name, what, o->quick ? quick : NULL, NULL};
+    return pqify_run_bench("demo", argv, 1);
 }
 
 /* One local handshake per group: a pqify client and server in this process, the
- * bytes one flushes fed straight to the other (bench/bench_pair.c). */
+ * bytes one flushes fed straight to the other (the net layer's pqify_pair). */
 struct hs_case {
     const char *label;
     const char *client_groups, *server_groups; /* NULL: the defaults */
@@ -85,22 +67,102 @@ static const struct hs_case hs_cases[] = {
 #define N_HS_CASES (sizeof hs_cases / sizeof hs_cases[0])
 #define HS_X25519 3
 
+/* A config for one side: groups (NULL = defaults), TLS_AES_128_GCM_SHA256; the
+ * server without session tickets (a full handshake is what is timed), the client
+ * not checking the throwaway certificate. NULL on failure. */
+static pqify_tls_config *pair_config(int is_server, const char *cert, const char *key,
+                                     const char *groups)
+{
+    pqify_tls_config *cfg = pqify_tls_config_new();
+    if (cfg == NULL)
+        return NULL;
+    if (pqify_tls_config_set_groups(cfg, groups) != 0 ||
+        pqify_tls_config_set_ciphers(cfg, "TLS_AES_128_GCM_SHA256") != 0)
+        goto fail;
+    if (is_server) {
+        if (pqify_tls_config_set_cert_chain_pem(cfg, cert, strlen(cert)) != 0 ||
+            pqify_tls_config_set_key_pem(cfg, key, strlen(key)) != 0 ||
+            pqify_tls_config_set_tickets(cfg, 0) != 0)
+            goto fail;
+    } else {
+        pqify_tls_config_set_verify_peer(cfg, 0);
+    }
+    return cfg;
+fail:
+    pqify_tls_config_free(cfg);
+    return NULL;
+}
+
+struct pair_result {
+    uint16_t group_id;
+    int is_pq, hrr;
+    size_t client_to_server, server_to_client;
+    double us;                   /* both sides, one thread, wall clock */
+    int client_err, server_err;  /* on failure */
+};
+
+static double now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int pair_handshake(const pqify_tls_config *ccfg, const pqify_tls_config *scfg,
+                          struct pair_result *res)
+{
+    pqify_pair pair;
+    memset(res, 0, sizeof *res);
+    double t0 = now_us();
+    int rc = pqify_pair_init(&pair, ccfg, scfg);
+    if (rc == 0)
+        rc = pqify_pair_handshake(&pair);
+    res->us = now_us() - t0;
+    if (rc == 0) {
+        pqify_tls_info info;
+        pqify_tls_get_info(pair.client.conn, &info);
+        res->group_id = info.group_id;
+        res->is_pq = info.is_pq;
+        res->hrr = info.hrr;
+        res->client_to_server = pair.client_to_server;
+        res->server_to_client = pair.server_to_client;
+    } else {
+        res->client_err = pqify_pump_error(&pair.client);
+        res->server_err = pqify_pump_error(&pair.server);
+    }
+    pqify_pair_dispose(&pair);
+    return rc == 0 ? 0 : -1;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorts v[0..n) and returns its median (between the two middle ones when n is even). */
+static double median(double *v, size_t n)
+{
+    qsort(v, n, sizeof v[0], cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+}
+
 static int step_handshakes(const struct demo_opts *o)
 {
     int ret = 1;
     char *cert = NULL, *key = NULL;
     pqify_tls_config *ccfg[N_HS_CASES] = {0}, *scfg[N_HS_CASES] = {0};
-    struct pqify_bench_pair_result res[N_HS_CASES];
+    struct pair_result res[N_HS_CASES];
     const unsigned runs = o->quick ? 5 : 41;
     double *us = calloc(N_HS_CASES * runs, sizeof *us);
 
-    if (us == NULL || pqify_bench_make_cert(&cert, &key) != 0) {
+    if (us == NULL || pqify_selfsigned_p256("pqify-bench", &cert, &key) != 0) {
         fprintf(stderr, "pqify demo: cannot make a test certificate\n");
         goto out;
     }
     for (size_t i = 0; i < N_HS_CASES; i++) {
-        ccfg[i] = pqify_bench_config(0, NULL, NULL, hs_cases[i].client_groups, NULL);
-        scfg[i] = pqify_bench_config(1, cert, key, hs_cases[i].server_groups, NULL);
+        ccfg[i] = pair_config(0, NULL, NULL, hs_cases[i].client_groups);
+        scfg[i] = pair_config(1, cert, key, hs_cases[i].server_groups);
         if (ccfg[i] == NULL || scfg[i] == NULL) {
             fprintf(stderr, "pqify demo: set-up for %s failed\n", hs_cases[i].label);
             goto out;
@@ -109,13 +171,13 @@ static int step_handshakes(const struct demo_opts *o)
     /* Rounds interleave the groups, so that load on this machine hits them alike. */
     for (unsigned r = 0; r < runs; r++) {
         for (size_t i = 0; i < N_HS_CASES; i++) {
-            if (pqify_bench_pair_handshake(ccfg[i], scfg[i], &res[i]) != 0) {
+            if (pair_handshake(ccfg[i], scfg[i], &res[i]) != 0) {
                 fprintf(stderr, "pqify demo: %s handshake failed: client: %s; server: %s\n",
                         hs_cases[i].label, pqify_tls_strerror(res[i].client_err),
                         pqify_tls_strerror(res[i].server_err));
                 goto out;
             }
-            us[i * runs + r] = (double)res[i].ns / 1e3;
+            us[i * runs + r] = res[i].us;
         }
     }
     printf("A pqify client and server in this process, bytes passed in memory, one thread\n"
@@ -125,7 +187,7 @@ static int step_handshakes(const struct demo_opts *o)
            "c->s B", "s->c B", "time_us", "vs X25519");
     double med[N_HS_CASES];
     for (size_t i = 0; i < N_HS_CASES; i++)
-        med[i] = pqify_bench_summarise(us + i * runs, runs).median;
+        med[i] = median(us + i * runs, runs);
     for (size_t i = 0; i < N_HS_CASES; i++) {
         const char *g = pqify_tls_group_name(res[i].group_id);
         printf("%-29s %-18s %-3s %-3s %7zu %7zu %9.0f %8.2fx\n", hs_cases[i].label,
@@ -148,6 +210,8 @@ out:
     }
     free(us);
     free(cert);
+    if (key != NULL)
+        memset(key, 0, strlen(key));   /* a throwaway key, but a key */
     free(key);
     return ret;
 }

@@ -117,16 +117,14 @@ static void probe_once(const struct scan_args *a, const char *host, const char *
                        const char *groups, struct probe *p)
 {
     pqify_tls_config *cfg = pqify_tls_config_new();
-    pqify_tls_conn *conn = NULL;
-    struct cli_inbuf *in = calloc(1, sizeof *in);
-    pqify_tls_buf out;
+    pqify_pump pump;
     const char *why = NULL;
     int fd = -1, rc;
-    pqify_tls_buf_init(&out, NULL, 0);
+    memset(&pump, 0, sizeof pump);   /* disposable before it is initialised */
     memset(p, 0, sizeof *p);
     p->result = PROBE_REFUSED;
 
-    if (cfg == NULL || in == NULL) {
+    if (cfg == NULL) {
         p->err = PQIFY_TLS_ERR_NO_MEMORY;
         goto out;
     }
@@ -139,8 +137,7 @@ static void probe_once(const struct scan_args *a, const char *host, const char *
     }
     if (a->insecure)
         pqify_tls_config_set_verify_peer(cfg, 0);
-    conn = pqify_tls_conn_new(cfg, 0);
-    if (conn == NULL) {
+    if (pqify_pump_init(&pump, cfg, 0) != 0) {
         p->err = PQIFY_TLS_ERR_NO_MEMORY;
         goto out;
     }
@@ -151,19 +148,16 @@ static void probe_once(const struct scan_args *a, const char *host, const char *
         p->why = why;
         goto out;
     }
-    size_t zero = 0;
-    rc = pqify_tls_handshake(conn, NULL, &zero, &out);
-    p->hello_bytes = out.len;
-    if (rc != PQIFY_TLS_IN_PROGRESS || cli_flush(fd, &out) != 0) {
-        p->err = rc < 0 ? rc : CLI_IO_SOCKET;
+    if (pqify_pump_next(&pump) != PQIFY_PUMP_WANT_INPUT) {
+        p->err = pqify_pump_error(&pump);
         goto out;
     }
-    /* The ClientHello is sent; from here the client only reacts to input, which is
-     * what cli_handshake does for a server (is_server = 1 skips the first call). */
-    rc = cli_handshake_conn(fd, conn, 1, a->timeout_s * 1000, in, &out);
+    /* the ClientHello, measured before cli_handshake sends it */
+    p->hello_bytes = pump.out.len;
+    rc = cli_handshake(fd, &pump, a->timeout_s * 1000);
     if (rc == 0 || is_auth_error(rc)) {
         pqify_tls_info info;
-        pqify_tls_get_info(conn, &info);
+        pqify_tls_get_info(pump.conn, &info);
         /* before Finished the engine reports no group; a lone offer names it */
         p->group_id = info.group_id ? info.group_id
                                     : (groups != NULL && strchr(groups, ',') == NULL
@@ -172,18 +166,16 @@ static void probe_once(const struct scan_args *a, const char *host, const char *
         p->result = info.hrr ? PROBE_HRR : PROBE_ONE_RTT;
         p->cert_failed = rc != 0;
         p->err = rc;
-        if (rc == 0 && pqify_tls_close_notify(conn, &out) == 0)
-            (void)cli_flush(fd, &out);
+        if (rc == 0 && pqify_pump_close_notify(&pump) == 0)
+            (void)cli_flush(fd, &pump.out);
     } else {
         p->err = rc;
     }
 out:
     if (fd >= 0)
         close(fd);
-    pqify_tls_conn_free(conn);
+    pqify_pump_dispose(&pump);
     pqify_tls_config_free(cfg);
-    pqify_tls_buf_dispose(&out);
-    free(in);
 }
 
 static const char *result_word(const struct probe *p)

@@ -21,7 +21,7 @@ static void usage(FILE *f)
             "\n"
             "Open a TLS 1.3 connection, print what was negotiated to stderr, then relay\n"
             "stdin to the server and the server to stdout. On stdin EOF close_notify is\n"
-            "sent and output is read until the server closes.\n"
+            "sent and output is read until the server closes (at most --timeout more).\n"
             "\n"
             "  --ca FILE           trust anchors (PEM) for the server certificate\n"
             "                      (default: the system store)\n"
@@ -34,7 +34,8 @@ static void usage(FILE *f)
             "                      when named here)\n"
             "  --alpn LIST         ALPN protocols, e.g. h2,http/1.1\n"
             "  --ciphers LIST      TLS 1.3 suites in preference order\n"
-            "  --timeout SEC       connect + handshake limit (default 10)\n"
+            "  --timeout SEC       connect + handshake limit, and how long to wait for the\n"
+            "                      server's close after stdin ends (default 10)\n"
             "  --resume            connect twice: the first connection waits for the\n"
             "                      server's session ticket and closes, the second\n"
             "                      resumes with it (still with a full key share) and\n"
@@ -92,60 +93,69 @@ static int parse_args(int argc, char **argv, struct connect_args *a)
 
 #define STDOUT_FAILED (-3000)
 
-/* Decrypt what is buffered and pass the plaintext to stdout; anything the
- * engine has to answer (KeyUpdate, alert) is left in out. Returns 0,
+/* Pass the pump's plaintext to stdout, from ev on, until it wants input; anything
+ * the engine has to answer (KeyUpdate, alert) is left in p->out. Returns 0,
  * PQIFY_TLS_PEER_CLOSED, a negative TLS error, or STDOUT_FAILED. */
-static int pump_in(pqify_tls_conn *conn, struct cli_inbuf *in, pqify_tls_buf *plain, pqify_tls_buf *out)
+static int deliver(pqify_pump *p, pqify_pump_event ev)
 {
-    size_t n = in->len;
-    int rc = pqify_tls_receive(conn, plain, in->data, &n, out);
-    cli_inbuf_consume(in, n);
-    if (plain->len > 0) {
-        int w = cli_write_all(STDOUT_FILENO, plain->base, plain->len);
-        pqify_tls_buf_consume(plain, plain->len);
-        if (w != 0) {
-            fprintf(stderr, "pqify connect: writing to stdout failed: %s\n", strerror(errno));
-            return STDOUT_FAILED;
+    for (;; ev = pqify_pump_next(p)) {
+        switch (ev) {
+        case PQIFY_PUMP_DATA: {
+            int w = cli_write_all(STDOUT_FILENO, p->plain.base, p->plain.len);
+            pqify_tls_buf_consume(&p->plain, p->plain.len);
+            if (w != 0) {
+                fprintf(stderr, "pqify connect: writing to stdout failed: %s\n", strerror(errno));
+                return STDOUT_FAILED;
+            }
+            break;
+        }
+        case PQIFY_PUMP_WANT_INPUT:
+            return 0;
+        case PQIFY_PUMP_PEER_CLOSED:
+            return PQIFY_TLS_PEER_CLOSED;
+        case PQIFY_PUMP_FAILED:
+            return pqify_pump_error(p);
+        default:
+            return PQIFY_TLS_ERR_INTERNAL;   /* no signature is pending after the handshake */
         }
     }
-    return rc;
 }
 
 /*
- * Send out, reading from the peer while the socket is not writable. An echo
+ * Send p->out, reading from the peer while the socket is not writable. An echo
  * peer that blocks on writing to us while we block on writing to it would
  * otherwise deadlock both sides once the socket buffers fill. Returns 0,
  * PQIFY_TLS_PEER_CLOSED (out still sent), CLI_IO_EOF, CLI_IO_SOCKET, a TLS
  * error or STDOUT_FAILED.
  */
-static int send_out(int fd, pqify_tls_conn *conn, struct cli_inbuf *in, pqify_tls_buf *plain,
-                    pqify_tls_buf *out)
+static int send_out(int fd, pqify_pump *p)
 {
+    uint8_t buf[CLI_READ_CHUNK];
     int result = 0;
-    while (out->len > 0) {
-        struct pollfd p = {.fd = fd, .events = POLLOUT | (result == 0 ? POLLIN : 0)};
-        int n = poll(&p, 1, -1);
+    while (p->out.len > 0) {
+        struct pollfd pf = {.fd = fd, .events = POLLOUT | (result == 0 ? POLLIN : 0)};
+        int n = poll(&pf, 1, -1);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             return CLI_IO_SOCKET;
-        if (p.revents & (POLLOUT | POLLERR | POLLHUP)) {
-            ssize_t w = send(fd, out->base, out->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (pf.revents & (POLLOUT | POLLERR | POLLHUP)) {
+            ssize_t w = send(fd, p->out.base, p->out.len, MSG_DONTWAIT | MSG_NOSIGNAL);
             if (w > 0)
-                pqify_tls_buf_consume(out, (size_t)w);
+                pqify_tls_buf_consume(&p->out, (size_t)w);
             else if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
                 return CLI_IO_SOCKET;
         }
-        if (result == 0 && (p.revents & POLLIN)) {
-            long got = cli_read_some(fd, in, 0);
+        if (result == 0 && (pf.revents & POLLIN)) {
+            long got = cli_read(fd, buf, sizeof buf, 0);
             if (got == 0)
                 return CLI_IO_EOF;
             if (got == -1)
                 return CLI_IO_SOCKET;
             if (got > 0) {
-                int rc = pump_in(conn, in, plain, out);
+                int rc = deliver(p, pqify_pump_feed(p, buf, (size_t)got));
                 if (rc < 0 || rc == STDOUT_FAILED) {
-                    (void)cli_flush(fd, out);   /* it may hold our alert */
+                    (void)cli_flush(fd, &p->out);   /* it may hold our alert */
                     return rc;
                 }
                 result = rc;   /* PQIFY_TLS_PEER_CLOSED stops reading */
@@ -155,31 +165,42 @@ static int send_out(int fd, pqify_tls_conn *conn, struct cli_inbuf *in, pqify_tl
     return result;
 }
 
-/* Relay until the peer closes. Returns the process exit status. */
-static int relay(int fd, pqify_tls_conn *conn, struct cli_inbuf *in, pqify_tls_buf *out)
-{
-    pqify_tls_buf plain;
-    uint8_t chunk[16384];
-    int stdin_open = 1, status = 1, rc = 0;
+#define CLOSE_TIMEOUT (-3001)
 
-    pqify_tls_buf_init(&plain, NULL, 0);
-    if (in->len > 0) {
-        rc = pump_in(conn, in, &plain, out);
-        if (rc == 0 || rc == PQIFY_TLS_PEER_CLOSED) {
-            int s = send_out(fd, conn, in, &plain, out);
-            rc = s != 0 ? s : rc;
-        }
+/* Relay until the peer closes, or until close_wait_ms after our close_notify
+ * (stdin's end) if it never does. Returns the process exit status. */
+static int relay(int fd, pqify_pump *p, int close_wait_ms)
+{
+    uint8_t chunk[16384], buf[CLI_READ_CHUNK];
+    int stdin_open = 1, status = 1, rc;
+    int64_t close_deadline = 0;
+
+    /* bytes that came with the server's last handshake flight come first */
+    rc = deliver(p, pqify_pump_next(p));
+    if (rc == 0 || rc == PQIFY_TLS_PEER_CLOSED) {
+        int s = send_out(fd, p);
+        rc = s != 0 ? s : rc;
     }
     while (rc == 0) {
-        struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = STDIN_FILENO, .events = POLLIN}};
-        int n = poll(p, stdin_open ? 2 : 1, -1);
-        if (n < 0 && errno == EINTR)
+        struct pollfd pf[2] = {{.fd = fd, .events = POLLIN}, {.fd = STDIN_FILENO, .events = POLLIN}};
+        int wait_ms = -1;
+        if (!stdin_open) {
+            /* a server that never closes must not keep us forever */
+            int64_t left = close_deadline - cli_now_ms();
+            if (left <= 0) {
+                rc = CLOSE_TIMEOUT;
+                break;
+            }
+            wait_ms = (int)left;
+        }
+        int n = poll(pf, stdin_open ? 2 : 1, wait_ms);
+        if (n == 0 || (n < 0 && errno == EINTR))
             continue;
         if (n < 0) {
             rc = CLI_IO_SOCKET;
             break;
         }
-        if (stdin_open && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+        if (stdin_open && (pf[1].revents & (POLLIN | POLLHUP | POLLERR))) {
             ssize_t r = read(STDIN_FILENO, chunk, sizeof chunk);
             if (r < 0 && errno == EINTR)
                 continue;
@@ -187,17 +208,18 @@ static int relay(int fd, pqify_tls_conn *conn, struct cli_inbuf *in, pqify_tls_b
                 /* RFC 8446 §6.1: close_notify ends our direction only; keep
                  * reading what the peer still has to say. */
                 stdin_open = 0;
-                rc = pqify_tls_close_notify(conn, out);
+                close_deadline = cli_now_ms() + close_wait_ms;
+                rc = pqify_pump_close_notify(p);
             } else {
-                rc = pqify_tls_send(conn, out, chunk, (size_t)r);
+                rc = pqify_pump_send(p, chunk, (size_t)r);
             }
-            int s = send_out(fd, conn, in, &plain, out);
+            int s = send_out(fd, p);
             if (rc == 0)
                 rc = s;
             continue;
         }
-        if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-            long got = cli_read_some(fd, in, 0);
+        if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            long got = cli_read(fd, buf, sizeof buf, 0);
             if (got == -2)
                 continue;
             if (got == 0) {
@@ -208,8 +230,8 @@ static int relay(int fd, pqify_tls_conn *conn, struct cli_inbuf *in, pqify_tls_b
                 rc = CLI_IO_SOCKET;
                 break;
             }
-            rc = pump_in(conn, in, &plain, out);
-            int s = send_out(fd, conn, in, &plain, out);
+            rc = deliver(p, pqify_pump_feed(p, buf, (size_t)got));
+            int s = send_out(fd, p);
             if (rc == 0)
                 rc = s;
         }
@@ -217,9 +239,12 @@ static int relay(int fd, pqify_tls_conn *conn, struct cli_inbuf *in, pqify_tls_b
 
     if (rc == PQIFY_TLS_PEER_CLOSED) {
         /* Answer the peer's close_notify with ours before closing (§6.1). */
-        if (stdin_open && pqify_tls_close_notify(conn, out) == 0)
-            (void)cli_flush(fd, out);
+        if (stdin_open && pqify_pump_close_notify(p) == 0)
+            (void)cli_flush(fd, &p->out);
         status = 0;
+    } else if (rc == CLOSE_TIMEOUT) {
+        fprintf(stderr, "pqify connect: the server did not close the connection within %d s "
+                        "of our close_notify (stdin ended)\n", close_wait_ms / 1000);
     } else if (rc == CLI_IO_EOF) {
         fprintf(stderr, "pqify connect: the peer closed the connection without close_notify "
                         "(what it sent may be truncated)\n");
@@ -228,7 +253,6 @@ static int relay(int fd, pqify_tls_conn *conn, struct cli_inbuf *in, pqify_tls_b
     } else if (rc != STDOUT_FAILED) {
         fprintf(stderr, "pqify connect: connection failed: %s\n", cli_strerror(rc));
     }
-    pqify_tls_buf_dispose(&plain);
     return status;
 }
 
@@ -253,15 +277,11 @@ static int fetch_session(const struct connect_args *a, const pqify_tls_config *c
                          const char *host, const char *port, uint8_t *blob, size_t cap,
                          size_t *blob_len)
 {
-    static struct cli_inbuf in;
-    pqify_tls_conn *conn = pqify_tls_conn_new(cfg, 0);
-    pqify_tls_buf out, plain;
+    uint8_t buf[CLI_READ_CHUNK];
+    pqify_pump p;
     const char *why = NULL;
     int fd = -1, status = 1, rc;
-    in.len = 0;
-    pqify_tls_buf_init(&out, NULL, 0);
-    pqify_tls_buf_init(&plain, NULL, 0);
-    if (conn == NULL) {
+    if (pqify_pump_init(&p, cfg, 0) != 0) {
         fprintf(stderr, "pqify connect: cannot create the connection (out of memory)\n");
         goto done;
     }
@@ -270,24 +290,26 @@ static int fetch_session(const struct connect_args *a, const pqify_tls_config *c
         fprintf(stderr, "pqify connect: cannot connect to %s: %s\n", a->target, why);
         goto done;
     }
-    rc = cli_handshake_conn(fd, conn, 0, a->timeout_s * 1000, &in, &out);
+    rc = cli_handshake(fd, &p, a->timeout_s * 1000);
     if (rc != 0) {
         fprintf(stderr, "pqify connect: handshake with %s failed: %s\n", a->target, cli_strerror(rc));
         goto done;
     }
-    report(conn);
+    report(p.conn);
     int64_t deadline = cli_now_ms() + a->timeout_s * 1000;
+    pqify_pump_event ev = pqify_pump_next(&p);
     for (;;) {
-        size_t n = in.len;
-        rc = pqify_tls_receive(conn, &plain, in.data, &n, &out);
-        cli_inbuf_consume(&in, n);
-        pqify_tls_buf_consume(&plain, plain.len);   /* the second connection relays */
-        if (rc == 0 && cli_flush(fd, &out) != 0)
+        for (; ev == PQIFY_PUMP_DATA; ev = pqify_pump_next(&p))
+            pqify_tls_buf_consume(&p.plain, p.plain.len);   /* the second connection relays */
+        rc = ev == PQIFY_PUMP_FAILED        ? pqify_pump_error(&p)
+             : ev == PQIFY_PUMP_PEER_CLOSED ? PQIFY_TLS_PEER_CLOSED
+                                            : 0;
+        if (rc == 0 && cli_flush(fd, &p.out) != 0)
             rc = CLI_IO_SOCKET;
-        if (rc != 0 || pqify_tls_get_session(conn, blob, cap, blob_len) == 0)
+        if (rc != 0 || pqify_tls_get_session(p.conn, blob, cap, blob_len) == 0)
             break;
         int64_t left = deadline - cli_now_ms();
-        long got = left > 0 ? cli_read_some(fd, &in, (int)left) : -2;
+        long got = left > 0 ? cli_read(fd, buf, sizeof buf, (int)left) : -2;
         if (got == -2) {
             fprintf(stderr, "pqify connect: no session ticket from %s within %d s\n", a->target,
                     a->timeout_s);
@@ -297,22 +319,21 @@ static int fetch_session(const struct connect_args *a, const pqify_tls_config *c
             rc = got == 0 ? CLI_IO_EOF : CLI_IO_SOCKET;
             break;
         }
+        ev = pqify_pump_feed(&p, buf, (size_t)got);
     }
     if (rc != 0) {
-        (void)cli_flush(fd, &out);
+        (void)cli_flush(fd, &p.out);
         fprintf(stderr, "pqify connect: no session ticket from %s: %s\n", a->target,
                 rc == PQIFY_TLS_PEER_CLOSED ? "the server closed first" : cli_strerror(rc));
         goto done;
     }
-    if (pqify_tls_close_notify(conn, &out) == 0)
-        (void)cli_flush(fd, &out);
+    if (pqify_pump_close_notify(&p) == 0)
+        (void)cli_flush(fd, &p.out);
     status = 0;
 done:
     if (fd >= 0)
         close(fd);
-    pqify_tls_conn_free(conn);
-    pqify_tls_buf_dispose(&out);
-    pqify_tls_buf_dispose(&plain);
+    pqify_pump_dispose(&p);
     return status;
 }
 
@@ -321,9 +342,7 @@ int pqify_cmd_connect(int argc, char **argv)
     struct connect_args a;
     char host[256], port[16];
     pqify_tls_config *cfg = NULL;
-    pqify_tls_conn *conn = NULL;
-    pqify_tls_buf out;
-    static struct cli_inbuf in;
+    pqify_pump p;
     int fd = -1, status = 1, rc;
     const char *why = NULL;
     static uint8_t session[PQIFY_TLS_MAX_SESSION];
@@ -343,8 +362,7 @@ int pqify_cmd_connect(int argc, char **argv)
     }
     /* A peer that goes away shows up as EPIPE from write(), reported in words. */
     signal(SIGPIPE, SIG_IGN);
-    pqify_tls_buf_init(&out, NULL, 0);
-    in.len = 0;
+    memset(&p, 0, sizeof p);   /* disposable before it is initialised */
 
     a.tls.server_name = a.servername ? a.servername : host;
     cfg = cli_tls_config("connect", &a.tls, 0);
@@ -352,33 +370,31 @@ int pqify_cmd_connect(int argc, char **argv)
         goto done;
     if (a.resume && fetch_session(&a, cfg, host, port, session, sizeof session, &session_len) != 0)
         goto done;
-    conn = pqify_tls_conn_new(cfg, 0);
-    if (conn == NULL) {
+    if (pqify_pump_init(&p, cfg, 0) != 0) {
         fprintf(stderr, "pqify connect: cannot create the connection (out of memory)\n");
         goto done;
     }
-    if (a.resume && pqify_tls_set_session(conn, session, session_len) != 1)
+    if (a.resume && pqify_tls_set_session(p.conn, session, session_len) != 1)
         fprintf(stderr, "pqify connect: the session cannot be offered; full handshake\n");
     fd = cli_dial(host, port, a.timeout_s * 1000, &why);
     if (fd < 0) {
         fprintf(stderr, "pqify connect: cannot connect to %s: %s\n", a.target, why);
         goto done;
     }
-    rc = cli_handshake_conn(fd, conn, 0, a.timeout_s * 1000, &in, &out);
+    rc = cli_handshake(fd, &p, a.timeout_s * 1000);
     if (rc != 0) {
         fprintf(stderr, "pqify connect: handshake with %s failed: %s\n", a.target, cli_strerror(rc));
         goto done;
     }
 
-    report(conn);
-    status = relay(fd, conn, &in, &out);
+    report(p.conn);
+    status = relay(fd, &p, a.timeout_s * 1000);
 
 done:
     if (fd >= 0)
         close(fd);
-    pqify_tls_conn_free(conn);
+    pqify_pump_dispose(&p);
     pqify_tls_config_free(cfg);
     memset(session, 0, sizeof session);   /* it held the resumption PSK */
-    pqify_tls_buf_dispose(&out);
     return status;
 }

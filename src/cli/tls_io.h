@@ -45,16 +45,6 @@ long cli_read(int fd, uint8_t *buf, size_t cap, int timeout_ms);
 #define CLI_IO_SOCKET (-2002)   /* read/write failed (errno says why) */
 int cli_handshake(int fd, pqify_pump *p, int timeout_ms);
 
-/* The hand-written loop, until connect and scan use the pump. */
-struct cli_inbuf {
-    uint8_t data[65536];
-    size_t len;
-};
-long cli_read_some(int fd, struct cli_inbuf *in, int timeout_ms);
-void cli_inbuf_consume(struct cli_inbuf *in, size_t n);
-int cli_handshake_conn(int fd, pqify_tls_conn *conn, int is_server, int timeout_ms,
-                       struct cli_inbuf *in, pqify_tls_buf *out);
-
 /* Words for a cli_handshake/relay result (pqify errors and CLI_IO_* codes). */
 const char *cli_strerror(int err);
 

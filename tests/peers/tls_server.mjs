@@ -14,6 +14,9 @@
 //   once               exit after the first connection ends (default true)
 //   closeAfter         close (close_notify) once this many bytes were echoed,
 //                      for clients that wait for the server to close
+//   neverClose         keep the connection open after the client's close_notify
+//                      (a server that never closes, for clients that must not
+//                      wait for it forever)
 //   timeout            seconds before the server gives up and exits 3
 // Prints JSON lines on stdout: {"event":"listening","port":N}, then per
 // connection {"event":"accepted",...} with what was negotiated, and
@@ -40,6 +43,7 @@ if (cfg.groups) opts.ecdhCurve = cfg.groups;
 if (cfg.ciphersuites) opts.ciphers = cfg.ciphersuites;
 if (alpn) opts.ALPNProtocols = alpn;
 if (cfg.sigalgs) opts.sigalgs = cfg.sigalgs;
+if (cfg.neverClose) opts.allowHalfOpen = true;
 
 const timer = setTimeout(() => { emit({ event: 'timeout' }); process.exit(3); }, (cfg.timeout ?? 30) * 1000);
 const finish = () => {
@@ -74,7 +78,7 @@ const tlsServer = tls.createServer(opts, (s) => {
     s.write(d);
     if (cfg.closeAfter !== undefined && echoed >= cfg.closeAfter) s.end();
   });
-  s.on('end', () => s.end());
+  s.on('end', () => { if (!cfg.neverClose) s.end(); });
   s.on('error', (e) => emit({ event: 'error', message: e.message, code: e.code ?? null }));
   s.on('close', () => { emit({ event: 'closed', echoed }); finish(); });
 });

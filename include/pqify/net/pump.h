@@ -49,7 +49,7 @@ typedef enum pqify_pump_event {
 } pqify_pump_event;
 
 typedef struct pqify_pump {
-    pqify_tls_conn *conn; /* owned by the pump */
+    pqify_tls_conn *conn; /* owned by the pump (a caller may take it: set NULL before dispose) */
     pqify_tls_buf out;    /* to send, in order; the caller consumes what it sent */
     pqify_tls_buf plain;  /* received application data; the caller consumes it */
     /* private */
