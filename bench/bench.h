@@ -52,6 +52,9 @@ struct pqify_bench_handshake_opts {
 /* Returns 0, or 1 when a measurement failed (a message went to stderr). */
 int pqify_bench_handshake(const struct pqify_bench_handshake_opts *opts);
 
+/* `pqify bench serve` (bench_serve.c): argv starts at "serve". */
+int pqify_bench_serve(int argc, char **argv);
+
 /* ---- in-process client/server pairs (bench_pair.c, on src/net/pair.c) ---- */
 
 #include "pqify/tls.h"

@@ -172,6 +172,7 @@ static const struct pqify_command benches[] = {
     {"kem", "ML-KEM and round-3 Kyber against libcrypto's X25519 and P-256 ECDH", bench_kem},
     {"handshake", "full TLS 1.3 handshakes over loopback, pqify against libssl 3.0", bench_handshake},
     {"kem-demo", "the short KEM table `pqify demo` shows (its step 2)", bench_kem_demo},
+    {"serve", "pqify serve: memory per idle connection, loop cost per handshake", pqify_bench_serve},
 };
 
 static void usage(FILE *f)
