@@ -39,7 +39,7 @@ function echo(s, msg) {
 }
 
 // Opens n connections, at most `batch` handshakes at a time.
-async function openMany(count, batch = 200) {
+async function openMany(count, batch = 100) {
   const socks = [];
   for (let i = 0; i < count; i += batch) {
     const part = await Promise.all(Array.from({ length: Math.min(batch, count - i) }, () => open()));
