@@ -59,6 +59,9 @@ int pqify_bench_handshake(const struct pqify_bench_handshake_opts *opts);
  * Returns 0, 1 when a measurement failed, 2 on a usage error. */
 int pqify_bench_provider_main(int argc, char **argv);
 
+/* `pqify bench serve` (bench_serve.c): argv starts at "serve". */
+int pqify_bench_serve(int argc, char **argv);
+
 /* ---- in-process client/server pairs (bench_pair.c, on src/net/pair.c) ---- */
 
 #include "pqify/tls.h"

@@ -158,6 +158,7 @@ static const struct pqify_command benches[] = {
     {"handshake", "full TLS 1.3 handshakes over loopback, pqify against libssl 3.0", bench_handshake},
     {"provider", "Debian's nginx with pqify.so: X25519MLKEM768 against X25519 server CPU", pqify_bench_provider_main},
     {"kem-demo", "the short KEM table `pqify demo` shows (its step 2)", bench_kem_demo},
+    {"serve", "pqify serve: memory per idle connection, loop cost per handshake", pqify_bench_serve},
 };
 
 static void usage(FILE *f)

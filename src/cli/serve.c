@@ -1,28 +1,48 @@
 /* pqify serve: a TLS 1.3 echo (or tiny HTTPS) server on the pqify engine that
  * reports, per connection, what was negotiated (docs/serve-connect.md).
  * The stderr line formats are fixed: scripts and the interop tests parse them.
- * Each connection is served in a forked child (or inline with --once), so one
- * slow client cannot stall the others and the loop stays simple. */
+ *
+ * It runs on the service chassis (src/net): one process, N loops (--workers) on
+ * SO_REUSEPORT sockets, each connection a TLS stream with handshake and idle
+ * timeouts, a connection cap, SIGTERM/SIGINT drain and SIGHUP certificate reload.
+ * HTTP (--www) is parsed by http-parser, never by hand. */
 #include <errno.h>
-#include <stddef.h>
-#include <poll.h>
+#include <limits.h>
+#include <http_parser.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
+#include <sys/random.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "cli.h"
+#include "pqify/net/admin.h"
+#include "pqify/net/config.h"
+#include "pqify/net/listener.h"
+#include "pqify/net/metrics.h"
+#include "pqify/net/signals.h"
+#include "pqify/net/stream.h"
 #include "pqify/tls.h"
 #include "tls_io.h"
 
+#define DEFAULT_MAX_CONNECTIONS 10000
+#define DEFAULT_GRACE_S 10
+/* The longest request head --www reads (request line and headers); more is 431. */
+#define WWW_MAX_HEAD 8192
+
 struct serve_args {
-    const char *listen;
+    const char *listen, *config, *admin;
     pqify_tls_options tls;
-    int www, once, timeout_s;
+    int www, once, check_config;
+    unsigned idle_s, max_connections, workers; /* UNSET until given */
 };
+#define UNSET UINT_MAX   /* an option the command line did not give */
 
 #define A(field) offsetof(struct serve_args, field)
 static const struct pqify_opt serve_opts[] = {
@@ -38,15 +58,27 @@ static const struct pqify_opt serve_opts[] = {
     {"--groups", "LIST", PQIFY_OPT_STRING, A(tls.groups), 0, 0, 0,
      "expert override of the group preference\n(legacy groups only when named here)"},
     {"--alpn", "LIST", PQIFY_OPT_STRING, A(tls.alpn), 0, 0, 0,
-     "ALPN protocols accepted, in preference order"},
+     "ALPN protocols accepted, in preference order\n(with --www: http/1.1, the only protocol it answers)"},
     {"--ciphers", "LIST", PQIFY_OPT_STRING, A(tls.ciphers), 0, 0, 0,
      "TLS 1.3 suites in preference order"},
     {"--www", NULL, PQIFY_OPT_FLAG, A(www), 0, 0, 0,
-     "answer each HTTP request with 200 and a page of facts"},
+     "answer each HTTP/1.1 request with 200 and a page of facts"},
     {"--once", NULL, PQIFY_OPT_FLAG, A(once), 0, 0, 0,
      "serve one connection, then exit with its status"},
     {"--timeout", "SEC", PQIFY_OPT_UINT, A(tls.handshake_timeout_ms), 1, 3600, 1000,
      "handshake limit per connection (default 10)"},
+    {"--idle-timeout", "SEC", PQIFY_OPT_UINT, A(idle_s), 0, 86400, 0,
+     "close an established connection idle this long\n(default 300; 0 = never)"},
+    {"--max-connections", "N", PQIFY_OPT_UINT, A(max_connections), 1, 1000000, 0,
+     "connections served at once (default 10000); more wait\nin the listen queue"},
+    {"--workers", "N", PQIFY_OPT_UINT, A(workers), 1, 256, 0,
+     "event loops on SO_REUSEPORT sockets (default: one per core)"},
+    {"--config", "FILE", PQIFY_OPT_STRING, A(config), 0, 0, 0,
+     "YAML settings (tls:, admin:, listen, www, max_connections,\nworkers); flags override the file"},
+    {"--check-config", NULL, PQIFY_OPT_FLAG, A(check_config), 0, 0, 0,
+     "load --config, report, and exit (0 when usable)"},
+    {"--admin", "HOST:PORT", PQIFY_OPT_STRING, A(admin), 0, 0, 0,
+     "/metrics, /ready and /healthz on a loopback address"},
 };
 #undef A
 
@@ -57,7 +89,11 @@ static const struct pqify_cmd_spec serve_spec = {
              "the data back (or answer HTTP requests with --www).\n",
     .opts = serve_opts,
     .n_opts = PQIFY_N_OPTS(serve_opts),
-    .footer = "stderr:\n"
+    .footer = "Signals: SIGTERM/SIGINT stop accepting, close every connection with\n"
+              "close_notify (within 10 s) and exit 0; SIGHUP reloads --cert and --key for new\n"
+              "connections while established ones carry on.\n"
+              "\n"
+              "stderr:\n"
               "  listening on HOST:PORT                       (once, when ready)\n"
               "  accepted peer=ADDR version=TLSv1.3 group=NAME pq=yes|no hrr=yes|no "
               "cipher=NAME client_cert=SUBJECT|- resumed=yes|no\n"
@@ -65,26 +101,248 @@ static const struct pqify_cmd_spec serve_spec = {
               "  pqify serve: handshake with ADDR failed: WHY  (on failure)\n",
 };
 
+
+/* What --config may hold: the shared tls: and admin: blocks and serve's own keys. */
+struct serve_file {
+    pqify_tls_options tls;
+    pqify_admin_config admin;
+    const char *listen;
+    int www;
+    int64_t max_connections, workers;
+};
+
+static const pqify_setting serve_settings[] = {
+    PQIFY_SETTING_MAP("tls", struct serve_file, tls, pqify_tls_settings, "TLS for the listener."),
+    PQIFY_SETTING_MAP("admin", struct serve_file, admin, pqify_admin_settings, "Admin endpoint."),
+    {.name = "listen", .type = PQIFY_SET_HOSTPORT, .offset = offsetof(struct serve_file, listen),
+     .help = "Address to listen on (HOST:PORT; port 0 picks a free port)."},
+    {.name = "www", .type = PQIFY_SET_BOOL, .offset = offsetof(struct serve_file, www), .def = "false",
+     .help = "Answer each HTTP/1.1 request with a page of facts instead of echoing."},
+    {.name = "max_connections", .type = PQIFY_SET_INT,
+     .offset = offsetof(struct serve_file, max_connections), .def = "10000", .min = 1, .max = 1000000,
+     .help = "Connections served at once; more wait in the listen queue."},
+    {.name = "workers", .type = PQIFY_SET_INT, .offset = offsetof(struct serve_file, workers),
+     .def = "0", .min = 0, .max = 256, .help = "Event loops on SO_REUSEPORT sockets; 0 = one per core."},
+    {0},
+};
+
+/* The file fills what the flags left unset. */
+static void apply_file(struct serve_args *a, const struct serve_file *f)
+{
+    const char **flag[] = {&a->tls.cert, &a->tls.key, &a->tls.ca, &a->tls.pq, &a->tls.groups,
+                           &a->tls.alpn, &a->tls.server_name, &a->tls.ciphers};
+    const char *const file[] = {f->tls.cert, f->tls.key, f->tls.ca, f->tls.pq, f->tls.groups,
+                                f->tls.alpn, f->tls.server_name, f->tls.ciphers};
+    for (size_t i = 0; i < sizeof flag / sizeof flag[0]; i++)
+        if (*flag[i] == NULL)
+            *flag[i] = file[i];
+    if (a->tls.handshake_timeout_ms == 0)
+        a->tls.handshake_timeout_ms = f->tls.handshake_timeout_ms;
+    if (a->idle_s == UNSET && f->tls.idle_timeout_ms != 0)
+        a->idle_s = f->tls.idle_timeout_ms / 1000u;
+    if (a->listen == NULL)
+        a->listen = f->listen;
+    if (a->admin == NULL)
+        a->admin = f->admin.listen;
+    a->www |= f->www;
+    if (a->max_connections == UNSET)
+        a->max_connections = (unsigned)f->max_connections;
+    if (a->workers == UNSET)
+        a->workers = (unsigned)f->workers;
+}
+
+static pqify_config *loaded_config;
+
 static int parse_args(int argc, char **argv, struct serve_args *a)
 {
     memset(a, 0, sizeof *a);
+    a->idle_s = a->max_connections = a->workers = UNSET;
     if (pqify_cli_parse(&serve_spec, argc, argv, a) != 0)
         return -1;
-    a->timeout_s = (int)(pqify_tls_options_handshake_ms(&a->tls) / 1000);
+    if (a->config != NULL) {
+        static struct serve_file file;
+        char err[512];
+        loaded_config = pqify_config_load(serve_settings, &file, a->config, err, sizeof err);
+        if (loaded_config == NULL) {
+            fprintf(stderr, "pqify serve: %s\n", err);
+            return -1;
+        }
+        apply_file(a, &file);
+    } else if (a->check_config) {
+        fprintf(stderr, "pqify serve: --check-config needs --config FILE\n");
+        return -1;
+    }
     if (a->listen == NULL || a->tls.cert == NULL || a->tls.key == NULL) {
         fprintf(stderr, "pqify serve: --listen, --cert and --key are required (see pqify serve --help)\n");
         return -1;
     }
+    if (a->www) {
+        /* --www answers HTTP/1.1 only: agreeing to h2 by ALPN and then answering
+         * HTTP/1.1 breaks every h2 client (RFC 7301 §3.2). */
+        if (a->tls.alpn == NULL)
+            a->tls.alpn = "http/1.1";
+        else if (strstr(a->tls.alpn, "h2") != NULL) {
+            fprintf(stderr, "pqify serve: --alpn '%s': --www answers HTTP/1.1 only, so it "
+                            "must not offer h2\n", a->tls.alpn);
+            return -1;
+        }
+    }
+    a->tls.idle_timeout_ms = a->idle_s != UNSET ? a->idle_s * 1000u : 0;
+    if (a->max_connections == UNSET)
+        a->max_connections = DEFAULT_MAX_CONNECTIONS;
+    if (a->workers == UNSET || a->workers == 0) {
+        unsigned cores = uv_available_parallelism();
+        a->workers = cores > 0 ? cores : 1;
+    }
+    if (a->once)
+        a->workers = 1;
     return 0;
 }
 
-/* The facts of one connection, as printed on the `accepted` line. */
+/* ---- the configuration every worker shares; SIGHUP swaps it ------------------------- */
+
+/* A config is immutable once used; a connection keeps the one it started with
+ * until it closes (established connections survive a reload). */
+struct shared_cfg {
+    pqify_tls_config *cfg;
+    atomic_int refs;
+};
+
+static pthread_mutex_t cfg_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct shared_cfg *current_cfg;
+/* Tickets survive a reload and are accepted by every worker. */
+static uint8_t ticket_secret[32];
+
+static struct shared_cfg *cfg_get(void)
+{
+    pthread_mutex_lock(&cfg_mu);
+    struct shared_cfg *sc = current_cfg;
+    atomic_fetch_add(&sc->refs, 1);
+    pthread_mutex_unlock(&cfg_mu);
+    return sc;
+}
+
+static void cfg_put(struct shared_cfg *sc)
+{
+    if (sc != NULL && atomic_fetch_sub(&sc->refs, 1) == 1) {
+        pqify_tls_config_free(sc->cfg);
+        free(sc);
+    }
+}
+
+static struct shared_cfg *cfg_build(const struct serve_args *a)
+{
+    pqify_tls_config *cfg = cli_tls_config("serve", &a->tls, 1);
+    if (cfg == NULL)
+        return NULL;
+    if (pqify_tls_config_set_ticket_secret(cfg, ticket_secret, sizeof ticket_secret) != 0) {
+        pqify_tls_config_free(cfg);
+        fprintf(stderr, "pqify serve: cannot set the ticket secret\n");
+        return NULL;
+    }
+    struct shared_cfg *sc = malloc(sizeof *sc);
+    if (sc == NULL) {
+        pqify_tls_config_free(cfg);
+        return NULL;
+    }
+    sc->cfg = cfg;
+    atomic_init(&sc->refs, 1);
+    return sc;
+}
+
+/* ---- workers and connections ------------------------------------------------------ */
+
+struct server;
+
+struct worker {
+    struct server *srv;
+    unsigned index;
+    uv_loop_t loop;
+    uv_thread_t thread;
+    uv_async_t control;          /* stop / deadline / "a worker finished" */
+    pqify_listener *listener;
+    struct conn *conns;          /* doubly linked */
+    unsigned n_conns;
+    int stopping, deadline, done;
+};
+
+struct server {
+    struct serve_args a;
+    pqify_stream_opts sopts;
+    struct worker *w;
+    unsigned n_workers;
+    atomic_int stop, deadline;
+    atomic_uint workers_running;
+    pqify_signals signals;       /* on worker 0's loop */
+    int signals_open;
+    int once_status;
+    pqify_admin *admin;
+    struct {
+        pqify_metrics *m;
+        pqify_tls_metrics tls;
+        pqify_series *open, *accepted, *failed, *reloads;
+    } met;
+};
+
+/* Declared once at start-up; a NULL family is a programming error (metrics.h). */
+static int metrics_init(struct server *srv)
+{
+    pqify_metrics *m = pqify_metrics_new();
+    if (m == NULL)
+        return -1;
+    srv->met.m = m;
+    pqify_metric *open = pqify_metrics_gauge(m, "pqify_serve_connections",
+                                             "Connections open now (handshaking or established).", NULL);
+    pqify_metric *acc = pqify_metrics_counter(m, "pqify_serve_accepted_total",
+                                              "TCP connections accepted.", NULL);
+    pqify_metric *fail = pqify_metrics_counter(m, "pqify_serve_handshake_failures_total",
+                                               "Handshakes that failed or timed out.", NULL);
+    pqify_metric *rel = pqify_metrics_counter(m, "pqify_serve_reloads_total",
+                                              "Certificate reloads by SIGHUP that took effect.", NULL);
+    if (open == NULL || acc == NULL || fail == NULL || rel == NULL ||
+        pqify_tls_metrics_init(&srv->met.tls, m) != 0)
+        return -1;
+    srv->met.open = pqify_metric_series(open, 0, NULL);
+    srv->met.accepted = pqify_metric_series(acc, 0, NULL);
+    srv->met.failed = pqify_metric_series(fail, 0, NULL);
+    srv->met.reloads = pqify_metric_series(rel, 0, NULL);
+    return 0;
+}
+
+static int serve_ready(void *arg, char *reason, size_t cap)
+{
+    struct server *srv = arg;
+    if (atomic_load(&srv->stop)) {
+        snprintf(reason, cap, "draining: stopped accepting after SIGTERM/SIGINT");
+        return 0;
+    }
+    return 1;
+}
+
+/* The facts of one connection, as printed on the `accepted` line (--www keeps
+ * them for its page; echo keeps nothing after the line). */
 struct facts {
     char line[1024];
     char alpn[256];
     char server_name[256];
     unsigned long long handshake_us;
     int resumed;
+};
+
+struct www {
+    http_parser parser;
+    size_t head_bytes;
+    int keep_alive;
+    struct facts f;
+};
+
+struct conn {
+    struct conn *prev, *next;
+    struct worker *w;
+    pqify_stream *s;
+    struct shared_cfg *sc;
+    struct www *www;             /* --www only, after the handshake */
+    int established;
 };
 
 static void describe(const pqify_tls_conn *conn, const char *peer, struct facts *f)
@@ -99,35 +357,6 @@ static void describe(const pqify_tls_conn *conn, const char *peer, struct facts 
     snprintf(f->alpn, sizeof f->alpn, "%s", info.alpn[0] ? info.alpn : "-");
     snprintf(f->server_name, sizeof f->server_name, "%s", info.server_name[0] ? info.server_name : "-");
     f->handshake_us = (unsigned long long)info.handshake_us;
-}
-
-/* --www: the end of an HTTP/1.1 request head, or 0 while incomplete. */
-static size_t request_head_len(const uint8_t *p, size_t len)
-{
-    for (size_t i = 3; i < len; i++)
-        if (p[i - 3] == '\r' && p[i - 2] == '\n' && p[i - 1] == '\r' && p[i] == '\n')
-            return i + 1;
-    return 0;
-}
-
-/* Value of a header in a request head (case-insensitive name), copied into
- * out; 0 if found. */
-static int header_value(const uint8_t *head, size_t len, const char *name, char *out, size_t cap)
-{
-    size_t nl = strlen(name);
-    for (size_t i = 0; i + nl + 1 < len; i++) {
-        if ((i == 0 || head[i - 1] == '\n') && !strncasecmp((const char *)head + i, name, nl) &&
-            head[i + nl] == ':') {
-            size_t j = i + nl + 1, k = 0;
-            while (j < len && head[j] == ' ')
-                j++;
-            while (j < len && head[j] != '\r' && head[j] != '\n' && k + 1 < cap)
-                out[k++] = (char)head[j++];
-            out[k] = '\0';
-            return 0;
-        }
-    }
-    return -1;
 }
 
 /* Escape <, > and & so a certificate subject cannot inject markup. */
@@ -147,22 +376,40 @@ static void html_escape(const char *s, char *out, size_t cap)
     out[k] = '\0';
 }
 
-/* Answer one request head with the page of facts. Returns 1 if the client
- * asked to close after it, 0 to keep the connection, negative on error. */
-static int answer_http(pqify_pump *p, int fd, const struct facts *f, const uint8_t *head,
-                       size_t head_len)
-{
-    char body[2560], esc[1536], sni[768], conn_hdr[64] = "";
-    int http10 = head_len >= 8 && memmem(head, head_len, "HTTP/1.0\r\n", 10) != NULL;
-    int close_after = http10;
+/* ---- --www: HTTP/1.1 through http-parser ---------------------------------------------- */
 
-    if (header_value(head, head_len, "Connection", conn_hdr, sizeof conn_hdr) == 0)
-        close_after = !strcasecmp(conn_hdr, "close") || (http10 && strcasecmp(conn_hdr, "keep-alive"));
+static int www_count(http_parser *p, const char *at, size_t len)
+{
+    (void)at;
+    struct conn *c = p->data;
+    c->www->head_bytes += len;
+    /* Returning non-zero stops the parser: HPE_CB_*, answered with 431. */
+    return c->www->head_bytes > WWW_MAX_HEAD;
+}
+
+static int www_begin(http_parser *p)
+{
+    ((struct conn *)p->data)->www->head_bytes = 0;
+    return 0;
+}
+
+static int www_headers_done(http_parser *p)
+{
+    struct conn *c = p->data;
+    c->www->keep_alive = http_should_keep_alive(p);
+    return 0;
+}
+
+static int www_answer(http_parser *p)
+{
+    struct conn *c = p->data;
+    const struct facts *f = &c->www->f;
+    char body[2560], esc[1536], sni[768], hdr[256];
     html_escape(f->line + strlen("accepted "), esc, sizeof esc);
     html_escape(f->server_name, sni, sizeof sni);
     /* Counted now, not at the handshake: a peer may have updated its keys. */
     pqify_tls_info now;
-    pqify_tls_get_info(p->conn, &now);
+    pqify_tls_get_info(pqify_stream_conn(c->s), &now);
     int blen = snprintf(body, sizeof body,
                         "<!doctype html>\n<html><head><title>pqify serve</title></head><body>\n"
                         "<h1>pqify serve</h1>\n<pre>%s alpn=%s server_name=%s handshake_us=%llu "
@@ -172,219 +419,444 @@ static int answer_http(pqify_pump *p, int fd, const struct facts *f, const uint8
                         (unsigned long long)now.key_updates_received,
                         (unsigned long long)now.key_updates_sent);
     if (blen < 0 || (size_t)blen >= sizeof body)
-        return PQIFY_TLS_ERR_INTERNAL;
-    char hdr[256];
+        return 1;
+    int keep = c->www->keep_alive;
     int hlen = snprintf(hdr, sizeof hdr,
                         "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
                         "Content-Length: %d\r\nConnection: %s\r\n\r\n",
-                        blen, close_after ? "close" : "keep-alive");
-    int rc = pqify_pump_send(p, hdr, (size_t)hlen);
-    if (rc == 0)
-        rc = pqify_pump_send(p, body, (size_t)blen);
-    if (cli_flush(fd, &p->out) != 0 && rc == 0)
-        rc = CLI_IO_SOCKET;
-    return rc < 0 ? rc : close_after;
-}
-
-/* --www: take the plaintext as HTTP requests and answer each. Returns 1 when
- * the connection is to be closed, 0 to go on, or a negative error. */
-static int serve_http(int fd, pqify_pump *p, const char *peer, const struct facts *f,
-                      uint8_t *req, size_t cap, size_t *req_len, size_t *skip_body)
-{
-    pqify_tls_buf *plain = &p->plain;
-    while (plain->len > 0) {
-        /* Discard a request body announced by Content-Length. */
-        size_t take = *skip_body < plain->len ? *skip_body : plain->len;
-        pqify_tls_buf_consume(plain, take);
-        *skip_body -= take;
-        if (plain->len == 0)
-            break;
-        take = cap - *req_len < plain->len ? cap - *req_len : plain->len;
-        memcpy(req + *req_len, plain->base, take);
-        *req_len += take;
-        pqify_tls_buf_consume(plain, take);
-        size_t head;
-        while ((head = request_head_len(req, *req_len)) > 0) {
-            char cl[32];
-            if (header_value(req, head, "Content-Length", cl, sizeof cl) == 0)
-                *skip_body = (size_t)strtoull(cl, NULL, 10);
-            int close_after = answer_http(p, fd, f, req, head);
-            if (close_after != 0)
-                return close_after;
-            memmove(req, req + head, *req_len - head);
-            *req_len -= head;
-            take = *skip_body < *req_len ? *skip_body : *req_len;
-            memmove(req, req + take, *req_len - take);
-            *req_len -= take;
-            *skip_body -= take;
-        }
-        if (*req_len == cap) {
-            fprintf(stderr, "pqify serve: %s sent an HTTP request head over %zu bytes\n", peer, cap);
-            return 1;
-        }
+                        blen, keep ? "keep-alive" : "close");
+    if (pqify_stream_send(c->s, hdr, (size_t)hlen) != 0 ||
+        pqify_stream_send(c->s, body, (size_t)blen) != 0)
+        return 1;
+    if (!keep) {
+        pqify_stream_close(c->s);
+        return 1;   /* stop parsing: nothing after this request is answered */
     }
     return 0;
 }
 
-/* After the handshake: echo, or serve HTTP requests. Returns the status. */
-static int serve_data(int fd, pqify_pump *p, const char *peer, const struct facts *f, int www)
+static const http_parser_settings www_settings = {
+    .on_message_begin = www_begin,
+    .on_url = www_count,
+    .on_header_field = www_count,
+    .on_header_value = www_count,
+    .on_headers_complete = www_headers_done,
+    .on_message_complete = www_answer,
+};
+
+static void www_refuse(struct conn *c, const char *status, const char *why)
 {
-    uint8_t req[8192], buf[CLI_READ_CHUNK];
-    size_t req_len = 0, skip_body = 0;
-    int rc = 0;
-    /* bytes that came with the client's Finished come first */
-    pqify_pump_event ev = pqify_pump_next(p);
-
-    for (;;) {
-        /* what the engine answered (a KeyUpdate, an alert) goes out first */
-        int flushed = cli_flush(fd, &p->out);
-        if (ev == PQIFY_PUMP_FAILED) {
-            rc = pqify_pump_error(p);
-            goto failed;
-        }
-        if (flushed != 0) {
-            rc = CLI_IO_SOCKET;
-            goto failed;
-        }
-        if (ev == PQIFY_PUMP_DATA && !www) {
-            rc = pqify_pump_send(p, p->plain.base, p->plain.len);
-            pqify_tls_buf_consume(&p->plain, p->plain.len);
-            if (cli_flush(fd, &p->out) != 0 && rc == 0)
-                rc = CLI_IO_SOCKET;
-            if (rc < 0)
-                goto failed;
-        } else if (ev == PQIFY_PUMP_DATA) {
-            rc = serve_http(fd, p, peer, f, req, sizeof req, &req_len, &skip_body);
-            if (rc < 0)
-                goto failed;
-            if (rc > 0)
-                goto close;
-        } else if (ev == PQIFY_PUMP_PEER_CLOSED) {
-            goto close;
-        } else {
-            long got = cli_read(fd, buf, sizeof buf, -1);
-            if (got == 0) {
-                fprintf(stderr, "pqify serve: %s closed the connection without close_notify\n", peer);
-                return 1;
-            }
-            if (got < 0) {
-                fprintf(stderr, "pqify serve: reading from %s failed: %s\n", peer, strerror(errno));
-                return 1;
-            }
-            ev = pqify_pump_feed(p, buf, (size_t)got);
-            continue;
-        }
-        ev = pqify_pump_next(p);
-    }
-
-close:
-    /* RFC 8446 §6.1: answer (or send) close_notify before closing. */
-    if (pqify_pump_close_notify(p) == 0)
-        (void)cli_flush(fd, &p->out);
-    return 0;
-failed:
-    fprintf(stderr, "pqify serve: connection with %s failed: %s\n", peer, cli_strerror(rc));
-    return 1;
+    char resp[160];
+    int n = snprintf(resp, sizeof resp, "HTTP/1.1 %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                     status);
+    fprintf(stderr, "pqify serve: %s %s\n", pqify_stream_peer(c->s), why);
+    if (pqify_stream_send(c->s, resp, (size_t)n) == 0)
+        pqify_stream_close(c->s);
 }
 
-static int serve_one(int fd, const pqify_tls_config *cfg, const char *peer, const struct serve_args *a)
+static void www_data(struct conn *c, const uint8_t *data, size_t len)
 {
-    pqify_pump p;
-    struct facts f;
-    int status = 1;
+    http_parser *p = &c->www->parser;
+    if (HTTP_PARSER_ERRNO(p) != HPE_OK)
+        return;   /* answered and closing */
+    size_t used = http_parser_execute(p, &www_settings, (const char *)data, len);
+    enum http_errno e = HTTP_PARSER_ERRNO(p);
+    if (e == HPE_OK && p->upgrade) {
+        www_refuse(c, "400 Bad Request", "asked for a protocol upgrade, which --www does not do");
+        return;
+    }
+    if (e == HPE_OK || e == HPE_CB_message_complete)
+        return;
+    (void)used;
+    if (e == HPE_HEADER_OVERFLOW || e == HPE_CB_url || e == HPE_CB_header_field ||
+        e == HPE_CB_header_value) {
+        char why[96];
+        snprintf(why, sizeof why, "sent an HTTP request head over %d bytes", WWW_MAX_HEAD);
+        www_refuse(c, "431 Request Header Fields Too Large", why);
+        return;
+    }
+    char why[160];
+    snprintf(why, sizeof why, "sent a malformed HTTP request: %s", http_errno_description(e));
+    www_refuse(c, "400 Bad Request", why);
+}
 
-    if (pqify_pump_init(&p, cfg, 1) != 0) {
-        fprintf(stderr, "pqify serve: cannot create a connection for %s\n", peer);
-        goto done;
+/* ---- stream callbacks ---------------------------------------------------------------- */
+
+static void on_handshake(pqify_stream *s, void *ctx)
+{
+    struct conn *c = ctx;
+    c->established = 1;
+    pqify_tls_metrics_handshake(&c->w->srv->met.tls, pqify_stream_conn(s), 1);
+    if (c->w->srv->a.www) {
+        c->www = calloc(1, sizeof *c->www);
+        if (c->www == NULL) {
+            pqify_stream_abort(s);
+            return;
+        }
+        http_parser_init(&c->www->parser, HTTP_REQUEST);
+        c->www->parser.data = c;
+        describe(pqify_stream_conn(s), pqify_stream_peer(s), &c->www->f);
+        fprintf(stderr, "%s resumed=%s\n", c->www->f.line, c->www->f.resumed ? "yes" : "no");
+    } else {
+        struct facts f;
+        describe(pqify_stream_conn(s), pqify_stream_peer(s), &f);
+        fprintf(stderr, "%s resumed=%s\n", f.line, f.resumed ? "yes" : "no");
     }
-    int rc = cli_handshake(fd, &p, a->timeout_s * 1000);
-    if (rc != 0) {
-        fprintf(stderr, "pqify serve: handshake with %s failed: %s\n", peer, cli_strerror(rc));
-        goto done;
+    if (c->w->stopping)
+        pqify_stream_close(s);   /* finished its handshake during the drain */
+}
+
+static void on_data(pqify_stream *s, const uint8_t *data, size_t len, void *ctx)
+{
+    struct conn *c = ctx;
+    if (c->www != NULL)
+        www_data(c, data, len);
+    else if (pqify_stream_send(s, data, len) != 0)
+        pqify_stream_close(s);
+}
+
+static void worker_maybe_done(struct worker *w);
+
+static void on_close(pqify_stream *s, int status, void *ctx)
+{
+    struct conn *c = ctx;
+    struct worker *w = c->w;
+    const char *peer = pqify_stream_peer(s);
+    pqify_gauge_add(w->srv->met.open, -1);
+    if (!c->established) {
+        if (status != PQIFY_STREAM_ABORTED) {
+            pqify_counter_add(w->srv->met.failed, 1);
+            /* The words the blocking server used (cli_strerror), for scripts. */
+            const char *why = status == PQIFY_STREAM_HANDSHAKE_TIMEOUT ? cli_strerror(CLI_IO_TIMEOUT)
+                              : status == PQIFY_STREAM_EOF             ? cli_strerror(CLI_IO_EOF)
+                                                                       : pqify_stream_strerror(status);
+            fprintf(stderr, "pqify serve: handshake with %s failed: %s\n", peer, why);
+        }
+    } else if (status == PQIFY_STREAM_EOF) {
+        fprintf(stderr, "pqify serve: %s closed the connection without close_notify\n", peer);
+    } else if (status == PQIFY_STREAM_IDLE_TIMEOUT) {
+        fprintf(stderr, "pqify serve: %s was idle for %u s: closed with close_notify\n", peer,
+                pqify_tls_options_idle_ms(&w->srv->a.tls, 1) / 1000);
+    } else if (status != 0 && status != PQIFY_STREAM_ABORTED) {
+        fprintf(stderr, "pqify serve: connection with %s failed: %s\n", peer,
+                pqify_stream_strerror(status));
     }
-    describe(p.conn, peer, &f);
-    fprintf(stderr, "%s resumed=%s\n", f.line, f.resumed ? "yes" : "no");
-    status = serve_data(fd, &p, peer, &f, a->www);
-done:
-    pqify_pump_dispose(&p);
-    return status;
+    if (w->srv->a.once)
+        w->srv->once_status = c->established && status == 0 ? 0 : 1;
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    w->n_conns--;
+    if (w->listener != NULL)
+        pqify_listener_done(w->listener);
+    cfg_put(c->sc);
+    free(c->www);
+    free(c);
+    if (w->srv->a.once) {
+        atomic_store(&w->srv->stop, 1);
+        w->stopping = 1;
+    }
+    worker_maybe_done(w);
+}
+
+static const pqify_stream_cbs serve_cbs = {on_handshake, on_data, NULL, on_close};
+
+static void on_accept(pqify_listener *l, int fd, const struct sockaddr *peer, void *ctx)
+{
+    (void)peer;
+    struct worker *w = ctx;
+    struct conn *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        close(fd);
+        pqify_listener_done(l);
+        return;
+    }
+    c->w = w;
+    c->sc = cfg_get();
+    if (pqify_stream_accept(&w->loop, fd, c->sc->cfg, &w->srv->sopts, &serve_cbs, c, &c->s) != 0) {
+        char addr[64];
+        pqify_net_format_addr(peer, addr, sizeof addr);
+        fprintf(stderr, "pqify serve: cannot create a connection for %s\n", addr);
+        cfg_put(c->sc);
+        free(c);
+        pqify_listener_done(l);
+        return;
+    }
+    pqify_counter_add(w->srv->met.accepted, 1);
+    pqify_gauge_add(w->srv->met.open, 1);
+    c->next = w->conns;
+    if (w->conns != NULL)
+        w->conns->prev = c;
+    w->conns = c;
+    w->n_conns++;
+    if (w->srv->a.once) {
+        /* --once: this is the one connection; nobody else gets in. */
+        pqify_listener_free(w->listener);
+        w->listener = NULL;
+    }
+}
+
+/* ---- stop and drain ----------------------------------------------------------------- */
+
+static void on_control_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void worker_maybe_done(struct worker *w)
+{
+    if (!w->stopping || w->n_conns > 0 || w->done)
+        return;
+    w->done = 1;
+    struct server *srv = w->srv;
+    if (atomic_fetch_sub(&srv->workers_running, 1) == 1 && srv->signals_open) {
+        /* The last worker out: worker 0's loop may end too (signals closed). */
+        uv_async_send(&srv->w[0].control);
+    }
+    if (w->index != 0)
+        uv_close((uv_handle_t *)&w->control, on_control_closed);
+    else
+        uv_async_send(&w->control);
+}
+
+static void worker_stop(struct worker *w)
+{
+    if (!w->stopping) {
+        w->stopping = 1;
+        if (w->listener != NULL) {
+            pqify_listener_free(w->listener);
+            w->listener = NULL;
+        }
+        /* Established connections end with close_notify; handshakes still in
+         * progress are not work yet and are dropped. */
+        for (struct conn *c = w->conns, *next; c != NULL; c = next) {
+            next = c->next;
+            if (c->established)
+                pqify_stream_close(c->s);
+            else
+                pqify_stream_abort(c->s);
+        }
+    }
+    if (atomic_load(&w->srv->deadline) && !w->deadline) {
+        w->deadline = 1;
+        for (struct conn *c = w->conns, *next; c != NULL; c = next) {
+            next = c->next;
+            pqify_stream_abort(c->s);
+        }
+    }
+    worker_maybe_done(w);
+}
+
+static void on_signals_closed(pqify_signals *s)
+{
+    (void)s;
+}
+
+static void on_control(uv_async_t *h)
+{
+    struct worker *w = h->data;
+    struct server *srv = w->srv;
+    if (atomic_load(&srv->stop))
+        worker_stop(w);
+    if (w->index == 0 && atomic_load(&srv->workers_running) == 0) {
+        if (srv->signals_open) {
+            srv->signals_open = 0;
+            pqify_signals_close(&srv->signals, on_signals_closed);
+        }
+        if (srv->admin != NULL) {
+            pqify_admin_stop(srv->admin);
+            srv->admin = NULL;
+        }
+        if (!uv_is_closing((uv_handle_t *)&w->control))
+            uv_close((uv_handle_t *)&w->control, on_control_closed);
+    }
+}
+
+static void broadcast(struct server *srv)
+{
+    for (unsigned i = 0; i < srv->n_workers; i++)
+        uv_async_send(&srv->w[i].control);
+}
+
+static void on_stop_signal(void *ctx, int signum)
+{
+    (void)signum;
+    struct server *srv = ctx;
+    atomic_store(&srv->stop, 1);
+    broadcast(srv);
+}
+
+static void on_deadline(void *ctx)
+{
+    struct server *srv = ctx;
+    atomic_store(&srv->stop, 1);
+    atomic_store(&srv->deadline, 1);
+    broadcast(srv);
+}
+
+static void on_reload(void *ctx)
+{
+    struct server *srv = ctx;
+    struct shared_cfg *fresh = cfg_build(&srv->a);
+    if (fresh == NULL) {
+        fprintf(stderr, "pqify serve: reload failed; still serving the previous certificate\n");
+        return;
+    }
+    pthread_mutex_lock(&cfg_mu);
+    struct shared_cfg *old = current_cfg;
+    current_cfg = fresh;
+    pthread_mutex_unlock(&cfg_mu);
+    cfg_put(old);
+    pqify_counter_add(srv->met.reloads, 1);
+    fprintf(stderr, "pqify serve: reloaded %s and %s\n", srv->a.tls.cert, srv->a.tls.key);
+}
+
+static void worker_thread(void *arg)
+{
+    struct worker *w = arg;
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+}
+
+static int worker_open(struct server *srv, unsigned i, const char *host, const char *port)
+{
+    struct worker *w = &srv->w[i];
+    char err[300];
+    w->srv = srv;
+    w->index = i;
+    uv_loop_init(&w->loop);
+    uv_async_init(&w->loop, &w->control, on_control);
+    w->control.data = w;
+    unsigned long per = (srv->a.max_connections + srv->n_workers - 1) / srv->n_workers;
+    pqify_listener_opts lo = {.host = host, .port = port, .max_connections = (unsigned)per,
+                              .reuseport = srv->n_workers > 1};
+    if (pqify_listener_open(&w->loop, &lo, on_accept, w, &w->listener, err, sizeof err) != 0) {
+        fprintf(stderr, "pqify serve: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
 }
 
 int pqify_cmd_serve(int argc, char **argv)
 {
-    struct serve_args a;
+    struct server srv;
     char host[256], port[16], addr[300];
-    pqify_tls_config *cfg = NULL;
-    int lfd = -1, status = 1;
-    const char *why = NULL;
+    int status = 1;
 
     if (pqify_wants_help(argc, argv)) {
         pqify_cli_help(&serve_spec, stdout);
         return 0;
     }
-    if (parse_args(argc, argv, &a) != 0)
+    memset(&srv, 0, sizeof srv);
+    if (parse_args(argc, argv, &srv.a) != 0)
         return 2;
-    if (cli_split_hostport(a.listen, host, sizeof host, port, sizeof port) != 0) {
-        fprintf(stderr, "pqify serve: '%s' is not HOST:PORT\n", a.listen);
+    if (cli_split_hostport(srv.a.listen, host, sizeof host, port, sizeof port) != 0) {
+        fprintf(stderr, "pqify serve: '%s' is not HOST:PORT\n", srv.a.listen);
         return 2;
+    }
+    if (srv.a.check_config) {
+        pqify_tls_config *cfg = cli_tls_config("serve", &srv.a.tls, 1);
+        if (cfg == NULL) {
+            pqify_config_free(loaded_config);
+            return 1;
+        }
+        pqify_tls_config_free(cfg);
+        fprintf(stderr, "pqify serve: %s is usable\n", srv.a.config);
+        pqify_config_free(loaded_config);
+        return 0;
     }
     signal(SIGPIPE, SIG_IGN);
-    /* Children are not waited for: the kernel reaps them (POSIX SIG_IGN). */
-    if (!a.once)
-        signal(SIGCHLD, SIG_IGN);
+    if (metrics_init(&srv) != 0) {
+        fprintf(stderr, "pqify serve: cannot declare the metrics\n");
+        goto done;
+    }
+    if (getrandom(ticket_secret, sizeof ticket_secret, 0) != (ssize_t)sizeof ticket_secret) {
+        fprintf(stderr, "pqify serve: the kernel CSPRNG failed\n");
+        return 1;
+    }
+    current_cfg = cfg_build(&srv.a);
+    if (current_cfg == NULL)
+        goto done;
+    srv.sopts.handshake_timeout_ms = pqify_tls_options_handshake_ms(&srv.a.tls);
+    srv.sopts.idle_timeout_ms = pqify_tls_options_idle_ms(&srv.a.tls, 1);
+    srv.n_workers = (unsigned)srv.a.workers;
+    srv.w = calloc(srv.n_workers, sizeof *srv.w);
+    if (srv.w == NULL)
+        goto done;
 
-    cfg = cli_tls_config("serve", &a.tls, 1);
-    if (cfg == NULL)
-        goto done;
-    lfd = cli_listen(host, port, &why);
-    if (lfd < 0) {
-        fprintf(stderr, "pqify serve: cannot listen on %s: %s\n", a.listen, why);
+    /* Worker 0 binds first (port 0 becomes a real port); the others share it. */
+    unsigned opened = 0;
+    int ok = worker_open(&srv, 0, host, port) == 0;
+    opened = 1;
+    if (ok) {
+        pqify_listener_address(srv.w[0].listener, addr, sizeof addr);
+        char real_port[16];
+        snprintf(real_port, sizeof real_port, "%u", pqify_listener_port(srv.w[0].listener));
+        for (unsigned i = 1; ok && i < srv.n_workers; i++, opened++)
+            ok = worker_open(&srv, i, host, real_port) == 0;
+    }
+    pqify_signals_cbs scb = {on_stop_signal, on_deadline, on_reload, &srv, DEFAULT_GRACE_S * 1000};
+    if (ok && pqify_signals_start(&srv.signals, &srv.w[0].loop, &scb) != 0) {
+        fprintf(stderr, "pqify serve: cannot install the signal handlers\n");
+        ok = 0;
+    }
+    if (ok && srv.a.admin != NULL) {
+        char err[300];
+        pqify_admin_options ao = {.listen = srv.a.admin, .metrics = srv.met.m, .ready = serve_ready,
+                                  .ready_arg = &srv};
+        if (pqify_admin_start(&srv.w[0].loop, &ao, &srv.admin, err, sizeof err) != 0) {
+            fprintf(stderr, "pqify serve: %s\n", err);
+            pqify_signals_close(&srv.signals, NULL);
+            ok = 0;
+        }
+    }
+    if (!ok) {
+        for (unsigned i = 0; i < opened; i++) {
+            uv_walk(&srv.w[i].loop, close_walk, NULL);
+            uv_run(&srv.w[i].loop, UV_RUN_DEFAULT);
+            uv_loop_close(&srv.w[i].loop);
+        }
         goto done;
     }
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    if (getsockname(lfd, (struct sockaddr *)&ss, &sl) != 0) {
-        fprintf(stderr, "pqify serve: getsockname: %s\n", strerror(errno));
-        goto done;
-    }
-    cli_format_addr((struct sockaddr *)&ss, addr, sizeof addr);
+    srv.signals_open = 1;
+    atomic_init(&srv.workers_running, srv.n_workers);
     fprintf(stderr, "listening on %s\n", addr);
-
-    for (;;) {
-        struct sockaddr_storage peer_ss;
-        socklen_t psl = sizeof peer_ss;
-        int cfd = accept4(lfd, (struct sockaddr *)&peer_ss, &psl, SOCK_CLOEXEC);
-        if (cfd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
-            fprintf(stderr, "pqify serve: accept: %s\n", strerror(errno));
-            goto done;
-        }
-        char peer[300];
-        cli_format_addr((struct sockaddr *)&peer_ss, peer, sizeof peer);
-        if (a.once) {
-            close(lfd);
-            lfd = -1;
-            status = serve_one(cfd, cfg, peer, &a);
-            close(cfd);
-            goto done;
-        }
-        pid_t pid = fork();
-        if (pid == 0) {
-            close(lfd);
-            int s = serve_one(cfd, cfg, peer, &a);
-            close(cfd);
-            pqify_tls_config_free(cfg);
-            _exit(s);
-        }
-        if (pid < 0)
-            fprintf(stderr, "pqify serve: fork: %s (dropping %s)\n", strerror(errno), peer);
-        close(cfd);
+    if (srv.admin != NULL) {
+        char ahost[256], aport[16];
+        if (pqify_net_split_hostport(srv.a.admin, ahost, sizeof ahost, aport, sizeof aport) != 0)
+            snprintf(ahost, sizeof ahost, "?");
+        fprintf(stderr, "pqify serve: admin endpoint on %s%s%s:%d (/metrics, /ready, /healthz)\n",
+                strchr(ahost, ':') ? "[" : "", ahost, strchr(ahost, ':') ? "]" : "",
+                pqify_admin_port(srv.admin));
     }
+
+    for (unsigned i = 1; i < srv.n_workers; i++)
+        uv_thread_create(&srv.w[i].thread, worker_thread, &srv.w[i]);
+    uv_run(&srv.w[0].loop, UV_RUN_DEFAULT);
+    for (unsigned i = 1; i < srv.n_workers; i++)
+        uv_thread_join(&srv.w[i].thread);
+    for (unsigned i = 0; i < srv.n_workers; i++) {
+        uv_walk(&srv.w[i].loop, close_walk, NULL);
+        uv_run(&srv.w[i].loop, UV_RUN_DEFAULT);
+        uv_loop_close(&srv.w[i].loop);
+    }
+    status = srv.a.once ? srv.once_status : 0;
 
 done:
-    if (lfd >= 0)
-        close(lfd);
-    pqify_tls_config_free(cfg);
+    free(srv.w);
+    cfg_put(current_cfg);
+    current_cfg = NULL;
+    pqify_metrics_free(srv.met.m);
+    pqify_config_free(loaded_config);
+    loaded_config = NULL;
     return status;
 }
