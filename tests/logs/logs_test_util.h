@@ -139,15 +139,6 @@ static int peer_wait(peer *p, double timeout_s)
     return -1;
 }
 
-static void peer_kill(peer *p)
-{
-    if (p->pid > 0) {
-        kill(p->pid, SIGKILL);
-        waitpid(p->pid, NULL, 0);
-        p->pid = 0;
-    }
-}
-
 /* A loopback listener on a free port (bind port 0, read it back). */
 static int listen_loopback(int *port)
 {

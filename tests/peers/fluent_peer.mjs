@@ -36,6 +36,7 @@ async function client(port, mode, n, key) {
   };
   if (key) opts.security = { clientHostname: "node-client", sharedKey: key };
   const c = new logger.FluentClient(null, opts);
+  await c.connect(); // disableReconnect also turns off the automatic connect
   let acked = 0;
   for (let b = 0; b < n; b += 10) {
     const batch = [];
@@ -48,6 +49,7 @@ async function client(port, mode, n, key) {
   }
   await c.disconnect();
   console.log("acked " + acked);
+  process.exit(0); // the client keeps a timer alive after disconnect
 }
 
 async function server(key) {
