@@ -30,7 +30,7 @@ struct pqify_file_sink {
     size_t n, cap;
 };
 
-static void say(char *err, size_t cap, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void say(char *err, size_t cap, const char *fmt, ...)
 {
     va_list ap;
     if (err == NULL || cap == 0)

@@ -192,6 +192,8 @@ static void check_node_line(const char *line, const char *tag, int seq)
     assert_memory_equal(line, want, strlen(want));
 }
 
+static FILE *g_server_cap;
+
 /* Reads from fd until the client decoder yields one message. */
 static void read_msg(int fd, pqify_fwd_decoder *d, pqify_fwd_msg *m)
 {
@@ -207,6 +209,8 @@ static void read_msg(int fd, pqify_fwd_decoder *d, pqify_fwd_msg *m)
             return;
         ssize_t n = read_timeout(fd, buf, sizeof buf, TIMEOUT_S);
         assert_true(n > 0);
+        if (g_server_cap)
+            fwrite(buf, 1, (size_t)n, g_server_cap);
         have = (size_t)n;
         at = 0;
     }
@@ -224,6 +228,7 @@ static void us_to_node_server(const char *key)
     size_t keylen = key ? strlen(key) : 0;
 
     msgpack_sbuffer_init(&out);
+    g_server_cap = capture_file(key ? "node_server_key.bin" : "node_server.bin");
     assert_int_equal(peer_start(&p, args), 0);
     assert_int_equal(peer_line(&p, line, sizeof line, TIMEOUT_S), 1);
     assert_int_equal(sscanf(line, "listening on 127.0.0.1:%d", &port), 1);
@@ -264,6 +269,9 @@ static void us_to_node_server(const char *key)
     }
     close(fd);
     assert_int_equal(peer_wait(&p, TIMEOUT_S), 0);
+    if (g_server_cap)
+        fclose(g_server_cap);
+    g_server_cap = NULL;
     pqify_fwd_decoder_free(d);
     msgpack_sbuffer_destroy(&out);
 }
@@ -293,6 +301,11 @@ static void test_node_decodes_our_batches(void **s)
     }
     assert_int_equal(write_all_fd(fd, out.data, out.size), 0);
     close(fd);
+    FILE *cap = capture_file("pqify_batches.bin");
+    if (cap) {
+        fwrite(out.data, 1, out.size, cap);
+        fclose(cap);
+    }
     const char *args[] = {"decode", path, NULL};
     assert_int_equal(peer_start(&p, args), 0);
     for (int i = 0; i < 90; i++) {
