@@ -221,7 +221,9 @@ static int parse_events(pqify_fwd_decoder *d, const msgpack_object *a, pqify_fwd
     size_t n = 0;
     int ret = 0;
 
-    ENSURE(k >= 2 && k <= 4 && el[0].type == MSGPACK_OBJECT_STR, PQIFY_LOGS_ERR_SHAPE);
+    /* an empty tag names no stream (and no sink file) */
+    ENSURE(k >= 2 && k <= 4 && el[0].type == MSGPACK_OBJECT_STR && el[0].via.str.size > 0,
+           PQIFY_LOGS_ERR_SHAPE);
     m->kind = PQIFY_FWD_EVENTS;
     m->tag = mp_bytes(&el[0]);
     if (el[1].type == MSGPACK_OBJECT_ARRAY && k <= 3) {

@@ -275,7 +275,8 @@ static void test_negative(void **state)
     assert_int_equal(decode_hex_err(PQIFY_FWD_SERVER, "93a174c380", NULL), PQIFY_LOGS_ERR_TIME);
     assert_int_equal(decode_hex_err(PQIFY_FWD_SERVER, "93a174a13180", NULL), PQIFY_LOGS_ERR_ENTRY);
     assert_int_equal(decode_hex_err(PQIFY_FWD_SERVER, "93a1740190", NULL), PQIFY_LOGS_ERR_ENTRY);
-    /* tag not a string; 5 elements */
+    /* tag empty, tag not a string; 5 elements */
+    assert_int_equal(decode_hex_err(PQIFY_FWD_SERVER, "93a00180", NULL), PQIFY_LOGS_ERR_SHAPE);
     assert_int_equal(decode_hex_err(PQIFY_FWD_SERVER, "930101 80", NULL), PQIFY_LOGS_ERR_SHAPE);
     assert_int_equal(decode_hex_err(PQIFY_FWD_SERVER, "95a17401800000", NULL), PQIFY_LOGS_ERR_SHAPE);
     /* size option 2 with one entry; size as a string */
