@@ -340,6 +340,8 @@ static int parse_server_message(const msgpack_object *o, pqify_fwd_msg *m)
 
 static int append(pqify_fwd_decoder *d, const uint8_t *p, size_t n)
 {
+    if (n == 0)
+        return 0;
     if (d->len + n > d->cap) {
         size_t c = d->cap ? d->cap : 4096;
         uint8_t *b;
@@ -372,8 +374,10 @@ int pqify_fwd_decode(pqify_fwd_decoder *d, const uint8_t **in, size_t *len, pqif
     /* a declared payload past the limit fails now, before its bytes arrive */
     ENSURE(d->frame.total + d->frame.skip <= d->lim.max_message, PQIFY_LOGS_ERR_TOO_LARGE);
     TRY(append(d, *in, used));
-    *in += used;
-    *len -= used;
+    if (used) { /* (NULL, 0) is a valid empty input */
+        *in += used;
+        *len -= used;
+    }
     if (r == 0)
         goto out;
     {

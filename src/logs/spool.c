@@ -164,7 +164,8 @@ static int recover(pqify_spool *sp, char *err, size_t cap)
         }
         seqs[n++] = seq;
     }
-    qsort(seqs, n, sizeof *seqs, cmp_seq);
+    if (n)
+        qsort(seqs, n, sizeof *seqs, cmp_seq);
     for (size_t i = 0; i < n; i++) {
         char chunk[PQIFY_FWD_CHUNK_ID_LEN + 1];
         uint64_t bytes = 0;
