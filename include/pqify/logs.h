@@ -82,6 +82,10 @@ typedef enum pqify_fwd_compression {
     PQIFY_FWD_ZSTD,
 } pqify_fwd_compression;
 
+/* What the forwarder sends unless told otherwise (Fluentd >= 1.17 and Fluent Bit read it;
+ * Node's FluentServer reads only gzip). */
+#define PQIFY_FWD_DEFAULT_COMPRESSION PQIFY_FWD_ZSTD
+
 typedef struct pqify_fwd_bytes {
     const uint8_t *ptr; /* NULL when absent */
     size_t len;
