@@ -1,0 +1,89 @@
+// The Forward protocol peer for tests/logs: @fluent-org/logger's FluentClient and
+// FluentServer, plus @msgpack/msgpack and Node's zlib as an independent decoder.
+// Usage (PEERS = the .peers directory):
+//   node fluent_peer.mjs PEERS client PORT MODE N [SHARED_KEY]
+//     FluentClient sends N events with acks, in batches of 10, to 127.0.0.1:PORT.
+//     Event i: tag "pqify.test", record {seq: i, msg: "m-<i>"}, time
+//     EventTime(1700000000 + i, i * 1000), or integer seconds 1700000000 + i in mode
+//     "Message-int". Prints "acked N" when every emit resolved.
+//   node fluent_peer.mjs PEERS server [SHARED_KEY]
+//     FluentServer on 127.0.0.1:0; prints "listening on 127.0.0.1:PORT", then per entry
+//     one JSON line {tag, sec, nsec, record}; exits when stdin closes.
+//   node fluent_peer.mjs PEERS decode FILE
+//     Decodes a file of our encoder's messages with @msgpack/msgpack, gunzip or
+//     zstd (Node's own), prints {tag, sec, nsec, record, chunk, size, mode} per entry.
+import { createRequire } from "node:module";
+import * as zlib from "node:zlib";
+import * as fs from "node:fs";
+import * as readline from "node:readline";
+
+const [peers, cmd, ...args] = process.argv.slice(2);
+const require = createRequire(peers + "/node_modules/");
+const logger = require("@fluent-org/logger");
+const msgpack = require("@msgpack/msgpack");
+
+function timeOf(t) {
+  if (typeof t === "number") return { sec: t, nsec: 0 };
+  return { sec: t.epoch, nsec: t.nano };
+}
+
+async function client(port, mode, n, key) {
+  const intTime = mode === "Message-int";
+  const opts = {
+    eventMode: intTime ? "Message" : mode,
+    socket: { host: "127.0.0.1", port: Number(port), disableReconnect: true, timeout: 10000 },
+    ack: { ackTimeout: 10000 },
+  };
+  if (key) opts.security = { clientHostname: "node-client", sharedKey: key };
+  const c = new logger.FluentClient(null, opts);
+  await c.connect(); // disableReconnect also turns off the automatic connect
+  let acked = 0;
+  for (let b = 0; b < n; b += 10) {
+    const batch = [];
+    for (let i = b; i < Math.min(n, b + 10); i++) {
+      const t = intTime ? (1700000000 + i) * 1000 : new logger.EventTime(1700000000 + i, i * 1000);
+      batch.push(c.emit("pqify.test", { seq: i, msg: "m-" + i }, t));
+    }
+    await Promise.all(batch);
+    acked += batch.length;
+  }
+  await c.disconnect();
+  console.log("acked " + acked);
+  process.exit(0); // the client keeps a timer alive after disconnect
+}
+
+async function server(key) {
+  const opts = { listenOptions: { host: "127.0.0.1", port: 0 } };
+  if (key) opts.security = { serverHostname: "node-server", sharedKey: key, authorize: false, userDict: {} };
+  const s = new logger.FluentServer(opts);
+  s.on("entry", (tag, time, record) => {
+    console.log(JSON.stringify({ tag, ...timeOf(time), record }));
+  });
+  await s.listen();
+  console.log("listening on 127.0.0.1:" + s.port);
+  process.stdin.resume();
+  process.stdin.on("end", async () => { await s.close(); process.exit(0); });
+}
+
+const ext = new msgpack.ExtensionCodec();
+ext.register({ type: 0, encode: () => null,
+  decode: d => ({ epoch: Buffer.from(d).readUInt32BE(0), nano: Buffer.from(d).readUInt32BE(4) }) });
+
+function decode(file) {
+  const buf = fs.readFileSync(file);
+  for (const m of msgpack.decodeMulti(buf, { extensionCodec: ext })) {
+    const [tag, body, opt] = m;
+    let raw = body;
+    if (opt.compressed === "gzip") raw = zlib.gunzipSync(body);
+    else if (opt.compressed === "zstd") raw = zlib.zstdDecompressSync(body);
+    for (const [time, record] of msgpack.decodeMulti(raw, { extensionCodec: ext })) {
+      console.log(JSON.stringify({ tag, ...timeOf(time), record, chunk: opt.chunk, size: opt.size,
+        compressed: opt.compressed || "none" }));
+    }
+  }
+}
+
+if (cmd === "client") await client(args[0], args[1], Number(args[2]), args[3]);
+else if (cmd === "server") await server(args[0]);
+else if (cmd === "decode") decode(args[0]);
+else { console.error("unknown command " + cmd); process.exit(2); }
