@@ -131,7 +131,7 @@ PQIFY_MUST_USE int pqify_kem_decaps(const pqify_kem *kem, uint8_t *ss, size_t ss
  * (FIPS 203 §7.2: the length, then the modulus check), for callers that must
  * refuse a bad key when it arrives rather than at encapsulation (the OpenSSL
  * provider). Round-3 Kyber has no modulus check: only its length is checked.
- * Returns 0, PQIFY_ERR_LENGTH or PQIFY_ERR_INVALID_EK.
+ * Returns 0, PQIFY_ERR_ARG, PQIFY_ERR_LENGTH or PQIFY_ERR_INVALID_EK.
  */
 PQIFY_MUST_USE int pqify_kem_check_ek(const pqify_kem *kem, const uint8_t *ek, size_t ek_len);
 
