@@ -340,18 +340,25 @@ static void put_float(textbuf *b, double v)
     tb_puts(b, text);
 }
 
-/* HELP text escapes \ and newline; label values also escape " (format 0.0.4). */
+/* HELP text escapes \ and newline; label values also escape " (format 0.0.4). The
+ * format is UTF-8: a byte that is not (a label fed from the network) becomes U+FFFD
+ * rather than making the whole scrape unreadable. */
 static void put_escaped(textbuf *b, const char *s, int quote)
 {
-    for (; *s != '\0'; s++) {
-        if (*s == '\\')
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        size_t l = tb_utf8_len((const unsigned char *)s + i, n - i);
+        if (l == 0)
+            tb_puts(b, "\xEF\xBF\xBD");
+        else if (s[i] == '\\')
             tb_puts(b, "\\\\");
-        else if (*s == '\n')
+        else if (s[i] == '\n')
             tb_puts(b, "\\n");
-        else if (quote && *s == '"')
+        else if (quote && s[i] == '"')
             tb_puts(b, "\\\"");
         else
-            tb_putc(b, *s);
+            tb_putn(b, s + i, l);
+        i += l != 0 ? l : 1;
     }
 }
 

@@ -181,26 +181,51 @@ static void test_errors(void **state)
     }
 }
 
+typedef struct bomb_item {
+    pqify_config_list l;   /* of const char * */
+} bomb_item;
+typedef struct bomb {
+    pqify_config_list items;   /* of bomb_item */
+} bomb;
+static const pqify_setting bomb_item_settings[] = {
+    {.name = "l", .type = PQIFY_SET_LIST, .elem = PQIFY_SET_STRING, .elem_size = sizeof(const char *)},
+    {0},
+};
+static const pqify_setting bomb_settings[] = {
+    {.name = "items", .type = PQIFY_SET_LIST, .offset = offsetof(bomb, items), .elem = PQIFY_SET_MAP,
+     .sub = bomb_item_settings, .elem_size = sizeof(bomb_item)},
+    {0},
+};
+
 static void test_alias_bomb(void **state)
 {
     (void)state;
-    /* each level repeats the last ten times: 10^6 values from a few lines */
-    const char *yaml =
-        "name: x\n"
-        "a: &a [1,2,3,4,5,6,7,8,9,10]\n"
-        "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n";
-    svc s;
-    assert_null(parse(&s, yaml));
-    assert_string_equal(err, "edge.yaml:2: a: unknown key");
-    /* through a list the table accepts: ports[] of lists fails on the type at once, so
-     * make the repetition go through routes of maps instead */
-    const char *bomb =
-        "name: x\n"
-        "x0: &r {service: s}\n"
-        "routes: &l0 [*r, *r, *r, *r, *r, *r, *r, *r, *r, *r]\n";
-    assert_null(parse(&s, bomb));
-    assert_string_equal(err, "edge.yaml:2: x0: unknown key");
+    /* 500 items that each alias one list of 300 strings: 150,000 values from ~7 KB */
+    char yaml[16384];
+    size_t n = (size_t)snprintf(yaml, sizeof yaml, "items:\n  - l: &l [");
+    for (int i = 0; i < 300; i++)
+        n += (size_t)snprintf(yaml + n, sizeof yaml - n, "%sa", i ? "," : "");
+    n += (size_t)snprintf(yaml + n, sizeof yaml - n, "]\n");
+    for (int i = 1; i < 500; i++)
+        n += (size_t)snprintf(yaml + n, sizeof yaml - n, "  - l: *l\n");
+    bomb b;
+    pqify_config *c = pqify_config_parse(bomb_settings, &b, "bomb.yaml", yaml, n, err, sizeof err);
+    assert_null(c);
+    assert_int_equal(strncmp(err, "bomb.yaml:", 10), 0);
+    assert_non_null(strstr(err, ": items["));
+    assert_non_null(strstr(err, "]: too many values (more than 100000, counting what aliases repeat)"));
+    assert_int_equal(b.items.count, 0);
+    /* the same shape under the limit loads, every alias read as its list */
+    n = (size_t)snprintf(yaml, sizeof yaml, "items:\n  - l: &l [a, b]\n  - l: *l\n");
+    c = pqify_config_parse(bomb_settings, &b, "bomb.yaml", yaml, n, err, sizeof err);
+    assert_non_null(c);
+    assert_int_equal(b.items.count, 2);
+    bomb_item *it = b.items.items;
+    assert_int_equal(it[1].l.count, 2);
+    assert_string_equal(((const char **)it[1].l.items)[1], "b");
+    pqify_config_free(c);
     /* a self-referencing alias cannot loop the loader: the walk follows the table */
+    svc s;
     assert_null(parse(&s, "name: x\ntls: &t {cert: a, key: *t}\n"));
     assert_string_equal(err, "edge.yaml:2: tls.key: expected a string");
 }

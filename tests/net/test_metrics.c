@@ -34,6 +34,7 @@ static const char small_expected[] =
     "# TYPE pqify_admin_requests_total counter\n"
     "pqify_admin_requests_total{path=\"/metrics\",code=\"200\"} 4\n"
     "pqify_admin_requests_total{path=\"a\\\"b\\\\c\\nd\",code=\"404\"} 1\n"
+    "pqify_admin_requests_total{path=\"caf\xc3\xa9 \xef\xbf\xbd\",code=\"400\"} 1\n"
     "# HELP pqify_restarts_total Restarts.\n"
     "# TYPE pqify_restarts_total counter\n"
     "pqify_restarts_total 0\n"
@@ -84,6 +85,8 @@ static void test_render_exact(void **state)
     assert_non_null(a);
     assert_non_null(b);
     assert_ptr_equal(pqify_metric_series(req, 2, (const char *[]){"/metrics", "200"}), a);
+    /* UTF-8 is kept, a byte that is not UTF-8 becomes U+FFFD */
+    pqify_counter_add(pqify_metric_series(req, 2, (const char *[]){"caf\xc3\xa9 \xff", "400"}), 1);
     pqify_counter_add(a, 3);
     pqify_counter_add(b, 1);
     pqify_counter_add(a, 1);

@@ -110,8 +110,11 @@ void pqify_config_free(pqify_config *c);
 /*
  * Set one scalar setting by its dotted key ("tls.pq", "admin.listen") from text, as a
  * command-line flag overrides the file, with the same checks. Strings are copied into
- * c. 0, or PQIFY_ERR_ARG with err naming the key ("--tls.pq: expected one of ...";
- * the prefix is `origin`, e.g. "--pq" or "flag").
+ * c (c NULL: they point at value itself, fine for argv). 0, or PQIFY_ERR_ARG with err
+ * "ORIGIN: expected one of ..." (origin is the flag, e.g. "--pq"; NULL = the key).
+ *
+ * --check-config is pqify_config_load (plus the service's own cross-checks): print err
+ * and exit non-zero on failure, exit 0 otherwise. --help prints pqify_config_describe.
  */
 PQIFY_MUST_USE int pqify_config_set(pqify_config *c, const pqify_setting *table, void *target,
                                     const char *key, const char *value, const char *origin,
