@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void say(char *err, size_t cap, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void say(char *err, size_t cap, const char *fmt, ...)
 {
     if (err == NULL || cap == 0)
         return;
