@@ -111,7 +111,7 @@ if (mode === 'idle') {
   process.exit(0);
 } else if (mode === 'http') {
   // One raw request from stdin's first line (\r\n written as \\r\\n); prints the status line.
-  const req = (await line()).replace(/\\r\\n/g, '\r\n').replace(/@PAD(\d+)@/, (_, k) => 'x'.repeat(Number(k)));
+  const req = fs.readFileSync(0, 'utf8').split('\n')[0].replace(/\\r\\n/g, '\r\n').replace(/@PAD(\d+)@/, (_, k) => 'x'.repeat(Number(k)));
   const s = await open({ ALPNProtocols: ['http/1.1'] });
   let got = '';
   s.on('data', (d) => { got += d.toString(); });
