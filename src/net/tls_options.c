@@ -1,20 +1,13 @@
 /*
- * pqify_tls_options -> pqify_tls_config (include/pqify/net/tls_options.h). The
- * engine answers "configuration unusable" for every file problem; the words a user
- * needs (which file, what is wrong with it) are found out here, before and after
- * asking the engine.
+ * pqify_tls_options -> pqify_tls_config (include/pqify/net/tls_options.h). Errors
+ * name the option and take the engine's own words for what is wrong with a file
+ * (pqify_tls_config_error_detail), so the checks live once, in the engine.
  */
 #include "pqify/net/tls_options.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 __attribute__((format(printf, 3, 4))) static void say(char *err, size_t cap, const char *fmt, ...)
 {
@@ -26,89 +19,19 @@ __attribute__((format(printf, 3, 4))) static void say(char *err, size_t cap, con
     va_end(ap);
 }
 
-/* 0 if path is a readable regular file, else -1 with "<what> <path>: <why>". */
-static int check_file(const char *what, const char *path, char *err, size_t cap)
+/* A file setter's failure in words: the option, then what the engine found
+ * (it names the file: "key /k.pem: the private key does not match ..."). */
+static int set_file(pqify_tls_config *cfg, int (*set)(pqify_tls_config *, const char *),
+                    const char *what, const char *path, char *err, size_t cap)
 {
-    struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        say(err, cap, "%s %s: %s", what, path, strerror(errno));
-        return -1;
-    }
-    int ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-    int saved = errno;
-    close(fd);
-    if (!ok) {
-        say(err, cap, "%s %s: %s", what, path,
-            S_ISDIR(st.st_mode) ? "is a directory" : saved ? strerror(saved) : "not a regular file");
-        return -1;
-    }
-    return 0;
-}
-
-/* Certificates in a PEM file (libcrypto's reading, not the engine's). */
-static int count_certs(const char *path)
-{
-    BIO *b = BIO_new_file(path, "r");
-    int n = 0;
-    X509 *x;
-    if (b == NULL)
-        return 0;
-    while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
-        X509_free(x);
-        n++;
-    }
-    BIO_free(b);
-    return n;
-}
-
-static int set_cert(pqify_tls_config *cfg, const char *path, char *err, size_t cap)
-{
-    if (check_file("cert", path, err, cap) != 0)
-        return -1;
-    int rc = pqify_tls_config_set_cert_chain_file(cfg, path);
+    int rc = set(cfg, path);
     if (rc == 0)
         return 0;
-    int n = count_certs(path);
-    if (n == 0)
-        say(err, cap, "cert %s: no PEM certificate in it", path);
+    const char *detail = pqify_tls_config_error_detail(cfg);
+    if (detail[0] != '\0')
+        say(err, cap, "%s %s", what, detail);
     else
-        say(err, cap, "cert %s: its %d certificate%s cannot be used: %s", path, n,
-            n == 1 ? "" : "s", pqify_tls_strerror(rc));
-    return -1;
-}
-
-static int set_key(pqify_tls_config *cfg, const char *path, const char *cert, char *err,
-                   size_t cap)
-{
-    if (check_file("key", path, err, cap) != 0)
-        return -1;
-    int rc = pqify_tls_config_set_key_file(cfg, path);
-    if (rc == 0)
-        return 0;
-    /* The key alone is fine: then it is the pair that does not match. */
-    pqify_tls_config *alone = pqify_tls_config_new();
-    int usable = alone != NULL && pqify_tls_config_set_key_file(alone, path) == 0;
-    pqify_tls_config_free(alone);
-    if (usable && cert != NULL)
-        say(err, cap, "key %s: does not match the certificate in %s", path, cert);
-    else
-        say(err, cap, "key %s: not a PEM private key pqify can use (ECDSA P-256/P-384, RSA, "
-                      "Ed25519)", path);
-    return -1;
-}
-
-static int set_ca(pqify_tls_config *cfg, const char *path, char *err, size_t cap)
-{
-    if (check_file("ca", path, err, cap) != 0)
-        return -1;
-    int rc = pqify_tls_config_set_ca_file(cfg, path);
-    if (rc == 0)
-        return 0;
-    if (count_certs(path) == 0)
-        say(err, cap, "ca %s: no PEM certificate in it", path);
-    else
-        say(err, cap, "ca %s: %s", path, pqify_tls_strerror(rc));
+        say(err, cap, "%s %s: %s", what, path, pqify_tls_strerror(rc));
     return -1;
 }
 
@@ -162,9 +85,11 @@ pqify_tls_config *pqify_tls_options_build(const pqify_tls_options *o, int is_ser
     /* groups after pq: the engine filters the list by the mode */
     if ((o->groups != NULL &&
          set_list(cfg, pqify_tls_config_set_groups, "groups", o->groups, err, cap) != 0) ||
-        (o->cert != NULL && set_cert(cfg, o->cert, err, cap) != 0) ||
-        (o->key != NULL && set_key(cfg, o->key, o->cert, err, cap) != 0) ||
-        (o->ca != NULL && set_ca(cfg, o->ca, err, cap) != 0) ||
+        (o->cert != NULL &&
+         set_file(cfg, pqify_tls_config_set_cert_chain_file, "cert", o->cert, err, cap) != 0) ||
+        (o->key != NULL &&
+         set_file(cfg, pqify_tls_config_set_key_file, "key", o->key, err, cap) != 0) ||
+        (o->ca != NULL && set_file(cfg, pqify_tls_config_set_ca_file, "ca", o->ca, err, cap) != 0) ||
         (o->alpn != NULL && set_list(cfg, pqify_tls_config_set_alpn, "alpn", o->alpn, err, cap) != 0) ||
         (o->ciphers != NULL &&
          set_list(cfg, pqify_tls_config_set_ciphers, "ciphers", o->ciphers, err, cap) != 0) ||

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -89,6 +90,17 @@ static int read_file(pqify_tls_config *cfg, const char *path, char **data, size_
     long n = -1;
     if (f == NULL) {
         ret = config_error(cfg, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    /* A directory opens and "seeks" to LONG_MAX on Linux: say what it is instead. */
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0) {
+        ret = config_error(cfg, "%s: cannot read it (%s)", path, strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        ret = config_error(cfg, "%s: %s", path,
+                           S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
         goto out;
     }
     if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {

@@ -79,7 +79,8 @@ static void test_file_errors(void **state)
     expect_error(&o, 1, want);
 
     o.cert = junk_path;
-    snprintf(want, sizeof want, "cert %s: no PEM certificate in it", junk_path);
+    snprintf(want, sizeof want,
+             "cert %s: no PEM certificate in it (want -----BEGIN CERTIFICATE-----)", junk_path);
     expect_error(&o, 1, want);
 
     o.cert = cert_path;
@@ -88,20 +89,22 @@ static void test_file_errors(void **state)
 
     o.key = junk_path;
     snprintf(want, sizeof want,
-             "key %s: not a PEM private key pqify can use (ECDSA P-256/P-384, RSA, Ed25519)",
-             junk_path);
+             "key %s: no readable PEM private key in it (an encrypted key needs decrypting "
+             "first: openssl pkey -in KEY -out PLAIN)", junk_path);
     expect_error(&o, 1, want);
 
     o.key = other_key_path;   /* a good key, but another certificate's */
-    snprintf(want, sizeof want, "key %s: does not match the certificate in %s", other_key_path,
-             cert_path);
+    snprintf(want, sizeof want,
+             "key %s: the private key does not match the certificate's public key (a key and "
+             "certificate from different pairs)", other_key_path);
     expect_error(&o, 1, want);
 
     o.key = key_path;
     o.ca = "/nonexistent-ca.pem";
     expect_error(&o, 1, "ca /nonexistent-ca.pem: No such file or directory");
     o.ca = junk_path;
-    snprintf(want, sizeof want, "ca %s: no PEM certificate in it", junk_path);
+    snprintf(want, sizeof want,
+             "ca %s: no PEM CA certificate in it (want -----BEGIN CERTIFICATE-----)", junk_path);
     expect_error(&o, 1, want);
 }
 
