@@ -375,8 +375,9 @@ int pqify_bench_serve(int argc, char **argv)
     printf("memory per idle established connection: %.0f bytes (%.2f KiB; RSS %ld -> %ld KiB over "
            "%u connections; target <= 8 KiB: %s)\n",
            per, per / 1024.0, rss0, rss1, conns, per <= 8192.0 ? "met" : "NOT met");
-    printf("  of which the engine holds %zu bytes per established connection (pqify_tls_conn_size)\n",
-           pqify_tls_conn_size(0));
+    printf("  of which the engine holds %zu bytes per idle established connection, %zu while it "
+           "reads (pqify_tls_conn_size)\n",
+           pqify_tls_conn_size(PQIFY_TLS_SIZE_IDLE), pqify_tls_conn_size(PQIFY_TLS_SIZE_ESTABLISHED));
     for (unsigned i = 0; i < conns; i++)
         close(fds[i]);
     for (int i = 0; i < 100; i++)

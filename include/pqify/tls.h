@@ -303,16 +303,36 @@ pqify_tls_conn *pqify_tls_conn_new(const pqify_tls_config *cfg, int is_server);
 void pqify_tls_conn_free(pqify_tls_conn *conn);
 
 /*
- * Bytes pqify allocates for one connection: while handshaking (handshaking = 1) and
- * once established (0), after the handshake part is released. On x86-64 today:
- * 74,688 while handshaking (32 KiB of it reassembles handshake messages) and 19,992
- * established, of which 16,645 is the receive-record buffer and 2,048 reassembles
- * post-handshake messages (a larger NewSessionTicket is skipped). A client that
- * received a ticket also holds one malloc'ed session (about 2.7 KiB). libcrypto's two cipher
+ * Bytes pqify allocates for one connection, by mode:
+ *   PQIFY_TLS_SIZE_HANDSHAKING  the connection, its handshake state (32 KiB of it
+ *                               reassembles handshake messages) and the receive-record
+ *                               buffer (16,645 bytes);
+ *   PQIFY_TLS_SIZE_ESTABLISHED  the handshake state released: the connection, the
+ *                               record buffer and 2,048 bytes that reassemble
+ *                               post-handshake messages (allocated with the first one;
+ *                               a larger NewSessionTicket is skipped);
+ *   PQIFY_TLS_SIZE_IDLE         established after pqify_tls_release_buffers: the
+ *                               connection alone (keys, names, counters).
+ * tests/tls/test_handshake.c prints today's x86-64 figures. A client that received a
+ * ticket also holds one malloc'ed session (about 2.7 KiB). libcrypto's two cipher
  * contexts come on top. A handshake message (a certificate chain) may be up to
  * 32 KiB; a larger one fails with decode_error. See docs/tls.md.
  */
-size_t pqify_tls_conn_size(int handshaking);
+#define PQIFY_TLS_SIZE_ESTABLISHED 0
+#define PQIFY_TLS_SIZE_HANDSHAKING 1
+#define PQIFY_TLS_SIZE_IDLE 2
+size_t pqify_tls_conn_size(int mode);
+
+/*
+ * Give back the receive-record and post-handshake buffers (about 18.7 KiB) while
+ * they hold no partial record or message, wiped first; a buffer holding a partial
+ * one is kept as it is. The next pqify_tls_receive (or handshake) call that gets
+ * bytes allocates them again; if that fails it fails with PQIFY_TLS_ERR_NO_MEMORY,
+ * which is sticky like any error. Call it when a connection goes idle (nothing
+ * read for now, BoringSSL's SSL_MODE_RELEASE_BUFFERS does the same): a busy
+ * connection that keeps its buffers pays no malloc per read. NULL is a no-op.
+ */
+void pqify_tls_release_buffers(pqify_tls_conn *conn);
 
 /*
  * Drive the handshake. in/in_len: received bytes (NULL/0 for the client's first

@@ -6,9 +6,35 @@
 
 #include "conn.h"
 
-size_t pqify_tls_conn_size(int handshaking)
+size_t pqify_tls_conn_size(int mode)
 {
-    return sizeof(struct pqify_tls_conn) + (handshaking ? sizeof(tls_hs) : 0);
+    size_t n = sizeof(struct pqify_tls_conn);
+    if (mode == PQIFY_TLS_SIZE_HANDSHAKING)
+        n += sizeof(tls_hs) + TLS_REC_SIZE;
+    else if (mode == PQIFY_TLS_SIZE_ESTABLISHED)
+        n += TLS_REC_SIZE + TLS_MAX_POST_HS_MSG;
+    return n;
+}
+
+/* Wipe what a buffer held, then give it back. */
+static void buffer_free(uint8_t **buf, size_t *used)
+{
+    if (*buf != NULL)
+        tls_zeroize(*buf, *used);
+    free(*buf);
+    *buf = NULL;
+    *used = 0;
+}
+
+void pqify_tls_release_buffers(pqify_tls_conn *c)
+{
+    if (c == NULL)
+        return;
+    /* a partial record or post-handshake message stays where it is */
+    if (c->rec_len == 0)
+        buffer_free(&c->rec, &c->rec_used);
+    if (c->ph_len == 0)
+        buffer_free(&c->ph, &c->ph_used);
 }
 
 static void hs_free(tls_hs *hs)
@@ -34,14 +60,11 @@ pqify_tls_conn *pqify_tls_conn_new(const pqify_tls_config *cfg, int is_server)
         return NULL;
     if (is_server && (cfg->n_certs == 0 || (cfg->key == NULL && !cfg->have_signer)))
         return NULL;
-    /* rec and ph (16.6 KiB and 2 KiB) are written before read (rec_len, ph_len):
-     * everything else starts zeroed */
-    pqify_tls_conn *c = malloc(sizeof *c);
-    if (c != NULL) {
-        memset(c, 0, offsetof(pqify_tls_conn, rec));
-        memset(&c->rec_len, 0, offsetof(pqify_tls_conn, ph) - offsetof(pqify_tls_conn, rec_len));
-        memset(&c->ph_len, 0, sizeof *c - offsetof(pqify_tls_conn, ph_len));
-    }
+    /* the record buffer (16.6 KiB) is written before read (rec_len), so it is not
+     * cleared; the post-handshake buffer comes with the first such message */
+    pqify_tls_conn *c = calloc(1, sizeof *c);
+    if (c != NULL)
+        c->rec = malloc(TLS_REC_SIZE);
     /* Only the state before the message buffers needs zeros: msg (32 KiB) and the
      * scratch storage are written before they are read (msg_len, the buffers'
      * lengths), and clearing 40 KiB per connection was the largest memset of a
@@ -51,8 +74,10 @@ pqify_tls_conn *pqify_tls_conn_new(const pqify_tls_config *cfg, int is_server)
         memset(hs, 0, offsetof(tls_hs, msg));
         hs->msg_len = 0;
     }
-    if (c == NULL || hs == NULL || tls_transcript_init(&hs->transcript) < 0) {
+    if (c == NULL || c->rec == NULL || hs == NULL || tls_transcript_init(&hs->transcript) < 0) {
         hs_free(hs);
+        if (c != NULL)
+            free(c->rec);
         free(c);
         return NULL;
     }
@@ -76,9 +101,9 @@ void pqify_tls_conn_free(pqify_tls_conn *c)
     tls_traffic_wipe(&c->wr);
     /* rec held decrypted records, but only its first rec_used bytes were ever
      * written; the rest of the 16.6 KiB never held anything */
-    tls_zeroize(c, offsetof(pqify_tls_conn, rec));
-    tls_zeroize(c->rec, c->rec_used);
-    tls_zeroize(&c->rec_len, sizeof *c - offsetof(pqify_tls_conn, rec_len));
+    buffer_free(&c->rec, &c->rec_used);
+    buffer_free(&c->ph, &c->ph_used);
+    tls_zeroize(c, sizeof *c);
     free(c);
 }
 
@@ -101,6 +126,11 @@ static int take_record(pqify_tls_conn *c, const uint8_t *in, size_t avail, size_
     int ret = 0;
     size_t u = 0;
     *whole = 0;
+    if (c->rec == NULL) {
+        /* released while idle (pqify_tls_release_buffers): bytes came again */
+        c->rec = malloc(TLS_REC_SIZE);
+        ENSURE(c->rec != NULL, PQIFY_TLS_ERR_NO_MEMORY);
+    }
     if (c->rec_len < TLS_RECORD_HEADER) {
         size_t n = TLS_RECORD_HEADER - c->rec_len;
         n = n < avail ? n : avail;
@@ -187,12 +217,17 @@ out:
 static int feed_post_handshake(pqify_tls_conn *c, const uint8_t *p, size_t len, pqify_tls_buf *out)
 {
     int ret = 0;
+    if (c->ph == NULL) {
+        /* the first post-handshake message, or the first since a release */
+        c->ph = malloc(TLS_MAX_POST_HS_MSG);
+        ENSURE(c->ph != NULL, PQIFY_TLS_ERR_NO_MEMORY);
+    }
     for (;;) {
         size_t need = TLS_HS_HEADER, body;
         uint8_t type;
         if (tls_msg_header(c->ph, c->ph_len, &type, &body)) {
             need = TLS_HS_HEADER + body;
-            if (need > sizeof c->ph) {
+            if (need > TLS_MAX_POST_HS_MSG) {
                 /* only a NewSessionTicket may be this large; it is dropped unread */
                 ENSURE(type == TLS_HS_NEW_SESSION_TICKET, PQIFY_TLS_ERR_DECODE);
                 ENSURE(!c->is_server, PQIFY_TLS_ERR_UNEXPECTED_MESSAGE);
@@ -222,6 +257,8 @@ static int feed_post_handshake(pqify_tls_conn *c, const uint8_t *p, size_t len, 
         size_t n = need - c->ph_len < len ? need - c->ph_len : len;
         memcpy(c->ph + c->ph_len, p, n);
         c->ph_len += n;
+        if (c->ph_len > c->ph_used)
+            c->ph_used = c->ph_len;
         p += n;
         len -= n;
     }

@@ -36,6 +36,7 @@ enum { TLS_SIGN_NONE, TLS_SIGN_WAITING, TLS_SIGN_DONE, TLS_SIGN_FAILED };
 #define TLS_MAX_POST_HS_MSG 2048   /* KeyUpdate, NewSessionTicket; larger tickets are skipped unread */
 #define TLS_MAX_TICKET 2000        /* a peer's ticket we keep; ours are about 200 bytes */
 #define TLS_SCRATCH 8192
+#define TLS_REC_SIZE (TLS_RECORD_HEADER + TLS_MAX_CIPHERTEXT)
 #define TLS_MAX_KEY_UPDATES_IN_A_ROW 128
 #define TLS_MAX_EARLY_DATA_SKIP 65536   /* refused 0-RTT bytes skipped before giving up */
 
@@ -131,17 +132,20 @@ struct pqify_tls_conn {
     tls_session *offer;      /* client: the session pqify_tls_set_session gave */
     tls_session *ticket;     /* client: the newest session the server gave */
 
-    /* one incoming record, reassembled from however the bytes arrive */
-    uint8_t rec[TLS_RECORD_HEADER + TLS_MAX_CIPHERTEXT];
+    /* one incoming record, reassembled from however the bytes arrive; TLS_REC_SIZE
+     * bytes on the heap, NULL while released (pqify_tls_release_buffers) */
+    uint8_t *rec;
     size_t rec_len;
-    size_t rec_used;         /* most of rec ever written: what conn_free wipes */
+    size_t rec_used;         /* most of rec written since it was allocated: what is wiped */
     int got_record;          /* a record header was accepted (the peer speaks TLS) */
 
     tls_hs *hs;              /* NULL once established */
 
-    /* post-handshake messages (KeyUpdate, NewSessionTicket) */
-    uint8_t ph[TLS_MAX_POST_HS_MSG];
+    /* post-handshake messages (KeyUpdate, NewSessionTicket): TLS_MAX_POST_HS_MSG bytes
+     * allocated with the first one, NULL while released */
+    uint8_t *ph;
     size_t ph_len;
+    size_t ph_used;          /* most of ph written since it was allocated: what is wiped */
     size_t ph_skip;
     unsigned key_updates_in_a_row;
 

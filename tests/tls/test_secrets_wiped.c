@@ -278,6 +278,10 @@ static void run(const char *client_groups, int resume, size_t *checked)
         pqify_tls_buf_consume(&p.to_client, used);
         tt_transfer(p.client, p.server, "data", 4, 100);
         tt_transfer(p.server, p.client, "back", 4, 100);
+        /* idle buffers given back (issue 9) pass the scanner too, then come back */
+        pqify_tls_release_buffers(p.client);
+        pqify_tls_release_buffers(p.server);
+        tt_transfer(p.client, p.server, "more", 4, 3);
         pqify_tls_info info;
         pqify_tls_get_info(p.client, &info);
         /* a KeyUpdate replaces the secrets in place: the old ones must not survive */
@@ -289,6 +293,8 @@ static void run(const char *client_groups, int resume, size_t *checked)
         used = p.to_client.len;
         assert_int_equal(pqify_tls_receive(p.client, &plain, p.to_client.base, &used, &p.to_server), 0);
         pqify_tls_buf_consume(&p.to_client, used);
+        pqify_tls_release_buffers(p.client);
+        pqify_tls_release_buffers(p.server);
         pqify_tls_buf_dispose(&plain);
         if (!tls_ct_is_zero(p.client->res_master, p.client->suite->hash->len))
             add_needle("resumption master secret", p.client->res_master, p.client->suite->hash->len);

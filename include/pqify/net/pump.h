@@ -92,7 +92,8 @@ int pqify_pump_established(const pqify_pump *p);
 /* Bytes fed and held for the engine (not yet taken). */
 size_t pqify_pump_pending(const pqify_pump *p);
 /* Return the pump's own buffers to the heap while they are empty (an idle
- * connection); they come back on demand. */
+ * connection), and the engine's record buffers too (pqify_tls_release_buffers);
+ * they come back on demand. */
 void pqify_pump_release_buffers(pqify_pump *p);
 
 #ifdef __cplusplus
