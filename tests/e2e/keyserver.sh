@@ -63,12 +63,30 @@ start_ks --listen 127.0.0.1:0 --keys "$d/keys" --cert "$certs/server-p256.pem" \
   expect "promtool check metrics" "$?" 0
   m=$(cat "$d/metrics.txt")
   expect_match "ECDSA sign counted" "$m" '^pqify_keyless_requests_total\{opcode="ecdsa-sha256",result="ok"\} 1$'
+  expect_match "a request without a certificate never reached the workers" "$m" '^pqify_keyless_requests_total\{opcode="ping",result="pong"\} 1$'
   expect_match "Ed25519 sign counted" "$m" '^pqify_keyless_requests_total\{opcode="ed25519",result="ok"\} 1$'
   expect_match "unknown SKI counted" "$m" '^pqify_keyless_requests_total\{opcode="ecdsa-sha256",result="key not found"\} 1$'
   expect_match "the handshake counted by group" "$m" \
     '^pqify_tls_handshakes_total\{role="server",group="X25519MLKEM768",pq="true",hrr="false"\} [1-9]'
   # every ECDSA request the workers handled: the sign and the unknown SKI
   expect_match "latency histogram" "$m" '^pqify_keyless_sign_duration_seconds_count\{opcode="ecdsa-sha256"\} 2$'
+
+  # pqify keyless ping|sign, the signature verified by the openssl CLI.
+  kl=(--cert "$certs/client-p256.pem" --key "$certs/client-p256.key" --ca "$certs/ca.pem" --servername localhost)
+  ping_out=$(timeout 20 "$PQIFY_BIN" keyless ping "127.0.0.1:$srv_port" "${kl[@]}" 2>"$d/ping.err")
+  expect_match "pqify keyless ping" "$ping_out" '^pong in [0-9.]+ ms group X25519MLKEM768$'
+  printf 'signed by pqify keyless sign' >"$d/msg"
+  dg=$(openssl dgst -sha256 -hex "$d/msg" | sed 's/.* //')
+  timeout 20 "$PQIFY_BIN" keyless sign "127.0.0.1:$srv_port" "${kl[@]}" --ski "$(cat "$d/p256.ski")" \
+    --op ecdsa-sha256 --payload "$dg" >"$d/sig.hex" 2>"$d/sign.err"
+  expect "pqify keyless sign exit" "$?" 0
+  python3 -c 'import sys; sys.stdout.buffer.write(bytes.fromhex(open(sys.argv[1]).read().strip()))' "$d/sig.hex" >"$d/sig.bin"
+  openssl dgst -sha256 -verify "$d/p256.pub" -signature "$d/sig.bin" "$d/msg" >"$d/verify.out" 2>&1
+  expect "openssl verifies pqify keyless sign's signature" "$?" 0
+  timeout 20 "$PQIFY_BIN" keyless sign "127.0.0.1:$srv_port" "${kl[@]}" --ski "$(printf 'ab%.0s' {1..20})" \
+    --op ecdsa-sha256 --payload "$dg" >/dev/null 2>"$d/sign2.err"
+  expect "an unknown SKI: exit 1" "$?" 1
+  expect "the error in words" "$(cat "$d/sign2.err")" "pqify keyless: the key server answered error 2 (key not found)"
 
   # SIGHUP: a key added to the directory signs after the reload.
   mkkey "$d" p256b "-algorithm EC -pkeyopt ec_paramgen_curve:P-256" || fail "openssl key"
