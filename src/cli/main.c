@@ -9,6 +9,8 @@ static const struct pqify_command commands[] = {
     {"demo", "show what post-quantum TLS costs, step by step", pqify_cmd_demo},
     {"bench", "measure the KEMs and the handshakes (pqify against libssl 3.0)", pqify_cmd_bench},
     {"serve", "TLS 1.3 echo/HTTPS server that reports the negotiated group", pqify_cmd_serve},
+    {"keyserver", "keyless key server: signs for TLS servers over PQ mutual TLS", pqify_cmd_keyserver},
+    {"keyless", "ask a key server: ping, sign", pqify_cmd_keyless},
     {"connect", "TLS 1.3 client: report the negotiated group, relay stdin/stdout", pqify_cmd_connect},
     {"scan", "which key-exchange groups a TLS server accepts, and whether it prefers PQ", pqify_cmd_scan},
 };

@@ -38,6 +38,7 @@ struct pqify_stream {
     enum stream_state state;
     int status;               /* the first reason to close */
     int reading, read_paused, in_events, open_handles;
+    int held;                 /* the application holds reading (pqify_stream_hold_reading) */
     unsigned handshake_ms, idle_ms, drain_ms;
     size_t high_water, queued;
     pqify_stream_signature *sig;
@@ -188,7 +189,7 @@ static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
 
 static void start_reading(pqify_stream *s)
 {
-    if (!s->reading && !s->read_paused && s->state != CLOSED &&
+    if (!s->reading && !s->read_paused && !(s->held && s->state != SHUTTING) && s->state != CLOSED &&
         uv_read_start((uv_stream_t *)s->tcp, on_alloc, on_read) == 0)
         s->reading = 1;
 }
@@ -422,6 +423,19 @@ int pqify_stream_established(const pqify_stream *s)
 size_t pqify_stream_queued(const pqify_stream *s)
 {
     return s->queued;
+}
+
+void pqify_stream_hold_reading(pqify_stream *s, int hold)
+{
+    if (s->state == CLOSED)
+        return;
+    s->held = hold != 0;
+    if (s->held && s->reading && s->state != SHUTTING) {
+        uv_read_stop((uv_stream_t *)s->tcp);
+        s->reading = 0;
+    } else if (!s->held) {
+        start_reading(s);
+    }
 }
 
 int pqify_stream_read_paused(const pqify_stream *s)

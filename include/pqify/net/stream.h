@@ -85,6 +85,11 @@ pqify_tls_conn *pqify_stream_conn(pqify_stream *s);
 int pqify_stream_established(const pqify_stream *s);
 /* Bytes handed to the socket that it has not yet taken. */
 size_t pqify_stream_queued(const pqify_stream *s);
+/* The application's own backpressure: hold 1 stops reading from the socket (data
+ * already read may still arrive in on_data during the current callback), hold 0
+ * reads again. A service with work in flight per connection (keyless: 1024
+ * requests) uses it; the write-queue backpressure below works independently. */
+void pqify_stream_hold_reading(pqify_stream *s, int hold);
 /* 1 while reading is paused by backpressure. */
 int pqify_stream_read_paused(const pqify_stream *s);
 /* "IP:PORT" of the peer. */

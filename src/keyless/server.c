@@ -1,0 +1,468 @@
+/* The key server on the chassis: TLS streams from src/net carry gokeyless packets;
+ * each request is signed on libuv's thread pool and answered when done
+ * (include/pqify/keyless_server.h, docs/keyless.md). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "internal.h"
+#include "pqify/keyless_server.h"
+#include "pqify/net/listener.h"
+
+/* Sign latency buckets, seconds: an ECDSA P-256 sign is ~30 us, RSA-4096 ~5 ms, a
+ * PKCS#11 token may take longer. */
+static const double latency_bounds[] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                        0.005, 0.01, 0.025, 0.05, 0.1, 0.25};
+
+struct kconn;
+
+struct pqify_keyless_server {
+    uv_loop_t *loop;
+    pqify_listener *listener;
+    const pqify_tls_config *tls;
+    pqify_stream_opts sopts;
+    pqify_keyless_store *store;
+    unsigned max_in_flight;
+    struct kconn *conns;
+    unsigned n_conns;
+    int draining;
+    pqify_keyless_server_stats st;
+    void (*drained)(void *arg);
+    void *drained_arg;
+    struct {
+        pqify_tls_metrics tls;
+        pqify_metric *requests, *latency;
+        pqify_series *in_flight, *conns, *held;
+        int on;
+    } met;
+};
+
+struct kconn {
+    struct kconn *prev, *next;
+    pqify_keyless_server *srv;
+    pqify_stream *s;        /* NULL once the stream closed (jobs may still be on the pool) */
+    uint8_t *in;            /* bytes read but not yet framed: in[off, len) */
+    size_t off, len, cap;
+    unsigned in_flight;
+    int established, held;
+    int closing;            /* no more requests: drain, or a malformed packet */
+    uint8_t *last;          /* the answer to a malformed packet, sent before closing */
+    size_t last_len;
+};
+
+struct job {
+    uv_work_t req;
+    struct kconn *c;
+    pqify_keyless_store *store;
+    int rc;
+    pqify_keyless_answer a;
+    double seconds;
+    size_t in_len, out_cap;
+    uint8_t *out;
+    uint8_t in[];
+};
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void count_request(pqify_keyless_server *srv, uint8_t opcode, uint8_t result, uint8_t error)
+{
+    if (!srv->met.on)
+        return;
+    const char *res = result == PQIFY_KEYLESS_OP_ERROR ? pqify_keyless_wire_error_name(error)
+                      : result == PQIFY_KEYLESS_OP_PONG ? "pong"
+                                                         : "ok";
+    /* Both labels come from fixed word lists, so the series stay bounded. */
+    const char *v[2] = {pqify_keyless_op_name(opcode), res};
+    pqify_counter_add(pqify_metric_series(srv->met.requests, 2, v), 1);
+}
+
+static void conn_free(struct kconn *c)
+{
+    pqify_keyless_server *srv = c->srv;
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    srv->n_conns--;
+    free(c->in);
+    free(c->last);
+    free(c);
+    if (srv->draining && srv->n_conns == 0 && srv->drained != NULL) {
+        void (*done)(void *) = srv->drained;
+        srv->drained = NULL;
+        done(srv->drained_arg);
+    }
+}
+
+static void set_hold(struct kconn *c, int hold)
+{
+    if (c->s == NULL || c->held == hold)
+        return;
+    c->held = hold;
+    if (hold)
+        c->srv->st.holds++;
+    pqify_gauge_add(c->srv->met.held, hold ? 1 : -1);
+    pqify_stream_hold_reading(c->s, hold);
+}
+
+/* A connection that takes no more requests closes once its answers are out. */
+static void maybe_finish(struct kconn *c)
+{
+    if (c->s == NULL || !c->closing || c->in_flight > 0)
+        return;
+    if (c->last != NULL) {
+        int rc = pqify_stream_send(c->s, c->last, c->last_len);
+        (void)rc; /* closing either way */
+        free(c->last);
+        c->last = NULL;
+    }
+    pqify_stream_close(c->s);
+}
+
+static void work(uv_work_t *req)
+{
+    struct job *j = req->data;
+    double t0 = now_seconds();
+    j->rc = pqify_keyless_handle(j->store, 0, j->in, j->in_len, j->out, j->out_cap, &j->a);
+    j->seconds = now_seconds() - t0;
+}
+
+static void process_input(struct kconn *c);
+
+static void after_work(uv_work_t *req, int status)
+{
+    struct job *j = req->data;
+    struct kconn *c = j->c;
+    pqify_keyless_server *srv = c->srv;
+    c->in_flight--;
+    pqify_gauge_add(srv->met.in_flight, -1);
+    if (status == 0 && j->rc == 0) {
+        count_request(srv, j->a.opcode, j->a.result, j->a.error);
+        if (j->a.opcode != PQIFY_KEYLESS_OP_PING && srv->met.on) {
+            const char *v[1] = {pqify_keyless_op_name(j->a.opcode)};
+            pqify_histogram_observe(pqify_metric_series(srv->met.latency, 1, v), j->seconds);
+        }
+        if (c->s != NULL) {
+            if (pqify_stream_send(c->s, j->out, j->a.out_len) != 0)
+                c->closing = 1;
+            else
+                srv->st.answered++;
+        }
+        if (j->a.verdict == PQIFY_KEYLESS_REPLY_CLOSE)
+            c->closing = 1;
+    } else {
+        c->closing = 1;   /* out of room for the answer: cannot happen with out_cap (see submit) */
+    }
+    pqify_keyless_store_release(j->store);
+    /* A decrypt's answer holds the premaster secret. */
+    OPENSSL_cleanse(j->out, j->out_cap);
+    free(j);
+    if (c->s == NULL) {
+        if (c->in_flight == 0)
+            conn_free(c);
+        return;
+    }
+    process_input(c);
+    maybe_finish(c);
+}
+
+static int submit(struct kconn *c, const uint8_t *frame, size_t n)
+{
+    pqify_keyless_server *srv = c->srv;
+    /* An answer is at most the request's payload (pong) plus its own items and
+     * padding, or a signature of PQIFY_KEYLESS_MAX_RESULT bytes. */
+    size_t out_cap = n + PQIFY_KEYLESS_PADDED_BYTES + PQIFY_KEYLESS_MAX_RESULT + 64;
+    if (out_cap > PQIFY_KEYLESS_MAX_PACKET)
+        out_cap = PQIFY_KEYLESS_MAX_PACKET;
+    struct job *j = malloc(sizeof *j + n + out_cap);
+    if (j == NULL)
+        return PQIFY_KEYLESS_ERR_NO_MEMORY;
+    memset(j, 0, sizeof *j);
+    j->c = c;
+    j->in_len = n;
+    j->out_cap = out_cap;
+    j->out = j->in + n;
+    memcpy(j->in, frame, n);
+    j->store = srv->store;
+    pqify_keyless_store_hold(j->store);
+    j->req.data = j;
+    if (uv_queue_work(srv->loop, &j->req, work, after_work) != 0) {
+        pqify_keyless_store_release(j->store);
+        free(j);
+        return PQIFY_KEYLESS_ERR_NO_MEMORY;
+    }
+    c->in_flight++;
+    if (c->in_flight > srv->st.max_in_flight)
+        srv->st.max_in_flight = c->in_flight;
+    pqify_gauge_add(srv->met.in_flight, 1);
+    return 0;
+}
+
+/* Frame what was read into requests while fewer than max_in_flight are on the pool. */
+static void process_input(struct kconn *c)
+{
+    pqify_keyless_server *srv = c->srv;
+    while (!c->closing && c->in_flight < srv->max_in_flight) {
+        const uint8_t *p = c->in + c->off;
+        size_t avail = c->len - c->off;
+        size_t n = pqify_keyless_frame_len(p, avail);
+        if (n == 0 || n > avail)
+            break;
+        pqify_keyless_packet pkt;
+        if (pqify_keyless_decode(p, n, &pkt) < 0) {
+            /* The framing can no longer be trusted: answer it (with the header's id)
+             * after the requests before it, then close. The handler only decodes here. */
+            pqify_keyless_answer a;
+            c->last = malloc(PQIFY_KEYLESS_MAX_PACKET);
+            if (c->last != NULL &&
+                pqify_keyless_handle(srv->store, 0, p, n, c->last, PQIFY_KEYLESS_MAX_PACKET, &a) == 0) {
+                c->last_len = a.out_len;
+                count_request(srv, a.opcode, a.result, a.error);
+            } else {
+                free(c->last);
+                c->last = NULL;
+            }
+            c->closing = 1;
+            c->off += n;
+            break;
+        }
+        if (submit(c, p, n) != 0) {
+            c->closing = 1;
+            break;
+        }
+        c->off += n;
+    }
+    if (c->off == c->len)
+        c->off = c->len = 0;
+    set_hold(c, c->closing || c->in_flight >= srv->max_in_flight);
+}
+
+static void on_handshake(pqify_stream *s, void *ctx)
+{
+    struct kconn *c = ctx;
+    c->established = 1;
+    if (c->srv->met.on)
+        pqify_tls_metrics_handshake(&c->srv->met.tls, pqify_stream_conn(s), 1);
+    if (c->srv->draining) {
+        c->closing = 1;
+        maybe_finish(c);
+    }
+}
+
+static void on_data(pqify_stream *s, const uint8_t *data, size_t len, void *ctx)
+{
+    (void)s;
+    struct kconn *c = ctx;
+    if (c->closing)
+        return;   /* nothing after a malformed packet or the drain is read */
+    if (c->off > 0 && c->off == c->len)
+        c->off = c->len = 0;
+    if (c->len + len > c->cap) {
+        /* Compact first; grow only as far as what is buffered needs. */
+        if (c->off > 0) {
+            memmove(c->in, c->in + c->off, c->len - c->off);
+            c->len -= c->off;
+            c->off = 0;
+        }
+        if (c->len + len > c->cap) {
+            size_t cap = c->cap ? c->cap : 16384;
+            while (cap < c->len + len)
+                cap *= 2;
+            uint8_t *in = realloc(c->in, cap);
+            if (in == NULL) {
+                pqify_stream_abort(c->s);
+                return;
+            }
+            c->in = in;
+            c->cap = cap;
+        }
+    }
+    memcpy(c->in + c->len, data, len);
+    c->len += len;
+    process_input(c);
+    maybe_finish(c);
+}
+
+static void on_close(pqify_stream *s, int status, void *ctx)
+{
+    (void)s, (void)status;
+    struct kconn *c = ctx;
+    pqify_keyless_server *srv = c->srv;
+    if (c->held)
+        pqify_gauge_add(srv->met.held, -1);
+    c->s = NULL;
+    pqify_gauge_add(srv->met.conns, -1);
+    if (srv->listener != NULL)
+        pqify_listener_done(srv->listener);
+    if (c->in_flight == 0)
+        conn_free(c);
+    /* else the last job's after_work frees it */
+}
+
+static const pqify_stream_cbs conn_cbs = {on_handshake, on_data, NULL, on_close};
+
+static void on_accept(pqify_listener *l, int fd, const struct sockaddr *peer, void *ctx)
+{
+    (void)peer;
+    pqify_keyless_server *srv = ctx;
+    struct kconn *c = calloc(1, sizeof *c);
+    if (c == NULL || srv->draining) {
+        free(c);
+        close(fd);
+        pqify_listener_done(l);
+        return;
+    }
+    c->srv = srv;
+    if (pqify_stream_accept(srv->loop, fd, srv->tls, &srv->sopts, &conn_cbs, c, &c->s) != 0) {
+        free(c);
+        pqify_listener_done(l);
+        return;
+    }
+    pqify_gauge_add(srv->met.conns, 1);
+    c->next = srv->conns;
+    if (srv->conns != NULL)
+        srv->conns->prev = c;
+    srv->conns = c;
+    srv->n_conns++;
+}
+
+static int metrics_init(pqify_keyless_server *srv, pqify_metrics *m)
+{
+    pqify_metric *req = pqify_metrics_counter(m, "pqify_keyless_requests_total",
+                                              "Requests answered, by opcode and result.", "opcode,result");
+    pqify_metric *lat = pqify_metrics_histogram(
+        m, "pqify_keyless_sign_duration_seconds", "Time a worker spent on one operation.", "opcode",
+        latency_bounds, sizeof latency_bounds / sizeof latency_bounds[0]);
+    pqify_metric *inf = pqify_metrics_gauge(m, "pqify_keyless_in_flight",
+                                            "Requests on the worker pool now.", NULL);
+    pqify_metric *con = pqify_metrics_gauge(m, "pqify_keyless_connections",
+                                            "Connections open now.", NULL);
+    pqify_metric *held = pqify_metrics_gauge(
+        m, "pqify_keyless_connections_held",
+        "Connections not read from now: their in-flight limit is reached.", NULL);
+    if (req == NULL || lat == NULL || inf == NULL || con == NULL || held == NULL ||
+        pqify_tls_metrics_init(&srv->met.tls, m) != 0)
+        return -1;
+    srv->met.requests = req;
+    srv->met.latency = lat;
+    srv->met.in_flight = pqify_metric_series(inf, 0, NULL);
+    srv->met.conns = pqify_metric_series(con, 0, NULL);
+    srv->met.held = pqify_metric_series(held, 0, NULL);
+    srv->met.on = 1;
+    return 0;
+}
+
+int pqify_keyless_server_start(uv_loop_t *loop, const pqify_keyless_server_options *o,
+                               pqify_keyless_server **out, char *err, size_t cap)
+{
+    if (loop == NULL || o == NULL || o->tls == NULL || o->store == NULL || out == NULL) {
+        snprintf(err, cap, "keyless server: missing loop, TLS config or key store");
+        return PQIFY_KEYLESS_ERR_ARG;
+    }
+    pqify_keyless_server *srv = calloc(1, sizeof *srv);
+    if (srv == NULL) {
+        snprintf(err, cap, "keyless server: out of memory");
+        return PQIFY_KEYLESS_ERR_NO_MEMORY;
+    }
+    srv->loop = loop;
+    srv->tls = o->tls;
+    srv->sopts = o->stream;
+    srv->max_in_flight = o->max_in_flight ? o->max_in_flight : PQIFY_KEYLESS_PENDING_PER_CONN;
+    if (o->metrics != NULL && metrics_init(srv, o->metrics) != 0) {
+        snprintf(err, cap, "keyless server: cannot declare the metrics (declared twice?)");
+        free(srv);
+        return PQIFY_KEYLESS_ERR_ARG;
+    }
+    pqify_listener_opts lo = {.host = o->host, .port = o->port,
+                              .max_connections = o->max_connections};
+    int rc = pqify_listener_open(loop, &lo, on_accept, srv, &srv->listener, err, cap);
+    if (rc != 0) {
+        free(srv);
+        return rc;
+    }
+    srv->store = o->store;
+    pqify_keyless_store_hold(srv->store);
+    *out = srv;
+    return 0;
+}
+
+void pqify_keyless_server_address(const pqify_keyless_server *s, char *out, size_t cap)
+{
+    if (s->listener != NULL)
+        pqify_listener_address(s->listener, out, cap);
+    else
+        snprintf(out, cap, "-");
+}
+
+void pqify_keyless_server_swap_store(pqify_keyless_server *s, pqify_keyless_store *store)
+{
+    pqify_keyless_store_hold(store);
+    pqify_keyless_store *old = s->store;
+    s->store = store;
+    pqify_keyless_store_release(old);
+}
+
+void pqify_keyless_server_get_stats(const pqify_keyless_server *s, pqify_keyless_server_stats *st)
+{
+    *st = s->st;
+}
+
+unsigned pqify_keyless_server_connections(const pqify_keyless_server *s)
+{
+    return s->n_conns;
+}
+
+void pqify_keyless_server_drain(pqify_keyless_server *s, void (*done)(void *arg), void *arg)
+{
+    s->draining = 1;
+    s->drained = done;
+    s->drained_arg = arg;
+    if (s->listener != NULL)
+        pqify_listener_stop(s->listener);
+    for (struct kconn *c = s->conns, *next; c != NULL; c = next) {
+        next = c->next;
+        if (c->s == NULL)
+            continue;
+        if (!c->established) {
+            pqify_stream_abort(c->s);
+            continue;
+        }
+        c->closing = 1;
+        set_hold(c, 1);
+        maybe_finish(c);
+    }
+    if (s->n_conns == 0 && s->drained != NULL) {
+        s->drained = NULL;
+        done(arg);
+    }
+}
+
+void pqify_keyless_server_abort(pqify_keyless_server *s)
+{
+    for (struct kconn *c = s->conns, *next; c != NULL; c = next) {
+        next = c->next;
+        if (c->s != NULL)
+            pqify_stream_abort(c->s);
+    }
+}
+
+void pqify_keyless_server_free(pqify_keyless_server *s)
+{
+    if (s == NULL)
+        return;
+    if (s->listener != NULL)
+        pqify_listener_free(s->listener);
+    pqify_keyless_store_release(s->store);
+    free(s);
+}
