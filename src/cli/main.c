@@ -11,6 +11,7 @@ static const struct pqify_command commands[] = {
     {"serve", "TLS 1.3 echo/HTTPS server that reports the negotiated group", pqify_cmd_serve},
     {"connect", "TLS 1.3 client: report the negotiated group, relay stdin/stdout", pqify_cmd_connect},
     {"scan", "which key-exchange groups a TLS server accepts, and whether it prefers PQ", pqify_cmd_scan},
+    {"logrecv", "receive logs (Fluentd Forward over PQ TLS) into a sink, acked when durable", pqify_cmd_logrecv},
 };
 
 static void usage(FILE *f)

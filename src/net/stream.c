@@ -38,6 +38,7 @@ struct pqify_stream {
     enum stream_state state;
     int status;               /* the first reason to close */
     int reading, read_paused, in_events, open_handles;
+    int app_paused;           /* pqify_stream_pause_read: the service's own backpressure */
     unsigned handshake_ms, idle_ms, drain_ms;
     size_t high_water, queued;
     pqify_stream_signature *sig;
@@ -188,7 +189,8 @@ static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
 
 static void start_reading(pqify_stream *s)
 {
-    if (!s->reading && !s->read_paused && s->state != CLOSED &&
+    if (!s->reading && !s->read_paused && !(s->app_paused && s->state != SHUTTING) &&
+        s->state != CLOSED &&
         uv_read_start((uv_stream_t *)s->tcp, on_alloc, on_read) == 0)
         s->reading = 1;
 }
@@ -426,7 +428,18 @@ size_t pqify_stream_queued(const pqify_stream *s)
 
 int pqify_stream_read_paused(const pqify_stream *s)
 {
-    return s->read_paused;
+    return s->read_paused || s->app_paused;
+}
+
+void pqify_stream_pause_read(pqify_stream *s, int pause)
+{
+    s->app_paused = pause != 0;
+    if (pause && s->reading && s->state == OPEN) {
+        uv_read_stop((uv_stream_t *)s->tcp);
+        s->reading = 0;
+    } else if (!pause) {
+        start_reading(s);
+    }
 }
 
 const char *pqify_stream_peer(const pqify_stream *s)

@@ -6,6 +6,9 @@
 //     Event i: tag "pqify.test", record {seq: i, msg: "m-<i>"}, time
 //     EventTime(1700000000 + i, i * 1000), or integer seconds 1700000000 + i in mode
 //     "Message-int". Prints "acked N" when every emit resolved.
+//     With FLUENT_TLS_CA=FILE it speaks TLS (servername localhost) with the groups in
+//     FLUENT_TLS_GROUPS (default X25519MLKEM768 only), and prints "tls GROUP" first.
+//     FLUENT_SEQ_BASE offsets the sequence numbers.
 //   node fluent_peer.mjs PEERS server [SHARED_KEY]
 //     FluentServer on 127.0.0.1:0; prints "listening on 127.0.0.1:PORT", then per entry
 //     one JSON line {tag, sec, nsec, record}; exits when stdin closes.
@@ -35,14 +38,24 @@ async function client(port, mode, n, key) {
     ack: { ackTimeout: 10000 },
   };
   if (key) opts.security = { clientHostname: "node-client", sharedKey: key };
+  if (process.env.FLUENT_TLS_CA) {
+    opts.socket.tls = { ca: fs.readFileSync(process.env.FLUENT_TLS_CA), servername: "localhost",
+      ecdhCurve: process.env.FLUENT_TLS_GROUPS || "X25519MLKEM768", minVersion: "TLSv1.3" };
+  }
+  const base = Number(process.env.FLUENT_SEQ_BASE || 0);
   const c = new logger.FluentClient(null, opts);
   await c.connect(); // disableReconnect also turns off the automatic connect
+  if (opts.socket.tls) {
+    const sock = c.socket.socket; // the TLSSocket under FluentSocket
+    const eph = sock && sock.getEphemeralKeyInfo ? sock.getEphemeralKeyInfo() : {};
+    console.log("tls " + (eph.name || "unknown"));
+  }
   let acked = 0;
   for (let b = 0; b < n; b += 10) {
     const batch = [];
     for (let i = b; i < Math.min(n, b + 10); i++) {
       const t = intTime ? (1700000000 + i) * 1000 : new logger.EventTime(1700000000 + i, i * 1000);
-      batch.push(c.emit("pqify.test", { seq: i, msg: "m-" + i }, t));
+      batch.push(c.emit("pqify.test", { seq: base + i, msg: "m-" + (base + i) }, t));
     }
     await Promise.all(batch);
     acked += batch.length;

@@ -87,6 +87,10 @@ int pqify_stream_established(const pqify_stream *s);
 size_t pqify_stream_queued(const pqify_stream *s);
 /* 1 while reading is paused by backpressure. */
 int pqify_stream_read_paused(const pqify_stream *s);
+/* The service's own backpressure (a sink behind): 1 stops reading the socket once
+ * the current on_data returns (plaintext already decrypted is still delivered), 0
+ * reads again. Independent of the write-side pause; a closing stream drains anyway. */
+void pqify_stream_pause_read(pqify_stream *s, int pause);
 /* "IP:PORT" of the peer. */
 const char *pqify_stream_peer(const pqify_stream *s);
 void pqify_stream_set_ctx(pqify_stream *s, void *ctx);
