@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
+#include <librdkafka/rdkafka.h>
 #include <uv.h>
 
 #include "cli.h"
@@ -37,9 +38,12 @@
 #define DEFAULT_MAX_CHUNK (8u << 20)
 #define SINK_RETRY_MS 1000
 #define UNSET UINT_MAX
+#define DEFAULT_TOPIC "logs.{tag}"
+#define KAFKA_POLL_MS 5
+#define KAFKA_MAX_TOPIC 249
 
 struct recv_args {
-    const char *listen, *config, *admin, *sink;
+    const char *listen, *config, *admin, *sink, *topic;
     pqify_tls_options tls;
     int check_config;
     unsigned idle_s, max_chunk, max_connections;
@@ -56,7 +60,9 @@ static const struct pqify_opt recv_opts[] = {
     {"--pq", "MODE", PQIFY_OPT_STRING, A(tls.pq), 0, 0, 0,
      "required (default) | preferred (for agents without PQ) | off"},
     {"--sink", "file:DIR", PQIFY_OPT_STRING, A(sink), 0, 0, 0,
-     "where events go: one JSON-lines file per stream in DIR"},
+     "where events go: one JSON-lines file per stream in DIR, or\nKafka (librdkafka: idempotent, acks=all) at BROKERS\n(host:port,...)"},
+    {"--topic", "TEMPLATE", PQIFY_OPT_STRING, A(topic), 0, 0, 0,
+     "Kafka topic per stream; {tag} is the stream (default logs.{tag})"},
     {"--max-chunk", "BYTES", PQIFY_OPT_UINT, A(max_chunk), 1024, 1u << 30, 0,
      "largest Forward message accepted (default 8 MiB); larger closes\nthe connection"},
     {"--idle-timeout", "SEC", PQIFY_OPT_UINT, A(idle_s), 0, 86400, 0,
@@ -74,7 +80,7 @@ static const struct pqify_opt recv_opts[] = {
 
 static const struct pqify_cmd_spec recv_spec = {
     .name = "logrecv",
-    .usage = "logrecv --cert FILE --key FILE --sink file:DIR [options]\n",
+    .usage = "logrecv --cert FILE --key FILE --sink file:DIR|kafka:BROKERS [options]\n",
     .about = "Receive logs over the Fluentd Forward protocol v1 on post-quantum TLS and\n"
              "write them to a sink; a chunk is acknowledged only once it is durable.\n",
     .opts = recv_opts,
@@ -89,7 +95,8 @@ static const struct pqify_cmd_spec recv_spec = {
 struct recv_file {
     pqify_tls_options tls;
     pqify_admin_config admin;
-    const char *listen, *sink;
+    const char *listen, *sink, *topic;
+    pqify_config_list kafka;   /* "property=value" strings for librdkafka */
     int64_t max_chunk_bytes, max_file_bytes, max_connections;
 };
 
@@ -100,7 +107,13 @@ static const pqify_setting recv_settings[] = {
     {.name = "listen", .type = PQIFY_SET_HOSTPORT, .offset = offsetof(struct recv_file, listen),
      .help = "Address to listen on (HOST:PORT), default 0.0.0.0:24224."},
     {.name = "sink", .type = PQIFY_SET_STRING, .offset = offsetof(struct recv_file, sink),
-     .min = 1, .max = 4096, .help = "file:DIR - one JSON-lines file per stream in DIR."},
+     .min = 1, .max = 4096,
+     .help = "file:DIR (one JSON-lines file per stream in DIR) or kafka:BROKERS."},
+    {.name = "topic", .type = PQIFY_SET_STRING, .offset = offsetof(struct recv_file, topic),
+     .min = 1, .max = 249, .help = "Kafka topic template; {tag} is the stream (default logs.{tag})."},
+    {.name = "kafka", .type = PQIFY_SET_LIST, .offset = offsetof(struct recv_file, kafka),
+     .elem = PQIFY_SET_STRING, .elem_size = sizeof(const char *), .max_items = 256,
+     .help = "librdkafka properties as \"name=value\" strings, passed through (e.g. compression.type=zstd)."},
     {.name = "max_chunk_bytes", .type = PQIFY_SET_INT,
      .offset = offsetof(struct recv_file, max_chunk_bytes), .def = "8388608", .min = 1024,
      .max = 1073741824, .help = "Largest Forward message accepted; larger closes the connection."},
@@ -135,6 +148,8 @@ static void apply_file(struct recv_args *a, const struct recv_file *f)
         a->admin = f->admin.listen;
     if (a->sink == NULL)
         a->sink = f->sink;
+    if (a->topic == NULL)
+        a->topic = f->topic;
     if (a->max_chunk == 0)
         a->max_chunk = (unsigned)f->max_chunk_bytes;
     if (a->max_connections == 0)
@@ -164,9 +179,18 @@ static int parse_args(int argc, char **argv, struct recv_args *a)
         fprintf(stderr, "pqify logrecv: --cert and --key are required (see pqify logrecv --help)\n");
         return -1;
     }
-    if (a->sink == NULL || strncmp(a->sink, "file:", 5) != 0 || a->sink[5] == '\0') {
-        fprintf(stderr, "pqify logrecv: --sink '%s': expected file:DIR (the only sink in this "
-                        "build)\n", a->sink ? a->sink : "");
+    if (a->sink == NULL ||
+        !((strncmp(a->sink, "file:", 5) == 0 && a->sink[5] != '\0') ||
+          (strncmp(a->sink, "kafka:", 6) == 0 && a->sink[6] != '\0'))) {
+        fprintf(stderr, "pqify logrecv: --sink '%s': expected file:DIR or kafka:BROKERS\n",
+                a->sink ? a->sink : "");
+        return -1;
+    }
+    if (a->topic == NULL)
+        a->topic = DEFAULT_TOPIC;
+    if (strstr(a->topic, "{tag}") == NULL) {
+        fprintf(stderr, "pqify logrecv: --topic '%s' has no {tag}: every stream would share "
+                        "one topic\n", a->topic);
         return -1;
     }
     if (a->listen == NULL)
@@ -222,7 +246,10 @@ struct recv_srv {
     pqify_stream_opts sopts;
     pqify_listener *listener;
     pqify_file_sink *sink;
-    pthread_mutex_t sink_mu;   /* the sink is used from the thread pool */
+    pthread_mutex_t sink_mu;
+    rd_kafka_t *rk;            /* the Kafka sink: one idempotent producer */
+    uv_timer_t kpoll;          /* delivery reports are served on the loop */
+    int kpoll_open;   /* the sink is used from the thread pool */
     struct shared_cfg *cfg;
     struct conn *conns;
     unsigned n_conns;
@@ -261,10 +288,12 @@ struct job {
     char chunk[128];
     size_t chunk_len;         /* 0: no ack asked */
     size_t n_events, wire_bytes;
+    size_t k_next, k_pending; /* Kafka: next line to produce, deliveries awaited */
+    int k_failed, retry_wait;
     uint64_t start_ns;
     unsigned attempts;
     int rc;
-    char err[256];
+    char err[640];
 };
 
 static void conn_process(struct conn *c);
@@ -305,19 +334,29 @@ static void sink_work(uv_work_t *req)
 }
 
 static void sink_done(uv_work_t *req, int status);
+static int kafka_submit(struct job *j);
+
+/* Hand a job to the sink: the file sink on the thread pool, or the Kafka producer. */
+static int sink_submit(struct job *j)
+{
+    j->req.data = j;
+    if (j->c->srv->rk != NULL)
+        return kafka_submit(j);
+    return uv_queue_work(j->c->srv->loop, &j->req, sink_work, sink_done);
+}
 
 static void retry_closed(uv_handle_t *h)
 {
     struct job *j = h->data;
     struct conn *c = j->c;
+    j->retry_wait = 0;
     if (c->s == NULL) {   /* the sender went away: it still holds the chunk unacked */
         c->job = NULL;
         job_free(j);
         conn_free(c);
         return;
     }
-    j->req.data = j;
-    if (uv_queue_work(c->srv->loop, &j->req, sink_work, sink_done) != 0) {
+    if (sink_submit(j) != 0) {
         c->job = NULL;
         job_free(j);
         pqify_stream_abort(c->s);
@@ -355,6 +394,7 @@ static void sink_done(uv_work_t *req, int status)
         }
         uv_timer_init(srv->loop, &j->retry);
         j->retry.data = j;
+        j->retry_wait = 1;
         uv_timer_start(&j->retry, retry_fire, SINK_RETRY_MS, 0);
         return;
     }
@@ -381,6 +421,152 @@ static void sink_done(uv_work_t *req, int status)
         return;
     }
     conn_process(c);
+}
+
+/* ---- the Kafka sink ------------------------------------------------------------------ */
+
+/* The topic of a stream: the template with {tag} replaced, characters Kafka refuses in
+ * a topic name (legal: [A-Za-z0-9._-], at most 249) replaced by '_'. */
+static void kafka_topic(const char *tmpl, const char *tag, char *out, size_t cap)
+{
+    size_t k = 0;
+    for (const char *p = tmpl; *p != '\0' && k + 1 < cap;) {
+        if (strncmp(p, "{tag}", 5) == 0) {
+            for (const char *t = tag; *t != '\0' && k + 1 < cap; t++) {
+                char ch = *t;
+                int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                         (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
+                out[k++] = ok ? ch : '_';
+            }
+            p += 5;
+        } else {
+            out[k++] = *p++;
+        }
+    }
+    out[k] = '\0';
+}
+
+static void kafka_maybe_complete(struct job *j)
+{
+    if (j->k_pending > 0 || (j->k_next < j->lines.size && !j->k_failed))
+        return;
+    j->rc = j->k_failed ? PQIFY_LOGS_ERR_IO : 0;
+    sink_done(&j->req, 0);
+}
+
+/* Produces the job's lines from k_next on, one message per event. 1 when the local
+ * queue is full (the poll timer carries on), 0 otherwise. */
+static int kafka_produce(struct job *j)
+{
+    struct recv_srv *srv = j->c->srv;
+    char topic[KAFKA_MAX_TOPIC + 1];
+    kafka_topic(srv->a.topic, j->tag, topic, sizeof topic);
+    while (j->k_next < j->lines.size && !j->k_failed) {
+        const char *line = j->lines.data + j->k_next;
+        const char *nl = memchr(line, '\n', j->lines.size - j->k_next);
+        size_t len = nl != NULL ? (size_t)(nl - line) : j->lines.size - j->k_next;
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            srv->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_VALUE((void *)line, len), RD_KAFKA_V_KEY(j->tag, j->tag_len),
+            RD_KAFKA_V_OPAQUE(j), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            return 1;
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            j->k_failed = 1;
+            snprintf(j->err, sizeof j->err, "kafka topic %s: %s", topic, rd_kafka_err2str(e));
+            break;
+        }
+        j->k_pending++;
+        j->k_next += len + (nl != NULL);
+    }
+    kafka_maybe_complete(j);
+    return 0;
+}
+
+static int kafka_submit(struct job *j)
+{
+    j->k_next = 0;
+    j->k_pending = 0;
+    j->k_failed = 0;
+    j->err[0] = '\0';
+    (void)kafka_produce(j);
+    return 0;
+}
+
+/* Delivery reports, served by rd_kafka_poll on the loop: the chunk is acked once every
+ * one of its messages is acknowledged by the brokers (acks=all). */
+static void kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+    (void)rk, (void)opaque;
+    struct job *j = msg->_private;
+    if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR && !j->k_failed) {
+        j->k_failed = 1;
+        snprintf(j->err, sizeof j->err, "kafka topic %s: %s", rd_kafka_topic_name(msg->rkt),
+                 rd_kafka_err2str(msg->err));
+    }
+    j->k_pending--;
+    kafka_maybe_complete(j);
+}
+
+static void kafka_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)rk, (void)opaque;
+    PQIFY_LOG(PQIFY_LOG_WARN, "kafka", "error", rd_kafka_err2name((rd_kafka_resp_err_t)err),
+              "reason", reason);
+}
+
+static void kafka_poll(uv_timer_t *t)
+{
+    struct recv_srv *srv = t->data;
+    rd_kafka_poll(srv->rk, 0);
+    /* jobs stopped by a full local queue carry on */
+    for (struct conn *c = srv->conns; c != NULL; c = c->next)
+        if (c->job != NULL && c->job->k_next < c->job->lines.size && !c->job->k_failed &&
+            !c->job->retry_wait)
+            if (kafka_produce(c->job) == 1)
+                break;
+}
+
+static rd_kafka_t *kafka_open(const struct recv_args *a, const pqify_config_list *props)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    /* At-least-once without duplicates from the producer's own retries. */
+    const char *fixed[][2] = {{"bootstrap.servers", a->sink + 6},
+                              {"enable.idempotence", "true"},
+                              {"acks", "all"},
+                              {"linger.ms", "5"}};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (rd_kafka_conf_set(conf, fixed[i][0], fixed[i][1], err, sizeof err) != RD_KAFKA_CONF_OK) {
+            fprintf(stderr, "pqify logrecv: kafka %s: %s\n", fixed[i][0], err);
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    const char **items = props->items;
+    for (size_t i = 0; i < props->count; i++) {
+        char name[256];
+        const char *eq = strchr(items[i], '=');
+        if (eq == NULL || eq == items[i] || (size_t)(eq - items[i]) >= sizeof name) {
+            fprintf(stderr, "pqify logrecv: kafka: '%s' is not name=value\n", items[i]);
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+        memcpy(name, items[i], (size_t)(eq - items[i]));
+        name[eq - items[i]] = '\0';
+        if (rd_kafka_conf_set(conf, name, eq + 1, err, sizeof err) != RD_KAFKA_CONF_OK) {
+            fprintf(stderr, "pqify logrecv: kafka: %s\n", err);
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, kafka_dr);
+    rd_kafka_conf_set_error_cb(conf, kafka_error);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (rk == NULL) {
+        fprintf(stderr, "pqify logrecv: kafka: %s\n", err);
+        rd_kafka_conf_destroy(conf);
+    }
+    return rk;
 }
 
 static void reject(struct conn *c, const char *why, const char *detail)
@@ -433,8 +619,7 @@ static int start_job(struct conn *c, const pqify_fwd_msg *m)
         return 1;
     }
     c->job = j;
-    j->req.data = j;
-    if (uv_queue_work(c->srv->loop, &j->req, sink_work, sink_done) != 0) {
+    if (sink_submit(j) != 0) {
         c->job = NULL;
         job_free(j);
         return -1;
@@ -590,6 +775,10 @@ static void srv_maybe_finish(struct recv_srv *srv)
         return;
     srv->finished = 1;
     pqify_signals_close(&srv->signals, NULL);
+    if (srv->kpoll_open) {
+        srv->kpoll_open = 0;
+        uv_close((uv_handle_t *)&srv->kpoll, NULL);
+    }
     if (srv->admin != NULL) {
         pqify_admin_stop(srv->admin);
         srv->admin = NULL;
@@ -721,11 +910,17 @@ int pqify_cmd_logrecv(int argc, char **argv)
     srv.cfg = cfg_build(&srv.a);
     if (srv.cfg == NULL)
         goto done;
-    srv.sink = pqify_file_sink_open(srv.a.sink + 5, (uint64_t)file_settings.max_file_bytes, err,
-                                    sizeof err);
-    if (srv.sink == NULL) {
-        fprintf(stderr, "pqify logrecv: sink %s: %s\n", srv.a.sink, err);
-        goto done;
+    if (strncmp(srv.a.sink, "kafka:", 6) == 0) {
+        srv.rk = kafka_open(&srv.a, &file_settings.kafka);
+        if (srv.rk == NULL)
+            goto done;
+    } else {
+        srv.sink = pqify_file_sink_open(srv.a.sink + 5, (uint64_t)file_settings.max_file_bytes,
+                                        err, sizeof err);
+        if (srv.sink == NULL) {
+            fprintf(stderr, "pqify logrecv: sink %s: %s\n", srv.a.sink, err);
+            goto done;
+        }
     }
     if (srv.a.check_config) {
         fprintf(stderr, "pqify logrecv: %s is usable\n", srv.a.config);
@@ -743,6 +938,12 @@ int pqify_cmd_logrecv(int argc, char **argv)
     uv_loop_init(&loop);
     srv.loop = &loop;
     pqify_listener_opts lo = {.host = host, .port = port, .max_connections = srv.a.max_connections};
+    if (srv.rk != NULL) {
+        uv_timer_init(&loop, &srv.kpoll);
+        srv.kpoll.data = &srv;
+        uv_timer_start(&srv.kpoll, kafka_poll, KAFKA_POLL_MS, KAFKA_POLL_MS);
+        srv.kpoll_open = 1;
+    }
     int ok = pqify_listener_open(&loop, &lo, on_accept, &srv, &srv.listener, err, sizeof err) == 0;
     if (!ok)
         fprintf(stderr, "pqify logrecv: %s\n", err);
@@ -777,6 +978,11 @@ int pqify_cmd_logrecv(int argc, char **argv)
 
 done:
     pqify_file_sink_close(srv.sink);
+    if (srv.rk != NULL) {
+        /* every chunk acked was delivered already: nothing of value is lost here */
+        rd_kafka_flush(srv.rk, 5000);
+        rd_kafka_destroy(srv.rk);
+    }
     cfg_put(srv.cfg);
     pqify_metrics_free(srv.met.m);
     pqify_config_free(loaded_config);
