@@ -8,7 +8,8 @@
 //     "Message-int". Prints "acked N" when every emit resolved.
 //     With FLUENT_TLS_CA=FILE it speaks TLS (servername localhost) with the groups in
 //     FLUENT_TLS_GROUPS (default X25519MLKEM768 only), and prints "tls GROUP" first.
-//     FLUENT_SEQ_BASE offsets the sequence numbers.
+//     FLUENT_SEQ_BASE offsets the sequence numbers; FLUENT_ACK_TIMEOUT_MS (default 10000)
+//     bounds the wait for each ack.
 //   node fluent_peer.mjs PEERS raw PORT KIND   (FLUENT_TLS_CA as for client)
 //     A hostile sender over TLS: KIND "garbage" (the never-valid msgpack byte 0xc1),
 //     "big:N" (a Message whose record holds N bytes) or "slow" (half a message, then
@@ -39,8 +40,9 @@ async function client(port, mode, n, key) {
   const intTime = mode === "Message-int";
   const opts = {
     eventMode: intTime ? "Message" : mode,
-    socket: { host: "127.0.0.1", port: Number(port), disableReconnect: true, timeout: 10000 },
-    ack: { ackTimeout: 10000 },
+    socket: { host: "127.0.0.1", port: Number(port), disableReconnect: true,
+              timeout: Number(process.env.FLUENT_ACK_TIMEOUT_MS || 10000) },
+    ack: { ackTimeout: Number(process.env.FLUENT_ACK_TIMEOUT_MS || 10000) },
   };
   if (key) opts.security = { clientHostname: "node-client", sharedKey: key };
   if (process.env.FLUENT_TLS_CA) {
