@@ -347,6 +347,10 @@ static void on_dialed(pqify_dialer *d, int status, uv_tcp_t *tcp, void *ctx)
     if (status != 0 || f->done) {
         if (tcp != NULL)
             uv_close((uv_handle_t *)tcp, (uv_close_cb)free);
+        if (status != 0 && !f->done) {   /* this receiver gave up: the next one */
+            f->cur = (f->cur + 1) % f->n_t;
+            dial(f);
+        }
         return;
     }
     f->dec = pqify_fwd_decoder_new(PQIFY_FWD_CLIENT, NULL);
@@ -459,7 +463,9 @@ int pqify_cmd_logfwd(int argc, char **argv)
     pqify_fwd_batch_init(&f->batch);
     for (unsigned i = 0; i < f->n_t; i++) {
         pqify_dialer_opts o = {.host = f->t[i].host, .port = f->t[i].port, .backoff_base_ms = 100,
-                               .backoff_cap_ms = 5000, .on_retry = on_retry};
+                               .backoff_cap_ms = 5000, .on_retry = on_retry,
+                               /* with several receivers, fail over after a few tries */
+                               .max_attempts = f->n_t > 1 ? 3 : 0};
         f->t[i].dialer = pqify_dialer_new(&loop, &o, on_dialed, f);
         if (f->t[i].dialer == NULL)
             goto out_loop;
