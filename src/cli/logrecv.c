@@ -527,8 +527,12 @@ static void kafka_poll(uv_timer_t *t)
                 break;
 }
 
-static rd_kafka_t *kafka_open(const struct recv_args *a, const pqify_config_list *props)
+/* check_only: the properties are checked and nothing connects (--check-config);
+ * the result is then NULL on success too, with *ok set. */
+static rd_kafka_t *kafka_open(const struct recv_args *a, const pqify_config_list *props,
+                              int check_only, int *ok)
 {
+    *ok = 0;
     char err[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     /* At-least-once without duplicates from the producer's own retries. */
@@ -559,6 +563,11 @@ static rd_kafka_t *kafka_open(const struct recv_args *a, const pqify_config_list
             return NULL;
         }
     }
+    if (check_only) {
+        rd_kafka_conf_destroy(conf);
+        *ok = 1;
+        return NULL;
+    }
     rd_kafka_conf_set_dr_msg_cb(conf, kafka_dr);
     rd_kafka_conf_set_error_cb(conf, kafka_error);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
@@ -566,6 +575,7 @@ static rd_kafka_t *kafka_open(const struct recv_args *a, const pqify_config_list
         fprintf(stderr, "pqify logrecv: kafka: %s\n", err);
         rd_kafka_conf_destroy(conf);
     }
+    *ok = rk != NULL;
     return rk;
 }
 
@@ -911,8 +921,9 @@ int pqify_cmd_logrecv(int argc, char **argv)
     if (srv.cfg == NULL)
         goto done;
     if (strncmp(srv.a.sink, "kafka:", 6) == 0) {
-        srv.rk = kafka_open(&srv.a, &file_settings.kafka);
-        if (srv.rk == NULL)
+        int kok;
+        srv.rk = kafka_open(&srv.a, &file_settings.kafka, srv.a.check_config, &kok);
+        if (!kok)
             goto done;
     } else {
         srv.sink = pqify_file_sink_open(srv.a.sink + 5, (uint64_t)file_settings.max_file_bytes,

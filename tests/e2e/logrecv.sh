@@ -131,4 +131,21 @@ else
   fi
 fi
 
+begin "the logrecv.yaml of docs/logs.md is usable (--check-config); a bad key is named"
+python3 - "$src_root/docs/logs.md" "$certs" >"$casedir/logrecv.yaml" <<'PY'
+import sys
+doc, c = open(sys.argv[1]).read(), sys.argv[2]
+y = doc.split("A complete `logrecv.yaml`")[1].split("```yaml\n")[1].split("```")[0]
+print(y.replace("/etc/pqify/logrecv.pem", c + "/server-p256.pem")
+       .replace("/etc/pqify/logrecv.key", c + "/server-p256.key")
+       .replace("/etc/pqify/agents-ca.pem", c + "/ca.pem"), end="")
+PY
+out=$("$PQIFY_BIN" logrecv --config "$casedir/logrecv.yaml" --check-config 2>&1)
+expect "check-config exit" "$?" 0
+expect_match "its words" "$out" 'logrecv.yaml is usable'
+printf 'sink: file:/tmp\nmax_chunk_bytes: 10\n' >"$casedir/bad.yaml"
+out=$("$PQIFY_BIN" logrecv --config "$casedir/bad.yaml" --check-config 2>&1)
+expect "bad config exit" "$?" 2
+expect_match "names the key" "$out" 'max_chunk_bytes'
+
 finish
