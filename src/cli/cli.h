@@ -17,6 +17,8 @@ int pqify_cmd_bench(int argc, char **argv);
 int pqify_cmd_serve(int argc, char **argv);
 int pqify_cmd_keyserver(int argc, char **argv);
 int pqify_cmd_keyless(int argc, char **argv);
+int pqify_cmd_logrecv(int argc, char **argv);
+int pqify_cmd_logfwd(int argc, char **argv);
 int pqify_cmd_connect(int argc, char **argv);
 int pqify_cmd_scan(int argc, char **argv);
 

@@ -13,6 +13,8 @@ static const struct pqify_command commands[] = {
     {"keyless", "ask a key server: ping, sign", pqify_cmd_keyless},
     {"connect", "TLS 1.3 client: report the negotiated group, relay stdin/stdout", pqify_cmd_connect},
     {"scan", "which key-exchange groups a TLS server accepts, and whether it prefers PQ", pqify_cmd_scan},
+    {"logrecv", "receive logs (Fluentd Forward over PQ TLS) into a sink, acked when durable", pqify_cmd_logrecv},
+    {"logfwd", "forward stdin as a log stream to logrecv; spooled until acked", pqify_cmd_logfwd},
 };
 
 static void usage(FILE *f)

@@ -88,7 +88,7 @@ size_t pqify_stream_queued(const pqify_stream *s);
 /* The application's own backpressure: hold 1 stops reading from the socket (data
  * already read may still arrive in on_data during the current callback), hold 0
  * reads again. A service with work in flight per connection (keyless: 1024
- * requests) uses it; the write-queue backpressure below works independently. */
+ * requests; logrecv: a chunk waiting on its sink) uses it; the write-queue backpressure below works independently. */
 void pqify_stream_hold_reading(pqify_stream *s, int hold);
 /* 1 while reading is paused by backpressure. */
 int pqify_stream_read_paused(const pqify_stream *s);
