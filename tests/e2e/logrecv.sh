@@ -140,9 +140,14 @@ print(y.replace("/etc/pqify/logrecv.pem", c + "/server-p256.pem")
        .replace("/etc/pqify/logrecv.key", c + "/server-p256.key")
        .replace("/etc/pqify/agents-ca.pem", c + "/ca.pem"), end="")
 PY
-out=$("$PQIFY_BIN" logrecv --config "$casedir/logrecv.yaml" --check-config 2>&1)
+# its sink is Kafka: pqify-kafka reads it, pqify says where the Kafka sink is
+: "${PQIFY_KAFKA_BIN:?PQIFY_KAFKA_BIN (pqify-kafka) must be set; CTest sets it}"
+out=$("$PQIFY_KAFKA_BIN" logrecv --config "$casedir/logrecv.yaml" --check-config 2>&1)
 expect "check-config exit" "$?" 0
 expect_match "its words" "$out" 'logrecv.yaml is usable'
+out=$("$PQIFY_BIN" logrecv --config "$casedir/logrecv.yaml" --check-config 2>&1)
+expect "pqify without librdkafka" "$?" 1
+expect_match "says where the Kafka sink is" "$out" 'served by `pqify-kafka logrecv`'
 printf 'sink: file:/tmp\nmax_chunk_bytes: 10\n' >"$casedir/bad.yaml"
 out=$("$PQIFY_BIN" logrecv --config "$casedir/bad.yaml" --check-config 2>&1)
 expect "bad config exit" "$?" 2
