@@ -386,7 +386,8 @@ static void keep_packet(struct run *r, const pqify_keyless_packet *p)
     r->n_packets++;
     r->last = *p;
     size_t n = p->payload.len < sizeof r->last_payload ? p->payload.len : sizeof r->last_payload;
-    memcpy(r->last_payload, p->payload.data, n);
+    if (n > 0)
+        memcpy(r->last_payload, p->payload.data, n);
     r->last.payload.data = r->last_payload;
     if (r->on_ready == one_ready_unknown_ski)
         pqify_stream_close(r->s);
