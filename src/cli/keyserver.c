@@ -144,17 +144,7 @@ static int ks_parse(int argc, char **argv, struct ks *k)
             return -1;
         }
         const struct ks_file *f = &k->file;
-        const char **flag[] = {&a->tls.cert, &a->tls.key, &a->tls.ca, &a->tls.pq, &a->tls.groups,
-                               &a->tls.ciphers};
-        const char *const from[] = {f->tls.cert, f->tls.key, f->tls.ca, f->tls.pq, f->tls.groups,
-                                    f->tls.ciphers};
-        for (size_t i = 0; i < sizeof flag / sizeof flag[0]; i++)
-            if (*flag[i] == NULL)
-                *flag[i] = from[i];
-        if (a->tls.handshake_timeout_ms == 0)
-            a->tls.handshake_timeout_ms = f->tls.handshake_timeout_ms;
-        if (a->tls.idle_timeout_ms == 0)
-            a->tls.idle_timeout_ms = f->tls.idle_timeout_ms;
+        pqify_tls_options_fill_unset(&a->tls, &f->tls);
         if (a->listen == NULL)
             a->listen = f->listen;
         if (a->admin == NULL)

@@ -137,15 +137,7 @@ static struct recv_file file_settings;
 
 static void apply_file(struct recv_args *a, const struct recv_file *f)
 {
-    const char **flag[] = {&a->tls.cert, &a->tls.key, &a->tls.ca, &a->tls.pq, &a->tls.groups,
-                           &a->tls.alpn, &a->tls.server_name, &a->tls.ciphers};
-    const char *const file[] = {f->tls.cert, f->tls.key, f->tls.ca, f->tls.pq, f->tls.groups,
-                                f->tls.alpn, f->tls.server_name, f->tls.ciphers};
-    for (size_t i = 0; i < sizeof flag / sizeof flag[0]; i++)
-        if (*flag[i] == NULL)
-            *flag[i] = file[i];
-    if (a->tls.handshake_timeout_ms == 0)
-        a->tls.handshake_timeout_ms = f->tls.handshake_timeout_ms;
+    pqify_tls_options_fill_unset(&a->tls, &f->tls);
     if (a->idle_s == UNSET && f->tls.idle_timeout_ms != 0)
         a->idle_s = f->tls.idle_timeout_ms / 1000u;
     if (a->listen == NULL)

@@ -118,6 +118,21 @@ fail:
     return NULL;
 }
 
+void pqify_tls_options_fill_unset(pqify_tls_options *o, const pqify_tls_options *file)
+{
+    const char **mine[] = {&o->cert, &o->key, &o->ca, &o->pq, &o->groups,
+                           &o->alpn, &o->server_name, &o->ciphers};
+    const char *const theirs[] = {file->cert, file->key, file->ca, file->pq, file->groups,
+                                  file->alpn, file->server_name, file->ciphers};
+    for (size_t i = 0; i < sizeof mine / sizeof mine[0]; i++)
+        if (*mine[i] == NULL)
+            *mine[i] = theirs[i];
+    if (o->handshake_timeout_ms == 0)
+        o->handshake_timeout_ms = file->handshake_timeout_ms;
+    if (o->idle_timeout_ms == 0)
+        o->idle_timeout_ms = file->idle_timeout_ms;
+}
+
 unsigned pqify_tls_options_handshake_ms(const pqify_tls_options *o)
 {
     return o->handshake_timeout_ms ? o->handshake_timeout_ms : PQIFY_TLS_DEFAULT_HANDSHAKE_TIMEOUT_MS;

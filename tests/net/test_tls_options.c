@@ -252,6 +252,29 @@ static void test_timeouts(void **state)
     assert_int_equal(pqify_tls_options_idle_ms(&o, 0), 20);
 }
 
+/* Flags override the file: what the command line set stays, the rest comes from it. */
+static void test_fill_unset(void **state)
+{
+    (void)state;
+    pqify_tls_options flags = {.cert = "flag.pem", .pq = "off", .handshake_timeout_ms = 2000};
+    const pqify_tls_options file = {
+        .cert = "file.pem", .key = "file.key", .ca = "ca.pem", .pq = "required",
+        .groups = "X25519MLKEM768", .alpn = "h2", .server_name = "s.example",
+        .ciphers = "TLS_AES_256_GCM_SHA384", .handshake_timeout_ms = 9000,
+        .idle_timeout_ms = 60000};
+    pqify_tls_options_fill_unset(&flags, &file);
+    assert_string_equal(flags.cert, "flag.pem");
+    assert_string_equal(flags.pq, "off");
+    assert_int_equal(flags.handshake_timeout_ms, 2000);
+    assert_string_equal(flags.key, "file.key");
+    assert_string_equal(flags.ca, "ca.pem");
+    assert_string_equal(flags.groups, "X25519MLKEM768");
+    assert_string_equal(flags.alpn, "h2");
+    assert_string_equal(flags.server_name, "s.example");
+    assert_string_equal(flags.ciphers, "TLS_AES_256_GCM_SHA384");
+    assert_int_equal(flags.idle_timeout_ms, 60000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -261,6 +284,7 @@ int main(void)
         cmocka_unit_test(test_default_pq),
         cmocka_unit_test(test_server_ca_requires_client_cert),
         cmocka_unit_test(test_timeouts),
+        cmocka_unit_test(test_fill_unset),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

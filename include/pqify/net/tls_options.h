@@ -40,6 +40,10 @@ typedef struct pqify_tls_options {
 pqify_tls_config *pqify_tls_options_build(const pqify_tls_options *o, int is_server,
                                           pqify_pq_mode default_pq, char *err, size_t cap);
 
+/* Flags override the file (DESIGN.md "The service chassis"): every field of o the
+ * command line left unset (NULL string, 0 timeout) takes the file's value. */
+void pqify_tls_options_fill_unset(pqify_tls_options *o, const pqify_tls_options *file);
+
 /* The timeouts with their defaults applied; idle 0 means none. */
 unsigned pqify_tls_options_handshake_ms(const pqify_tls_options *o);
 unsigned pqify_tls_options_idle_ms(const pqify_tls_options *o, int is_server);
