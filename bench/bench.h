@@ -69,13 +69,6 @@ int pqify_bench_serve(int argc, char **argv);
 /* A self-signed ECDSA P-256 certificate and its key, as malloc'd PEM strings. */
 int pqify_bench_make_cert(char **cert_pem, char **key_pem);
 
-/* A config for one side: groups (expert list, NULL = defaults), pq ("preferred",
- * "required", "off" or NULL), TLS_AES_128_GCM_SHA256; a server gets the
- * certificate and sends no session tickets, a client does not verify the
- * certificate. NULL on failure. */
-pqify_tls_config *pqify_bench_config(int is_server, const char *cert_pem, const char *key_pem,
-                                     const char *groups, const char *pq);
-
 struct pqify_bench_pair_result {
     uint16_t group_id;
     int is_pq, hrr;

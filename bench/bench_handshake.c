@@ -15,6 +15,7 @@
 #include "alloc_count.h"
 #include "pqify/net/pump.h"
 #include "bench.h"
+#include "pqify/net/pair.h"
 #include "bench_floor.h"
 #include "bench_libssl.h"
 
@@ -682,9 +683,9 @@ int pqify_bench_handshake(const struct pqify_bench_handshake_opts *opts)
     }
     for (size_t i = 0; i < N_ROWS; i++) {
         struct row *r = &rows[i];
-        r->client_cfg = pqify_bench_config(0, NULL, NULL, r->group, NULL);
+        r->client_cfg = pqify_pair_config(0, NULL, NULL, r->group, NULL);
         if (r->impl == IMPL_PQIFY) {
-            r->server_cfg = pqify_bench_config(1, cert, key, r->group, NULL);
+            r->server_cfg = pqify_pair_config(1, cert, key, r->group, NULL);
             if (r->resumed && r->server_cfg != NULL &&
                 pqify_tls_config_set_tickets(r->server_cfg, 1) != 0) {
                 pqify_tls_config_free(r->server_cfg);

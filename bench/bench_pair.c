@@ -15,36 +15,6 @@ int pqify_bench_make_cert(char **cert_pem, char **key_pem)
     return pqify_selfsigned_p256("pqify-bench", cert_pem, key_pem);
 }
 
-pqify_tls_config *pqify_bench_config(int is_server, const char *cert_pem, const char *key_pem,
-                                     const char *groups, const char *pq)
-{
-    pqify_tls_config *cfg = pqify_tls_config_new();
-    pqify_pq_mode mode = PQIFY_PQ_PREFERRED;
-    if (cfg == NULL)
-        return NULL;
-    if ((pq != NULL && (pqify_tls_pq_mode_parse(pq, &mode) != 0 ||
-                        pqify_tls_config_set_pq(cfg, mode) != 0)) ||
-        pqify_tls_config_set_groups(cfg, groups) != 0 ||
-        pqify_tls_config_set_ciphers(cfg, "TLS_AES_128_GCM_SHA256") != 0)
-        goto fail;
-    if (is_server) {
-        /* No session tickets: a full handshake is what is timed (the resumed row
-         * turns them back on), as on the libssl baseline. */
-        if (pqify_tls_config_set_cert_chain_pem(cfg, cert_pem, strlen(cert_pem)) != 0 ||
-            pqify_tls_config_set_key_pem(cfg, key_pem, strlen(key_pem)) != 0 ||
-            pqify_tls_config_set_tickets(cfg, 0) != 0)
-            goto fail;
-    } else {
-        /* The server's CPU is what is measured; the self-signed test certificate is
-         * not checked (a verifying client would only add client-side latency). */
-        pqify_tls_config_set_verify_peer(cfg, 0);
-    }
-    return cfg;
-fail:
-    pqify_tls_config_free(cfg);
-    return NULL;
-}
-
 int pqify_bench_pair_connect(const pqify_tls_config *client_cfg,
                              const pqify_tls_config *server_cfg, pqify_tls_conn **client,
                              pqify_tls_conn **server, struct pqify_bench_pair_result *res)

@@ -10,6 +10,7 @@
  * check), around every batch; the client's work is not in it.
  */
 #include "bench.h"
+#include "pqify/net/pair.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -483,7 +484,7 @@ int pqify_bench_provider_main(int argc, char **argv)
         goto out;
     }
     for (int i = 0; i < 2; i++)
-        if ((rows[i].cfg = pqify_bench_config(0, NULL, NULL, rows[i].group, rows[i].pq)) == NULL)
+        if ((rows[i].cfg = pqify_pair_config(0, NULL, NULL, rows[i].group, rows[i].pq)) == NULL)
             goto out;
     if (start_nginx(&s, nginx) != 0)
         goto out;

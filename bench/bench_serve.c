@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "pqify/net/pair.h"
 #include "pqify/net/pump.h"
 #include "pqify/tls.h"
 
@@ -345,7 +346,7 @@ int pqify_bench_serve(int argc, char **argv)
     struct serve_proc sp = {0};
     if (fds == NULL || pqify_bench_make_cert(&cert, &key) != 0)
         goto out;
-    ccfg = pqify_bench_config(0, cert, key, "X25519MLKEM768", "preferred");
+    ccfg = pqify_pair_config(0, cert, key, "X25519MLKEM768", "preferred");
     /* The engine's server as serve builds it: the certificate, one ticket each. */
     scfg = pqify_tls_config_new();
     if (ccfg == NULL || scfg == NULL ||

@@ -13,6 +13,7 @@
 #include <valgrind/callgrind.h>
 
 #include "bench.h"
+#include "pqify/net/pair.h"
 #include "bench_libssl.h"
 #include "pqify/net/pump.h"
 #include "pqify/tls.h"
@@ -74,11 +75,11 @@ int main(int argc, char **argv)
     bench_libssl *ls = NULL;
     if (pqify_bench_make_cert(&cert, &key) != 0)
         goto out;
-    ccfg = pqify_bench_config(0, NULL, NULL, libssl ? "X25519" : g, NULL);
+    ccfg = pqify_pair_config(0, NULL, NULL, libssl ? "X25519" : g, NULL);
     if (libssl)
         ls = bench_libssl_new(cert, key, g + 7);
     else
-        scfg = pqify_bench_config(1, cert, key, g, NULL);
+        scfg = pqify_pair_config(1, cert, key, g, NULL);
     if (ccfg == NULL || (scfg == NULL && ls == NULL))
         goto out;
     for (int i = 0; i <= WARMUP; i++) {

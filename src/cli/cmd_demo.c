@@ -68,32 +68,6 @@ static const struct hs_case hs_cases[] = {
 #define N_HS_CASES (sizeof hs_cases / sizeof hs_cases[0])
 #define HS_X25519 3
 
-/* A config for one side: groups (NULL = defaults), TLS_AES_128_GCM_SHA256; the
- * server without session tickets (a full handshake is what is timed), the client
- * not checking the throwaway certificate. NULL on failure. */
-static pqify_tls_config *pair_config(int is_server, const char *cert, const char *key,
-                                     const char *groups)
-{
-    pqify_tls_config *cfg = pqify_tls_config_new();
-    if (cfg == NULL)
-        return NULL;
-    if (pqify_tls_config_set_groups(cfg, groups) != 0 ||
-        pqify_tls_config_set_ciphers(cfg, "TLS_AES_128_GCM_SHA256") != 0)
-        goto fail;
-    if (is_server) {
-        if (pqify_tls_config_set_cert_chain_pem(cfg, cert, strlen(cert)) != 0 ||
-            pqify_tls_config_set_key_pem(cfg, key, strlen(key)) != 0 ||
-            pqify_tls_config_set_tickets(cfg, 0) != 0)
-            goto fail;
-    } else {
-        pqify_tls_config_set_verify_peer(cfg, 0);
-    }
-    return cfg;
-fail:
-    pqify_tls_config_free(cfg);
-    return NULL;
-}
-
 struct pair_result {
     uint16_t group_id;
     int is_pq, hrr;
@@ -162,8 +136,8 @@ static int step_handshakes(const struct demo_opts *o)
         goto out;
     }
     for (size_t i = 0; i < N_HS_CASES; i++) {
-        ccfg[i] = pair_config(0, NULL, NULL, hs_cases[i].client_groups);
-        scfg[i] = pair_config(1, cert, key, hs_cases[i].server_groups);
+        ccfg[i] = pqify_pair_config(0, NULL, NULL, hs_cases[i].client_groups, NULL);
+        scfg[i] = pqify_pair_config(1, cert, key, hs_cases[i].server_groups, NULL);
         if (ccfg[i] == NULL || scfg[i] == NULL) {
             fprintf(stderr, "pqify demo: set-up for %s failed\n", hs_cases[i].label);
             goto out;

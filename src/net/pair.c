@@ -61,3 +61,33 @@ int pqify_pair_handshake(pqify_pair *p)
         return PQIFY_TLS_ERR_INTERNAL;   /* no progress: cannot happen between two pqify ends */
     return 0;
 }
+
+pqify_tls_config *pqify_pair_config(int is_server, const char *cert_pem, const char *key_pem,
+                                    const char *groups, const char *pq)
+{
+    pqify_tls_config *cfg = pqify_tls_config_new();
+    pqify_pq_mode mode = PQIFY_PQ_PREFERRED;
+    if (cfg == NULL)
+        return NULL;
+    if ((pq != NULL && (pqify_tls_pq_mode_parse(pq, &mode) != 0 ||
+                        pqify_tls_config_set_pq(cfg, mode) != 0)) ||
+        pqify_tls_config_set_groups(cfg, groups) != 0 ||
+        pqify_tls_config_set_ciphers(cfg, "TLS_AES_128_GCM_SHA256") != 0)
+        goto fail;
+    if (is_server) {
+        /* No session tickets: every handshake is a full one (a caller that
+         * times resumption turns them back on). */
+        if (pqify_tls_config_set_cert_chain_pem(cfg, cert_pem, strlen(cert_pem)) != 0 ||
+            pqify_tls_config_set_key_pem(cfg, key_pem, strlen(key_pem)) != 0 ||
+            pqify_tls_config_set_tickets(cfg, 0) != 0)
+            goto fail;
+    } else {
+        /* The peer is the throwaway identity of pqify_selfsigned_p256: nothing to
+         * verify it against (and a verifying client would only add latency). */
+        pqify_tls_config_set_verify_peer(cfg, 0);
+    }
+    return cfg;
+fail:
+    pqify_tls_config_free(cfg);
+    return NULL;
+}

@@ -29,6 +29,13 @@ PQIFY_MUST_USE int pqify_pair_init(pqify_pair *p, const pqify_tls_config *client
 PQIFY_MUST_USE int pqify_pair_handshake(pqify_pair *p);
 void pqify_pair_dispose(pqify_pair *p);
 
+/* A config for one side of a pair: groups (expert list, NULL = defaults), pq
+ * ("preferred", "required", "off" or NULL), TLS_AES_128_GCM_SHA256; a server gets
+ * the certificate and sends no session tickets, a client does not verify the
+ * certificate. NULL on failure. */
+pqify_tls_config *pqify_pair_config(int is_server, const char *cert_pem, const char *key_pem,
+                                    const char *groups, const char *pq);
+
 #ifdef __cplusplus
 }
 #endif
