@@ -15,10 +15,9 @@
 #include "cli.h"
 #include "pqify/keyless.h"
 #include "pqify/keyless_server.h"
-#include "pqify/net/admin.h"
 #include "pqify/net/config.h"
 #include "pqify/net/listener.h"
-#include "pqify/net/signals.h"
+#include "pqify/net/service.h"
 #include "tls_io.h"
 
 #define KS_DEFAULT_LISTEN "0.0.0.0:2407"
@@ -124,11 +123,9 @@ struct ks {
     uv_loop_t loop;
     pqify_tls_config *tls;
     pqify_keyless_server *srv;
-    pqify_admin *admin;
-    pqify_signals signals;
+    pqify_service svc;
     pqify_metrics *metrics;
     pqify_series *reloads, *keys;
-    int stopping, drained;
 };
 
 static int ks_parse(int argc, char **argv, struct ks *k)
@@ -199,23 +196,14 @@ static pqify_keyless_store *ks_load_store(struct ks *k)
 static void ks_drained(void *arg)
 {
     struct ks *k = arg;
-    k->drained = 1;
-    pqify_signals_close(&k->signals, NULL);
-    if (k->admin != NULL) {
-        pqify_admin_stop(k->admin);
-        k->admin = NULL;
-    }
+    pqify_service_drained(&k->svc);
     pqify_keyless_server_free(k->srv);
     k->srv = NULL;
 }
 
-static void ks_on_stop(void *ctx, int signum)
+static void ks_on_stop(void *ctx)
 {
-    (void)signum;
     struct ks *k = ctx;
-    if (k->stopping)
-        return;
-    k->stopping = 1;
     pqify_keyless_server_drain(k->srv, ks_drained, k);
 }
 
@@ -240,24 +228,7 @@ static void ks_on_reload(void *ctx)
     pqify_gauge_set(k->keys, (double)pqify_keyless_store_count(st));
     pqify_keyless_store_release(st);
     pqify_counter_add(k->reloads, 1);
-    fprintf(stderr, "pqify keyserver: reloaded %zu keys\n", pqify_keyless_store_count(st) );
-}
-
-static int ks_ready(void *arg, char *reason, size_t cap)
-{
-    struct ks *k = arg;
-    if (k->stopping) {
-        snprintf(reason, cap, "draining: stopped accepting after SIGTERM/SIGINT");
-        return 0;
-    }
-    return 1;
-}
-
-static void ks_close_walk(uv_handle_t *h, void *arg)
-{
-    (void)arg;
-    if (!uv_is_closing(h))
-        uv_close(h, NULL);
+    fprintf(stderr, "pqify keyserver: reloaded %zu keys\n", pqify_keyless_store_count(st));
 }
 
 int pqify_cmd_keyserver(int argc, char **argv)
@@ -324,39 +295,25 @@ int pqify_cmd_keyserver(int argc, char **argv)
     int ok = pqify_keyless_server_start(&k.loop, &so, &k.srv, err, sizeof err) == 0;
     if (!ok)
         fprintf(stderr, "pqify keyserver: %s\n", err);
-    pqify_signals_cbs scb = {ks_on_stop, ks_on_deadline, ks_on_reload, &k, KS_GRACE_MS};
-    if (ok && pqify_signals_start(&k.signals, &k.loop, &scb) != 0) {
-        fprintf(stderr, "pqify keyserver: cannot install the signal handlers\n");
+    pqify_service_options svo = {.name = "keyserver", .admin = k.a.admin, .metrics = k.metrics,
+                                 .grace_ms = KS_GRACE_MS,
+                                 .hooks = {ks_on_stop, ks_on_deadline, ks_on_reload, NULL, &k}};
+    if (ok && pqify_service_start(&k.svc, &k.loop, &svo, err, sizeof err) != 0) {
+        fprintf(stderr, "pqify keyserver: %s\n", err);
         ok = 0;
-    }
-    if (ok && strcmp(k.a.admin, "off") != 0) {
-        pqify_admin_options ao = {.listen = k.a.admin, .metrics = k.metrics, .ready = ks_ready,
-                                  .ready_arg = &k};
-        if (pqify_admin_start(&k.loop, &ao, &k.admin, err, sizeof err) != 0) {
-            fprintf(stderr, "pqify keyserver: %s\n", err);
-            pqify_signals_close(&k.signals, NULL);
-            ok = 0;
-        }
     }
     if (!ok) {
         pqify_keyless_server_free(k.srv);
         k.srv = NULL;
-        uv_walk(&k.loop, ks_close_walk, NULL);
-        uv_run(&k.loop, UV_RUN_DEFAULT);
-        uv_loop_close(&k.loop);
+        pqify_service_close_loop(&k.loop);
         goto done;
     }
     pqify_keyless_server_address(k.srv, addr, sizeof addr);
     fprintf(stderr, "pqify keyserver: %zu keys, %u workers, pq=%s, mutual TLS\n",
             pqify_keyless_store_count(st), k.a.workers, k.a.tls.pq ? k.a.tls.pq : "required");
-    if (k.admin != NULL)
-        fprintf(stderr, "pqify keyserver: admin endpoint on port %d (/metrics, /ready, /healthz)\n",
-                pqify_admin_port(k.admin));
-    fprintf(stderr, "listening on %s\n", addr);
+    pqify_service_announce(&k.svc, addr);
     uv_run(&k.loop, UV_RUN_DEFAULT);
-    uv_walk(&k.loop, ks_close_walk, NULL);
-    uv_run(&k.loop, UV_RUN_DEFAULT);
-    uv_loop_close(&k.loop);
+    pqify_service_close_loop(&k.loop);
     status = 0;
 
 done:

@@ -29,12 +29,11 @@ typedef struct rd_kafka_s rd_kafka_t;
 
 #include "cli.h"
 #include "pqify/logs.h"
-#include "pqify/net/admin.h"
 #include "pqify/net/config.h"
 #include "pqify/net/listener.h"
 #include "pqify/net/log.h"
 #include "pqify/net/metrics.h"
-#include "pqify/net/signals.h"
+#include "pqify/net/service.h"
 #include "pqify/net/stream.h"
 #include "pqify/tls.h"
 #include "tls_io.h"
@@ -252,8 +251,7 @@ struct recv_srv {
     struct conn *conns;
     unsigned n_conns;
     int stopping, deadline, finished;
-    pqify_signals signals;
-    pqify_admin *admin;
+    pqify_service svc;
     struct {
         pqify_metrics *m;
         pqify_tls_metrics tls;
@@ -806,25 +804,17 @@ static void srv_maybe_finish(struct recv_srv *srv)
     if (!srv->stopping || srv->n_conns > 0 || srv->finished)
         return;
     srv->finished = 1;
-    pqify_signals_close(&srv->signals, NULL);
+    pqify_service_drained(&srv->svc);
     if (srv->kpoll_open) {
         srv->kpoll_open = 0;
         uv_close((uv_handle_t *)&srv->kpoll, NULL);
     }
-    if (srv->admin != NULL) {
-        pqify_admin_stop(srv->admin);
-        srv->admin = NULL;
-    }
 }
 
-static void on_stop_signal(void *ctx, int signum)
+static void on_stop_signal(void *ctx)
 {
-    (void)signum;
     struct recv_srv *srv = ctx;
-    if (srv->stopping)
-        return;
     srv->stopping = 1;
-    PQIFY_LOG(PQIFY_LOG_INFO, "draining", "connections", "");
     if (srv->listener != NULL) {
         pqify_listener_free(srv->listener);
         srv->listener = NULL;
@@ -868,16 +858,6 @@ static void on_reload(void *ctx)
     PQIFY_LOG(PQIFY_LOG_INFO, "reloaded", "cert", srv->a.tls.cert, "key", srv->a.tls.key);
 }
 
-static int recv_ready(void *arg, char *reason, size_t cap)
-{
-    struct recv_srv *srv = arg;
-    if (srv->stopping) {
-        snprintf(reason, cap, "draining: stopped accepting after SIGTERM/SIGINT");
-        return 0;
-    }
-    return 1;
-}
-
 static int metrics_init(struct recv_srv *srv)
 {
     static const double lat_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -909,13 +889,6 @@ static int metrics_init(struct recv_srv *srv)
     srv->met.sink_errors = pqify_metric_series(errs, 0, NULL);
     srv->met.rejected = pqify_metric_series(rej, 0, NULL);
     return 0;
-}
-
-static void close_walk(uv_handle_t *h, void *arg)
-{
-    (void)arg;
-    if (!uv_is_closing(h))
-        uv_close(h, NULL);
 }
 
 int pqify_cmd_logrecv(int argc, char **argv)
@@ -980,34 +953,23 @@ int pqify_cmd_logrecv(int argc, char **argv)
     int ok = pqify_listener_open(&loop, &lo, on_accept, &srv, &srv.listener, err, sizeof err) == 0;
     if (!ok)
         fprintf(stderr, "pqify logrecv: %s\n", err);
-    pqify_signals_cbs scb = {on_stop_signal, on_deadline, on_reload, &srv, DEFAULT_GRACE_S * 1000};
-    if (ok && pqify_signals_start(&srv.signals, &loop, &scb) != 0) {
-        fprintf(stderr, "pqify logrecv: cannot install the signal handlers\n");
+    pqify_service_options svo = {.name = "logrecv", .admin = srv.a.admin, .metrics = srv.met.m,
+                                 .grace_ms = DEFAULT_GRACE_S * 1000,
+                                 .hooks = {on_stop_signal, on_deadline, on_reload, NULL, &srv}};
+    if (ok && pqify_service_start(&srv.svc, &loop, &svo, err, sizeof err) != 0) {
+        fprintf(stderr, "pqify logrecv: %s\n", err);
         ok = 0;
-    }
-    if (ok && srv.a.admin != NULL) {
-        pqify_admin_options ao = {.listen = srv.a.admin, .metrics = srv.met.m, .ready = recv_ready,
-                                  .ready_arg = &srv};
-        if (pqify_admin_start(&loop, &ao, &srv.admin, err, sizeof err) != 0) {
-            fprintf(stderr, "pqify logrecv: %s\n", err);
-            ok = 0;
-        }
     }
     if (ok) {
         pqify_listener_address(srv.listener, addr, sizeof addr);
-        fprintf(stderr, "listening on %s\n", addr);
-        if (srv.admin != NULL)
-            fprintf(stderr, "pqify logrecv: admin endpoint on port %d (/metrics, /ready, /healthz)\n",
-                    pqify_admin_port(srv.admin));
+        pqify_service_announce(&srv.svc, addr);
         uv_run(&loop, UV_RUN_DEFAULT);
         status = 0;
     }
     if (srv.listener != NULL)
         pqify_listener_free(srv.listener);
     srv.listener = NULL;
-    uv_walk(&loop, close_walk, NULL);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
+    pqify_service_close_loop(&loop);
 
 done:
     pqify_file_sink_close(srv.sink);

@@ -22,11 +22,10 @@
 #include <uv.h>
 
 #include "cli.h"
-#include "pqify/net/admin.h"
 #include "pqify/net/config.h"
 #include "pqify/net/listener.h"
 #include "pqify/net/metrics.h"
-#include "pqify/net/signals.h"
+#include "pqify/net/service.h"
 #include "pqify/net/stream.h"
 #include "pqify/tls.h"
 #include "tls_io.h"
@@ -265,10 +264,9 @@ struct server {
     unsigned n_workers;
     atomic_int stop, deadline;
     atomic_uint workers_running;
-    pqify_signals signals;       /* on worker 0's loop */
-    int signals_open;
+    pqify_service svc;           /* on worker 0's loop */
+    int svc_open;
     int once_status;
-    pqify_admin *admin;
     struct {
         pqify_metrics *m;
         pqify_tls_metrics tls;
@@ -299,16 +297,6 @@ static int metrics_init(struct server *srv)
     srv->met.failed = pqify_metric_series(fail, 0, NULL);
     srv->met.reloads = pqify_metric_series(rel, 0, NULL);
     return 0;
-}
-
-static int serve_ready(void *arg, char *reason, size_t cap)
-{
-    struct server *srv = arg;
-    if (atomic_load(&srv->stop)) {
-        snprintf(reason, cap, "draining: stopped accepting after SIGTERM/SIGINT");
-        return 0;
-    }
-    return 1;
 }
 
 /* The facts of one connection, as printed on the `accepted` line (--www keeps
@@ -604,8 +592,8 @@ static void worker_maybe_done(struct worker *w)
         return;
     w->done = 1;
     struct server *srv = w->srv;
-    if (atomic_fetch_sub(&srv->workers_running, 1) == 1 && srv->signals_open) {
-        /* The last worker out: worker 0's loop may end too (signals closed). */
+    if (atomic_fetch_sub(&srv->workers_running, 1) == 1 && srv->svc_open) {
+        /* The last worker out: worker 0's loop may end too (the service closed). */
         uv_async_send(&srv->w[0].control);
     }
     if (w->index != 0)
@@ -642,11 +630,6 @@ static void worker_stop(struct worker *w)
     worker_maybe_done(w);
 }
 
-static void on_signals_closed(pqify_signals *s)
-{
-    (void)s;
-}
-
 static void on_control(uv_async_t *h)
 {
     struct worker *w = h->data;
@@ -654,13 +637,9 @@ static void on_control(uv_async_t *h)
     if (atomic_load(&srv->stop))
         worker_stop(w);
     if (w->index == 0 && atomic_load(&srv->workers_running) == 0) {
-        if (srv->signals_open) {
-            srv->signals_open = 0;
-            pqify_signals_close(&srv->signals, on_signals_closed);
-        }
-        if (srv->admin != NULL) {
-            pqify_admin_stop(srv->admin);
-            srv->admin = NULL;
+        if (srv->svc_open) {
+            srv->svc_open = 0;
+            pqify_service_drained(&srv->svc);
         }
         if (!uv_is_closing((uv_handle_t *)&w->control))
             uv_close((uv_handle_t *)&w->control, on_control_closed);
@@ -673,9 +652,8 @@ static void broadcast(struct server *srv)
         uv_async_send(&srv->w[i].control);
 }
 
-static void on_stop_signal(void *ctx, int signum)
+static void on_stop_signal(void *ctx)
 {
-    (void)signum;
     struct server *srv = ctx;
     atomic_store(&srv->stop, 1);
     broadcast(srv);
@@ -729,13 +707,6 @@ static int worker_open(struct server *srv, unsigned i, const char *host, const c
         return -1;
     }
     return 0;
-}
-
-static void close_walk(uv_handle_t *h, void *arg)
-{
-    (void)arg;
-    if (!uv_is_closing(h))
-        uv_close(h, NULL);
 }
 
 int pqify_cmd_serve(int argc, char **argv)
@@ -796,51 +767,30 @@ int pqify_cmd_serve(int argc, char **argv)
         for (unsigned i = 1; ok && i < srv.n_workers; i++, opened++)
             ok = worker_open(&srv, i, host, real_port) == 0;
     }
-    pqify_signals_cbs scb = {on_stop_signal, on_deadline, on_reload, &srv, DEFAULT_GRACE_S * 1000};
-    if (ok && pqify_signals_start(&srv.signals, &srv.w[0].loop, &scb) != 0) {
-        fprintf(stderr, "pqify serve: cannot install the signal handlers\n");
+    char err[300];
+    pqify_service_options svo = {.name = "serve", .admin = srv.a.admin, .metrics = srv.met.m,
+                                 .grace_ms = DEFAULT_GRACE_S * 1000,
+                                 .hooks = {on_stop_signal, on_deadline, on_reload, NULL, &srv}};
+    if (ok && pqify_service_start(&srv.svc, &srv.w[0].loop, &svo, err, sizeof err) != 0) {
+        fprintf(stderr, "pqify serve: %s\n", err);
         ok = 0;
     }
-    if (ok && srv.a.admin != NULL) {
-        char err[300];
-        pqify_admin_options ao = {.listen = srv.a.admin, .metrics = srv.met.m, .ready = serve_ready,
-                                  .ready_arg = &srv};
-        if (pqify_admin_start(&srv.w[0].loop, &ao, &srv.admin, err, sizeof err) != 0) {
-            fprintf(stderr, "pqify serve: %s\n", err);
-            pqify_signals_close(&srv.signals, NULL);
-            ok = 0;
-        }
-    }
     if (!ok) {
-        for (unsigned i = 0; i < opened; i++) {
-            uv_walk(&srv.w[i].loop, close_walk, NULL);
-            uv_run(&srv.w[i].loop, UV_RUN_DEFAULT);
-            uv_loop_close(&srv.w[i].loop);
-        }
+        for (unsigned i = 0; i < opened; i++)
+            pqify_service_close_loop(&srv.w[i].loop);
         goto done;
     }
-    srv.signals_open = 1;
+    srv.svc_open = 1;
     atomic_init(&srv.workers_running, srv.n_workers);
-    fprintf(stderr, "listening on %s\n", addr);
-    if (srv.admin != NULL) {
-        char ahost[256], aport[16];
-        if (pqify_net_split_hostport(srv.a.admin, ahost, sizeof ahost, aport, sizeof aport) != 0)
-            snprintf(ahost, sizeof ahost, "?");
-        fprintf(stderr, "pqify serve: admin endpoint on %s%s%s:%d (/metrics, /ready, /healthz)\n",
-                strchr(ahost, ':') ? "[" : "", ahost, strchr(ahost, ':') ? "]" : "",
-                pqify_admin_port(srv.admin));
-    }
+    pqify_service_announce(&srv.svc, addr);
 
     for (unsigned i = 1; i < srv.n_workers; i++)
         uv_thread_create(&srv.w[i].thread, worker_thread, &srv.w[i]);
     uv_run(&srv.w[0].loop, UV_RUN_DEFAULT);
     for (unsigned i = 1; i < srv.n_workers; i++)
         uv_thread_join(&srv.w[i].thread);
-    for (unsigned i = 0; i < srv.n_workers; i++) {
-        uv_walk(&srv.w[i].loop, close_walk, NULL);
-        uv_run(&srv.w[i].loop, UV_RUN_DEFAULT);
-        uv_loop_close(&srv.w[i].loop);
-    }
+    for (unsigned i = 0; i < srv.n_workers; i++)
+        pqify_service_close_loop(&srv.w[i].loop);
     status = srv.a.once ? srv.once_status : 0;
 
 done:

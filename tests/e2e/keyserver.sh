@@ -32,7 +32,7 @@ start_ks() {
   srv_port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$srv_log" | head -1)
   pq_pid=$(pgrep -P "$srv_pid" -n)
   pids+=("$pq_pid")
-  adm_port=$(sed -n 's/^pqify keyserver: admin endpoint on port \([0-9]*\) .*/\1/p' "$srv_log" | head -1)
+  adm_port=$(sed -n 's/^pqify keyserver: admin endpoint on [^ ]*:\([0-9]*\) .*/\1/p' "$srv_log" | head -1)
 }
 
 client() { # client <cert|-> <key|-> <groups> <jobs...>: sets out

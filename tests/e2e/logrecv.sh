@@ -24,7 +24,7 @@ start_recv() {
   pids+=("$r_pid")
   if ! wait_for "$r_log" '^listening on ' 10; then fail "pqify logrecv did not start"; return 1; fi
   r_port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$r_log" | tail -1)
-  r_adm=$(sed -n 's/.*admin endpoint on port \([0-9]*\) .*/\1/p' "$r_log" | tail -1)
+  r_adm=$(sed -n 's/.*admin endpoint on [^ ]*:\([0-9]*\) .*/\1/p' "$r_log" | tail -1)
 }
 stop_recv() {  # bounded: SIGTERM, then the grace period (10 s), then kill -9
   kill "-$1" "$r_pid" 2>/dev/null

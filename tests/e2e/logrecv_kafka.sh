@@ -29,7 +29,7 @@ start_recv() {
   r_pid=$!; pids+=("$r_pid")
   if ! wait_for "$r_log" '^listening on ' 10; then fail "pqify logrecv did not start"; return 1; fi
   r_port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$r_log" | tail -1)
-  r_adm=$(sed -n 's/.*admin endpoint on port \([0-9]*\) .*/\1/p' "$r_log" | tail -1)
+  r_adm=$(sed -n 's/.*admin endpoint on [^ ]*:\([0-9]*\) .*/\1/p' "$r_log" | tail -1)
 }
 stop_recv() {
   kill -TERM "$r_pid" 2>/dev/null
