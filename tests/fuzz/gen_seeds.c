@@ -61,6 +61,17 @@ static void run(const char *client_groups, int mtls, const fuzz_pki *pki)
     pqify_tls_config_free(scfg);
 }
 
+/* A handshake whose server_name picks the server's wildcard identity (SNI). */
+static void run_wildcard(const fuzz_pki *pki)
+{
+    pqify_tls_config *ccfg = fuzz_client_config(pki, 0), *scfg = fuzz_server_config(pki, 0);
+    if (pqify_tls_config_set_server_name(ccfg, "x.wild.test") != 0)
+        fuzz_die("wildcard server name");
+    run_with(NULL, 0, ccfg, scfg);
+    pqify_tls_config_free(ccfg);
+    pqify_tls_config_free(scfg);
+}
+
 /* A full handshake that leaves a ticket in the client's cache, then a resumed one
  * (pre_shared_key with a binder): both byte streams are seeds. */
 static void run_resumed(const fuzz_pki *pki)
@@ -204,6 +215,7 @@ int main(int argc, char **argv)
         run(groups[i], 0, &pki);
     run(NULL, 1, &pki);
     run_resumed(&pki);
+    run_wildcard(&pki);
     certificate_seeds(&pki);
     /* the small messages of fuzz_server_hello (selector byte first) */
     hex_seed("server_hello", 4, "0000");
