@@ -179,33 +179,27 @@ static int check_key_matches(pqify_tls_config *cfg, const tls_identity *id)
 }
 
 /* The union of every identity's schemes, for filtering a peer's list before the
- * identity is chosen (handshake_auth.c). */
-static int update_all_schemes(pqify_tls_config *cfg, const tls_identity *extra)
+ * identity is chosen (handshake_auth.c). TLS defines far fewer than
+ * TLS_MAX_ALL_SCHEMES; a signer listing more keeps its first ones, as the peer's
+ * list is kept to TLS_MAX_PEER_SCHEMES anyway. */
+static void update_all_schemes(pqify_tls_config *cfg)
 {
     uint16_t all[TLS_MAX_ALL_SCHEMES];
     size_t n = 0;
-    for (size_t i = 0; i <= cfg->n_ids; i++) {
-        const tls_identity *id = i < cfg->n_ids ? &cfg->ids[i] : extra;
+    for (size_t i = 0; i < cfg->n_ids; i++) {
         const uint16_t *mine;
         size_t n_mine;
-        if (id == NULL)
-            continue;
-        tls_identity_schemes(id, &mine, &n_mine);
+        tls_identity_schemes(&cfg->ids[i], &mine, &n_mine);
         for (size_t j = 0; j < n_mine; j++) {
             int seen = mine[j] == 0;
             for (size_t k = 0; k < n; k++)
                 seen |= all[k] == mine[j];
-            if (seen)
-                continue;
-            if (n == TLS_MAX_ALL_SCHEMES)
-                return config_error(cfg, "the identities make more than %d distinct signature "
-                                         "schemes", TLS_MAX_ALL_SCHEMES);
-            all[n++] = mine[j];
+            if (!seen && n < TLS_MAX_ALL_SCHEMES)
+                all[n++] = mine[j];
         }
     }
     memcpy(cfg->all_schemes, all, n * sizeof all[0]);
     cfg->n_all_schemes = n;
-    return 0;
 }
 
 static int load_chain(pqify_tls_config *cfg, tls_identity *id, const char *pem, size_t len)
@@ -310,9 +304,7 @@ int pqify_tls_config_set_key_pem(pqify_tls_config *cfg, const char *pem, size_t 
     cfg->err_detail[0] = 0;
     ret = load_key(cfg, &cfg->ids[0], pem, len);
     /* the key stays set even when it does not match, as before identities */
-    int r = update_all_schemes(cfg, NULL);
-    if (ret == 0)
-        ret = r;
+    update_all_schemes(cfg);
 out:
     return ret;
 }
@@ -334,7 +326,8 @@ int pqify_tls_config_set_signer(pqify_tls_config *cfg, const pqify_tls_signer *s
         return PQIFY_TLS_ERR_ARG;
     cfg->ids[0].signer = *signer;
     cfg->ids[0].have_signer = 1;
-    return update_all_schemes(cfg, NULL);
+    update_all_schemes(cfg);
+    return 0;
 }
 
 /* A signer's schemes must be ones the certificate's key type can make: a keyless
@@ -386,12 +379,10 @@ static int load_identity(pqify_tls_config *cfg, tls_identity *id, const char *ch
 static int add_loaded_identity(pqify_tls_config *cfg, tls_identity *id)
 {
     const tls_identity *first = &cfg->ids[0];
-    int ret = update_all_schemes(cfg, id);
-    if (ret < 0)
-        return ret;
     /* the first identity added fills an empty identity 0 (the default) */
     if (first->n_certs == 0 && first->key == NULL && !first->have_signer) {
         cfg->ids[0] = *id;
+        update_all_schemes(cfg);
         return 0;
     }
     if (cfg->n_ids == PQIFY_TLS_MAX_IDENTITIES)
@@ -409,7 +400,9 @@ static int add_loaded_identity(pqify_tls_config *cfg, tls_identity *id)
         cfg->cap_ids = cap;
     }
     cfg->ids[cfg->n_ids] = *id;
-    return (int)cfg->n_ids++;
+    cfg->n_ids++;
+    update_all_schemes(cfg);
+    return (int)cfg->n_ids - 1;
 }
 
 static int add_identity(pqify_tls_config *cfg, const char *chain, size_t chain_len, const char *key,

@@ -21,12 +21,14 @@
 
 static int is_ldh(uint8_t ch)
 {
-    return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_';
+    /* RFC 1123 §2.1 host names; no '_', which certificate checkers refuse under a
+     * wildcard (a name we answer for must verify at the client) */
+    return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-';
 }
 
 /* Lowercase a host name into out (TLS_MAX_NAME + 1 bytes); 0 if it is not one:
  * empty, too long, a trailing dot (RFC 6066 §3 forbids it in SNI), an empty label,
- * a label over 63, or a byte outside letters, digits, '-', '_' (and the wildcard
+ * a label over 63, or a byte outside letters, digits, '-' (and the wildcard
  * label when allow_wildcard). */
 static int normalize_name(const uint8_t *in, size_t len, int allow_wildcard, char *out)
 {

@@ -387,7 +387,7 @@ typedef struct tls_identity {
     size_t n_names;
 } tls_identity;
 
-#define TLS_MAX_ALL_SCHEMES 64   /* distinct schemes over every identity of a config */
+#define TLS_MAX_ALL_SCHEMES 64   /* distinct schemes over every identity kept (config.c) */
 
 struct pqify_tls_config {
     char err_detail[384];    /* words for the last PQIFY_TLS_ERR_CONFIG, or "" */

@@ -224,6 +224,10 @@ int main(int argc, char **argv)
     hex_seed("server_hello", 6, "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
     hex_seed("server_hello", 7, "01");
     hex_seed("server_hello", 7, "0228");
+    /* fuzz_sni: the schemes byte, then a server name */
+    const char *names[] = {"x.wild.test", "WILD.test", "server.test", "a.b.wild.test", "wild.test."};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        put("sni", (const uint8_t *)"\x07", 1, (const uint8_t *)names[i], strlen(names[i]));
     fuzz_pki_free(&pki);
     return 0;
 }

@@ -361,6 +361,7 @@ static void test_odd_server_names(void **state)
         {"*.c.test", 8},         /* a wildcard is no host name */
         {"b.test\0x", 8},        /* an embedded NUL */
         {"b.test x", 8},
+        {"b_x.test", 8},         /* '_' is no host name character (RFC 1123) */
         {"b\xc3\xa9.test", 8},   /* UTF-8, not an A-label */
         {long_label, strlen(long_label)},   /* a 64-byte label */
         {long_name, 254},        /* over 253 */
