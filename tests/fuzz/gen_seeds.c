@@ -178,7 +178,7 @@ static void certificate_seeds(const fuzz_pki *pki)
         pqify_tls_buf m;
         pqify_tls_buf_init(&m, NULL, 0);
         /* role 0: a client checking the server's chain; 1: a server checking a client's */
-        if (tls_certificate_write(cfgs[role], 1, &m) != 0)
+        if (tls_certificate_write(&cfgs[role]->ids[0], 1, &m) != 0)
             fuzz_die("certificate");
         size_t body = m.len - 4;
         uint8_t head[4] = {(uint8_t)role, (uint8_t)(body >> 16), (uint8_t)(body >> 8), (uint8_t)body};
