@@ -202,6 +202,48 @@ const char *pqify_tls_config_error_detail(const pqify_tls_config *cfg);
 PQIFY_MUST_USE int pqify_tls_config_set_signer(pqify_tls_config *cfg, const pqify_tls_signer *signer);
 
 /*
+ * ---- identities: several certificates, chosen by SNI (server) ----
+ * A config holds identities 0 .. n-1, each a chain and either a local key or a
+ * signer (keyless, asynchronous as above). The one-identity setters above set
+ * identity 0, the default. pqify_tls_config_add_identity parses a whole identity
+ * (chain PEM leaf first; key PEM, or a signer, exactly one of the two; the signer
+ * struct is copied, its ctx and schemes must outlive the config) and returns its
+ * index (>= 0) or an error (PQIFY_TLS_ERR_CONFIG with error_detail words, the
+ * config unchanged): the first one added to a config whose identity 0 is empty
+ * becomes identity 0, later ones are appended. A signer must offer only schemes
+ * the certificate's key type can make. At most PQIFY_TLS_MAX_IDENTITIES.
+ *
+ * The rule, per ClientHello (server):
+ *   - the names of an identity are its leaf's subjectAltName dNSName entries
+ *     (never the subject CN); "*.example.com" matches exactly one leftmost label
+ *     ("a.example.com", not "example.com" nor "a.b.example.com"); a partial
+ *     wildcard ("f*.example.com") or one over a single label ("*.com") never
+ *     matches; comparison is ASCII case-insensitive;
+ *   - the identities whose names match the server_name exactly come first, then
+ *     those matching by wildcard, each in config order; the first of them whose
+ *     key (or signer) can make a signature scheme the client offered answers (an
+ *     ECDSA and an RSA chain for one name serve both kinds of client). If names
+ *     match but none can sign for this client: handshake_failure
+ *     (PQIFY_TLS_ERR_NO_COMMON_SIGALG), as with a single identity;
+ *   - no server_name, one that is not a plain host name, or one no identity
+ *     matches: identity 0 (and handshake_failure if it cannot sign for the client).
+ * The server answers with the empty server_name extension (RFC 6066 §3) exactly
+ * when the name chose the identity. pqify_tls_info.identity reports the index.
+ * Memory: each identity lives in the config (its chain, key and names); a
+ * connection holds only the index.
+ */
+#define PQIFY_TLS_MAX_IDENTITIES 4096
+PQIFY_MUST_USE int pqify_tls_config_add_identity(pqify_tls_config *cfg, const char *chain_pem,
+                                                 size_t chain_len, const char *key_pem,
+                                                 size_t key_len, const pqify_tls_signer *signer);
+/* The same from files (key_path NULL with a signer); errors name the file. */
+PQIFY_MUST_USE int pqify_tls_config_add_identity_files(pqify_tls_config *cfg, const char *chain_path,
+                                                       const char *key_path,
+                                                       const pqify_tls_signer *signer);
+/* How many identities (1 for a config with none or only identity 0). */
+size_t pqify_tls_config_identities(const pqify_tls_config *cfg);
+
+/*
  * Trust anchors (PEM, one or more). A client verifies the server against them (or
  * against the system store if none is set); a server with a CA requests and
  * verifies client certificates (see require_client_cert).
@@ -431,6 +473,8 @@ typedef struct pqify_tls_info {
     uint64_t handshake_us;      /* first handshake call to completion, monotonic clock */
     uint64_t key_updates_sent, key_updates_received;
     int resumed;                /* the handshake resumed a session (PSK + key share) */
+    int identity;               /* server: the identity that answered (0 = the default;
+                                   see "identities"); 0 on a client */
 } pqify_tls_info;
 
 void pqify_tls_get_info(const pqify_tls_conn *conn, pqify_tls_info *info);

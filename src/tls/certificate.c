@@ -36,16 +36,16 @@ out:
     return ret;
 }
 
-int tls_certificate_write(const pqify_tls_config *cfg, int send_chain, pqify_tls_buf *m)
+int tls_certificate_write(const tls_identity *id, int send_chain, pqify_tls_buf *m)
 {
     int ret = 0;
     size_t msg, list, entry;
     TRY(tls_msg_begin(m, TLS_HS_CERTIFICATE, &msg));
     TRY(tls_write_u8(m, 0));
     TRY(tls_write_block_open(m, 3, &list));
-    for (size_t i = 0; send_chain && i < cfg->n_certs; i++) {
+    for (size_t i = 0; send_chain && i < id->n_certs; i++) {
         TRY(tls_write_block_open(m, 3, &entry));
-        TRY(tls_write_bytes(m, cfg->cert_der[i], cfg->cert_der_len[i]));
+        TRY(tls_write_bytes(m, id->cert_der[i], id->cert_der_len[i]));
         TRY(tls_write_block_close(m, 3, entry));
         TRY(tls_write_u16(m, 0));
     }

@@ -34,7 +34,10 @@ pqify_tls_config *pqify_tls_config_new(void)
     cfg->tickets = 1;
     cfg->ticket_lifetime_s = 7200;
     cfg->ticket_rotation_s = 7200;
-    if (RAND_bytes(cfg->ticket_secret, sizeof cfg->ticket_secret) != 1) {
+    cfg->ids = calloc(1, sizeof *cfg->ids);
+    cfg->n_ids = cfg->cap_ids = 1;
+    if (cfg->ids == NULL || RAND_bytes(cfg->ticket_secret, sizeof cfg->ticket_secret) != 1) {
+        free(cfg->ids);
         free(cfg);
         return NULL;
     }
@@ -58,24 +61,35 @@ const char *pqify_tls_config_error_detail(const pqify_tls_config *cfg)
     return cfg == NULL ? "" : cfg->err_detail;
 }
 
-static void free_chain(pqify_tls_config *cfg)
+static void free_chain(tls_identity *id)
 {
     /* i2d_X509 allocated them: libcrypto's allocator, which an application may
      * have replaced (CRYPTO_set_mem_functions) */
-    for (size_t i = 0; i < cfg->n_certs; i++)
-        OPENSSL_free(cfg->cert_der[i]);
-    cfg->n_certs = 0;
-    X509_free(cfg->leaf);
-    cfg->leaf = NULL;
+    for (size_t i = 0; i < id->n_certs; i++)
+        OPENSSL_free(id->cert_der[i]);
+    id->n_certs = 0;
+    X509_free(id->leaf);
+    id->leaf = NULL;
+    free(id->names);
+    id->names = NULL;
+    id->n_names = 0;
+}
+
+static void free_identity(tls_identity *id)
+{
+    free_chain(id);
+    EVP_PKEY_CTX_free(id->ecdsa_sign);
+    EVP_PKEY_free(id->key);   /* libcrypto cleanses private key material */
+    tls_zeroize(id, sizeof *id);
 }
 
 void pqify_tls_config_free(pqify_tls_config *cfg)
 {
     if (cfg == NULL)
         return;
-    free_chain(cfg);
-    EVP_PKEY_CTX_free(cfg->ecdsa_sign);
-    EVP_PKEY_free(cfg->key);   /* libcrypto cleanses private key material */
+    for (size_t i = 0; i < cfg->n_ids; i++)
+        free_identity(&cfg->ids[i]);
+    free(cfg->ids);
     X509_STORE_free(cfg->store);
     tls_session_cache_free(cfg->cache);
     tls_zeroize(cfg, sizeof *cfg);
@@ -128,6 +142,14 @@ out:
     return ret;
 }
 
+/* name the file in front of what a loader said */
+static void prefix_detail(pqify_tls_config *cfg, const char *path)
+{
+    char words[sizeof cfg->err_detail];
+    snprintf(words, sizeof words, "%s", cfg->err_detail);
+    (void)config_error(cfg, "%s: %s", path, words);
+}
+
 /* Files go through the PEM loaders; keys are wiped after parsing. */
 static int with_file(pqify_tls_config *cfg, const char *path,
                      int (*load)(pqify_tls_config *, const char *, size_t))
@@ -140,19 +162,15 @@ static int with_file(pqify_tls_config *cfg, const char *path,
         ret = load(cfg, data, len);
         tls_zeroize(data, len);
         free(data);
-        if (ret == PQIFY_TLS_ERR_CONFIG) {
-            /* name the file in front of what the loader said */
-            char words[sizeof cfg->err_detail];
-            snprintf(words, sizeof words, "%s", cfg->err_detail);
-            (void)config_error(cfg, "%s: %s", path, words);
-        }
+        if (ret == PQIFY_TLS_ERR_CONFIG)
+            prefix_detail(cfg, path);
     }
     return ret;
 }
 
-static int check_key_matches(pqify_tls_config *cfg)
+static int check_key_matches(pqify_tls_config *cfg, const tls_identity *id)
 {
-    if (cfg->leaf != NULL && cfg->key != NULL && X509_check_private_key(cfg->leaf, cfg->key) != 1) {
+    if (id->leaf != NULL && id->key != NULL && X509_check_private_key(id->leaf, id->key) != 1) {
         ERR_clear_error();
         return config_error(cfg, "the private key does not match the certificate's public key "
                                  "(a key and certificate from different pairs)");
@@ -160,18 +178,41 @@ static int check_key_matches(pqify_tls_config *cfg)
     return 0;
 }
 
-int pqify_tls_config_set_cert_chain_pem(pqify_tls_config *cfg, const char *pem, size_t len)
+/* The union of every identity's schemes, for filtering a peer's list before the
+ * identity is chosen (handshake_auth.c). TLS defines far fewer than
+ * TLS_MAX_ALL_SCHEMES; a signer listing more keeps its first ones, as the peer's
+ * list is kept to TLS_MAX_PEER_SCHEMES anyway. */
+static void update_all_schemes(pqify_tls_config *cfg)
+{
+    uint16_t all[TLS_MAX_ALL_SCHEMES];
+    size_t n = 0;
+    for (size_t i = 0; i < cfg->n_ids; i++) {
+        const uint16_t *mine;
+        size_t n_mine;
+        tls_identity_schemes(&cfg->ids[i], &mine, &n_mine);
+        for (size_t j = 0; j < n_mine; j++) {
+            int seen = mine[j] == 0;
+            for (size_t k = 0; k < n; k++)
+                seen |= all[k] == mine[j];
+            if (!seen && n < TLS_MAX_ALL_SCHEMES)
+                all[n++] = mine[j];
+        }
+    }
+    memcpy(cfg->all_schemes, all, n * sizeof all[0]);
+    cfg->n_all_schemes = n;
+}
+
+static int load_chain(pqify_tls_config *cfg, tls_identity *id, const char *pem, size_t len)
 {
     int ret = 0;
     X509 *x = NULL;
     BIO *bio = NULL;
-    ENSURE(cfg != NULL && pem != NULL && len < INT32_MAX, PQIFY_TLS_ERR_ARG);
-    cfg->err_detail[0] = 0;
-    free_chain(cfg);
+    ENSURE(pem != NULL && len < INT32_MAX, PQIFY_TLS_ERR_ARG);
+    free_chain(id);
     bio = BIO_new_mem_buf(pem, (int)len);
     ENSURE(bio != NULL, PQIFY_TLS_ERR_NO_MEMORY);
     while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-        if (cfg->n_certs == TLS_MAX_CERTS) {
+        if (id->n_certs == TLS_MAX_CERTS) {
             ret = config_error(cfg, "the certificate chain has more than %d certificates "
                                     "(leaf and intermediates; leave the root out)", TLS_MAX_CERTS);
             goto out;
@@ -179,30 +220,74 @@ int pqify_tls_config_set_cert_chain_pem(pqify_tls_config *cfg, const char *pem, 
         uint8_t *der = NULL;
         int n = i2d_X509(x, &der);
         if (n <= 0) {
-            ret = config_error(cfg, "certificate %zu of the chain cannot be encoded", cfg->n_certs + 1);
+            ret = config_error(cfg, "certificate %zu of the chain cannot be encoded", id->n_certs + 1);
             goto out;
         }
-        cfg->cert_der[cfg->n_certs] = der;
-        cfg->cert_der_len[cfg->n_certs] = (size_t)n;
-        cfg->n_certs++;
-        if (cfg->leaf == NULL) {
-            cfg->leaf = x;
+        id->cert_der[id->n_certs] = der;
+        id->cert_der_len[id->n_certs] = (size_t)n;
+        id->n_certs++;
+        if (id->leaf == NULL) {
+            id->leaf = x;
             x = NULL;
         }
         X509_free(x);
         x = NULL;
     }
-    if (cfg->n_certs == 0) {
+    if (id->n_certs == 0) {
         ret = config_error(cfg, "no PEM certificate in it (want -----BEGIN CERTIFICATE-----)");
         goto out;
     }
-    TRY(check_key_matches(cfg));
+    TRY(tls_identity_read_names(id));
+    TRY(check_key_matches(cfg, id));
 out:
     X509_free(x);
     BIO_free(bio);
     ERR_clear_error();
-    if (ret < 0 && cfg != NULL)
-        free_chain(cfg);
+    if (ret < 0)
+        free_chain(id);
+    return ret;
+}
+
+static int load_key(pqify_tls_config *cfg, tls_identity *id, const char *pem, size_t len)
+{
+    int ret = 0;
+    BIO *bio = NULL;
+    ENSURE(pem != NULL && len < INT32_MAX, PQIFY_TLS_ERR_ARG);
+    bio = BIO_new_mem_buf(pem, (int)len);
+    ENSURE(bio != NULL, PQIFY_TLS_ERR_NO_MEMORY);
+    EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    if (key == NULL) {
+        ret = config_error(cfg, "no readable PEM private key in it (an encrypted key needs "
+                                "decrypting first: openssl pkey -in KEY -out PLAIN)");
+        goto out;
+    }
+    EVP_PKEY_CTX_free(id->ecdsa_sign);
+    id->ecdsa_sign = NULL;
+    EVP_PKEY_free(id->key);
+    id->key = key;
+    memset(id->key_schemes, 0, sizeof id->key_schemes);
+    if (tls_schemes_for_key(key, id->key_schemes, TLS_MAX_KEY_SCHEMES) == 0) {
+        char why[300];
+        tls_key_unusable_reason(key, why, sizeof why);
+        ret = config_error(cfg, "the private key cannot sign TLS 1.3: %s", why);
+        goto out;
+    }
+    /* NULL (also on failure) only means the general path signs */
+    id->ecdsa_sign = tls_ecdsa_sign_template(key);
+    TRY(check_key_matches(cfg, id));
+out:
+    BIO_free(bio);
+    ERR_clear_error();
+    return ret;
+}
+
+int pqify_tls_config_set_cert_chain_pem(pqify_tls_config *cfg, const char *pem, size_t len)
+{
+    int ret = 0;
+    ENSURE(cfg != NULL && pem != NULL && len < INT32_MAX, PQIFY_TLS_ERR_ARG);
+    cfg->err_detail[0] = 0;
+    TRY(load_chain(cfg, &cfg->ids[0], pem, len));
+out:
     return ret;
 }
 
@@ -215,34 +300,12 @@ int pqify_tls_config_set_cert_chain_file(pqify_tls_config *cfg, const char *path
 int pqify_tls_config_set_key_pem(pqify_tls_config *cfg, const char *pem, size_t len)
 {
     int ret = 0;
-    BIO *bio = NULL;
     ENSURE(cfg != NULL && pem != NULL && len < INT32_MAX, PQIFY_TLS_ERR_ARG);
     cfg->err_detail[0] = 0;
-    bio = BIO_new_mem_buf(pem, (int)len);
-    ENSURE(bio != NULL, PQIFY_TLS_ERR_NO_MEMORY);
-    EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
-    if (key == NULL) {
-        ret = config_error(cfg, "no readable PEM private key in it (an encrypted key needs "
-                                "decrypting first: openssl pkey -in KEY -out PLAIN)");
-        goto out;
-    }
-    EVP_PKEY_CTX_free(cfg->ecdsa_sign);
-    cfg->ecdsa_sign = NULL;
-    EVP_PKEY_free(cfg->key);
-    cfg->key = key;
-    memset(cfg->key_schemes, 0, sizeof cfg->key_schemes);
-    if (tls_schemes_for_key(key, cfg->key_schemes, TLS_MAX_KEY_SCHEMES) == 0) {
-        char why[300];
-        tls_key_unusable_reason(key, why, sizeof why);
-        ret = config_error(cfg, "the private key cannot sign TLS 1.3: %s", why);
-        goto out;
-    }
-    /* NULL (also on failure) only means the general path signs */
-    cfg->ecdsa_sign = tls_ecdsa_sign_template(key);
-    TRY(check_key_matches(cfg));
+    ret = load_key(cfg, &cfg->ids[0], pem, len);
+    /* the key stays set even when it does not match, as before identities */
+    update_all_schemes(cfg);
 out:
-    BIO_free(bio);
-    ERR_clear_error();
     return ret;
 }
 
@@ -252,13 +315,147 @@ int pqify_tls_config_set_key_file(pqify_tls_config *cfg, const char *path)
                                        : with_file(cfg, path, pqify_tls_config_set_key_pem);
 }
 
+static int signer_ok(const pqify_tls_signer *signer)
+{
+    return signer != NULL && signer->sign != NULL && signer->n_schemes != 0 && signer->schemes != NULL;
+}
+
 int pqify_tls_config_set_signer(pqify_tls_config *cfg, const pqify_tls_signer *signer)
 {
-    if (cfg == NULL || signer == NULL || signer->sign == NULL || signer->n_schemes == 0)
+    if (cfg == NULL || !signer_ok(signer))
         return PQIFY_TLS_ERR_ARG;
-    cfg->signer = *signer;
-    cfg->have_signer = 1;
+    cfg->ids[0].signer = *signer;
+    cfg->ids[0].have_signer = 1;
+    update_all_schemes(cfg);
     return 0;
+}
+
+/* A signer's schemes must be ones the certificate's key type can make: a keyless
+ * signer that claims RSA-PSS for an ECDSA certificate would be chosen for clients
+ * that then fail its signature (decrypt_error) instead of getting another identity. */
+static int check_signer_fits(pqify_tls_config *cfg, const tls_identity *id)
+{
+    uint16_t fit[TLS_MAX_KEY_SCHEMES] = {0};
+    EVP_PKEY *pub = X509_get0_pubkey(id->leaf);
+    size_t n_fit = pub == NULL ? 0 : tls_schemes_for_key(pub, fit, TLS_MAX_KEY_SCHEMES);
+    ERR_clear_error();
+    for (size_t i = 0; i < id->signer.n_schemes; i++) {
+        int ok = 0;
+        for (size_t j = 0; j < n_fit; j++)
+            ok |= fit[j] == id->signer.schemes[i];
+        if (!ok)
+            return config_error(cfg, "the signer offers signature scheme 0x%04x, which the "
+                                     "certificate's public key cannot make",
+                                id->signer.schemes[i]);
+    }
+    return 0;
+}
+
+/* Parse one whole identity into id (empty on entry); the file names, when given,
+ * prefix the words of a failure. */
+static int load_identity(pqify_tls_config *cfg, tls_identity *id, const char *chain, size_t chain_len,
+                         const char *key, size_t key_len, const pqify_tls_signer *signer,
+                         const char *chain_path, const char *key_path)
+{
+    int ret = load_chain(cfg, id, chain, chain_len);
+    if (ret == PQIFY_TLS_ERR_CONFIG && chain_path != NULL)
+        prefix_detail(cfg, chain_path);
+    if (ret < 0)
+        return ret;
+    if (key != NULL) {
+        ret = load_key(cfg, id, key, key_len);
+        if (ret == PQIFY_TLS_ERR_CONFIG && key_path != NULL)
+            prefix_detail(cfg, key_path);
+        return ret;
+    }
+    id->signer = *signer;
+    id->have_signer = 1;
+    ret = check_signer_fits(cfg, id);
+    if (ret == PQIFY_TLS_ERR_CONFIG && chain_path != NULL)
+        prefix_detail(cfg, chain_path);
+    return ret;
+}
+
+static int add_loaded_identity(pqify_tls_config *cfg, tls_identity *id)
+{
+    const tls_identity *first = &cfg->ids[0];
+    /* the first identity added fills an empty identity 0 (the default) */
+    if (first->n_certs == 0 && first->key == NULL && !first->have_signer) {
+        cfg->ids[0] = *id;
+        update_all_schemes(cfg);
+        return 0;
+    }
+    if (cfg->n_ids == PQIFY_TLS_MAX_IDENTITIES)
+        return config_error(cfg, "more than %d certificates (identities) in one config",
+                            PQIFY_TLS_MAX_IDENTITIES);
+    if (cfg->n_ids == cfg->cap_ids) {
+        size_t cap = cfg->cap_ids * 2;
+        tls_identity *ids = calloc(cap, sizeof *ids);
+        if (ids == NULL)
+            return PQIFY_TLS_ERR_NO_MEMORY;
+        memcpy(ids, cfg->ids, cfg->n_ids * sizeof *ids);
+        tls_zeroize(cfg->ids, cfg->n_ids * sizeof *ids);
+        free(cfg->ids);
+        cfg->ids = ids;
+        cfg->cap_ids = cap;
+    }
+    cfg->ids[cfg->n_ids] = *id;
+    cfg->n_ids++;
+    update_all_schemes(cfg);
+    return (int)cfg->n_ids - 1;
+}
+
+static int add_identity(pqify_tls_config *cfg, const char *chain, size_t chain_len, const char *key,
+                        size_t key_len, const pqify_tls_signer *signer, const char *chain_path,
+                        const char *key_path)
+{
+    tls_identity id;
+    memset(&id, 0, sizeof id);
+    int ret = load_identity(cfg, &id, chain, chain_len, key, key_len, signer, chain_path, key_path);
+    if (ret == 0)
+        ret = add_loaded_identity(cfg, &id);
+    if (ret < 0)
+        free_identity(&id);
+    else
+        tls_zeroize(&id, sizeof id);   /* now owned by cfg->ids */
+    return ret;
+}
+
+int pqify_tls_config_add_identity(pqify_tls_config *cfg, const char *chain_pem, size_t chain_len,
+                                  const char *key_pem, size_t key_len,
+                                  const pqify_tls_signer *signer)
+{
+    if (cfg == NULL || chain_pem == NULL || chain_len >= INT32_MAX || key_len >= INT32_MAX ||
+        (key_pem == NULL) == (signer == NULL) || (signer != NULL && !signer_ok(signer)))
+        return PQIFY_TLS_ERR_ARG;
+    cfg->err_detail[0] = 0;
+    return add_identity(cfg, chain_pem, chain_len, key_pem, key_len, signer, NULL, NULL);
+}
+
+int pqify_tls_config_add_identity_files(pqify_tls_config *cfg, const char *chain_path,
+                                        const char *key_path, const pqify_tls_signer *signer)
+{
+    int ret = 0;
+    char *chain = NULL, *key = NULL;
+    size_t chain_len = 0, key_len = 0;
+    if (cfg == NULL || chain_path == NULL || (key_path == NULL) == (signer == NULL) ||
+        (signer != NULL && !signer_ok(signer)))
+        return PQIFY_TLS_ERR_ARG;
+    cfg->err_detail[0] = 0;
+    TRY(read_file(cfg, chain_path, &chain, &chain_len));
+    if (key_path != NULL)
+        TRY(read_file(cfg, key_path, &key, &key_len));
+    ret = add_identity(cfg, chain, chain_len, key, key_len, signer, chain_path, key_path);
+out:
+    free(chain);
+    tls_zeroize(key, key_len);
+    free(key);
+    return ret;
+}
+
+size_t pqify_tls_config_identities(const pqify_tls_config *cfg)
+{
+    return cfg == NULL ? 0 : cfg->n_ids;
 }
 
 int pqify_tls_config_set_ca_pem(pqify_tls_config *cfg, const char *pem, size_t len)

@@ -58,7 +58,8 @@ pqify_tls_conn *pqify_tls_conn_new(const pqify_tls_config *cfg, int is_server)
     uint16_t groups[TLS_MAX_GROUPS];
     if (cfg == NULL || tls_crypto_init() < 0 || tls_config_groups(cfg, groups, TLS_MAX_GROUPS) == 0)
         return NULL;
-    if (is_server && (cfg->n_certs == 0 || (cfg->key == NULL && !cfg->have_signer)))
+    /* identity 0 is the default every server needs; added ones are whole by construction */
+    if (is_server && !tls_identity_ready(&cfg->ids[0]))
         return NULL;
     /* the record buffer (16.6 KiB) is written before read (rec_len), so it is not
      * cleared; the post-handshake buffer comes with the first such message */
@@ -590,4 +591,5 @@ void pqify_tls_get_info(const pqify_tls_conn *c, pqify_tls_info *info)
     info->key_updates_sent = c->key_updates_sent;
     info->key_updates_received = c->key_updates_received;
     info->resumed = c->resumed;
+    info->identity = c->identity;
 }

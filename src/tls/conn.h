@@ -153,6 +153,7 @@ struct pqify_tls_conn {
     int hrr;
     int peer_cert;
     uint16_t peer_scheme;
+    uint16_t identity;       /* cfg->ids index signing for us (server: chosen by SNI) */
     char alpn[256];
     char server_name[256];
     char peer_subject[256];
@@ -274,7 +275,7 @@ MUST_USE int tls_encrypted_extensions_write(const pqify_tls_conn *c, int ack_sni
 
 /* certificate.c (Certificate and CertificateRequest) */
 MUST_USE int tls_certificate_parse(const uint8_t *body, size_t len, STACK_OF(X509) **chain);
-MUST_USE int tls_certificate_write(const pqify_tls_config *cfg, int send_chain, pqify_tls_buf *msg);
+MUST_USE int tls_certificate_write(const tls_identity *id, int send_chain, pqify_tls_buf *msg);
 /* schemes: the signature_algorithms list (even, non-empty), read where it lies */
 MUST_USE int tls_certificate_request_parse(const uint8_t *body, size_t len, tls_reader *schemes);
 MUST_USE int tls_certificate_request_write(pqify_tls_buf *msg);

@@ -6,24 +6,24 @@
 
 #include "conn.h"
 
-static void my_schemes(const pqify_tls_config *cfg, const uint16_t **mine, size_t *n_mine)
+/* The identity this connection signs for: the server's choice (identity 0 until
+ * the ClientHello is read), a client's identity 0. */
+static const tls_identity *my_identity(const pqify_tls_conn *c)
 {
-    *mine = cfg->have_signer ? cfg->signer.schemes : cfg->key_schemes;
-    *n_mine = cfg->have_signer ? cfg->signer.n_schemes : TLS_MAX_KEY_SCHEMES;
+    return &c->cfg->ids[c->identity];
 }
 
 /*
  * §4.2.3: the peer's list is read to its end, however long (clients send hundreds),
- * and only the entries we could sign with are kept: a supported scheme listed
- * last is found, and nothing about the list's length is capped.
+ * and only the entries some identity of ours could sign with are kept: a supported
+ * scheme listed last is found, and nothing about the list's length is capped.
  */
 void tls_note_peer_schemes(pqify_tls_conn *c, tls_reader list)
 {
-    const uint16_t *mine;
-    size_t n_mine;
+    const uint16_t *mine = c->cfg->all_schemes;
+    size_t n_mine = c->cfg->n_all_schemes;
     uint16_t s;
     tls_hs *hs = c->hs;
-    my_schemes(c->cfg, &mine, &n_mine);
     hs->n_peer_schemes = 0;
     while (tls_read_u16(&list, &s) == 0 && hs->n_peer_schemes < TLS_MAX_PEER_SCHEMES) {
         int usable = 0, noted = 0;
@@ -40,7 +40,7 @@ int tls_pick_scheme(const pqify_tls_conn *c, uint16_t *scheme)
 {
     const uint16_t *mine;
     size_t n_mine;
-    my_schemes(c->cfg, &mine, &n_mine);
+    tls_identity_schemes(my_identity(c), &mine, &n_mine);
     for (size_t i = 0; i < n_mine; i++)
         for (size_t j = 0; mine[i] != 0 && j < c->hs->n_peer_schemes; j++)
             if (mine[i] == c->hs->peer_schemes[j]) {
@@ -58,13 +58,13 @@ int tls_pick_scheme(const pqify_tls_conn *c, uint16_t *scheme)
  */
 static int sign(pqify_tls_conn *c)
 {
-    const pqify_tls_config *cfg = c->cfg;
+    const tls_identity *id = my_identity(c);
     tls_hs *hs = c->hs;
     hs->sig_len = 0;
-    if (!cfg->have_signer)
-        return tls_sign_with_key(cfg->key, cfg->ecdsa_sign, hs->sign_scheme, hs->sign_tbs, hs->sign_tbs_len, hs->sig,
+    if (!id->have_signer)
+        return tls_sign_with_key(id->key, id->ecdsa_sign, hs->sign_scheme, hs->sign_tbs, hs->sign_tbs_len, hs->sig,
                                  PQIFY_TLS_MAX_SIGNATURE, &hs->sig_len);
-    int r = cfg->signer.sign(cfg->signer.ctx, hs->sign_scheme, hs->sign_tbs, hs->sign_tbs_len,
+    int r = id->signer.sign(id->signer.ctx, hs->sign_scheme, hs->sign_tbs, hs->sign_tbs_len,
                              hs->sig, PQIFY_TLS_MAX_SIGNATURE, &hs->sig_len);
     if (r == PQIFY_TLS_SIGN_PENDING) {
         hs->sig_len = 0;
@@ -102,10 +102,10 @@ static int send_certificate_and_verify(pqify_tls_conn *c, pqify_tls_buf *out)
 {
     int ret = 0;
     tls_hs *hs = c->hs;
-    const pqify_tls_config *cfg = c->cfg;
+    const tls_identity *id = my_identity(c);
     uint8_t th[TLS_MAX_HASH];
     /* §4.4.2: a client without a usable identity sends an empty Certificate */
-    int have_identity = cfg->n_certs > 0 && (cfg->key != NULL || cfg->have_signer);
+    int have_identity = tls_identity_ready(id);
     uint16_t scheme = 0;
     if (have_identity) {
         int r = tls_pick_scheme(c, &scheme);
@@ -115,7 +115,7 @@ static int send_certificate_and_verify(pqify_tls_conn *c, pqify_tls_buf *out)
         }
     }
     hs->scratch.len = 0;
-    TRY(tls_certificate_write(cfg, have_identity, &hs->scratch));
+    TRY(tls_certificate_write(id, have_identity, &hs->scratch));
     TRY(tls_send_handshake(c, &hs->scratch, out));
     if (!have_identity)
         goto out;

@@ -163,6 +163,7 @@ int tls_server_on_client_hello(pqify_tls_conn *c, const uint8_t *msg, size_t len
     size_t share_len = 0, n_shares = 0, server_share_len = 0, secret_len = 0;
     uint8_t server_share[TLS_MAX_SERVER_SHARE], secret[TLS_MAX_GROUP_SECRET];
     int second = c->state == ST_SERVER_WAIT_CH2;
+    int sni_used = 0;
 
     TRY(tls_client_hello_parse(msg + 4, len - 4, &ch));
     TRY(tls_client_hello_fingerprint(&ch, fp));
@@ -198,7 +199,12 @@ int tls_server_on_client_hello(pqify_tls_conn *c, const uint8_t *msg, size_t len
     ENSURE(c->group != NULL, PQIFY_TLS_ERR_INTERNAL);
 
     tls_note_peer_schemes(c, ch.sigalgs);
-    /* refuse before the ServerHello if we cannot sign anything the client accepts */
+    /* the identity for this name; refused before the ServerHello if none we would
+     * use can sign anything the client accepts */
+    size_t identity = 0;
+    TRY(tls_choose_identity(c->cfg, ch.has_sni ? ch.sni : NULL, ch.sni_len, hs->peer_schemes,
+                            hs->n_peer_schemes, &identity, &sni_used));
+    c->identity = (uint16_t)identity;
     TRY(tls_pick_scheme(c, &hs->my_scheme));
     note_server_name(c, &ch);
     TRY(choose_alpn(c, &ch));
@@ -220,7 +226,8 @@ int tls_server_on_client_hello(pqify_tls_conn *c, const uint8_t *msg, size_t len
     TRY(tls_transcript_update(&hs->transcript, msg, len));
     TRY(c->group->server_exchange(c->group, share, share_len, server_share, &server_share_len,
                                   secret, &secret_len));
-    TRY(send_server_flight(c, server_share, server_share_len, secret, secret_len, ch.has_sni, out));
+    /* RFC 6066 §3: the empty server_name answer says the name chose the certificate */
+    TRY(send_server_flight(c, server_share, server_share_len, secret, secret_len, sni_used, out));
 out:
     tls_zeroize(secret, sizeof secret);
     return ret;

@@ -364,8 +364,13 @@ const char *tls_alert_name(int alert);
 #define TLS_MAX_GROUPS 16
 #define TLS_MAX_CERTS 16   /* own chain; a peer's is bounded by TLS_MAX_HS_MSG only */
 
-struct pqify_tls_config {
-    char err_detail[384];    /* words for the last PQIFY_TLS_ERR_CONFIG, or "" */
+/*
+ * One server identity: a chain and what signs for it (a local key or a signer).
+ * Identity 0 is what the one-identity setters fill and the default for SNI
+ * (tls.h "identities"); names are the leaf's subjectAltName dNSName entries that
+ * can match (lowercase ASCII, "*.rest" wildcards), read once when the chain is set.
+ */
+typedef struct tls_identity {
     /* own chain, DER, leaf first */
     uint8_t *cert_der[TLS_MAX_CERTS];
     size_t cert_der_len[TLS_MAX_CERTS];
@@ -378,6 +383,20 @@ struct pqify_tls_config {
     pqify_tls_signer signer;
     int have_signer;
     uint16_t key_schemes[TLS_MAX_KEY_SCHEMES];   /* 0-terminated when shorter */
+    char *names;          /* n_names NUL-terminated names, back to back (malloc) */
+    size_t n_names;
+} tls_identity;
+
+#define TLS_MAX_ALL_SCHEMES 64   /* distinct schemes over every identity kept (config.c) */
+
+struct pqify_tls_config {
+    char err_detail[384];    /* words for the last PQIFY_TLS_ERR_CONFIG, or "" */
+    /* identities: ids[0] always exists (it may be empty on a client) */
+    tls_identity *ids;
+    size_t n_ids, cap_ids;
+    /* every scheme some identity can make: what a peer's list is filtered by */
+    uint16_t all_schemes[TLS_MAX_ALL_SCHEMES];
+    size_t n_all_schemes;
 
     X509_STORE *store;
     int have_ca;
@@ -411,6 +430,21 @@ void tls_session_cache_free(struct tls_session_cache *cache);
 size_t tls_config_groups(const pqify_tls_config *cfg, uint16_t *ids, size_t max);
 /* The groups a client sends key shares for (1 or 2). */
 size_t tls_config_share_groups(const pqify_tls_config *cfg, uint16_t *ids, size_t max);
+
+/* Read the leaf's subjectAltName dNSName entries that can match into id->names. */
+MUST_USE int tls_identity_read_names(tls_identity *id);
+/* A usable identity: a chain and a key or a signer. */
+int tls_identity_ready(const tls_identity *id);
+/* Server: the identity for a ClientHello's server_name (sni may be NULL) among those
+ * that can sign one of peer_schemes (tls.h "identities"). *by_name is 1 when the
+ * name chose it (an exact or wildcard SAN match), 0 for the default. */
+MUST_USE int tls_choose_identity(const pqify_tls_config *cfg, const uint8_t *sni, size_t sni_len,
+                                 const uint16_t *peer_schemes, size_t n_peer_schemes,
+                                 size_t *index, int *by_name);
+/* An identity's schemes, in preference order (0 entries are skipped by callers). */
+void tls_identity_schemes(const tls_identity *id, const uint16_t **mine, size_t *n_mine);
+/* 1 if the lowercase name (no wildcard) matches the SAN entry (exact or "*.rest"). */
+int tls_name_matches(const char *name, const char *san);
 
 /* ---- signatures (signature.c) ---- */
 size_t tls_schemes_for_key(EVP_PKEY *key, uint16_t *out, size_t max);

@@ -107,20 +107,28 @@ static inline char *fuzz_pem_key(EVP_PKEY *k, size_t *len)
 typedef struct fuzz_pki {
     char *ca_pem, *server_chain_pem, *server_key_pem, *client_chain_pem, *client_key_pem;
     size_t ca_len, server_chain_len, server_key_len, client_chain_len, client_key_len;
+    /* a second server identity, chosen by SNI through its wildcard name */
+    char *wild_chain_pem, *wild_key_pem;
+    size_t wild_chain_len, wild_key_len;
 } fuzz_pki;
 
 static inline void fuzz_pki_init(fuzz_pki *pki)
 {
     EVP_PKEY *ca_key = fuzz_ed25519(0xca), *server_key = fuzz_ed25519(0x5e),
-             *client_key = fuzz_ed25519(0xc1);
+             *client_key = fuzz_ed25519(0xc1), *wild_key = fuzz_ed25519(0x77);
     X509 *ca = fuzz_cert(ca_key, "pqify fuzz CA", 1, NULL, NULL, NULL);
     X509 *server = fuzz_cert(server_key, FUZZ_SERVER_NAME, 2, ca, ca_key, "DNS:" FUZZ_SERVER_NAME);
     X509 *client = fuzz_cert(client_key, "client.test", 3, ca, ca_key, NULL);
+    X509 *wild = fuzz_cert(wild_key, "wild.test", 4, ca, ca_key, "DNS:*.wild.test,DNS:Wild.TEST");
     pki->ca_pem = fuzz_pem_cert(ca, &pki->ca_len);
     pki->server_chain_pem = fuzz_pem_cert(server, &pki->server_chain_len);
     pki->server_key_pem = fuzz_pem_key(server_key, &pki->server_key_len);
     pki->client_chain_pem = fuzz_pem_cert(client, &pki->client_chain_len);
     pki->client_key_pem = fuzz_pem_key(client_key, &pki->client_key_len);
+    pki->wild_chain_pem = fuzz_pem_cert(wild, &pki->wild_chain_len);
+    pki->wild_key_pem = fuzz_pem_key(wild_key, &pki->wild_key_len);
+    X509_free(wild);
+    EVP_PKEY_free(wild_key);
     X509_free(ca);
     X509_free(server);
     X509_free(client);
@@ -136,6 +144,8 @@ static inline void fuzz_pki_free(fuzz_pki *pki)
     free(pki->server_key_pem);   /* a fixed, public test key: nothing to wipe */
     free(pki->client_chain_pem);
     free(pki->client_key_pem);
+    free(pki->wild_chain_pem);
+    free(pki->wild_key_pem);
     memset(pki, 0, sizeof *pki);
 }
 
@@ -164,6 +174,11 @@ static inline pqify_tls_config *fuzz_server_config(const fuzz_pki *pki, int mtls
         pqify_tls_config_set_cert_chain_pem(cfg, pki->server_chain_pem, pki->server_chain_len) != 0 ||
         pqify_tls_config_set_key_pem(cfg, pki->server_key_pem, pki->server_key_len) != 0)
         fuzz_die("server config");
+    /* fuzzed server_names reach the name rule (src/tls/identity.c) with a wildcard
+     * identity to match */
+    if (pqify_tls_config_add_identity(cfg, pki->wild_chain_pem, pki->wild_chain_len, pki->wild_key_pem,
+                                      pki->wild_key_len, NULL) != 1)
+        fuzz_die("server wildcard identity");
     if (mtls && pqify_tls_config_set_ca_pem(cfg, pki->ca_pem, pki->ca_len) != 0)
         fuzz_die("server CA");
     fuzz_tickets(cfg);

@@ -61,6 +61,17 @@ static void run(const char *client_groups, int mtls, const fuzz_pki *pki)
     pqify_tls_config_free(scfg);
 }
 
+/* A handshake whose server_name picks the server's wildcard identity (SNI). */
+static void run_wildcard(const fuzz_pki *pki)
+{
+    pqify_tls_config *ccfg = fuzz_client_config(pki, 0), *scfg = fuzz_server_config(pki, 0);
+    if (pqify_tls_config_set_server_name(ccfg, "x.wild.test") != 0)
+        fuzz_die("wildcard server name");
+    run_with(NULL, 0, ccfg, scfg);
+    pqify_tls_config_free(ccfg);
+    pqify_tls_config_free(scfg);
+}
+
 /* A full handshake that leaves a ticket in the client's cache, then a resumed one
  * (pre_shared_key with a binder): both byte streams are seeds. */
 static void run_resumed(const fuzz_pki *pki)
@@ -167,7 +178,7 @@ static void certificate_seeds(const fuzz_pki *pki)
         pqify_tls_buf m;
         pqify_tls_buf_init(&m, NULL, 0);
         /* role 0: a client checking the server's chain; 1: a server checking a client's */
-        if (tls_certificate_write(cfgs[role], 1, &m) != 0)
+        if (tls_certificate_write(&cfgs[role]->ids[0], 1, &m) != 0)
             fuzz_die("certificate");
         size_t body = m.len - 4;
         uint8_t head[4] = {(uint8_t)role, (uint8_t)(body >> 16), (uint8_t)(body >> 8), (uint8_t)body};
@@ -204,6 +215,7 @@ int main(int argc, char **argv)
         run(groups[i], 0, &pki);
     run(NULL, 1, &pki);
     run_resumed(&pki);
+    run_wildcard(&pki);
     certificate_seeds(&pki);
     /* the small messages of fuzz_server_hello (selector byte first) */
     hex_seed("server_hello", 4, "0000");
@@ -212,6 +224,10 @@ int main(int argc, char **argv)
     hex_seed("server_hello", 6, "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
     hex_seed("server_hello", 7, "01");
     hex_seed("server_hello", 7, "0228");
+    /* fuzz_sni: the schemes byte, then a server name */
+    const char *names[] = {"x.wild.test", "WILD.test", "server.test", "a.b.wild.test", "wild.test."};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        put("sni", (const uint8_t *)"\x07", 1, (const uint8_t *)names[i], strlen(names[i]));
     fuzz_pki_free(&pki);
     return 0;
 }

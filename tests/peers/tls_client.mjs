@@ -87,6 +87,8 @@ sock.on('connect', () => {
       node_group: eph && eph.name ? eph.name : null,
       alpn: s.alpnProtocol || null,
       server_cert: subjectName(s.getPeerCertificate()),
+      // the leaf's SHA-256 fingerprint (AA:BB:...), as openssl x509 -fingerprint prints it
+      server_cert_sha256: s.getPeerCertificate().fingerprint256 ?? null,
       client_hellos: wire.client_hellos,
       server_share_size: wire.server_share_size,
       parse_error: wire.parse_error,
