@@ -108,6 +108,125 @@ const pqify_ingress_rule *pqify_ingress_rule_at(const pqify_ingress *in, size_t 
 const pqify_ingress_rule *pqify_ingress_match(const pqify_ingress *in, const char *host, size_t host_len,
                                               const char *path, size_t path_len);
 
+/* ---- the connector (`pqify tunnel`) ---- */
+
+#include <uv.h>
+
+#include "pqify/net/metrics.h"
+#include "pqify/net/stream.h"
+
+typedef struct pqify_tunnel_connector pqify_tunnel_connector;
+
+typedef struct pqify_tunnel_connector_options {
+    const char *name;                  /* the tunnel's name (its client certificate names it) */
+    const char *const *edges;          /* HOST:PORT of each edge's tunnel listener */
+    size_t n_edges;
+    unsigned ha_connections;           /* spread over the edges: edge i gets its share */
+    const pqify_tls_config *tls;       /* client: cert+key (mutual TLS), ca, pq required */
+    pqify_stream_opts stream;
+    uint64_t backoff_base_ms, backoff_cap_ms;   /* 0 = 100 ms, 30 s */
+    pqify_ingress *ingress;            /* taken (freed with the connector or on a swap) */
+    pqify_metrics *metrics;            /* NULL = none */
+} pqify_tunnel_connector_options;
+
+/*
+ * Dial every connection (each reconnects with capped back-off and full jitter when it
+ * ends) and serve HTTP/2 on it: the edge opens one stream per request, proxied to the
+ * origin the ingress rules pick. 0, or PQIFY_ERR_ARG with err (bad edge address, no
+ * memory); on failure the ingress is freed.
+ */
+PQIFY_MUST_USE int pqify_tunnel_connector_start(uv_loop_t *loop, const pqify_tunnel_connector_options *o,
+                                                pqify_tunnel_connector **out, char *err, size_t cap);
+/* Connections the edge has registered (readiness). */
+unsigned pqify_tunnel_connector_registered(const pqify_tunnel_connector *c);
+/* The cloudflared-shaped readiness body: {"status":200|503,"readyConnections":N,...}. */
+void pqify_tunnel_connector_ready_json(const pqify_tunnel_connector *c, int draining, char *json, size_t cap);
+/* SIGHUP: new requests use in (taken); requests in flight keep the rules they matched. */
+void pqify_tunnel_connector_swap_ingress(pqify_tunnel_connector *c, pqify_ingress *in);
+/* SIGTERM: GOAWAY on every connection (the edge sends no new requests on them), the
+ * requests in flight finish, then the connections close; done(arg) once all are gone. */
+void pqify_tunnel_connector_drain(pqify_tunnel_connector *c, void (*done)(void *arg), void *arg);
+/* The grace period is over: reset what is left and close (done still follows). */
+void pqify_tunnel_connector_abort(pqify_tunnel_connector *c);
+/* After drain's done (or to give up at start-up): frees once libuv closed the handles. */
+void pqify_tunnel_connector_free(pqify_tunnel_connector *c);
+
+/* ---- the edge's side: the hub where connectors register ---- */
+
+/*
+ * A tunnel listener (pq: required, mutual TLS: a connector's client certificate
+ * must chain to the configured CA, and its CN is the tunnel's name). Each connection
+ * registers (docs/tunnel.md "Registration"); the edge then sends requests to a tunnel
+ * by name, spread round robin over its registered connections. Everything runs on
+ * one libuv loop, callbacks included.
+ */
+typedef struct pqify_tunnel_hub pqify_tunnel_hub;
+typedef struct pqify_tunnel_req pqify_tunnel_req;
+
+typedef struct pqify_tunnel_hub_options {
+    const char *listen;                /* HOST:PORT; port 0 picks one */
+    const pqify_tls_config *tls;       /* server: cert+key, ca (client certificates required) */
+    pqify_stream_opts stream;
+    pqify_metrics *metrics;            /* NULL = none */
+    unsigned max_connections;          /* 0 = 10000 */
+    unsigned max_retries;              /* idempotent retries on another connection; 0 = 2 */
+} pqify_tunnel_hub_options;
+
+typedef struct pqify_tunnel_header {
+    const char *name, *value;          /* names lower case (HTTP/2) */
+    size_t name_len, value_len;
+} pqify_tunnel_header;
+
+typedef struct pqify_tunnel_request {
+    const char *method, *scheme, *authority, *path;
+    const pqify_tunnel_header *headers;   /* no hop-by-hop headers, no pseudo-headers */
+    size_t n_headers;
+    int has_body;                      /* 0: the request ends with its head */
+} pqify_tunnel_request;
+
+typedef struct pqify_tunnel_req_cbs {
+    void (*on_head)(pqify_tunnel_req *r, int status, const pqify_tunnel_header *h, size_t n, void *ctx);
+    /* Body bytes; the caller gives the credit back with pqify_tunnel_req_consumed once it
+     * has passed them on (at most 1 MiB per request is in flight without credit). */
+    void (*on_body)(pqify_tunnel_req *r, const uint8_t *data, size_t len, void *ctx);
+    void (*on_end)(pqify_tunnel_req *r, void *ctx);                    /* last call */
+    void (*on_error)(pqify_tunnel_req *r, const char *why, void *ctx);  /* last call */
+    /* The request body buffer went below half its size again (may be NULL). */
+    void (*on_writable)(pqify_tunnel_req *r, void *ctx);
+} pqify_tunnel_req_cbs;
+
+PQIFY_MUST_USE int pqify_tunnel_hub_start(uv_loop_t *loop, const pqify_tunnel_hub_options *o,
+                                          pqify_tunnel_hub **out, char *err, size_t cap);
+/* "IP:PORT" it listens on. */
+void pqify_tunnel_hub_address(const pqify_tunnel_hub *h, char *out, size_t cap);
+/* Registered connections of a tunnel now (0 for an unknown name). */
+unsigned pqify_tunnel_hub_registered(const pqify_tunnel_hub *h, const char *tunnel);
+/* Close one registered connection of the tunnel at once, as a network fault would
+ * (operators: to move a connector's load; tests). 0, or -1 if it has none. */
+int pqify_tunnel_hub_drop_connection(pqify_tunnel_hub *h, const char *tunnel);
+/* Stop accepting, close every connection (requests in flight get on_error) and free
+ * once libuv released the handles. */
+void pqify_tunnel_hub_free(pqify_tunnel_hub *h);
+
+/*
+ * Open a request to a tunnel. NULL with err when the tunnel has no registered
+ * connection (the edge answers 502) or memory ran out; no callback then. An
+ * idempotent request (GET, HEAD, OPTIONS) whose connection dies before its answer
+ * began, and any request the connector refused unprocessed (GOAWAY), is sent again on
+ * another connection, up to max_retries times; the caller sees none of that.
+ */
+pqify_tunnel_req *pqify_tunnel_hub_request(pqify_tunnel_hub *h, const char *tunnel, const pqify_tunnel_request *rq,
+                                           const pqify_tunnel_req_cbs *cbs, void *ctx, char *err, size_t cap);
+/* Request body bytes (copied). 0 while the buffer has room; 1 when the caller should
+ * wait for on_writable; -1 after an error or the end. */
+int pqify_tunnel_req_write(pqify_tunnel_req *r, const void *data, size_t len);
+int pqify_tunnel_req_end(pqify_tunnel_req *r);
+void pqify_tunnel_req_consumed(pqify_tunnel_req *r, size_t n);
+/* The caller gives up (its client went away): the stream is reset, no more callbacks. */
+void pqify_tunnel_req_cancel(pqify_tunnel_req *r);
+/* The TLS group of the connection carrying the request ("X25519MLKEM768"). */
+const char *pqify_tunnel_req_group(const pqify_tunnel_req *r);
+
 /* ---- tunnel.yaml: the connector's file (docs/tunnel.md) ---- */
 
 #define PQIFY_TUNNEL_MAX_EDGES 16

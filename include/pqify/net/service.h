@@ -28,6 +28,10 @@ typedef struct pqify_service_hooks {
     void (*reload)(void *ctx);                            /* SIGHUP; NULL = ignored */
     int (*ready)(void *ctx, char *reason, size_t cap);    /* NULL = ready until draining */
     void *ctx;
+    /* The whole JSON body of /ready (pqify_admin_ready_body_fn), told whether the
+     * service is draining (then the answer is 503 whatever it returns). NULL = the
+     * chassis's body from ready above. */
+    int (*ready_body)(void *ctx, int draining, char *json, size_t cap);
 } pqify_service_hooks;
 
 typedef struct pqify_service_options {
