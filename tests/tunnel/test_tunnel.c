@@ -500,6 +500,16 @@ static void test_connection_killed(void **state)
             fail_msg("request %zu: done=%d status=%d %s", i, calls[i].done, calls[i].status, calls[i].err);
         assert_string_equal(calls[i].body, "hello through the post-quantum tunnel\n");
     }
+    /* the drop hit requests in flight, which went again on another connection */
+    char *m = pqify_metrics_render(hub_metrics, NULL);
+    assert_non_null(m);
+    unsigned retries = 0;
+    const char *at = strstr(m, "pqify_tunnel_hub_retries_total{tunnel=\"" TUNNEL_NAME "\"} ");
+    assert_non_null(at);
+    retries = (unsigned)atoi(strchr(at, '}') + 2);
+    fprintf(stderr, "%u requests retried after the drop\n", retries);
+    assert_true(retries > 0);
+    free(m);
     /* the connector dials the lost one again */
     assert_true(run_until(four_registered, NULL, 10000));
 }
