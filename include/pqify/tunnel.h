@@ -10,8 +10,9 @@
  *     - hostname: app.example.com          # exact, or "*.example.com" (one leftmost label)
  *       path: ^/api/                       # POSIX extended regular expression on the path
  *       service: http://127.0.0.1:8080     # http://, https://, unix:/path, http_status:NNN
- *       originRequest: {connectTimeout: 5s, noTLSVerify: false,
- *                       httpHostHeader: app.internal, keepAliveConnections: 100}
+ *       originRequest: {connectTimeout: 5s, noTLSVerify: false, caPool: ca.pem,
+ *                       originServerName: app.internal, httpHostHeader: app.internal,
+ *                       keepAliveConnections: 100}
  *     - service: http_status:404           # the last rule matches everything
  *
  * Rules are read through the chassis's settings table (pqify_ingress_rule_settings,
@@ -42,6 +43,8 @@ typedef struct pqify_origin_request_cfg {
     int no_tls_verify;                 /* noTLSVerify: https:// origins unverified */
     const char *http_host_header;      /* httpHostHeader: Host sent to the origin */
     int64_t keep_alive_connections;    /* keepAliveConnections: idle origin connections kept */
+    const char *ca_pool;               /* caPool: CA file for https:// origins (unset: the system's) */
+    const char *origin_server_name;    /* originServerName: name checked (and sent as SNI) instead of the host */
 } pqify_origin_request_cfg;
 
 typedef struct pqify_ingress_rule_cfg {
@@ -81,6 +84,8 @@ typedef struct pqify_ingress_rule {
     int no_tls_verify;
     const char *http_host_header;   /* NULL = the request's own */
     unsigned keep_alive_connections;
+    const char *ca_pool;            /* HTTPS: NULL = the system's trust store */
+    const char *origin_server_name; /* HTTPS: NULL = host */
 } pqify_ingress_rule;
 
 typedef struct pqify_ingress pqify_ingress;

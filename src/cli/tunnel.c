@@ -393,7 +393,8 @@ static int run_connector(int argc, char **argv)
     pqify_service_options svo = {.name = "tunnel", .admin = t.a.admin, .metrics = t.metrics,
                                  .grace_ms = t.a.grace_s * 1000u,
                                  .hooks = {.stop = tn_on_stop, .deadline = tn_on_deadline, .reload = tn_on_reload,
-                                           .ctx = &t, .ready_body = tn_ready_body}};
+                                           .ctx = &t},
+                                 .ready_body = tn_ready_body};
     if (ok && pqify_service_start(&t.svc, &t.loop, &svo, err, sizeof err) != 0) {
         fprintf(stderr, "pqify tunnel: %s\n", err);
         ok = 0;

@@ -413,10 +413,6 @@ static void dispatch(tstream *st)
         respond(st, rule->status, NULL, 0, 0);
         return;
     }
-    if (rule->kind == PQIFY_ORIGIN_HTTPS) {
-        respond_text(st, 502, "502 Bad Gateway: https:// origins are not served by this connector yet\n");
-        return;
-    }
     /* RFC 9112 §3.2: Host first; the rule may replace it (httpHostHeader) */
     const char *host_hdr = rule->http_host_header != NULL ? rule->http_host_header : host;
     size_t head_cap = strlen(st->method) + strlen(st->path) + strlen(host_hdr) + st->hdrs_len + 64;

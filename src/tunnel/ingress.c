@@ -33,6 +33,11 @@ const pqify_setting pqify_ingress_rule_settings[] = {
          {.name = "keepAliveConnections", .type = PQIFY_SET_INT,
           .offset = offsetof(pqify_origin_request_cfg, keep_alive_connections), .def = "100", .min = 0,
           .max = 10000, .help = "Idle connections kept open to the origin."},
+         {.name = "caPool", .type = PQIFY_SET_STRING, .offset = offsetof(pqify_origin_request_cfg, ca_pool),
+          .min = 1, .max = 4096, .help = "https:// origin: CA certificates (PEM file) it must chain to; unset = the system's."},
+         {.name = "originServerName", .type = PQIFY_SET_STRING,
+          .offset = offsetof(pqify_origin_request_cfg, origin_server_name), .min = 1, .max = 255,
+          .help = "https:// origin: the name its certificate must carry (and SNI); unset = the service's host."},
          {0}},
      .help = "How the connector talks to this rule's origin."},
     {0},
@@ -311,6 +316,12 @@ static int compile_rule(pqify_ingress *in, pqify_ingress_rule *r, const pqify_in
         (r->http_host_header = keep(in, c->origin_request.http_host_header,
                                     strlen(c->origin_request.http_host_header))) == NULL)
         return fail(w, "originRequest.httpHostHeader", "out of memory");
+    const pqify_origin_request_cfg *o = &c->origin_request;
+    if (o->ca_pool != NULL && (r->ca_pool = keep(in, o->ca_pool, strlen(o->ca_pool))) == NULL)
+        return fail(w, "originRequest.caPool", "out of memory");
+    if (o->origin_server_name != NULL &&
+        (r->origin_server_name = keep(in, o->origin_server_name, strlen(o->origin_server_name))) == NULL)
+        return fail(w, "originRequest.originServerName", "out of memory");
     return 0;
 }
 

@@ -14,8 +14,21 @@
 
 #include "internal.h"
 #include "pqify/net/dialer.h"
+#include "pqify/net/stream.h"
+#include "pqify/net/tls_options.h"
 
 #define MAX_HEADERS 128
+/* https:// origins: request body bytes queued in the TLS stream beyond this wait before
+ * their HTTP/2 credit goes back (the stream has no "drained" callback: a short timer
+ * looks again) */
+#define TLS_QUEUE_HIGH (1u << 20)
+#define TLS_CREDIT_POLL_MS 2
+
+typedef struct tls_cfg {
+    struct tls_cfg *next;
+    char key[700];
+    pqify_tls_config *cfg;
+} tls_cfg;
 
 typedef struct origin_conn origin_conn;
 
@@ -23,12 +36,17 @@ struct origin_pool {
     uv_loop_t *loop;
     origin_conn *idle;          /* idle keep-alive connections, any origin */
     size_t n_idle;
+    tls_cfg *tls;               /* client configs of https:// origins, built on first use */
     int freeing;
 };
 
 struct origin_conn {
     origin_pool *pool;
     uv_stream_t *handle;        /* uv_tcp_t from the dialer or our uv_pipe_t; NULL while connecting */
+    pqify_stream *tls;          /* https://: the TLS stream owns the TCP handle instead */
+    uv_timer_t *credit_timer;   /* https://: credit held back while the TLS queue is long */
+    size_t held_credit;
+    int tls_up;
     char key[160];              /* "tcp HOST PORT" or "unix PATH": which idle connections fit */
     origin_req *req;            /* the exchange on it, NULL when idle */
     origin_conn *next_idle;
@@ -98,11 +116,21 @@ static void conn_closed(uv_handle_t *h)
     free(c);
 }
 
+static void timer_free(uv_handle_t *h) { free(h); }
+
 static void conn_close(origin_conn *c)
 {
     if (c->closing)
         return;
     c->closing = 1;
+    if (c->credit_timer != NULL) {
+        uv_close((uv_handle_t *)c->credit_timer, timer_free);
+        c->credit_timer = NULL;
+    }
+    if (c->tls != NULL) {
+        pqify_stream_close(c->tls);   /* tls_closed frees c */
+        return;
+    }
     if (c->handle == NULL) {
         free(c);
         return;
@@ -129,6 +157,12 @@ void origin_pool_free(origin_pool *p)
         origin_conn *c = p->idle;
         idle_remove(p, c);
         conn_close(c);
+    }
+    while (p->tls != NULL) {
+        tls_cfg *t = p->tls;
+        p->tls = t->next;
+        pqify_tls_config_free(t->cfg);
+        free(t);
     }
     free(p);
 }
@@ -167,8 +201,41 @@ static void on_written(uv_write_t *w, int status)
         r->cbs.on_sent(r, body, r->ctx);
 }
 
+static void credit_poll(uv_timer_t *t);
+
+/* TLS: credit for body bytes goes back once the stream's queue is short again */
+static void tls_credit(origin_conn *c)
+{
+    origin_req *r = c->req;
+    if (c->held_credit == 0 || r == NULL || r->released || r->failed)
+        return;
+    if (pqify_stream_queued(c->tls) > TLS_QUEUE_HIGH) {
+        if (c->credit_timer == NULL && (c->credit_timer = malloc(sizeof *c->credit_timer)) != NULL) {
+            uv_timer_init(c->pool->loop, c->credit_timer);
+            c->credit_timer->data = c;
+        }
+        if (c->credit_timer != NULL)
+            uv_timer_start(c->credit_timer, credit_poll, TLS_CREDIT_POLL_MS, 0);
+        return;
+    }
+    size_t n = c->held_credit;
+    c->held_credit = 0;
+    if (r->cbs.on_sent != NULL)
+        r->cbs.on_sent(r, n, r->ctx);
+}
+
+static void credit_poll(uv_timer_t *t) { tls_credit(t->data); }
+
 static int conn_write(origin_conn *c, const uint8_t *data, size_t len, size_t body)
 {
+    if (c->tls != NULL) {
+        int ret = pqify_stream_send(c->tls, data, len);
+        if (ret == 0 && body > 0) {
+            c->held_credit += body;
+            tls_credit(c);
+        }
+        return ret;
+    }
     write_req *wr = malloc(sizeof *wr + len);
     if (wr == NULL)
         return -1;
@@ -201,7 +268,7 @@ static int req_send(origin_req *r, const uint8_t *data, size_t len, size_t body)
     p->len = n;
     p->body = body;
     p->next = NULL;
-    if (r->conn != NULL && r->conn->handle != NULL && r->queue == NULL) {
+    if (r->conn != NULL && (r->conn->handle != NULL || r->conn->tls_up) && r->queue == NULL) {
         int ret = conn_write(r->conn, p->data, p->len, p->body);
         free(p);
         return ret;
@@ -257,32 +324,17 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(slab, sizeof slab);
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+/* bytes from the origin (plain or decrypted) */
+static void conn_input(origin_conn *c, const char *data, size_t n)
 {
-    origin_conn *c = s->data;
     origin_req *r = c->req;
     if (r == NULL) {
-        /* idle: the origin closed it (or spoke out of turn) */
-        if (nread != 0) {
-            idle_remove(c->pool, c);
-            conn_close(c);
-        }
+        /* idle: the origin spoke out of turn */
+        idle_remove(c->pool, c);
+        conn_close(c);
         return;
     }
-    if (nread == 0)
-        return;
-    if (nread < 0) {
-        /* EOF ends a response delimited by the close (RFC 9112 §6.3 item 8) */
-        http_parser_execute(&c->parser, &parser_settings, NULL, 0);
-        r = c->req;
-        if (r != NULL && !r->resp_done)
-            req_fail(r, nread == UV_EOF ? "the origin closed the connection before the response ended"
-                                        : uv_strerror((int)nread));
-        else if (r != NULL)
-            r->keep_alive = 0;
-        return;
-    }
-    size_t done = http_parser_execute(&c->parser, &parser_settings, buf->base, (size_t)nread);
+    size_t done = http_parser_execute(&c->parser, &parser_settings, data, n);
     r = c->req;
     if (r == NULL || r->failed)
         return;
@@ -293,8 +345,38 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         req_fail(r, why);
         return;
     }
-    if (r->resp_done && done < (size_t)nread)
+    if (r->resp_done && done < n)
         r->keep_alive = 0;   /* bytes after the response: never reuse */
+}
+
+/* the origin closed (EOF) or the connection failed (why) */
+static void conn_eof(origin_conn *c, int is_eof, const char *why)
+{
+    origin_req *r = c->req;
+    if (r == NULL) {
+        idle_remove(c->pool, c);
+        conn_close(c);
+        return;
+    }
+    /* EOF ends a response delimited by the close (RFC 9112 §6.3 item 8) */
+    if (is_eof)
+        http_parser_execute(&c->parser, &parser_settings, NULL, 0);
+    r = c->req;
+    if (r != NULL && !r->resp_done)
+        req_fail(r, is_eof ? "the origin closed the connection before the response ended" : why);
+    else if (r != NULL)
+        r->keep_alive = 0;
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    origin_conn *c = s->data;
+    if (nread == 0)
+        return;
+    if (nread < 0)
+        conn_eof(c, nread == UV_EOF, uv_strerror((int)nread));
+    else
+        conn_input(c, buf->base, (size_t)nread);
 }
 
 static origin_req *parser_req(http_parser *p)
@@ -435,6 +517,11 @@ static void start_exchange(origin_req *r, origin_conn *c)
     c->req = r;
     http_parser_init(&c->parser, HTTP_RESPONSE);
     c->parser.data = c;
+    if (c->tls != NULL) {
+        pqify_stream_hold_reading(c->tls, r->paused);
+        flush_queue(r);
+        return;
+    }
     c->handle->data = c;
     int ret = uv_read_start(c->handle, on_alloc, on_read);
     if (ret < 0) {
@@ -444,6 +531,95 @@ static void start_exchange(origin_req *r, origin_conn *c)
     if (r->paused)
         uv_read_stop(c->handle);
     flush_queue(r);
+}
+
+/* ---- https:// origins: a pqify TLS client stream (pq preferred on the way out) ---- */
+
+static pqify_tls_config *tls_for(origin_pool *p, const pqify_ingress_rule *rule, char *err, size_t cap)
+{
+    const char *name = rule->origin_server_name != NULL ? rule->origin_server_name : rule->host;
+    char key[700];
+    snprintf(key, sizeof key, "%s|%s|%d", rule->ca_pool ? rule->ca_pool : "", name, rule->no_tls_verify);
+    for (tls_cfg *t = p->tls; t != NULL; t = t->next)
+        if (strcmp(t->key, key) == 0)
+            return t->cfg;
+    /* no caPool: the system's trust store (the engine's default) */
+    pqify_tls_options o = {.ca = rule->ca_pool, .server_name = name, .pq = "preferred", .alpn = "http/1.1"};
+    pqify_tls_config *cfg = pqify_tls_options_build(&o, 0, PQIFY_PQ_PREFERRED, err, cap);
+    if (cfg == NULL)
+        return NULL;
+    if (rule->no_tls_verify)
+        pqify_tls_config_set_verify_peer(cfg, 0);
+    tls_cfg *t = calloc(1, sizeof *t);
+    if (t == NULL) {
+        pqify_tls_config_free(cfg);
+        snprintf(err, cap, "out of memory");
+        return NULL;
+    }
+    snprintf(t->key, sizeof t->key, "%s", key);
+    t->cfg = cfg;
+    t->next = p->tls;
+    p->tls = t;
+    return cfg;
+}
+
+static void tls_handshake(pqify_stream *s, void *ctx)
+{
+    (void)s;
+    origin_conn *c = ctx;
+    c->tls_up = 1;
+    if (c->req != NULL)
+        start_exchange(c->req, c);
+}
+
+static void tls_data(pqify_stream *s, const uint8_t *data, size_t len, void *ctx)
+{
+    (void)s;
+    origin_conn *c = ctx;
+    if (!c->closing)
+        conn_input(c, (const char *)data, len);
+}
+
+static void tls_closed(pqify_stream *s, int status, void *ctx)
+{
+    (void)s;
+    origin_conn *c = ctx;
+    c->tls = NULL;
+    if (!c->closing) {
+        char why[200];
+        snprintf(why, sizeof why, "%s%s", c->tls_up ? "" : "TLS to the origin failed: ", pqify_stream_strerror(status));
+        c->closing = 1;   /* nothing left to close */
+        if (c->credit_timer != NULL) {
+            uv_close((uv_handle_t *)c->credit_timer, timer_free);
+            c->credit_timer = NULL;
+        }
+        conn_eof(c, c->tls_up && (status == 0 || status == PQIFY_STREAM_EOF), why);
+        if (c->req != NULL) {
+            c->req->conn = NULL;
+            c->req = NULL;
+        }
+    }
+    free(c);
+}
+
+static const pqify_stream_cbs tls_cbs = {tls_handshake, tls_data, NULL, tls_closed};
+
+static void tls_connect(origin_req *r, origin_conn *c, uv_tcp_t *tcp)
+{
+    char err[300];
+    pqify_tls_config *cfg = tls_for(r->pool, r->rule, err, sizeof err);
+    if (cfg == NULL) {
+        uv_close((uv_handle_t *)tcp, timer_free);
+        char why[400];
+        snprintf(why, sizeof why, "TLS to the origin: %s", err);
+        req_fail(r, why);
+        return;
+    }
+    pqify_stream_opts so = {.handshake_timeout_ms = r->rule->connect_timeout_ms};
+    if (pqify_stream_connect(r->pool->loop, tcp, cfg, &so, &tls_cbs, c, &c->tls) != 0) {
+        c->tls = NULL;
+        req_fail(r, "TLS to the origin: cannot start the handshake");
+    }
 }
 
 static void on_dialled(pqify_dialer *d, int status, uv_tcp_t *tcp, void *ctx)
@@ -459,6 +635,10 @@ static void on_dialled(pqify_dialer *d, int status, uv_tcp_t *tcp, void *ctx)
         return;
     }
     origin_conn *c = r->conn;
+    if (r->rule->kind == PQIFY_ORIGIN_HTTPS) {
+        tls_connect(r, c, tcp);
+        return;
+    }
     c->handle = (uv_stream_t *)tcp;
     start_exchange(r, c);
 }
@@ -568,6 +748,9 @@ static void make_key(const pqify_ingress_rule *rule, char *key, size_t cap)
 {
     if (rule->kind == PQIFY_ORIGIN_UNIX)
         snprintf(key, cap, "unix %s", rule->unix_path);
+    else if (rule->kind == PQIFY_ORIGIN_HTTPS)
+        snprintf(key, cap, "tls %s %s %s %s %d", rule->host, rule->port, rule->ca_pool ? rule->ca_pool : "",
+                 rule->origin_server_name ? rule->origin_server_name : "", rule->no_tls_verify);
     else
         snprintf(key, cap, "tcp %s %s", rule->host, rule->port);
 }
@@ -604,7 +787,8 @@ origin_req *origin_req_start(origin_pool *p, const pqify_ingress_rule *rule, con
     for (origin_conn *c = p->idle; c != NULL; c = c->next_idle)
         if (strcmp(c->key, key) == 0) {
             idle_remove(p, c);
-            uv_read_stop(c->handle);
+            if (c->handle != NULL)
+                uv_read_stop(c->handle);
             start_exchange(r, c);
             return r;
         }
@@ -632,7 +816,14 @@ void origin_req_pause(origin_req *r, int pause)
     if (r->paused == pause)
         return;
     r->paused = pause;
-    if (r->conn == NULL || r->conn->handle == NULL || r->conn->closing)
+    if (r->conn == NULL || r->conn->closing)
+        return;
+    if (r->conn->tls != NULL) {
+        if (r->conn->tls_up)
+            pqify_stream_hold_reading(r->conn->tls, pause);
+        return;
+    }
+    if (r->conn->handle == NULL)
         return;
     if (pause)
         uv_read_stop(r->conn->handle);
@@ -657,8 +848,9 @@ void origin_req_release(origin_req *r)
         c->req = NULL;
         origin_pool *p = r->pool;
         if (r->resp_done && r->req_ended && r->keep_alive && r->queue == NULL && !r->failed &&
-            p->n_idle < r->rule->keep_alive_connections && !c->closing &&
-            uv_read_start(c->handle, on_alloc, on_read) == 0) {
+            p->n_idle < r->rule->keep_alive_connections && !c->closing && c->held_credit == 0 &&
+            (c->tls != NULL ? (pqify_stream_hold_reading(c->tls, 0), 1)
+                            : uv_read_start(c->handle, on_alloc, on_read) == 0)) {
             c->next_idle = p->idle;
             p->idle = c;
             p->n_idle++;

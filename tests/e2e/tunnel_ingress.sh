@@ -47,6 +47,20 @@ out=$("$PQIFY_BIN" tunnel ingress validate --config "$casedir/tunnel.yaml" 2>&1)
 expect "validate exit" "$?" 1
 expect "validate says" "$out" "pqify tunnel ingress validate: $casedir/tunnel.yaml:10: ingress[3]: the last rule must match every request (no hostname, no path), e.g. \`- service: http_status:404\`; this one has a hostname"
 
+begin "the documented tunnel.yaml"
+# docs/tunnel.md's complete example validates, and the rule it shows is what matches
+awk '/^```yaml/{f=1;next} /^```/{if(f){exit}} f' "$src_root/docs/tunnel.md" >"$casedir/tunnel.yaml"
+out=$("$PQIFY_BIN" tunnel ingress validate --config "$casedir/tunnel.yaml" 2>&1)
+expect "validate exit" "$?" 0
+expect "validate says" "$out" "Validating rules from $casedir/tunnel.yaml
+OK (5 rules)"
+out=$("$PQIFY_BIN" tunnel ingress rule --config "$casedir/tunnel.yaml" https://static.example.com/logo.png 2>&1)
+expect "rule says" "$out" "Using rules from $casedir/tunnel.yaml
+Matched rule #3 (line 27)
+	hostname: static.example.com
+	path: \.(jpg|png|css|js)\$
+	service: http://127.0.0.1:8001"
+
 begin "usage errors"
 out=$("$PQIFY_BIN" tunnel ingress rule --config "$work/001/tunnel.yaml" not-a-url 2>&1)
 expect "bad URL exit" "$?" 2

@@ -119,6 +119,7 @@ static void test_services(void **state)
                               "  - hostname: \"*\"\n"
                               "    path: /x\n"
                               "    service: HTTPS://Origin.internal/\n"
+                              "    originRequest: {caPool: /etc/pqify/origin-ca.pem, originServerName: o.internal}\n"
                               "  - service: http_status:404\n"),
                      0);
     assert_int_equal(rule_for(l.in, "app.example.com", "/api/v1"), 1);
@@ -150,6 +151,9 @@ static void test_services(void **state)
     assert_int_equal(r->kind, PQIFY_ORIGIN_HTTPS);
     assert_string_equal(r->host, "Origin.internal");
     assert_string_equal(r->port, "443");
+    assert_string_equal(r->ca_pool, "/etc/pqify/origin-ca.pem");
+    assert_string_equal(r->origin_server_name, "o.internal");
+    assert_null(pqify_ingress_rule_at(l.in, 1)->ca_pool);
     r = pqify_ingress_rule_at(l.in, 4);
     assert_int_equal(r->kind, PQIFY_ORIGIN_STATUS);
     assert_int_equal(r->status, 404);

@@ -45,7 +45,7 @@ static pqify_tunnel_hub *hub;
 static pqify_tls_config *hub_tls;
 static pqify_metrics *hub_metrics;
 static char dir[64], certs[200], hub_addr[64];
-static int hub_port, nginx_port, admin_port;
+static int hub_port, nginx_port, nginx_tls_port, admin_port;
 static pid_t nginx_pid = -1, tunnel_pid = -1;
 
 static uint64_t now_ms(void)
@@ -290,7 +290,7 @@ static int wait_line(const char *path, const char *needle, char *line, size_t ca
 
 static void write_tunnel_yaml(const char *special_rule)
 {
-    char path[128], text[4096];
+    char path[128], text[8192];
     snprintf(path, sizeof path, "%s/tunnel.yaml", dir);
     snprintf(text, sizeof text,
              "tunnel: " TUNNEL_NAME "\n"
@@ -305,11 +305,20 @@ static void write_tunnel_yaml(const char *special_rule)
              "  - hostname: \"*.example.com\"\n"
              "    path: ^/gone\n"
              "    service: http_status:410\n"
+             "  - hostname: tls.example.com\n"
+             "    service: https://localhost:%d\n"
+             "    originRequest: {caPool: %s/ca.pem}\n"
+             "  - hostname: tlsbad.example.com\n"
+             "    service: https://localhost:%d\n"
+             "  - hostname: tlsany.example.com\n"
+             "    service: https://127.0.0.1:%d\n"
+             "    originRequest: {noTLSVerify: true, originServerName: not.the.name}\n"
              "  - hostname: named.example.com\n"
              "    service: http://127.0.0.1:%d\n"
              "    originRequest: {httpHostHeader: origin.internal, connectTimeout: 2s}\n"
              "  - service: http://127.0.0.1:%d\n",
-             hub_addr, certs, certs, certs, special_rule, dir, nginx_port, nginx_port);
+             hub_addr, certs, certs, certs, special_rule, dir, nginx_tls_port, certs, nginx_tls_port, nginx_tls_port,
+             nginx_port, nginx_port);
     write_file(path, text);
 }
 
@@ -324,7 +333,7 @@ static int setup(void **state)
     assert_non_null(mkdtemp(dir));
     /* nginx's worker may run as another user (nobody, when the test runs as root) */
     chmod(dir, 0755);
-    char path[256], text[2048];
+    char path[256], text[4096];
     snprintf(path, sizeof path, "%s/www", dir);
     mkdir(path, 0755);
     snprintf(path, sizeof path, "%s/www/upload", dir);
@@ -347,6 +356,7 @@ static int setup(void **state)
     fclose(f);
 
     nginx_port = free_port();
+    nginx_tls_port = free_port();
     snprintf(path, sizeof path, "%s/nginx.conf", dir);
     snprintf(text, sizeof text,
              "worker_processes 1;\nerror_log %s/nginx.err;\npid %s/nginx.pid;\nevents { worker_connections 512; }\n"
@@ -354,10 +364,12 @@ static int setup(void **state)
              " fastcgi_temp_path %s/tmp;\n uwsgi_temp_path %s/tmp;\n scgi_temp_path %s/tmp;\n"
              " default_type text/plain;\n"
              " server {\n  listen 127.0.0.1:%d;\n  listen unix:%s/nginx.sock;\n  root %s/www;\n"
+             "  listen 127.0.0.1:%d ssl;\n  ssl_certificate %s/server-p256.pem;\n"
+             "  ssl_certificate_key %s/server-p256.key;\n  ssl_protocols TLSv1.3;\n"
              "  client_max_body_size 0;\n"
              "  location /upload/ { dav_methods PUT; create_full_put_path on; }\n"
              "  location = /who { return 200 \"nginx host=$host\\n\"; }\n }\n}\n",
-             dir, dir, dir, dir, dir, dir, dir, nginx_port, dir, dir);
+             dir, dir, dir, dir, dir, dir, dir, nginx_port, dir, dir, nginx_tls_port, certs, certs);
     write_file(path, text);
     char conf_arg[160], prefix[160];
     snprintf(conf_arg, sizeof conf_arg, "%s/nginx.conf", dir);
@@ -455,6 +467,16 @@ static void test_requests(void **state)
     fetch(&c, "GET", "sock.example.com:443", "/small.txt");   /* the Unix socket origin */
     assert_int_equal(c.status, 200);
     assert_string_equal(c.body, "hello through the post-quantum tunnel\n");
+    fetch(&c, "GET", "tls.example.com", "/small.txt");        /* https:// origin, verified with caPool */
+    assert_int_equal(c.status, 200);
+    assert_string_equal(c.body, "hello through the post-quantum tunnel\n");
+    fetch(&c, "GET", "tls.example.com", "/who");              /* again, on the kept connection */
+    assert_string_equal(c.body, "nginx host=tls.example.com\n");
+    fetch(&c, "GET", "tlsbad.example.com", "/small.txt");     /* the system store does not know the test CA */
+    assert_int_equal(c.status, 502);
+    assert_non_null(strstr(c.body, "502 Bad Gateway: "));
+    fetch(&c, "GET", "tlsany.example.com", "/small.txt");     /* noTLSVerify: any certificate */
+    assert_int_equal(c.status, 200);
     fetch(&c, "GET", "named.example.com", "/who");            /* httpHostHeader */
     assert_string_equal(c.body, "nginx host=origin.internal\n");
     fetch(&c, "GET", "www.other.org", "/who");
@@ -577,7 +599,7 @@ static void test_reload(void **state)
             fail_msg("request %zu: done=%d status=%d %s", i, calls[i].done, calls[i].status, calls[i].err);
     char errp[160], line[512];
     snprintf(errp, sizeof errp, "%s/tunnel.stderr", dir);
-    assert_int_equal(wait_line(errp, "reloaded 5 ingress rules", line, sizeof line, 5000), 0);
+    assert_int_equal(wait_line(errp, "reloaded 8 ingress rules", line, sizeof line, 5000), 0);
     call c;
     fetch(&c, "GET", "www.other.org", "/teapot");
     assert_int_equal(c.status, 418);

@@ -28,10 +28,6 @@ typedef struct pqify_service_hooks {
     void (*reload)(void *ctx);                            /* SIGHUP; NULL = ignored */
     int (*ready)(void *ctx, char *reason, size_t cap);    /* NULL = ready until draining */
     void *ctx;
-    /* The whole JSON body of /ready (pqify_admin_ready_body_fn), told whether the
-     * service is draining (then the answer is 503 whatever it returns). NULL = the
-     * chassis's body from ready above. */
-    int (*ready_body)(void *ctx, int draining, char *json, size_t cap);
 } pqify_service_hooks;
 
 typedef struct pqify_service_options {
@@ -40,6 +36,10 @@ typedef struct pqify_service_options {
     pqify_metrics *metrics;      /* what /metrics renders */
     unsigned grace_ms;           /* 0 = 10 s */
     pqify_service_hooks hooks;
+    /* The whole JSON body of /ready (pqify_admin_ready_body_fn) with hooks.ctx, told
+     * whether the service is draining (then the answer is 503 whatever it returns).
+     * NULL = the chassis's body from hooks.ready. */
+    int (*ready_body)(void *ctx, int draining, char *json, size_t cap);
 } pqify_service_options;
 
 typedef struct pqify_service {
