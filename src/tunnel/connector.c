@@ -42,6 +42,8 @@ struct pqify_tunnel_connector {
     void (*drained)(void *);
     void *drained_arg;
     uv_idle_t drain_check;
+    uv_idle_t flush_later;            /* flushes for the origin callbacks (see conn_flush_later) */
+    unsigned handles_open;
     /* metrics */
     pqify_tls_metrics tls_metrics;
     int have_tls_metrics;
@@ -57,6 +59,7 @@ struct tconn {
     tstream *streams;                 /* every open stream, for cleanup when the connection drops */
     int registered, goaway_sent, closing;
     int in_recv;                      /* inside nghttp2_session_mem_recv: no sending (nghttp2's rule) */
+    int flush_pending;
     pqify_series *info;               /* pqify_tunnel_connection_info{connection,edge,group} */
 };
 
@@ -81,6 +84,16 @@ struct tstream {
 };
 
 static void conn_flush(tconn *c);
+static void flush_pending_conns(uv_idle_t *h);
+
+/* The origin's callbacks run inside http-parser and the origin client: a flush there
+ * could close an HTTP/2 stream and free its origin request under the caller's feet.
+ * They ask for a flush on this loop turn's idle phase instead. */
+static void conn_flush_later(tconn *c)
+{
+    c->flush_pending = 1;
+    uv_idle_start(&c->t->flush_later, flush_pending_conns);
+}
 
 /* ---- ingress references: a reload swaps, requests in flight keep theirs ---- */
 
@@ -202,8 +215,10 @@ static ssize_t read_body(nghttp2_session *h2, int32_t id, uint8_t *out, size_t l
     size_t n = st->len - st->off;
     if (n > length)
         n = length;
-    memcpy(out, st->buf + st->off, n);
-    st->off += n;
+    if (n > 0) {
+        memcpy(out, st->buf + st->off, n);
+        st->off += n;
+    }
     if (st->off == st->len)
         st->off = st->len = 0;
     if (st->paused && st->len - st->off < TUNNEL_BODY_HIGH_WATER / 2) {
@@ -275,7 +290,7 @@ static void origin_head(origin_req *r, int status, const nghttp2_nv *nv, size_t 
     respond(st, status, nv, n, strcmp(st->method, "HEAD") != 0);
     if (strcmp(st->method, "HEAD") == 0)
         st->eof = 1;
-    conn_flush(st->c);
+    conn_flush_later(st->c);
 }
 
 static void origin_body(origin_req *r, const uint8_t *data, size_t len, void *ctx)
@@ -296,7 +311,7 @@ static void origin_body(origin_req *r, const uint8_t *data, size_t len, void *ct
             uint8_t *b = realloc(st->buf, cap);
             if (b == NULL) {
                 nghttp2_submit_rst_stream(st->c->h2, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
-                conn_flush(st->c);
+                conn_flush_later(st->c);
                 return;
             }
             st->buf = b;
@@ -310,7 +325,7 @@ static void origin_body(origin_req *r, const uint8_t *data, size_t len, void *ct
         origin_req_pause(r, 1);
     }
     resume(st);
-    conn_flush(st->c);
+    conn_flush_later(st->c);
 }
 
 static void origin_end(origin_req *r, void *ctx)
@@ -320,7 +335,7 @@ static void origin_end(origin_req *r, void *ctx)
     st->eof = 1;
     st->origin_done = 1;
     resume(st);
-    conn_flush(st->c);
+    conn_flush_later(st->c);
 }
 
 static void origin_error(origin_req *r, const char *why, void *ctx)
@@ -337,7 +352,7 @@ static void origin_error(origin_req *r, const char *why, void *ctx)
         respond_text(st, 502, text);
     } else
         nghttp2_submit_rst_stream(st->c->h2, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
-    conn_flush(st->c);
+    conn_flush_later(st->c);
 }
 
 static void origin_sent(origin_req *r, size_t n, void *ctx)
@@ -346,7 +361,7 @@ static void origin_sent(origin_req *r, size_t n, void *ctx)
     tstream *st = ctx;
     /* the bytes are on the origin's socket: the edge may send as many more */
     nghttp2_session_consume(st->c->h2, st->id, n);
-    conn_flush(st->c);
+    conn_flush_later(st->c);
 }
 
 static const origin_cbs origin_callbacks = {origin_head, origin_body, origin_end, origin_error, origin_sent};
@@ -422,7 +437,8 @@ static void dispatch(tstream *st)
         return;
     }
     int n = snprintf(head, head_cap, "%s %s HTTP/1.1\r\nHost: %s\r\n", st->method, st->path, host_hdr);
-    memcpy(head + n, st->hdrs, st->hdrs_len);
+    if (st->hdrs_len > 0)
+        memcpy(head + n, st->hdrs, st->hdrs_len);
     size_t len = (size_t)n + st->hdrs_len;
     int chunked = !st->end_stream && !st->has_length;
     if (st->end_stream && !st->has_length && is_body_method(st->method))
@@ -674,6 +690,17 @@ static void pool_data(pqify_pool *p, unsigned slot, const uint8_t *data, size_t 
     conn_flush(c);
 }
 
+static void flush_pending_conns(uv_idle_t *h)
+{
+    pqify_tunnel_connector *t = h->data;
+    uv_idle_stop(h);
+    for (unsigned i = 0; i < t->o.ha_connections; i++)
+        if (t->conns[i].flush_pending) {
+            t->conns[i].flush_pending = 0;
+            conn_flush(&t->conns[i]);
+        }
+}
+
 /* ---- the connector ---- */
 
 int pqify_tunnel_connector_start(uv_loop_t *loop, const pqify_tunnel_connector_options *o,
@@ -701,6 +728,9 @@ int pqify_tunnel_connector_start(uv_loop_t *loop, const pqify_tunnel_connector_o
         goto fail;
     }
     declare_metrics(t);
+    uv_idle_init(loop, &t->flush_later);
+    t->flush_later.data = t;
+    t->handles_open = 1;
     unsigned base = 0;
     for (size_t i = 0; i < n_pools; i++) {
         /* edge i gets an even share, the first ones one more when it does not divide */
@@ -804,6 +834,7 @@ void pqify_tunnel_connector_drain(pqify_tunnel_connector *t, void (*done)(void *
         t->drain_started = 1;
         uv_idle_init(t->loop, &t->drain_check);
         t->drain_check.data = t;
+        t->handles_open++;
     }
     uv_idle_start(&t->drain_check, drain_idle);
 }
@@ -815,13 +846,19 @@ void pqify_tunnel_connector_abort(pqify_tunnel_connector *t)
         conn_drop_streams(&t->conns[i]);
 }
 
-static void drain_check_closed(uv_handle_t *h)
+static void release(pqify_tunnel_connector *t)
 {
-    pqify_tunnel_connector *t = h->data;
     free(t->conns);
     free(t->pools);
     free(t->pool_base);
     free(t);
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+    pqify_tunnel_connector *t = h->data;
+    if (--t->handles_open == 0)
+        release(t);
 }
 
 /* the pools call pool_down for every connection they still close: t lives until then */
@@ -830,14 +867,14 @@ static void maybe_free(pqify_tunnel_connector *t)
     if (t->live > 0)
         return;
     t->freeing = 0;   /* once */
-    if (t->drain_started) {
-        uv_close((uv_handle_t *)&t->drain_check, drain_check_closed);
+    if (t->handles_open == 0) {
+        release(t);
         return;
     }
-    free(t->conns);
-    free(t->pools);
-    free(t->pool_base);
-    free(t);
+    if (t->drain_started)
+        uv_close((uv_handle_t *)&t->drain_check, handle_closed);
+    if (t->flush_later.data == t)
+        uv_close((uv_handle_t *)&t->flush_later, handle_closed);
 }
 
 void pqify_tunnel_connector_free(pqify_tunnel_connector *t)
@@ -863,6 +900,8 @@ void pqify_tunnel_connector_free(pqify_tunnel_connector *t)
     t->ingress = NULL;
     if (t->drain_started)
         uv_idle_stop(&t->drain_check);
+    if (t->handles_open > 0)
+        uv_idle_stop(&t->flush_later);
     t->freeing = 1;
     maybe_free(t);
 }

@@ -214,10 +214,11 @@ static ssize_t read_req_body(nghttp2_session *h2, int32_t id, uint8_t *out, size
     size_t n = r->len - r->off;
     if (n > length)
         n = length;
-    memcpy(out, r->buf + r->off, n);
-    r->off += n;
-    if (n > 0)
+    if (n > 0) {
+        memcpy(out, r->buf + r->off, n);
+        r->off += n;
         r->body_sent = 1;
+    }
     if (r->off == r->len)
         r->off = r->len = 0;
     if (r->len - r->off < REQ_BODY_HIGH_WATER / 2 && r->want_writable)
