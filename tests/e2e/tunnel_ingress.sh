@@ -70,4 +70,20 @@ expect "no --config exit" "$?" 2
 out=$("$PQIFY_BIN" tunnel ingress validate --config "$casedir/missing.yaml" 2>&1)
 expect "missing file exit" "$?" 1
 expect_match "missing file says" "$out" "missing.yaml: No such file or directory"
+
+begin "connector flags"
+out=$("$PQIFY_BIN" tunnel --url http_status:404 --name office 2>&1)
+expect "no edge exit" "$?" 2
+expect "no edge says" "$out" "pqify tunnel: --edge (or edge: in --config) is required (see pqify tunnel --help)"
+out=$("$PQIFY_BIN" tunnel --edge 127.0.0.1:1 --name office --url ssh://x 2>&1)
+expect "bad --url exit" "$?" 1
+expect_match "bad --url says" "$out" "^pqify tunnel: --url: 'ssh://x' is not a service pqify tunnel serves"
+out=$("$PQIFY_BIN" tunnel --edge 127.0.0.1:1 --edge localhost:2 --name pqify-test-client --url http://127.0.0.1:8080 \
+  --cert "$certs/client-p256.pem" --key "$certs/client-p256.key" --ca "$certs/ca.pem" --check-config 2>&1)
+expect "--check-config exit" "$?" 0
+expect "--check-config says" "$out" "pqify tunnel: the command line is usable (tunnel pqify-test-client, 1 ingress rules, 2 edges)"
+out=$("$PQIFY_BIN" tunnel --edge 127.0.0.1:1 --name x --url http://a --cert "$certs/client-p256.pem" \
+  --key "$certs/client-p256.key" --ca "$casedir/nope.pem" --check-config 2>&1)
+expect "missing CA exit" "$?" 1
+expect_match "missing CA says" "$out" "^pqify tunnel: tls\.ca .*nope.pem"
 finish
