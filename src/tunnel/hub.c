@@ -573,33 +573,6 @@ static void conn_flush(hconn *c)
     }
 }
 
-/* "CN=office,O=x" -> "office" (RFC 4514 §2.4: an escaped comma stays) */
-static int subject_cn(const char *subject, char *out, size_t cap)
-{
-    const char *p = subject;
-    while (*p != '\0') {
-        if (strncmp(p, "CN=", 3) == 0) {
-            p += 3;
-            size_t n = 0;
-            while (*p != '\0' && *p != ',' && n + 1 < cap) {
-                if (*p == '\\' && p[1] != '\0')
-                    p++;
-                out[n++] = *p++;
-            }
-            out[n] = '\0';
-            return n > 0 ? 0 : -1;
-        }
-        while (*p != '\0' && *p != ',') {
-            if (*p == '\\' && p[1] != '\0')
-                p++;
-            p++;
-        }
-        if (*p == ',')
-            p++;
-    }
-    return -1;
-}
-
 static void on_handshake(pqify_stream *s, void *ctx)
 {
     hconn *c = ctx;
@@ -609,7 +582,7 @@ static void on_handshake(pqify_stream *s, void *ctx)
     pqify_tls_info info;
     pqify_tls_get_info(pqify_stream_conn(s), &info);
     snprintf(c->group, sizeof c->group, "%s", info.group != NULL ? info.group : "");
-    if (!info.peer_cert || subject_cn(info.peer_subject, c->name, sizeof c->name) < 0) {
+    if (!info.peer_cert || pqify_tunnel_subject_cn(info.peer_subject, c->name, sizeof c->name) < 0) {
         fprintf(stderr, "pqify tunnel hub: connector %s: its certificate has no CN to name a tunnel (subject '%s')\n",
                 pqify_stream_peer(s), info.peer_subject);
         c->closing = 1;

@@ -30,6 +30,12 @@
 #define TUNNEL_BODY_HIGH_WATER (256u * 1024u)
 #define TUNNEL_MAX_HEAD (64u * 1024u)
 
+/* The tunnel name a client certificate carries: the CN of the subject as the engine
+ * prints it (RFC 4514: "CN=office,O=x"; a backslash escapes the next character). 0 and
+ * out = "office", or -1 when there is no CN, it is empty, or it does not fit in cap
+ * (a name is never cut short: a cut name could name another tunnel). */
+int pqify_tunnel_subject_cn(const char *subject, char *out, size_t cap);
+
 /* 1 for headers a proxy never forwards (RFC 9110 §7.6.1, RFC 9113 §8.2.2) */
 int pqify_tunnel_hop_header(const uint8_t *name, size_t len);
 

@@ -4,7 +4,8 @@
  * crash, no leak": a failure is one line naming the file; compiled rules end in a
  * catch-all; every match returns a rule and the catch-all for a host and path no
  * other rule can match; every HTTP/HTTPS rule has a host and a port, every status is
- * 100..599.
+ * 100..599. The same bytes as a certificate subject for the hub's tunnel name: a name
+ * found is non-empty and fits.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "pqify/tunnel.h"
+#include "tunnel/internal.h"
 
 #define CHECK(c)                                              \
     do {                                                      \
@@ -23,8 +25,19 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static void subject(const uint8_t *data, size_t size)
+{
+    char text[4097], name[64];
+    size_t n = size < 4096 ? size : 4096;
+    memcpy(text, data, n);
+    text[n] = '\0';
+    if (pqify_tunnel_subject_cn(text, name, sizeof name) == 0)
+        CHECK(name[0] != '\0' && strlen(name) < sizeof name);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    subject(data, size);
     pqify_tunnel_file f;
     char err[768];
     pqify_config *c = pqify_config_parse(pqify_tunnel_settings, &f, "fuzz.yaml", (const char *)data, size, err,
