@@ -496,6 +496,22 @@ static void test_requests(void **state)
     fetch(&c, "GET", "www.other.org", "/who");
     assert_string_equal(c.body, "nginx host=www.other.org\n");
 
+    /* a body without content-length reaches the origin chunked (RFC 9112 §7.1) */
+    pqify_tunnel_request put = {.method = "PUT", .scheme = "https", .authority = "www.other.org",
+                                .path = "/upload/chunked.txt", .has_body = 1};
+    char err[256];
+    memset(&c, 0, sizeof c);
+    c.r = pqify_tunnel_hub_request(hub, TUNNEL_NAME, &put, &cbs, &c, err, sizeof err);
+    assert_non_null(c.r);
+    assert_int_equal(pqify_tunnel_req_write(c.r, "part one, ", 10), 0);
+    assert_int_equal(pqify_tunnel_req_write(c.r, "part two\n", 9), 0);
+    assert_int_equal(pqify_tunnel_req_end(c.r), 0);
+    assert_true(run_until(call_done, &c, 20000));
+    assert_false(c.failed);
+    assert_int_equal(c.status, 201);
+    fetch(&c, "GET", "www.other.org", "/upload/chunked.txt");
+    assert_string_equal(c.body, "part one, part two\n");
+
     char body[4096];
     assert_int_equal(admin_get("/ready", body, sizeof body), 200);
     assert_non_null(strstr(body, "{\"status\":200,\"readyConnections\":4,"));
@@ -681,22 +697,42 @@ static void test_big_transfers(void **state)
     free(c);
 }
 
+static int head_seen(void *arg) { return ((call *)arg)->status != 0 || ((call *)arg)->done; }
+
+/* SIGTERM while a 32 MiB answer is streaming: it finishes whole, then exit 0 */
 static void test_sigterm(void **state)
 {
     (void)state;
-    call c;
-    start(&c, "GET", "www.other.org", "/small.txt");
+    call *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    c->pattern_ok = 1;
+    c->big = 1;
+    pqify_tunnel_header range = {"range", "bytes=0-33554431", 5, 16};
+    pqify_tunnel_request rq = {.method = "GET", .scheme = "https", .authority = "www.other.org", .path = "/big.bin",
+                               .headers = &range, .n_headers = 1};
+    char err[256];
+    c->r = pqify_tunnel_hub_request(hub, TUNNEL_NAME, &rq, &cbs, c, err, sizeof err);
+    assert_non_null(c->r);
+    assert_true(run_until(head_seen, c, 20000));
+    assert_int_equal(c->status, 206);   /* the connector is serving it */
     kill(tunnel_pid, SIGTERM);
-    assert_true(run_until(call_done, &c, 20000));
-    assert_false(c.failed);   /* in flight when SIGTERM came: answered */
+    assert_true(run_until(call_done, c, 60000));
+    if (c->failed)
+        fail_msg("in flight at SIGTERM: %s", c->err);
+    assert_int_equal(c->received, 32u << 20);
+    assert_true(c->pattern_ok);
+    free(c);
     int status = -1;
-    for (int i = 0; i < 300 && waitpid(tunnel_pid, &status, WNOHANG) == 0; i++) {
+    for (int i = 0; i < 500 && waitpid(tunnel_pid, &status, WNOHANG) == 0; i++) {
         uv_run(&loop, UV_RUN_NOWAIT);
         usleep(20000);
     }
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     tunnel_pid = -1;
+    char errp[160], line[512];
+    snprintf(errp, sizeof errp, "%s/tunnel.stderr", dir);
+    assert_int_equal(wait_line(errp, "pqify tunnel: drained", line, sizeof line, 1000), 0);
 }
 
 int main(void)
