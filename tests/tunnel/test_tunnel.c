@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -267,11 +268,14 @@ static void fetch(call *c, const char *method, const char *host, const char *pat
 
 /* ---- processes ---- */
 
-static pid_t spawn(char *const argv[], const char *err_path)
+/* death_signal: what the child gets if this test process dies first (nginx: SIGTERM,
+ * so its master takes its workers down with it) */
+static pid_t spawn(char *const argv[], const char *err_path, int death_signal)
 {
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, death_signal);
         setenv("ASAN_OPTIONS", "quarantine_size_mb=16:detect_leaks=1", 1);
         int fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         dup2(fd, 2);
@@ -390,7 +394,7 @@ static int setup(void **state)
     snprintf(prefix, sizeof prefix, "%s/", dir);
     snprintf(path, sizeof path, "%s/nginx.stderr", dir);
     char *nginx_argv[] = {"/usr/sbin/nginx", "-p", prefix, "-c", conf_arg, "-g", "daemon off;", NULL};
-    nginx_pid = spawn(nginx_argv, path);
+    nginx_pid = spawn(nginx_argv, path, SIGTERM);
 
     uv_loop_init(&loop);
     uv_timer_init(&loop, &tick);
@@ -415,7 +419,7 @@ static int setup(void **state)
     snprintf(yaml, sizeof yaml, "%s/tunnel.yaml", dir);
     snprintf(errp, sizeof errp, "%s/tunnel.stderr", dir);
     char *tunnel_argv[] = {exe, "tunnel", "--config", yaml, "--admin", "127.0.0.1:0", NULL};
-    tunnel_pid = spawn(tunnel_argv, errp);
+    tunnel_pid = spawn(tunnel_argv, errp, SIGKILL);
     char line[512];
     if (wait_line(errp, "admin endpoint on ", line, sizeof line, 10000) < 0)
         fail_msg("pqify tunnel did not start (see %s)", errp);
@@ -427,13 +431,20 @@ static int setup(void **state)
     return 0;
 }
 
+/* SIGTERM first: nginx's master stops its workers (a SIGKILL'd master would orphan
+ * them); SIGKILL after 5 s */
 static void kill_wait(pid_t *pid)
 {
-    if (*pid > 0) {
+    if (*pid <= 0)
+        return;
+    kill(*pid, SIGTERM);
+    for (int i = 0; i < 250 && waitpid(*pid, NULL, WNOHANG) == 0; i++)
+        usleep(20000);
+    if (kill(*pid, 0) == 0) {
         kill(*pid, SIGKILL);
         waitpid(*pid, NULL, 0);
-        *pid = -1;
     }
+    *pid = -1;
 }
 
 static int teardown(void **state)
