@@ -94,6 +94,25 @@ static int free_port(void)
     return ntohs(a.sin_port);
 }
 
+/* The hub's port, which the hub must get back when it restarts: below the kernel's
+ * ephemeral range (ip_local_port_range, 32768 and up by default), so no outgoing
+ * connection of another process on this machine takes it in between. */
+static int stable_port(void)
+{
+    for (int attempt = 0; attempt < 200; attempt++) {
+        int port = 20000 + (int)((unsigned)getpid() * 7919u + (unsigned)attempt * 104729u) % 12000;
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        int ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        close(fd);
+        if (ok)
+            return port;
+    }
+    fail_msg("no free port in 20000..31999");
+    return -1;
+}
+
 static void write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -112,7 +131,7 @@ static void pattern(uint8_t *out, size_t off, size_t n)
 }
 
 /* a blocking HTTP/1.0 GET to the connector's admin endpoint: status, body in out */
-static int admin_get(const char *path, char *out, size_t cap)
+static int admin_get(const char *path, char *out, size_t cap)   /* out: the whole answer */
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)admin_port),
@@ -409,7 +428,7 @@ static int setup(void **state)
     hub_tls = pqify_tls_options_build(&to, 1, PQIFY_PQ_REQUIRED, err, sizeof err);
     if (hub_tls == NULL)
         fail_msg("hub tls: %s", err);
-    hub_port = free_port();
+    hub_port = stable_port();
     snprintf(hub_addr, sizeof hub_addr, "127.0.0.1:%d", hub_port);
     hub_start();
 
@@ -523,7 +542,7 @@ static void test_requests(void **state)
     fetch(&c, "GET", "www.other.org", "/upload/chunked.txt");
     assert_string_equal(c.body, "part one, part two\n");
 
-    char body[4096];
+    static char body[65536];
     assert_int_equal(admin_get("/ready", body, sizeof body), 200);
     assert_non_null(strstr(body, "{\"status\":200,\"readyConnections\":4,"));
     assert_int_equal(admin_get("/metrics", body, sizeof body), 200);
