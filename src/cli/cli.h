@@ -19,6 +19,7 @@ int pqify_cmd_keyserver(int argc, char **argv);
 int pqify_cmd_keyless(int argc, char **argv);
 int pqify_cmd_logrecv(int argc, char **argv);
 int pqify_cmd_logfwd(int argc, char **argv);
+int pqify_cmd_tunnel(int argc, char **argv);
 int pqify_cmd_connect(int argc, char **argv);
 int pqify_cmd_scan(int argc, char **argv);
 

@@ -15,6 +15,7 @@ static const struct pqify_command commands[] = {
     {"scan", "which key-exchange groups a TLS server accepts, and whether it prefers PQ", pqify_cmd_scan},
     {"logrecv", "receive logs (Fluentd Forward over PQ TLS) into a sink, acked when durable", pqify_cmd_logrecv},
     {"logfwd", "forward stdin as a log stream to logrecv; spooled until acked", pqify_cmd_logfwd},
+    {"tunnel", "connector: serve private origins to the edge over PQ mutual TLS; ingress rules", pqify_cmd_tunnel},
 };
 
 static void usage(FILE *f)

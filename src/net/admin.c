@@ -68,8 +68,20 @@ static void put_json_text(textbuf *b, const char *s)
     }
 }
 
+static void serve_ready_body(admin_http *h, int head_only)
+{
+    char json[1024] = "";
+    int ok = h->o->ready_body(h->o->ready_arg, json, sizeof json);
+    json[sizeof json - 1] = '\0';
+    reply(h, ok ? 200 : 503, "application/json", json, strlen(json), head_only, NULL);
+}
+
 static void serve_ready(admin_http *h, int head_only)
 {
+    if (h->o->ready_body != NULL) {
+        serve_ready_body(h, head_only);
+        return;
+    }
     char why[256] = "";
     int ok = h->o->ready == NULL || h->o->ready(h->o->ready_arg, why, sizeof why);
     why[sizeof why - 1] = '\0';

@@ -75,6 +75,7 @@ static const char *type_word(pqify_setting_type t)
     case PQIFY_SET_HOSTPORT: return "HOST:PORT";
     case PQIFY_SET_MAP: return "map";
     case PQIFY_SET_LIST: return "list";
+    case PQIFY_SET_LINE: return "line";
     }
     return "?";
 }
@@ -89,7 +90,8 @@ static size_t scalar_size(pqify_setting_type t)
     switch (t) {
     case PQIFY_SET_INT: return sizeof(int64_t);
     case PQIFY_SET_BOOL: return sizeof(int);
-    case PQIFY_SET_DURATION: return sizeof(unsigned);
+    case PQIFY_SET_DURATION:
+    case PQIFY_SET_LINE: return sizeof(unsigned);
     default: return sizeof(const char *);
     }
 }
@@ -452,7 +454,8 @@ static int load_map(loader *l, const pqify_setting *table, unsigned char *base, 
             const char *key = (const char *)k->data.scalar.value;
             size_t klen = k->data.scalar.length;
             const pqify_setting *s = table;
-            while (s->name != NULL && !(strlen(s->name) == klen && memcmp(s->name, key, klen) == 0))
+            while (s->name != NULL &&
+                   (s->type == PQIFY_SET_LINE || !(strlen(s->name) == klen && memcmp(s->name, key, klen) == 0)))
                 s++;
             char shown[64];
             snprintf(shown, sizeof shown, "%.*s%s", klen > 40 ? 40 : (int)klen, key, klen > 40 ? "..." : "");
@@ -470,6 +473,11 @@ static int load_map(loader *l, const pqify_setting *table, unsigned char *base, 
             l->path[old] = '\0';
         }
     }
+    for (const pqify_setting *s = table; s->name != NULL; s++)
+        if (s->type == PQIFY_SET_LINE && node != NULL) {
+            unsigned line = (unsigned)node->start_mark.line + 1;
+            memcpy(base + s->offset, &line, sizeof line);
+        }
     for (const pqify_setting *s = table; s->name != NULL; s++)
         if ((s->flags & PQIFY_SET_REQUIRED) && !seen[s - table]) {
             size_t old = path_push(l, s->name, 0);
@@ -670,7 +678,7 @@ static int reload_walk(const pqify_setting *table, const unsigned char *a, const
                        char *path, char *err, size_t cap)
 {
     for (const pqify_setting *s = table; s->name != NULL; s++) {
-        if (s->flags & PQIFY_SET_RELOAD)
+        if ((s->flags & PQIFY_SET_RELOAD) || s->type == PQIFY_SET_LINE)
             continue;
         size_t old = strlen(path);
         snprintf(path + old, MAX_PATH - old, "%s%s", old ? "." : "", s->name);
@@ -702,19 +710,21 @@ static int check_walk(const pqify_setting *table, char *path, char *err, size_t 
         snprintf(path + old, MAX_PATH - old, "%s%s", old ? "." : "", s->name);
         const char *why = NULL;
         int64_t scratch[2];
-        int name_ok = s->name[0] != '\0';
+        int name_ok = s->name[0] >= 'a' && s->name[0] <= 'z';
         for (const char *p = s->name; *p != '\0'; p++)
-            name_ok &= (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_';
+            name_ok &= (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_';
         for (const pqify_setting *o = table; o < s; o++)
             if (strcmp(o->name, s->name) == 0)
                 why = "name used twice";
         pqify_setting_type scalar = s->type == PQIFY_SET_LIST ? s->elem : s->type;
         if (!name_ok)
-            why = "name must be lower-case letters, digits and _";
+            why = "name must be a lower-case letter, then letters, digits and _";
         else if (count >= MAX_TABLE)
             why = "too many entries";
-        else if (s->type < PQIFY_SET_STRING || s->type > PQIFY_SET_LIST)
+        else if (s->type < PQIFY_SET_STRING || s->type > PQIFY_SET_LINE)
             why = "unknown type";
+        else if (s->type == PQIFY_SET_LINE && (s->def != NULL || s->flags != 0))
+            why = "a line has no default and no flags";
         else if (s->type == PQIFY_SET_LIST && (s->elem == PQIFY_SET_LIST || s->elem < PQIFY_SET_STRING ||
                                                 s->elem > PQIFY_SET_MAP || s->elem_size == 0))
             why = "a list needs an element type (not a list) and elem_size";
@@ -785,6 +795,8 @@ static void describe_bounds(textbuf *b, const pqify_setting *s, pqify_setting_ty
 static void describe_walk(textbuf *b, const pqify_setting *table, char *path)
 {
     for (const pqify_setting *s = table; s->name != NULL; s++) {
+        if (s->type == PQIFY_SET_LINE)
+            continue;
         size_t old = strlen(path);
         snprintf(path + old, MAX_PATH - old, "%s%s", old ? "." : "", s->name);
         if (s->type == PQIFY_SET_MAP) {

@@ -44,6 +44,13 @@ static int ready(void *arg, char *reason, size_t cap)
     return s->o.hooks.ready == NULL || s->o.hooks.ready(s->o.hooks.ctx, reason, cap);
 }
 
+static int ready_body(void *arg, char *json, size_t cap)
+{
+    pqify_service *s = arg;
+    int ok = s->o.ready_body(s->o.hooks.ctx, s->draining, json, cap);
+    return ok && !s->draining;
+}
+
 int pqify_service_start(pqify_service *s, uv_loop_t *loop, const pqify_service_options *o,
                         char *err, size_t cap)
 {
@@ -60,7 +67,7 @@ int pqify_service_start(pqify_service *s, uv_loop_t *loop, const pqify_service_o
     s->signals_open = 1;
     if (o->admin != NULL && strcmp(o->admin, "off") != 0) {
         pqify_admin_options ao = {.listen = o->admin, .metrics = o->metrics, .ready = ready,
-                                  .ready_arg = s};
+                                  .ready_arg = s, .ready_body = o->ready_body ? ready_body : NULL};
         if (pqify_admin_start(loop, &ao, &s->admin, err, cap) != 0) {
             pqify_service_drained(s);
             return -1;

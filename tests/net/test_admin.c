@@ -34,6 +34,15 @@ static int ready(void *arg, char *reason, size_t cap)
     return 0;
 }
 
+/* a service's own /ready body (the tunnel's cloudflared shape) */
+static int ready_body(void *arg, char *json, size_t cap)
+{
+    (void)arg;
+    int ok = atomic_load(&ready_state);
+    snprintf(json, cap, "{\"status\":%d,\"readyConnections\":%d}\n", ok ? 200 : 503, ok ? 3 : 0);
+    return ok;
+}
+
 static void on_stop(uv_async_t *async)
 {
     server *s = async->data;
@@ -238,6 +247,27 @@ static void expect_final(int port, const char *req, size_t len, const char *stat
     close(fd);
 }
 
+static void test_ready_body(void **state)
+{
+    (void)state;
+    server s;
+    start(&s, (pqify_admin_options){.ready_body = ready_body});
+    int rc;
+    char *out = curl(&s, "-i", "/ready", &rc);
+    assert_int_equal(rc, 0);
+    assert_true(starts_with(out, "HTTP/1.1 200 OK\r\n"));
+    assert_non_null(strstr(out, "Content-Type: application/json\r\n"));
+    assert_non_null(strstr(out, "\r\n\r\n{\"status\":200,\"readyConnections\":3}\n"));
+    free(out);
+    atomic_store(&ready_state, 0);
+    out = curl(&s, "-i", "/ready", &rc);
+    assert_true(starts_with(out, "HTTP/1.1 503 Service Unavailable\r\n"));
+    assert_non_null(strstr(out, "\r\n\r\n{\"status\":503,\"readyConnections\":0}\n"));
+    free(out);
+    atomic_store(&ready_state, 1);
+    stop(&s);
+}
+
 static void test_raw(void **state)
 {
     (void)state;
@@ -425,6 +455,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_curl),
         cmocka_unit_test(test_raw),
+        cmocka_unit_test(test_ready_body),
         cmocka_unit_test(test_slow_client),
         cmocka_unit_test(test_connection_cap),
         cmocka_unit_test(test_listen_errors),

@@ -393,7 +393,7 @@ static void test_bad_tables(void **state)
     } cases[] = {
         {{{.name = "n", .type = PQIFY_SET_INT, .def = "9", .min = 1, .max = 5}}, "n: default does not parse or is out of bounds"},
         {{{.name = "n", .type = PQIFY_SET_ENUM, .offset = offsetof(t, s), .words = none}}, "n: an enum needs words"},
-        {{{.name = "N", .type = PQIFY_SET_INT}}, "N: name must be lower-case letters, digits and _"},
+        {{{.name = "N", .type = PQIFY_SET_INT}}, "N: name must be a lower-case letter, then letters, digits and _"},
         {{{.name = "l", .type = PQIFY_SET_LIST, .elem = PQIFY_SET_INT, .elem_size = 4}}, "l: elem_size does not match the element type"},
         {{{.name = "l", .type = PQIFY_SET_LIST, .elem = PQIFY_SET_LIST, .elem_size = 16}}, "l: a list needs an element type (not a list) and elem_size"},
         {{{.name = "m", .type = PQIFY_SET_MAP}}, "m: no nested table, or nested too deep"},
@@ -408,6 +408,64 @@ static void test_bad_tables(void **state)
     pqify_setting twice[] = {{.name = "a", .type = PQIFY_SET_BOOL}, {.name = "a", .type = PQIFY_SET_BOOL}, {0}};
     assert_int_equal(pqify_config_check_table(twice, err, sizeof err), PQIFY_ERR_ARG);
     assert_string_equal(err, "a: name used twice");
+}
+
+/* A LINE entry records where each list item's map starts (the tunnel names an
+ * ingress rule's line in its own checks); a camelCase key loads; the LINE's name is
+ * no key of the file; reload ignores lines. */
+typedef struct lined {
+    unsigned line;
+    const char *hostHeader;
+} lined;
+typedef struct lined_svc {
+    pqify_config_list rules;
+} lined_svc;
+static const pqify_setting lined_rule[] = {
+    {.name = "line", .type = PQIFY_SET_LINE, .offset = offsetof(lined, line)},
+    {.name = "hostHeader", .type = PQIFY_SET_STRING, .offset = offsetof(lined, hostHeader)},
+    {0},
+};
+static const pqify_setting lined_table[] = {
+    {.name = "rules", .type = PQIFY_SET_LIST, .offset = offsetof(lined_svc, rules), .elem = PQIFY_SET_MAP,
+     .elem_size = sizeof(lined), .sub = lined_rule},
+    {0},
+};
+
+static void test_line_entries(void **state)
+{
+    (void)state;
+    assert_int_equal(pqify_config_check_table(lined_table, err, sizeof err), 0);
+    const char *text = "# rules\nrules:\n  - hostHeader: a\n\n  - {hostHeader: b}\n  - hostHeader: c\n";
+    lined_svc a, b;
+    pqify_config *c = pqify_config_parse(lined_table, &a, "t.yaml", text, strlen(text), err, sizeof err);
+    assert_non_null(c);
+    assert_int_equal(a.rules.count, 3);
+    const lined *r = a.rules.items;
+    assert_int_equal(r[0].line, 3);
+    assert_string_equal(r[0].hostHeader, "a");
+    assert_int_equal(r[1].line, 5);
+    assert_int_equal(r[2].line, 6);
+    const char *moved = "rules:\n\n\n  - hostHeader: a\n  - {hostHeader: b}\n  - hostHeader: c\n";
+    pqify_config *c2 = pqify_config_parse(lined_table, &b, "t.yaml", moved, strlen(moved), err, sizeof err);
+    assert_non_null(c2);
+    assert_int_equal(((const lined *)b.rules.items)[0].line, 4);
+    pqify_setting fixed[] = {{.name = "rules", .type = PQIFY_SET_LIST, .offset = offsetof(lined_svc, rules),
+                              .elem = PQIFY_SET_MAP, .elem_size = sizeof(lined), .sub = lined_rule},
+                             {0}};
+    assert_int_equal(pqify_config_reload_check(fixed, &a, &b, err, sizeof err), 0);
+    pqify_config_free(c2);
+    pqify_config_free(c);
+    const char *keyed = "rules:\n  - line: 7\n";
+    assert_null(pqify_config_parse(lined_table, &a, "t.yaml", keyed, strlen(keyed), err, sizeof err));
+    assert_string_equal(err, "t.yaml:2: rules[0].line: unknown key");
+    char *listing = pqify_config_describe(lined_table);
+    assert_non_null(listing);
+    assert_null(strstr(listing, "line"));
+    assert_non_null(strstr(listing, "rules[].hostHeader"));
+    free(listing);
+    pqify_setting with_default[] = {{.name = "line", .type = PQIFY_SET_LINE, .def = "3"}, {0}};
+    assert_int_equal(pqify_config_check_table(with_default, err, sizeof err), PQIFY_ERR_ARG);
+    assert_string_equal(err, "line: a line has no default and no flags");
 }
 
 static void test_hostport(void **state)
@@ -446,6 +504,7 @@ int main(void)
         cmocka_unit_test(test_docs_current),
         cmocka_unit_test(test_bad_tables),
         cmocka_unit_test(test_hostport),
+        cmocka_unit_test(test_line_entries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

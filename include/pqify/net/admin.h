@@ -32,6 +32,10 @@ extern "C" {
  * service can do its job; else 0 with a short reason in reason[cap] ("0 of 4 tunnel
  * connections up"), which the reply carries as JSON. */
 typedef int (*pqify_admin_ready_fn)(void *arg, char *reason, size_t cap);
+/* A service whose readiness has a known shape (the tunnel's is cloudflared's
+ * {"status":200,"readyConnections":N}) writes the whole JSON body of /ready into
+ * json[cap] and returns 1 (200) or 0 (503); used instead of ready when set. */
+typedef int (*pqify_admin_ready_body_fn)(void *arg, char *json, size_t cap);
 
 typedef struct pqify_admin_options {
     const char *listen;              /* HOST:PORT on loopback (127.0.0.0/8, ::1, localhost); port 0 = any */
@@ -41,6 +45,7 @@ typedef struct pqify_admin_options {
     unsigned request_timeout_ms;     /* 0 = 5000 */
     size_t max_header_bytes;         /* 0 = 8192 */
     unsigned max_connections;        /* 0 = 64 */
+    pqify_admin_ready_body_fn ready_body;   /* NULL = the body above (ready_arg is its arg too) */
 } pqify_admin_options;
 
 typedef struct pqify_admin pqify_admin;

@@ -26,6 +26,13 @@
  *   LIST      pqify_config_list  .elem is the element's type (a MAP with .sub, or a
  *                              scalar type using this entry's min/max/words), .elem_size
  *                              its C size; min_items..max_items bound the count if max_items > 0
+ *   LINE      unsigned         not a key in the file: the line (1-based) where the map holding
+ *                              this entry starts, 0 when the map was absent. A service that checks
+ *                              a list item after loading (the tunnel's ingress rules: "the last
+ *                              rule must be a catch-all") names the item's line with it. Never
+ *                              read from YAML, never in the listing, free to change on reload.
+ * Names are lower-case letters, digits and _, or camelCase (a lower-case first letter),
+ * as files in another program's shape spell them (cloudflared's originRequest).
  * Strings point into memory the pqify_config owns (or into the table for defaults and
  * words): keep the pqify_config while the struct is used.
  *
@@ -57,6 +64,7 @@ typedef enum pqify_setting_type {
     PQIFY_SET_HOSTPORT,
     PQIFY_SET_MAP,
     PQIFY_SET_LIST,
+    PQIFY_SET_LINE,
 } pqify_setting_type;
 
 #define PQIFY_SET_RELOAD 1u     /* SIGHUP may change it (else a reload that changes it is refused) */

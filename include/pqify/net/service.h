@@ -36,6 +36,10 @@ typedef struct pqify_service_options {
     pqify_metrics *metrics;      /* what /metrics renders */
     unsigned grace_ms;           /* 0 = 10 s */
     pqify_service_hooks hooks;
+    /* The whole JSON body of /ready (pqify_admin_ready_body_fn) with hooks.ctx, told
+     * whether the service is draining (then the answer is 503 whatever it returns).
+     * NULL = the chassis's body from hooks.ready. */
+    int (*ready_body)(void *ctx, int draining, char *json, size_t cap);
 } pqify_service_options;
 
 typedef struct pqify_service {
