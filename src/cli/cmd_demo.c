@@ -207,10 +207,12 @@ out:
 static struct demo_run {
     char dir[512];
     char ca[600], cert[600], key[600];
-    struct demo_proc logrecv, serve;
+    struct demo_proc logrecv, serve, kafka;
+    char kafka_exe[600];   /* pqify-kafka beside pqify, or "" */
+    char boot[256];        /* the mock Kafka's bootstrap servers */
     struct demo_kex_costs kex;
     /* the fleet table: one row per hop */
-    char hop[4][7][96];
+    char hop[4][7][128];
     size_t n_hops;
     size_t fwd_sent, fwd_stored;
     size_t n1, n2;
@@ -276,14 +278,14 @@ static int step_table1(const struct demo_opts *o)
 static void add_hop(const char *hop, const char *group, const char *pq, const char *hrr, const char *us,
                     const char *what, const char *why)
 {
-    char(*r)[96] = run.hop[run.n_hops++];
-    snprintf(r[0], 96, "%s", hop);
-    snprintf(r[1], 96, "%s", group);
-    snprintf(r[2], 96, "%s", pq);
-    snprintf(r[3], 96, "%s", hrr);
-    snprintf(r[4], 96, "%s", us);
-    snprintf(r[5], 96, "%s", what);
-    snprintf(r[6], 96, "%s", why);
+    char(*r)[128] = run.hop[run.n_hops++];
+    snprintf(r[0], 128, "%s", hop);
+    snprintf(r[1], 128, "%s", group);
+    snprintf(r[2], 128, "%s", pq);
+    snprintf(r[3], 128, "%s", hrr);
+    snprintf(r[4], 128, "%s", us);
+    snprintf(r[5], 128, "%s", what);
+    snprintf(r[6], 128, "%s", why);
 }
 
 /* key=value from a status line (`connected ... group=X pq=yes ...`). */
@@ -337,7 +339,7 @@ static int hop_client_serve(void)
     fclose(f);
     snprintf(port, sizeof port, "127.0.0.1:%d", run.serve.port);
     char *argv[] = {"pqify", "connect", port, "--ca", run.ca, "--servername", "localhost", NULL};
-    int rc = demo_run(argv, in, out, err, 20);
+    int rc = demo_run(NULL, argv, in, out, err, 20);
     if (rc != 0 || read_file(err, text, sizeof text) != 0 || strstr(text, "connected ") == NULL) {
         fprintf(stderr, "pqify demo: pqify connect to pqify serve failed (exit %d); see %s\n", rc, err);
         return -1;
@@ -352,6 +354,30 @@ static int hop_client_serve(void)
         return -1;
     }
     add_hop("client -> serve", g, pq, hrr, us, "20 bytes echoed (pqify connect)", "");
+    return 0;
+}
+
+/* Read the topic back from Kafka with librdkafka (pqify-kafka kafka-count). */
+static int hop_logrecv_kafka(void)
+{
+    char err[600], out[600], expect[32], text[256];
+    snprintf(err, sizeof err, "%s/kafka-count.log", run.dir);
+    snprintf(out, sizeof out, "%s/kafka-count.out", run.dir);
+    snprintf(expect, sizeof expect, "%zu", run.fwd_sent);
+    char *argv[] = {"pqify-kafka", "kafka-count", "--brokers", run.boot, "--topic", "logs.access",
+                    "--expect", expect, "--timeout", "30", NULL};
+    int rc = demo_run(run.kafka_exe, argv, NULL, out, err, 40);
+    unsigned long n = 0;
+    if (read_file(out, text, sizeof text) == 0)
+        sscanf(text, "read %lu messages", &n);
+    run.fwd_stored = n;
+    char what[96];
+    snprintf(what, sizeof what, "%lu events in topic logs.access, read back", n);
+    add_hop("logrecv -> Kafka", "-", "no", "-", "-", what,
+            "the mock broker speaks plaintext; a real one over TLS takes PQ through pqify.so");
+    if (rc != 0)
+        fprintf(stderr, "pqify demo: reading logs.access back from Kafka found %lu of %zu (see %s)\n", n,
+                run.fwd_sent, err);
     return 0;
 }
 
@@ -372,8 +398,9 @@ static int hop_logfwd_logrecv(const struct demo_opts *o)
     snprintf(port, sizeof port, "127.0.0.1:%d", run.logrecv.port);
     char *argv[] = {"pqify", "logfwd", "--to", port, "--ca", run.ca, "--servername", "localhost",
                     "--spool", spool, "--tag", "access", NULL};
-    int rc = demo_run(argv, in, NULL, err, 60);
-    run.fwd_stored = count_lines(sink);
+    int rc = demo_run(NULL, argv, in, NULL, err, 60);
+    if (run.kafka_exe[0] == '\0')
+        run.fwd_stored = count_lines(sink);
     if (rc != 0) {
         fprintf(stderr, "pqify demo: pqify logfwd exited %d; see %s\n", rc, err);
         return -1;
@@ -399,11 +426,16 @@ static int hop_logfwd_logrecv(const struct demo_opts *o)
             snprintf(us, sizeof us, "%.0f (server)", sum * 1e6);
     }
     char what[96];
-    snprintf(what, sizeof what, "%zu access-log lines, %zu stored in the file sink", run.fwd_sent, run.fwd_stored);
+    snprintf(what, sizeof what, "%zu access-log lines, each acked", run.fwd_sent);
     add_hop("logfwd -> logrecv", g, pq, hrr, us, what, "");
+    if (run.kafka_exe[0] == '\0') {
+        snprintf(what, sizeof what, "%zu lines in the file sink", run.fwd_stored);
+        add_hop("logrecv -> file sink", "-", "-", "-", "-", what, "");
+    } else if (hop_logrecv_kafka() != 0) {
+        return -1;
+    }
     if (run.fwd_stored != run.fwd_sent) {
-        fprintf(stderr, "pqify demo: logrecv stored %zu of the %zu lines sent (%s)\n", run.fwd_stored,
-                run.fwd_sent, sink);
+        fprintf(stderr, "pqify demo: %zu of the %zu lines sent arrived\n", run.fwd_stored, run.fwd_sent);
         return -1;
     }
     return 0;
@@ -417,34 +449,56 @@ static int step_fleet(const struct demo_opts *o)
         fprintf(stderr, "pqify demo: %s: %s\n", sink, strerror(errno));
         return 1;
     }
-    snprintf(sink, sizeof sink, "file:%s/sink", run.dir);
     if (demo_pki(run.dir) != 0) {
         fprintf(stderr, "pqify demo: cannot make the certificates in %s\n", run.dir);
         return 1;
     }
+    /* Kafka when pqify-kafka is beside us (librdkafka links libssl, so pqify
+     * itself cannot hold the Kafka sink), else the file sink */
+    if (demo_sibling("pqify-kafka", run.kafka_exe, sizeof run.kafka_exe) != 0)
+        run.kafka_exe[0] = '\0';
+    if (run.kafka_exe[0] != '\0') {
+        char *km[] = {"pqify-kafka", "kafka-mock", "--topic", "logs.access", NULL};
+        if (demo_start(&run.kafka, run.kafka_exe, run.dir, "kafka", km) != 0)
+            return 1;
+        char line[512];
+        FILE *f = fopen(run.kafka.log, "r");
+        while (f != NULL && fgets(line, sizeof line, f) != NULL)
+            if (sscanf(line, "listening on %255s", run.boot) == 1)
+                break;
+        if (f != NULL)
+            fclose(f);
+        snprintf(sink, sizeof sink, "kafka:%s", run.boot);
+    } else {
+        snprintf(sink, sizeof sink, "file:%s/sink", run.dir);
+    }
     /* pq preferred on the receiver, so that Fig. 1 and Fig. 2 can also open
      * classical connections to it; the forwarder requires PQ all the same */
-    char *lr[] = {"pqify", "logrecv", "--listen", "127.0.0.1:0", "--cert", run.cert, "--key", run.key,
-                  "--pq", "preferred", "--sink", sink, "--admin", "127.0.0.1:0", NULL};
+    char *lr[] = {run.kafka_exe[0] ? "pqify-kafka" : "pqify", "logrecv", "--listen", "127.0.0.1:0",
+                  "--cert", run.cert, "--key", run.key, "--pq", "preferred", "--sink", sink,
+                  "--admin", "127.0.0.1:0", "--topic", "logs.{tag}", NULL};
+    if (run.kafka_exe[0] == '\0')
+        lr[14] = NULL;   /* no topic for the file sink */
     char *sv[] = {"pqify", "serve", "--listen", "127.0.0.1:0", "--cert", run.cert, "--key", run.key,
                   "--workers", "1", "--admin", "127.0.0.1:0", NULL};
-    if (demo_start(&run.logrecv, run.dir, "logrecv", lr) != 0 || demo_start(&run.serve, run.dir, "serve", sv) != 0)
+    if (demo_start(&run.logrecv, run.kafka_exe[0] ? run.kafka_exe : NULL, run.dir, "logrecv", lr) != 0 ||
+        demo_start(&run.serve, NULL, run.dir, "serve", sv) != 0)
         return 1;
     printf("Started on loopback (logs in %s):\n", run.dir);
-    printf("  pqify logrecv  pid %d  127.0.0.1:%d  admin 127.0.0.1:%d  file sink\n", (int)run.logrecv.pid,
-           run.logrecv.port, run.logrecv.admin);
-    printf("  pqify serve    pid %d  127.0.0.1:%d  admin 127.0.0.1:%d\n\n", (int)run.serve.pid, run.serve.port,
+    if (run.kafka_exe[0])
+        printf("  pqify-kafka kafka-mock  pid %d  %s  librdkafka's mock cluster\n", (int)run.kafka.pid, run.boot);
+    printf("  pqify%s logrecv  pid %d  127.0.0.1:%d  admin 127.0.0.1:%d  %s sink\n", run.kafka_exe[0] ? "-kafka" : "",
+           (int)run.logrecv.pid, run.logrecv.port, run.logrecv.admin, run.kafka_exe[0] ? "Kafka" : "file");
+    printf("  pqify serve  pid %d  127.0.0.1:%d  admin 127.0.0.1:%d\n\n", (int)run.serve.pid, run.serve.port,
            run.serve.admin);
     if (hop_client_serve() != 0 || hop_logfwd_logrecv(o) != 0)
         return 1;
-    add_hop("logrecv -> Kafka", "-", "no", "-", "-", "not run by this demo yet",
-            "not started here yet (pqify-kafka with a mock broker, which speaks plaintext)");
-    printf("%-18s %-16s %-3s %-3s %-14s %s\n", "hop", "group", "pq", "hrr", "handshake_us", "what travelled");
+    printf("%-20s %-16s %-3s %-3s %-14s %s\n", "hop", "group", "pq", "hrr", "handshake_us", "what travelled");
     for (size_t i = 0; i < run.n_hops; i++)
-        printf("%-18s %-16s %-3s %-3s %-14s %s%s%s\n", run.hop[i][0], run.hop[i][1], run.hop[i][2], run.hop[i][3],
+        printf("%-20s %-16s %-3s %-3s %-14s %s%s%s\n", run.hop[i][0], run.hop[i][1], run.hop[i][2], run.hop[i][3],
                run.hop[i][4], run.hop[i][5], run.hop[i][6][0] ? "; not PQ: " : "", run.hop[i][6]);
-    printf("\nforwarded %zu, stored %zu: %s\n", run.fwd_sent, run.fwd_stored,
-           run.fwd_sent == run.fwd_stored ? "every line arrived" : "LINES MISSING");
+    printf("\nforwarded %zu, %s %zu: %s\n", run.fwd_sent, run.kafka_exe[0] ? "read back from Kafka" : "stored",
+           run.fwd_stored, run.fwd_sent == run.fwd_stored ? "every line arrived" : "LINES MISSING");
     return 0;
 }
 
@@ -485,9 +539,9 @@ static int step_fig2(const struct demo_opts *o)
     }
     printf("%zu Forward batches of %zu events (zstd) on each of two long-lived connections to\n"
            "logrecv, one X25519MLKEM768 and one X25519, alternating; each timed from its first\n"
-           "byte written to its ack (logrecv acks once the file sink has fsynced it). Timed by\n"
+           "byte written to its ack (logrecv acks once %s). Timed by\n"
            "the demo itself: logfwd does not export its batch send duration yet.\n\n",
-           run.n2, events);
+           run.n2, events, run.kafka_exe[0] ? "Kafka confirmed every event" : "the file sink fsynced them");
     printf("%-16s %10s %10s\n", "stream", "mean ms", "p50 ms");
     printf("%-16s %10.2f %10.2f\n", "pq", ma, demo_quantile(a, run.n2, 0.5));
     printf("%-16s %10.2f %10.2f\n", "classical", mb, demo_quantile(b, run.n2, 0.5));
@@ -584,9 +638,14 @@ static void keep_running(void)
            "  echo hi | pqify connect 127.0.0.1:%d --ca %s --servername localhost\n"
            "  echo 'one more line' | pqify logfwd --to 127.0.0.1:%d --ca %s --servername localhost "
            "--spool %s/more.spool --tag access\n"
-           "  tail %s/sink/access.jsonl\n",
+           "  %s %s\n",
            run.logrecv.admin, run.logrecv.port, run.ca, run.serve.port, run.ca,
-           run.logrecv.port, run.ca, run.dir, run.dir);
+           run.logrecv.port, run.ca, run.dir, run.kafka_exe[0] ? "kcat -C -e -b" : "tail",
+           run.kafka_exe[0] ? run.boot : run.dir);
+    if (run.kafka_exe[0])
+        printf("     (add -t logs.access; the classical and PQ streams of Fig. 2 are logs.classical, logs.pq)\n");
+    else
+        printf("     (the file %s/sink/access.jsonl)\n", run.dir);
     fflush(stdout);
     for (;;)
         pause();

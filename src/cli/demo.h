@@ -19,19 +19,24 @@ struct demo_proc {
     int port, admin;
 };
 
-/* Start `pqify ARGV...` (this binary) with stderr to DIR/NAME.log and wait (at
- * most 15 s) for its listening line; 0 or -1 (words on stderr). The child is
- * registered for demo_stop_all. */
-int demo_start(struct demo_proc *p, const char *dir, const char *name, char *const argv[]);
+/* The path of NAME beside this binary (pqify-kafka beside pqify); 0, or -1 when
+ * there is no such executable. */
+int demo_sibling(const char *name, char *out, size_t cap);
 
-/* Run `pqify ARGV...` to its end: stdin from stdin_file (NULL: /dev/null), stdout
- * to out_file (NULL: /dev/null), stderr to err_file; killed after timeout_s.
- * Returns its exit status, or -1. */
-int demo_run(char *const argv[], const char *stdin_file, const char *out_file,
+/* Start `EXE ARGV...` (exe NULL: this binary) with stderr to DIR/NAME.log and wait
+ * (at most 15 s) for its listening line; 0 or -1 (words on stderr). The child is
+ * registered for demo_stop_all. */
+int demo_start(struct demo_proc *p, const char *exe, const char *dir, const char *name,
+               char *const argv[]);
+
+/* Run `EXE ARGV...` (exe NULL: this binary) to its end: stdin from stdin_file
+ * (NULL: /dev/null), stdout to out_file (NULL: /dev/null), stderr to err_file;
+ * killed after timeout_s. Returns its exit status, or -1. */
+int demo_run(const char *exe, char *const argv[], const char *stdin_file, const char *out_file,
              const char *err_file, unsigned timeout_s);
 
-/* SIGTERM to every started service, by pid, then wait (5 s each, then SIGKILL).
- * Async-signal-safe: the Ctrl-C handler calls it. */
+/* SIGTERM to every started service by pid, the last started first, each waited
+ * for (5 s, then SIGKILL). Async-signal-safe: the Ctrl-C handler calls it. */
 void demo_stop_all(void);
 
 /* GET http://127.0.0.1:PORT/PATH (an admin endpoint): the body in buf (NUL

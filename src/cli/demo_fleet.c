@@ -122,13 +122,37 @@ out:
 static volatile pid_t started[MAX_PROCS];
 static volatile int n_started;
 
-static pid_t spawn(char *const argv[], const char *in, const char *out, const char *err)
+static int self_path(char *out, size_t cap)
 {
-    char self[512];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    ssize_t n = readlink("/proc/self/exe", out, cap - 1);
     if (n <= 0)
         return -1;
-    self[n] = '\0';
+    out[n] = '\0';
+    return 0;
+}
+
+int demo_sibling(const char *name, char *out, size_t cap)
+{
+    char self[512];
+    if (self_path(self, sizeof self) != 0)
+        return -1;
+    char *slash = strrchr(self, '/');
+    if (slash == NULL)
+        return -1;
+    *slash = '\0';
+    if ((size_t)snprintf(out, cap, "%s/%s", self, name) >= cap)
+        return -1;
+    return access(out, X_OK) == 0 ? 0 : -1;
+}
+
+static pid_t spawn(const char *exe, char *const argv[], const char *in, const char *out, const char *err)
+{
+    char self[512];
+    if (exe == NULL) {
+        if (self_path(self, sizeof self) != 0)
+            return -1;
+        exe = self;
+    }
     pid_t pid = fork();
     if (pid != 0)
         return pid;
@@ -140,7 +164,7 @@ static pid_t spawn(char *const argv[], const char *in, const char *out, const ch
     /* the services drain on SIGTERM; the demo sends it (Ctrl-C reaches the
      * demo, which stops them by pid) */
     signal(SIGINT, SIG_IGN);
-    execv(self, argv);
+    execv(exe, argv);
     _exit(127);
 }
 
@@ -161,14 +185,15 @@ static int grep_port(const char *log, const char *marker, int *port)
     return found;
 }
 
-int demo_start(struct demo_proc *p, const char *dir, const char *name, char *const argv[])
+int demo_start(struct demo_proc *p, const char *exe, const char *dir, const char *name,
+               char *const argv[])
 {
     memset(p, 0, sizeof *p);
     snprintf(p->name, sizeof p->name, "%s", name);
     snprintf(p->log, sizeof p->log, "%s/%s.log", dir, name);
     if (n_started == MAX_PROCS)
         return -1;
-    p->pid = spawn(argv, NULL, NULL, p->log);
+    p->pid = spawn(exe, argv, NULL, NULL, p->log);
     if (p->pid < 0)
         return -1;
     started[n_started] = p->pid;
@@ -190,9 +215,10 @@ int demo_start(struct demo_proc *p, const char *dir, const char *name, char *con
     return -1;
 }
 
-int demo_run(char *const argv[], const char *in, const char *out, const char *err, unsigned timeout_s)
+int demo_run(const char *exe, char *const argv[], const char *in, const char *out, const char *err,
+             unsigned timeout_s)
 {
-    pid_t pid = spawn(argv, in, out, err);
+    pid_t pid = spawn(exe, argv, in, out, err);
     if (pid < 0)
         return -1;
     for (unsigned i = 0; i < timeout_s * 20; i++) {
@@ -208,12 +234,11 @@ int demo_run(char *const argv[], const char *in, const char *out, const char *er
 
 void demo_stop_all(void)
 {
-    for (int i = 0; i < n_started; i++)
-        if (started[i] > 0)
-            kill(started[i], SIGTERM);
-    for (int i = 0; i < n_started; i++) {
+    /* the last started first: a receiver drains into the Kafka it was started after */
+    for (int i = n_started - 1; i >= 0; i--) {
         if (started[i] <= 0)
             continue;
+        kill(started[i], SIGTERM);
         int done = 0;
         for (int k = 0; k < 100 && !done; k++) {   /* 5 s, then SIGKILL */
             done = waitpid(started[i], NULL, WNOHANG) != 0;
