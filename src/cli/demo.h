@@ -55,13 +55,17 @@ int demo_handshakes(int port, const char *ca, size_t n, double *pq_us, double *c
 /* Fig. 2: n Forward batches of `events` events each over one X25519MLKEM768 and
  * one X25519 connection to logrecv at port, alternating; for batch i, t[i] the
  * seconds since the first was sent and d[i] the milliseconds from its first byte
- * written to its ack read. 0 or -1. */
+ * written to its ack read. One batch per stream goes first, untimed: it makes the
+ * stream's Kafka topic. 0 or -1. */
 int demo_batches(int port, const char *ca, size_t n, size_t events, double *pq_t, double *pq_ms,
                  double *cl_t, double *cl_ms);
 
-/* Table 1: seconds per operation, medians of interleaved rounds. */
+/* Table 1: seconds per operation, medians of interleaved rounds; each ratio is
+ * the median over the rounds of (encaps / derive of the same round), so that a
+ * burst of load on the machine hits both sides of a ratio alike. */
 struct demo_kex_costs {
     double kyber512_encaps, p256_ecdh, mlkem768_encaps, x25519_ecdh;
+    double kyber512_per_p256, mlkem768_per_x25519;
 };
 int demo_kex_costs(int quick, struct demo_kex_costs *c);
 

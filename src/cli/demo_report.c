@@ -140,10 +140,12 @@ static void axes(FILE *f, const struct axis *ax, const struct axis *ay, const ch
     fputs("</text>\n</g>\n", f);
 }
 
-static void legend(FILE *f, const struct demo_series *s, size_t ns, const char *const *extra)
+/* top: the legend's first line near the plot's top edge, else near its bottom
+ * (a CDF climbs to the top right, where a legend would sit on its curves). */
+static void legend(FILE *f, const struct demo_series *s, size_t ns, const char *const *extra, int top)
 {
     for (size_t i = 0; i < ns; i++) {
-        double y = MT + 16 + 18.0 * (double)i;
+        double y = (top ? MT + 16 : MT + PH - 12 - 18.0 * (double)(ns - 1)) + 18.0 * (double)i;
         fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"4\" fill=\"%s\"/>"
                    "<text x=\"%.1f\" y=\"%.1f\">", ML + PW - 250, y - 2, colors[i % N_COLORS], ML + PW - 230, y + 3);
         put_text(f, s[i].label);
@@ -198,7 +200,7 @@ int demo_svg_cdf(const char *path, const char *title, const char *xlabel,
         fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"/>\n", px(&ax, m), py(&ay, 0.5),
                 colors[i % N_COLORS]);
     }
-    legend(f, s, ns, extra);
+    legend(f, s, ns, extra, 0);
     rc = svg_close(f);
 out:
     for (size_t i = 0; sorted != NULL && i < ns; i++)
@@ -238,7 +240,7 @@ int demo_svg_series(const char *path, const char *title, const char *xlabel, con
             fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2\" fill=\"%s\"/>\n", px(&ax, s[i].x[k]),
                     py(&ay, s[i].y[k]), colors[i % N_COLORS]);
     }
-    legend(f, s, ns, NULL);
+    legend(f, s, ns, NULL, 1);
     return svg_close(f);
 }
 
