@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "cli.h"
 #include "demo.h"
 #include "demo_report.h"
@@ -207,12 +209,12 @@ out:
 static struct demo_run {
     char dir[512];
     char ca[600], cert[600], key[600];
-    struct demo_proc logrecv, serve, kafka;
+    struct demo_proc logrecv, serve, kafka, keyserver;
     char kafka_exe[600];   /* pqify-kafka beside pqify, or "" */
     char boot[256];        /* the mock Kafka's bootstrap servers */
     struct demo_kex_costs kex;
     /* the fleet table: one row per hop */
-    char hop[4][7][128];
+    char hop[6][7][128];
     size_t n_hops;
     size_t fwd_sent, fwd_stored;
     size_t n1, n2;
@@ -358,6 +360,68 @@ static int hop_client_serve(void)
     return 0;
 }
 
+static int hex_to_bytes(const char *hex, unsigned char *out, size_t cap, size_t *len)
+{
+    size_t n = 0;
+    for (; hex[0] && hex[0] != '\n' && hex[1] && n < cap; hex += 2) {
+        unsigned v;
+        if (sscanf(hex, "%2x", &v) != 1)
+            return -1;
+        out[n++] = (unsigned char)v;
+    }
+    *len = n;
+    return n > 0 ? 0 : -1;
+}
+
+/* The edge's signer, stood in for by `pqify keyless`: a ping, then an ECDSA
+ * signature by the key the key server holds, verified here with libcrypto. */
+static int hop_keyless(void)
+{
+    char out[600], err[600], text[65536], port[32], ski[41], dig_hex[65], g[64] = "?";
+    unsigned char digest[32], sig[256];
+    size_t slen = 0;
+    snprintf(out, sizeof out, "%s/keyless.out", run.dir);
+    snprintf(err, sizeof err, "%s/keyless.log", run.dir);
+    snprintf(port, sizeof port, "127.0.0.1:%d", run.keyserver.port);
+    char client_pem[600], client_key[600];
+    snprintf(client_pem, sizeof client_pem, "%s/client.pem", run.dir);
+    snprintf(client_key, sizeof client_key, "%s/client.key", run.dir);
+    char *ping[] = {"pqify", "keyless", "ping", port, "--cert", client_pem, "--key", client_key, "--ca", run.ca, NULL};
+    if (demo_run(NULL, ping, NULL, out, err, 20) != 0 || read_file(out, text, sizeof text) != 0 ||
+        sscanf(text, "pong in %*f ms group %63s", g) != 1) {
+        fprintf(stderr, "pqify demo: pqify keyless ping to the key server failed; see %s\n", err);
+        return -1;
+    }
+    /* HRR and the handshake time from the key server's metrics: one handshake so far */
+    const char *hrr = "?";
+    char us[32] = "?";
+    if (demo_http_get(run.keyserver.admin, "/metrics", text, sizeof text) > 0) {
+        char pre[160];
+        snprintf(pre, sizeof pre, "pqify_tls_handshakes_total{role=\"server\",group=\"%s\",pq=\"true\",hrr=\"false\"}", g);
+        hrr = demo_metric(text, pre) == 1.0 ? "no" : "yes";
+        double sum = demo_metric(text, "pqify_tls_handshake_duration_seconds_sum{role=\"server\"");
+        double cnt = demo_metric(text, "pqify_tls_handshake_duration_seconds_count{role=\"server\"");
+        if (cnt == 1.0 && isfinite(sum))
+            snprintf(us, sizeof us, "%.0f (server)", sum * 1e6);
+    }
+    /* a digest of something the demo says, signed by the key server */
+    static const char msg[] = "pqify demo: signed by the key server";
+    if (demo_ski_hex(run.cert, ski) != 0 || EVP_Digest(msg, sizeof msg - 1, digest, NULL, EVP_sha256(), NULL) != 1)
+        return -1;
+    for (int i = 0; i < 32; i++)
+        snprintf(dig_hex + 2 * i, 3, "%02x", digest[i]);
+    char *sign[] = {"pqify", "keyless", "sign", port, "--cert", client_pem, "--key", client_key, "--ca", run.ca,
+                    "--ski", ski, "--op", "ecdsa-sha256", "--payload", dig_hex, NULL};
+    int rc = demo_run(NULL, sign, NULL, out, err, 20);
+    if (rc != 0 || read_file(out, text, sizeof text) != 0 || hex_to_bytes(text, sig, sizeof sig, &slen) != 0 ||
+        demo_verify_digest(run.cert, digest, sizeof digest, sig, slen) != 0) {
+        fprintf(stderr, "pqify demo: the key server's signature did not verify (exit %d; see %s)\n", rc, err);
+        return -1;
+    }
+    add_hop("keyless -> keyserver", g, "yes", hrr, us, "a ping; an ECDSA P-256 signature, verified", "");
+    return 0;
+}
+
 /* Read the topic back from Kafka with librdkafka (pqify-kafka kafka-count). */
 static int hop_logrecv_kafka(void)
 {
@@ -482,17 +546,26 @@ static int step_fleet(const struct demo_opts *o)
         lr[14] = NULL;   /* no topic for the file sink */
     char *sv[] = {"pqify", "serve", "--listen", "127.0.0.1:0", "--cert", run.cert, "--key", run.key,
                   "--workers", "1", "--admin", "127.0.0.1:0", NULL};
+    /* the key server holds the edge's key (DIR/keys/edge.key); clients need a
+     * certificate from the demo CA, and PQ (its default) */
+    char keys[600];
+    snprintf(keys, sizeof keys, "%s/keys", run.dir);
+    char *ks[] = {"pqify", "keyserver", "--listen", "127.0.0.1:0", "--cert", run.cert, "--key", run.key,
+                  "--ca", run.ca, "--keys", keys, "--admin", "127.0.0.1:0", "--workers", "2", NULL};
     if (demo_start(&run.logrecv, run.kafka_exe[0] ? run.kafka_exe : NULL, run.dir, "logrecv", lr) != 0 ||
-        demo_start(&run.serve, NULL, run.dir, "serve", sv) != 0)
+        demo_start(&run.serve, NULL, run.dir, "serve", sv) != 0 ||
+        demo_start(&run.keyserver, NULL, run.dir, "keyserver", ks) != 0)
         return 1;
     printf("Started on loopback (logs in %s):\n", run.dir);
     if (run.kafka_exe[0])
         printf("  pqify-kafka kafka-mock  pid %d  %s  librdkafka's mock cluster\n", (int)run.kafka.pid, run.boot);
     printf("  pqify%s logrecv  pid %d  127.0.0.1:%d  admin 127.0.0.1:%d  %s sink\n", run.kafka_exe[0] ? "-kafka" : "",
            (int)run.logrecv.pid, run.logrecv.port, run.logrecv.admin, run.kafka_exe[0] ? "Kafka" : "file");
-    printf("  pqify serve  pid %d  127.0.0.1:%d  admin 127.0.0.1:%d\n\n", (int)run.serve.pid, run.serve.port,
+    printf("  pqify serve  pid %d  127.0.0.1:%d  admin 127.0.0.1:%d\n", (int)run.serve.pid, run.serve.port,
            run.serve.admin);
-    if (hop_client_serve() != 0 || hop_logfwd_logrecv(o) != 0)
+    printf("  pqify keyserver  pid %d  127.0.0.1:%d  admin 127.0.0.1:%d  holds the edge's key\n\n",
+           (int)run.keyserver.pid, run.keyserver.port, run.keyserver.admin);
+    if (hop_client_serve() != 0 || hop_keyless() != 0 || hop_logfwd_logrecv(o) != 0)
         return 1;
     printf("%-20s %-16s %-3s %-3s %-14s %s\n", "hop", "group", "pq", "hrr", "handshake_us", "what travelled");
     for (size_t i = 0; i < run.n_hops; i++)
@@ -594,7 +667,7 @@ static int step_report(const struct demo_opts *o)
         for (int c = 0; c < 4; c++)
             t1c[r * 4 + c] = t1[r][c];
     static const char *const head[] = {"hop", "group", "pq", "HRR", "handshake us", "what travelled", "why not PQ"};
-    const char *fc[7 * 5];
+    const char *fc[7 * 7];
     for (int c = 0; c < 7; c++)
         fc[c] = head[c];
     for (size_t r = 0; r < run.n_hops; r++)

@@ -6,9 +6,17 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* DIR/ca.pem, DIR/server.{pem,key} (DNS:localhost, IP:127.0.0.1, serverAuth) and
- * DIR/client.{pem,key} (clientAuth), ECDSA P-256, made with libcrypto; 0 or -1. */
+/* DIR/ca.pem, DIR/server.{pem,key} (DNS:localhost, IP:127.0.0.1, serverAuth, with
+ * its SKI) and DIR/client.{pem,key} (clientAuth), ECDSA P-256, made with
+ * libcrypto; 0 or -1. */
 int demo_pki(const char *dir);
+/* DIR/keys/edge.key is server.key again: the key the demo's key server signs
+ * with. demo_ski_hex: the subject key identifier of a certificate, in hex (the key
+ * server's name for its key); demo_verify_digest: an ECDSA signature of a SHA-256
+ * digest, checked against the certificate's key. 0 or -1. */
+int demo_ski_hex(const char *cert_pem, char hex[41]);
+int demo_verify_digest(const char *cert_pem, const unsigned char *digest, size_t dlen,
+                       const unsigned char *sig, size_t slen);
 
 /* A service the demo started: its pid, its log (stderr), the port from its
  * `listening on` line and the admin port from its announce line. */

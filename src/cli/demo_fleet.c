@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -88,8 +89,12 @@ int demo_pki(const char *dir)
 {
     static const int ca_nids[] = {NID_basic_constraints, NID_key_usage, NID_subject_key_identifier, 0};
     static const char *const ca_vals[] = {"critical,CA:TRUE", "critical,keyCertSign,cRLSign", "hash"};
-    static const int srv_nids[] = {NID_basic_constraints, NID_ext_key_usage, NID_subject_alt_name, 0};
-    static const char *const srv_vals[] = {"critical,CA:FALSE", "serverAuth", "DNS:localhost,IP:127.0.0.1"};
+    /* the server's key is also the key the key server signs with: its SKI (RFC
+     * 5280 §4.2.1.2 method 1, what the key server finds keys by) is in its cert */
+    static const int srv_nids[] = {NID_basic_constraints, NID_ext_key_usage, NID_subject_alt_name,
+                                   NID_subject_key_identifier, 0};
+    static const char *const srv_vals[] = {"critical,CA:FALSE", "serverAuth", "DNS:localhost,IP:127.0.0.1", "hash"};
+    static const int cli_nids[] = {NID_basic_constraints, NID_ext_key_usage, NID_subject_alt_name, 0};
     static const char *const cli_vals[] = {"critical,CA:FALSE", "clientAuth", "DNS:pqify-demo-client"};
     EVP_PKEY *cak = p256_key(), *sk = p256_key(), *ck = p256_key();
     X509 *ca = NULL, *sc = NULL, *cc = NULL;
@@ -98,12 +103,16 @@ int demo_pki(const char *dir)
         goto out;
     ca = make_cert(cak, "pqify demo CA", NULL, NULL, 1, ca_nids, ca_vals);
     sc = ca ? make_cert(sk, "localhost", ca, cak, 2, srv_nids, srv_vals) : NULL;
-    cc = ca ? make_cert(ck, "pqify-demo-client", ca, cak, 3, srv_nids, cli_vals) : NULL;
+    cc = ca ? make_cert(ck, "pqify-demo-client", ca, cak, 3, cli_nids, cli_vals) : NULL;
     if (sc == NULL || cc == NULL)
         goto out;
     if (write_pem(dir, "ca.pem", ca, NULL) || write_pem(dir, "server.pem", sc, NULL) ||
         write_pem(dir, "server.key", NULL, sk) || write_pem(dir, "client.pem", cc, NULL) ||
         write_pem(dir, "client.key", NULL, ck))
+        goto out;
+    char keys[600];
+    snprintf(keys, sizeof keys, "%s/keys", dir);
+    if ((mkdir(keys, 0700) != 0 && errno != EEXIST) || write_pem(keys, "edge.key", NULL, sk))
         goto out;
     rc = 0;
 out:
@@ -114,6 +123,40 @@ out:
     EVP_PKEY_free(sk);
     EVP_PKEY_free(ck);
     return rc;
+}
+
+int demo_ski_hex(const char *cert_pem, char hex[41])
+{
+    FILE *f = fopen(cert_pem, "r");
+    X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+    if (f != NULL)
+        fclose(f);
+    const ASN1_OCTET_STRING *ski = x ? X509_get0_subject_key_id(x) : NULL;
+    int rc = -1;
+    if (ski != NULL && ASN1_STRING_length(ski) == 20) {
+        for (int i = 0; i < 20; i++)
+            snprintf(hex + 2 * i, 3, "%02x", ASN1_STRING_get0_data(ski)[i]);
+        rc = 0;
+    }
+    X509_free(x);
+    return rc;
+}
+
+int demo_verify_digest(const char *cert_pem, const unsigned char *digest, size_t dlen,
+                       const unsigned char *sig, size_t slen)
+{
+    FILE *f = fopen(cert_pem, "r");
+    X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+    if (f != NULL)
+        fclose(f);
+    EVP_PKEY *k = x ? X509_get0_pubkey(x) : NULL;
+    EVP_PKEY_CTX *ctx = k ? EVP_PKEY_CTX_new(k, NULL) : NULL;
+    int ok = ctx != NULL && EVP_PKEY_verify_init(ctx) == 1 &&
+             EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) == 1 &&
+             EVP_PKEY_verify(ctx, sig, slen, digest, dlen) == 1;
+    EVP_PKEY_CTX_free(ctx);
+    X509_free(x);
+    return ok ? 0 : -1;
 }
 
 /* ---- child processes --------------------------------------------------------- */

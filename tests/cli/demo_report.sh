@@ -36,6 +36,7 @@ has "the demo came to --keep" "$text" 'Ctrl-C stops it'
 
 # the fleet table: every hop that runs; the Kafka hop says why it is not PQ
 has "client -> serve row" "$text" '^client -> serve +X25519MLKEM768 +yes +no +[0-9]+ '
+has "keyless -> keyserver row" "$text" '^keyless -> keyserver +X25519MLKEM768 +yes +no +[0-9]+ \(server\) +a ping; an ECDSA P-256 signature, verified$'
 has "logfwd -> logrecv row" "$text" '^logfwd -> logrecv +X25519MLKEM768 +yes +no +[0-9]+ \(server\) +2000 access-log lines, each acked'
 has "logrecv -> Kafka row" "$text" '^logrecv -> Kafka +- +no +- +- +2000 events in topic logs.access, read back; not PQ: the mock broker speaks plaintext'
 has "forwarded and read back" "$text" '^forwarded 2000, read back from Kafka 2000: every line arrived$'
@@ -55,6 +56,11 @@ check "logrecv's X25519MLKEM768 handshakes" \
   "$(sed -n 's/^pqify_tls_handshakes_total{role="server",group="X25519MLKEM768",pq="true",hrr="false"} //p' <<<"$m")" 62
 check "logrecv's X25519 handshakes" \
   "$(sed -n 's/^pqify_tls_handshakes_total{role="server",group="x25519",pq="false",hrr="false"} //p' <<<"$m")" 61
+# the key server's own count of what it signed for the demo
+ks_admin=$(sed -n 's/^  pqify keyserver  pid [0-9]*  [^ ]*  admin 127.0.0.1:\([0-9]*\) .*/\1/p' "$out/stdout")
+m=$(curl -s "http://127.0.0.1:$ks_admin/metrics")
+check "key server's ECDSA signs" \
+  "$(sed -n 's/^pqify_keyless_requests_total{opcode="ecdsa-sha256",result="ok"} //p' <<<"$m")" 1
 # the echo hop, and pqify serve's own line for it
 check "echoed through serve" "$(cat "$dir/connect.out")" "hello through pqify"
 has "serve's accepted line" "$(cat "$dir/serve.log")" 'accepted .*group=X25519MLKEM768 pq=yes hrr=no'
@@ -91,7 +97,7 @@ has "report's Table 1" "$html" '<td>Kyber-512 encaps / P-256 ECDH</td>'
 
 # Ctrl-C: the demo stops every service by pid and exits 130
 pids=$(sed -n 's/^  pqify[a-z-]* [a-z-]*  pid \([0-9]*\) .*/\1/p' "$out/stdout")
-check "services listed" "$(wc -w <<<"$pids")" 3
+check "services listed" "$(wc -w <<<"$pids")" 4
 kill -INT "$demo"
 wait "$demo"
 check "demo exit status after Ctrl-C" "$?" 130

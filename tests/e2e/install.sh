@@ -98,7 +98,9 @@ EOF
 pcflags=$(PKG_CONFIG_PATH="$libdir/pkgconfig" pkg-config --define-variable=prefix="$root$prefix" \
           --cflags --libs pqify 2>"$casedir/pkg-config.stderr")
 expect "pkg-config pqify" "$?" 0
-if cc -std=c11 -o "$casedir/roundtrip" "$casedir/roundtrip.c" $pcflags 2>"$casedir/cc.stderr"; then
+# a sanitizer build's archives need the compiler and runtime they were built with
+san=""; [ "${PQIFY_SANITIZED:-0}" = 1 ] && san="-fsanitize=address,undefined"
+if ${PQIFY_CC:-cc} -std=c11 $san -o "$casedir/roundtrip" "$casedir/roundtrip.c" $pcflags 2>"$casedir/cc.stderr"; then
   expect "program built on the installed library" "$("$casedir/roundtrip")" "same secret"
 else
   fail "cc with \$(pkg-config --cflags --libs pqify) failed"
