@@ -18,6 +18,8 @@ need_tool curl
 need_tool systemd-analyze
 need_tool help2man
 need_tool pkg-config
+need_tool man
+need_tool python3
 
 root="$work/root"          # DESTDIR
 prefix=/usr
@@ -229,7 +231,7 @@ if start_svc keyserver keyserver --config "$work/keyserver.yaml"; then
   digest=$(openssl dgst -sha256 -binary "$work/msg" | od -An -tx1 | tr -d ' \n')
   sig=$("$pq" keyless sign "127.0.0.1:$keyserver_port" --cert "$etc/edge1.pem" --key "$etc/edge1.key" \
         --ca "$etc/internal-ca.pem" --ski "$ski" --op ecdsa-sha256 --payload "$digest" 2>"$casedir/sign.stderr")
-  printf '%s' "$sig" | xxd -r -p >"$work/sig.der"
+  python3 -c 'import sys; sys.stdout.buffer.write(bytes.fromhex(sys.argv[1]))' "$sig" >"$work/sig.der"
   openssl pkey -in "$etc/keys/www.key" -pubout -out "$work/www.pub" 2>/dev/null
   out=$(openssl dgst -sha256 -verify "$work/www.pub" -signature "$work/sig.der" "$work/msg" 2>&1)
   expect "openssl verifies the key server's signature" "$out" "Verified OK"
