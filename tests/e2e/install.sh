@@ -114,7 +114,11 @@ for m in pqify-keyless pqify-logs; do
 done
 
 begin "OpenSSL loads the installed provider"
-out=$(openssl list -providers -provider-path "$(dirname "$provider")" -provider pqify 2>&1)
+# a sanitizer build's pqify.so needs the sanitizer runtime preloaded into openssl
+pre=()
+[ -n "${PQIFY_PROVIDER_PRELOAD:-}" ] &&
+  pre=(env "LD_PRELOAD=$PQIFY_PROVIDER_PRELOAD" LD_BIND_NOW=1 "ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0")
+out=$("${pre[@]+"${pre[@]}"}" openssl list -providers -provider-path "$(dirname "$provider")" -provider pqify 2>&1)
 expect_match "openssl list -providers" "$out" "status: active"
 expect_match "openssl list -providers" "$out" "pqify"
 
