@@ -694,8 +694,10 @@ static int step_report(const struct demo_opts *o)
          "batch, which creates its Kafka topic, is sent before timing starts."},
     };
     struct demo_page page = {
-        .title = "pqify demo: every hop post-quantum, and what it costs",
-        .intro = "Measured on this machine in one run of pqify demo.",
+        .title = "pqify demo: the fleet hop by hop, and what post-quantum costs",
+        .intro = "Measured on this machine in one run of pqify demo: every service a child process "
+                 "of the demo on loopback, every figure from this run. The table says which group each "
+                 "hop negotiated; a hop that is not PQ says why.",
         .tables = tables, .n_tables = 2, .figures = figs, .n_figures = 3,
     };
     snprintf(html, sizeof html, "%s/report.html", run.dir);
