@@ -161,12 +161,12 @@ expect_match "docs/deploy.md's CA block" "$ca_script" "issue\(\)"
   issue logrecv serverAuth DNS:localhost,IP:127.0.0.1
   issue serve serverAuth DNS:localhost,IP:127.0.0.1
   issue edge1 clientAuth DNS:edge1.internal
-  issue logfwd1 clientAuth DNS:logfwd1.internal
+  issue logfwd clientAuth DNS:logfwd1.internal
   # a key the key server signs with (an edge's public certificate's key)
   openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out keys/www.key
 ) >"$casedir/ca.log" 2>&1
 expect "the CA commands" "$?" 0
-for n in keyserver logrecv serve edge1 logfwd1; do
+for n in keyserver logrecv serve edge1 logfwd; do
   out=$(openssl verify -CAfile "$etc/internal-ca.pem" "$etc/$n.pem" 2>&1)
   expect "openssl verify $n.pem" "$out" "$etc/$n.pem: OK"
 done
@@ -249,10 +249,11 @@ if start_svc logrecv logrecv --config "$work/logrecv.yaml"; then
   # failover, at the same one)
   PQIFY_LOGFWD_ARGS=$(sed -n 's/^PQIFY_LOGFWD_ARGS="\(.*\)"$/\1/p' "$work/logfwd.env" |
                       sed -e "s#--to [^ ]*#--to 127.0.0.1:$logrecv_port#g")
-  expect_match "logfwd.env" "$PQIFY_LOGFWD_ARGS" "--ca $etc/internal-ca.pem"
-  # shellcheck disable=SC2086 # the unit splits it into words the same way
+  expect_match "logfwd.env" "$PQIFY_LOGFWD_ARGS" "--ca $etc/internal-ca.pem --cert $etc/logfwd.pem"
+  # as the unit runs it: --spool and --key, then the file's flags split into words
+  # shellcheck disable=SC2086
   seq 1 500 | sed 's/^/event /' | timeout 60 "$pq" logfwd --spool "$var/lib/pqify-logfwd/spool" \
-    $PQIFY_LOGFWD_ARGS --cert "$etc/logfwd1.pem" --key "$etc/logfwd1.key" --servername localhost \
+    --key "$etc/logfwd.key" $PQIFY_LOGFWD_ARGS --servername localhost \
     >/dev/null 2>"$casedir/logfwd.stderr"
   expect "logfwd exit status (every event acked)" "$?" 0
   sink="$var/log/pqify-logrecv/app.jsonl"
