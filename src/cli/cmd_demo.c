@@ -273,8 +273,10 @@ static int step_table1(const struct demo_opts *o)
            k->p256_ecdh * 1e6, k->kyber512_per_p256);
     printf("%-32s %10.1f %10.1f %7.2fx\n", "ML-KEM-768 encaps / X25519", k->mlkem768_encaps * 1e6,
            k->x25519_ecdh * 1e6, k->mlkem768_per_x25519);
-    printf("\n(times: medians of 21 interleaved rounds; ratio: the median of each round's ratio.)\n"
-           "Below 1x the lattice KEM costs less than the elliptic curve it sits beside.\n");
+    printf("\n(times: medians of %d interleaved rounds of 16 operations; ratio: the median of\n"
+           "each round's ratio; on one CPU while measuring.)\n"
+           "Below 1x the lattice KEM costs less than the elliptic curve it sits beside.\n",
+           o->quick ? 61 : 201);
     return 0;
 }
 
@@ -678,8 +680,8 @@ static int step_report(const struct demo_opts *o)
          "Every hop ran on this machine's loopback, between the processes pqify demo started."},
         {"Table 1: a key share's cost, measured in this run", 3, 4, t1c,
          "One encapsulation (pqify's own KEM) against one ECDH derive (libcrypto), the server's "
-         "work per key share; times are medians of 21 interleaved rounds, a ratio the median of each "
-         "round's ratio."},
+         "work per key share; times are medians of interleaved rounds of 16 operations on one CPU "
+         "(201, or 61 with --quick), a ratio the median of each round's ratio."},
     };
     struct demo_figure figs[] = {
         {"Table 1 as bars", "table1.svg", NULL},
