@@ -22,6 +22,10 @@ int pqify_cmd_logfwd(int argc, char **argv);
 int pqify_cmd_tunnel(int argc, char **argv);
 int pqify_cmd_connect(int argc, char **argv);
 int pqify_cmd_scan(int argc, char **argv);
+#ifdef PQIFY_WITH_KAFKA
+int pqify_cmd_kafka_mock(int argc, char **argv);   /* pqify-kafka only (cmd_kafka.c) */
+int pqify_cmd_kafka_count(int argc, char **argv);
+#endif
 
 /* pqify-bench beside this binary: its path (0, or -1), and running it with argv
  * (argv[0] its name): exec'd in place, or waited for (wait_for_it = 1, returning

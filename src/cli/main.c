@@ -16,6 +16,10 @@ static const struct pqify_command commands[] = {
     {"logrecv", "receive logs (Fluentd Forward over PQ TLS) into a sink, acked when durable", pqify_cmd_logrecv},
     {"logfwd", "forward stdin as a log stream to logrecv; spooled until acked", pqify_cmd_logfwd},
     {"tunnel", "connector: serve private origins to the edge over PQ mutual TLS; ingress rules", pqify_cmd_tunnel},
+#ifdef PQIFY_WITH_KAFKA
+    {"kafka-mock", "librdkafka's mock Kafka cluster, for the demo and tests (plaintext)", pqify_cmd_kafka_mock},
+    {"kafka-count", "read a Kafka topic from its beginning and count its messages", pqify_cmd_kafka_count},
+#endif
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,648 @@
+/*
+ * pqify demo's fleet (demo.h): the PKI, the child services and the measurements
+ * taken through them. The services are this very binary (/proc/self/exe), run
+ * as their own commands, so the demo shows the real processes an operator runs.
+ * Measurements use the engine through tls_io.c's blocking sockets.
+ */
+#include "demo.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <msgpack.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "pqify/kem.h"
+#include "pqify/logs.h"
+#include "tls_io.h"
+
+/* ---- the PKI ---------------------------------------------------------------- */
+
+static EVP_PKEY *p256_key(void)
+{
+    return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+}
+
+static int add_ext(X509 *x, X509 *issuer, int nid, const char *value)
+{
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
+    X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+    int ok = e != NULL && X509_add_ext(x, e, -1) == 1;
+    X509_EXTENSION_free(e);
+    return ok ? 0 : -1;
+}
+
+/* A certificate for key named cn, signed by (issuer, ikey), or self-signed when
+ * issuer is NULL; exts: NULL-terminated pairs of (nid as text, value). */
+static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *ikey, long serial,
+                       const int *nids, const char *const *values)
+{
+    X509 *x = X509_new();
+    if (x == NULL)
+        return NULL;
+    X509_NAME *name = X509_get_subject_name(x);
+    int ok = X509_set_version(x, 2) == 1 && ASN1_INTEGER_set(X509_get_serialNumber(x), serial) == 1 &&
+             X509_gmtime_adj(X509_getm_notBefore(x), -3600) != NULL &&
+             X509_gmtime_adj(X509_getm_notAfter(x), 7 * 86400L) != NULL &&
+             X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0) == 1 &&
+             X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name) == 1 &&
+             X509_set_pubkey(x, key) == 1;
+    for (size_t i = 0; ok && nids[i] != 0; i++)
+        ok = add_ext(x, issuer ? issuer : x, nids[i], values[i]) == 0;
+    if (!ok || X509_sign(x, ikey ? ikey : key, EVP_sha256()) <= 0) {
+        X509_free(x);
+        return NULL;
+    }
+    return x;
+}
+
+static int write_pem(const char *dir, const char *file, X509 *x, EVP_PKEY *k)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
+    if (f == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    int ok = x ? PEM_write_X509(f, x) == 1 : PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL) == 1;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+int demo_pki(const char *dir)
+{
+    static const int ca_nids[] = {NID_basic_constraints, NID_key_usage, NID_subject_key_identifier, 0};
+    static const char *const ca_vals[] = {"critical,CA:TRUE", "critical,keyCertSign,cRLSign", "hash"};
+    /* the server's key is also the key the key server signs with: its SKI (RFC
+     * 5280 §4.2.1.2 method 1, what the key server finds keys by) is in its cert */
+    static const int srv_nids[] = {NID_basic_constraints, NID_ext_key_usage, NID_subject_alt_name,
+                                   NID_subject_key_identifier, 0};
+    static const char *const srv_vals[] = {"critical,CA:FALSE", "serverAuth", "DNS:localhost,IP:127.0.0.1", "hash"};
+    static const int cli_nids[] = {NID_basic_constraints, NID_ext_key_usage, NID_subject_alt_name, 0};
+    static const char *const cli_vals[] = {"critical,CA:FALSE", "clientAuth", "DNS:pqify-demo-client"};
+    EVP_PKEY *cak = p256_key(), *sk = p256_key(), *ck = p256_key();
+    X509 *ca = NULL, *sc = NULL, *cc = NULL;
+    int rc = -1;
+    if (cak == NULL || sk == NULL || ck == NULL)
+        goto out;
+    ca = make_cert(cak, "pqify demo CA", NULL, NULL, 1, ca_nids, ca_vals);
+    sc = ca ? make_cert(sk, "localhost", ca, cak, 2, srv_nids, srv_vals) : NULL;
+    cc = ca ? make_cert(ck, "pqify-demo-client", ca, cak, 3, cli_nids, cli_vals) : NULL;
+    if (sc == NULL || cc == NULL)
+        goto out;
+    if (write_pem(dir, "ca.pem", ca, NULL) || write_pem(dir, "server.pem", sc, NULL) ||
+        write_pem(dir, "server.key", NULL, sk) || write_pem(dir, "client.pem", cc, NULL) ||
+        write_pem(dir, "client.key", NULL, ck))
+        goto out;
+    char keys[600];
+    snprintf(keys, sizeof keys, "%s/keys", dir);
+    if ((mkdir(keys, 0700) != 0 && errno != EEXIST) || write_pem(keys, "edge.key", NULL, sk))
+        goto out;
+    rc = 0;
+out:
+    X509_free(ca);
+    X509_free(sc);
+    X509_free(cc);
+    EVP_PKEY_free(cak);
+    EVP_PKEY_free(sk);
+    EVP_PKEY_free(ck);
+    return rc;
+}
+
+int demo_ski_hex(const char *cert_pem, char hex[41])
+{
+    FILE *f = fopen(cert_pem, "r");
+    X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+    if (f != NULL)
+        fclose(f);
+    const ASN1_OCTET_STRING *ski = x ? X509_get0_subject_key_id(x) : NULL;
+    int rc = -1;
+    if (ski != NULL && ASN1_STRING_length(ski) == 20) {
+        for (int i = 0; i < 20; i++)
+            snprintf(hex + 2 * i, 3, "%02x", ASN1_STRING_get0_data(ski)[i]);
+        rc = 0;
+    }
+    X509_free(x);
+    return rc;
+}
+
+int demo_verify_digest(const char *cert_pem, const unsigned char *digest, size_t dlen,
+                       const unsigned char *sig, size_t slen)
+{
+    FILE *f = fopen(cert_pem, "r");
+    X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+    if (f != NULL)
+        fclose(f);
+    EVP_PKEY *k = x ? X509_get0_pubkey(x) : NULL;
+    EVP_PKEY_CTX *ctx = k ? EVP_PKEY_CTX_new(k, NULL) : NULL;
+    int ok = ctx != NULL && EVP_PKEY_verify_init(ctx) == 1 &&
+             EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) == 1 &&
+             EVP_PKEY_verify(ctx, sig, slen, digest, dlen) == 1;
+    EVP_PKEY_CTX_free(ctx);
+    X509_free(x);
+    return ok ? 0 : -1;
+}
+
+/* ---- child processes --------------------------------------------------------- */
+
+#define MAX_PROCS 16
+static volatile pid_t started[MAX_PROCS];
+static volatile int n_started;
+
+static int self_path(char *out, size_t cap)
+{
+    ssize_t n = readlink("/proc/self/exe", out, cap - 1);
+    if (n <= 0)
+        return -1;
+    out[n] = '\0';
+    return 0;
+}
+
+int demo_sibling(const char *name, char *out, size_t cap)
+{
+    char self[512];
+    if (self_path(self, sizeof self) != 0)
+        return -1;
+    char *slash = strrchr(self, '/');
+    if (slash == NULL)
+        return -1;
+    *slash = '\0';
+    if ((size_t)snprintf(out, cap, "%s/%s", self, name) >= cap)
+        return -1;
+    return access(out, X_OK) == 0 ? 0 : -1;
+}
+
+static pid_t spawn(const char *exe, char *const argv[], const char *in, const char *out, const char *err)
+{
+    char self[512];
+    if (exe == NULL) {
+        if (self_path(self, sizeof self) != 0)
+            return -1;
+        exe = self;
+    }
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    int fi = open(in ? in : "/dev/null", O_RDONLY);
+    int fo = open(out ? out : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int fe = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fi < 0 || fo < 0 || fe < 0 || dup2(fi, 0) < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
+        _exit(127);
+    /* the services drain on SIGTERM; the demo sends it (Ctrl-C reaches the
+     * demo, which stops them by pid) */
+    signal(SIGINT, SIG_IGN);
+    execv(exe, argv);
+    _exit(127);
+}
+
+static int grep_port(const char *log, const char *marker, int *port)
+{
+    FILE *f = fopen(log, "r");
+    char line[1024];
+    int found = 0;
+    while (f != NULL && !found && fgets(line, sizeof line, f) != NULL) {
+        const char *m = strstr(line, marker), *colon;
+        if (m == NULL || (colon = strrchr(m, ':')) == NULL)
+            continue;
+        *port = atoi(colon + 1);
+        found = *port > 0;
+    }
+    if (f != NULL)
+        fclose(f);
+    return found;
+}
+
+int demo_start(struct demo_proc *p, const char *exe, const char *dir, const char *name,
+               char *const argv[])
+{
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    snprintf(p->log, sizeof p->log, "%s/%s.log", dir, name);
+    if (n_started == MAX_PROCS)
+        return -1;
+    p->pid = spawn(exe, argv, NULL, NULL, p->log);
+    if (p->pid < 0)
+        return -1;
+    started[n_started] = p->pid;
+    n_started++;
+    for (int i = 0; i < 300; i++) {   /* 15 s */
+        int st;
+        if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
+            fprintf(stderr, "pqify demo: %s exited at start; its log: %s\n", name, p->log);
+            p->pid = 0;
+            return -1;
+        }
+        if (grep_port(p->log, "listening on ", &p->port)) {
+            grep_port(p->log, "admin endpoint on ", &p->admin);
+            return 0;
+        }
+        usleep(50000);
+    }
+    fprintf(stderr, "pqify demo: %s did not start listening within 15 s; its log: %s\n", name, p->log);
+    return -1;
+}
+
+int demo_run(const char *exe, char *const argv[], const char *in, const char *out, const char *err,
+             unsigned timeout_s)
+{
+    pid_t pid = spawn(exe, argv, in, out, err);
+    if (pid < 0)
+        return -1;
+    for (unsigned i = 0; i < timeout_s * 20; i++) {
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        usleep(50000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
+}
+
+void demo_stop_all(void)
+{
+    /* the last started first: a receiver drains into the Kafka it was started after */
+    for (int i = n_started - 1; i >= 0; i--) {
+        if (started[i] <= 0)
+            continue;
+        kill(started[i], SIGTERM);
+        int done = 0;
+        for (int k = 0; k < 100 && !done; k++) {   /* 5 s, then SIGKILL */
+            done = waitpid(started[i], NULL, WNOHANG) != 0;
+            if (!done) {
+                struct timespec ts = {0, 50000000};
+                nanosleep(&ts, NULL);
+            }
+        }
+        if (!done) {
+            kill(started[i], SIGKILL);
+            waitpid(started[i], NULL, 0);
+        }
+        started[i] = 0;
+    }
+}
+
+/* ---- the admin endpoint -------------------------------------------------------- */
+
+long demo_http_get(int port, const char *path, char *buf, size_t cap)
+{
+    char p[16], req[256];
+    const char *why;
+    snprintf(p, sizeof p, "%d", port);
+    int fd = cli_dial("127.0.0.1", p, 5000, &why);
+    if (fd < 0)
+        return -1;
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
+    size_t len = 0;
+    if (cli_write_all(fd, req, (size_t)n) == 0) {
+        long r;
+        while (len + 1 < cap && (r = cli_read(fd, (uint8_t *)buf + len, cap - 1 - len, 5000)) > 0)
+            len += (size_t)r;
+    }
+    close(fd);
+    buf[len] = '\0';
+    char *body = strstr(buf, "\r\n\r\n");
+    if (body == NULL)
+        return -1;
+    memmove(buf, body + 4, strlen(body + 4) + 1);
+    return (long)strlen(buf);
+}
+
+double demo_metric(const char *text, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    for (const char *l = text; l != NULL && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        if (strncmp(l, prefix, n) != 0)
+            continue;
+        const char *sp = strchr(l + n, ' ');
+        const char *nl = strchr(l + n, '\n');
+        if (sp != NULL && (nl == NULL || sp < nl))
+            return strtod(sp + 1, NULL);
+    }
+    return NAN;
+}
+
+/* ---- Fig. 1 and Fig. 2: the engine over loopback TCP --------------------------- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static pqify_tls_config *client_config(const char *ca, int pq)
+{
+    pqify_tls_options o = {.ca = ca, .server_name = "localhost",
+                           .pq = pq ? "required" : "off", .groups = pq ? "X25519MLKEM768" : "X25519"};
+    return cli_tls_config("demo", &o, 0);
+}
+
+/* One connection: dial, handshake; fd or -1. */
+static int dial_tls(int port, const pqify_tls_config *cfg, pqify_pump *p)
+{
+    char ps[16];
+    const char *why;
+    snprintf(ps, sizeof ps, "%d", port);
+    int fd = cli_dial("127.0.0.1", ps, 5000, &why);
+    if (fd < 0)
+        return -1;
+    if (pqify_pump_init(p, cfg, 0) != 0) {
+        close(fd);
+        return -1;
+    }
+    int rc = cli_handshake(fd, p, 10000);
+    if (rc != 0) {
+        fprintf(stderr, "pqify demo: handshake with 127.0.0.1:%d failed: %s\n", port, cli_strerror(rc));
+        pqify_pump_dispose(p);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void hang_up(int fd, pqify_pump *p)
+{
+    if (pqify_pump_close_notify(p) == 0)
+        (void)cli_flush(fd, &p->out);
+    pqify_pump_dispose(p);
+    close(fd);
+}
+
+int demo_handshakes(int port, const char *ca, size_t n, double *pq_us, double *classical_us)
+{
+    pqify_tls_config *cfg[2] = {client_config(ca, 1), client_config(ca, 0)};
+    int rc = cfg[0] && cfg[1] ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < 2 * n; i++) {
+        int pq = i % 2 == 0;
+        pqify_pump p;
+        double t0 = now_s();
+        int fd = dial_tls(port, cfg[pq ? 0 : 1], &p);
+        double us = (now_s() - t0) * 1e6;
+        if (fd < 0) {
+            rc = -1;
+            break;
+        }
+        pqify_tls_info info;
+        pqify_tls_get_info(p.conn, &info);
+        if (info.is_pq != pq) {   /* the server must have taken what was offered */
+            fprintf(stderr, "pqify demo: asked for %s, got %s\n", pq ? "X25519MLKEM768" : "X25519", info.group);
+            rc = -1;
+        }
+        (pq ? pq_us : classical_us)[i / 2] = us;
+        hang_up(fd, &p);
+    }
+    pqify_tls_config_free(cfg[0]);
+    pqify_tls_config_free(cfg[1]);
+    return rc;
+}
+
+/* Read until the decoder yields an ack for chunk (or fails): 0 or -1. */
+static int await_ack(int fd, pqify_pump *p, pqify_fwd_decoder *d, const char *chunk)
+{
+    uint8_t buf[CLI_READ_CHUNK];
+    pqify_pump_event ev = pqify_pump_next(p);
+    for (int rounds = 0; rounds < 100000; rounds++) {
+        if (cli_flush(fd, &p->out) != 0)
+            return -1;
+        if (ev == PQIFY_PUMP_DATA) {
+            const uint8_t *in = p->plain.base;
+            size_t len = p->plain.len;
+            pqify_fwd_msg m;
+            int got = 0;
+            while (len > 0 && !got) {
+                int r = pqify_fwd_decode(d, &in, &len, &m);
+                if (r < 0)
+                    return -1;
+                got = r == 1 && m.kind == PQIFY_FWD_ACK && m.chunk.len == strlen(chunk) &&
+                      memcmp(m.chunk.ptr, chunk, m.chunk.len) == 0;
+            }
+            pqify_tls_buf_consume(&p->plain, p->plain.len - len);
+            if (got)
+                return 0;
+            ev = pqify_pump_next(p);
+        } else if (ev == PQIFY_PUMP_WANT_INPUT) {
+            long r = cli_read(fd, buf, sizeof buf, 10000);
+            if (r <= 0)
+                return -1;
+            ev = pqify_pump_feed(p, buf, (size_t)r);
+        } else {
+            return -1;
+        }
+    }
+    return -1;
+}
+
+/* One batch of `events` lines on the stream `tag`, sent and acked: ms, or -1. */
+static double send_batch(int fd, pqify_pump *p, pqify_fwd_decoder *d, const char *tag, size_t seq,
+                         size_t events)
+{
+    pqify_fwd_batch b;
+    msgpack_sbuffer rec, wire;
+    msgpack_packer pk;
+    char chunk[PQIFY_FWD_CHUNK_ID_LEN + 1], line[160];
+    double ms = -1;
+    pqify_fwd_batch_init(&b);
+    msgpack_sbuffer_init(&rec);
+    msgpack_sbuffer_init(&wire);
+    msgpack_packer_init(&pk, &rec, msgpack_sbuffer_write);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int ok = pqify_fwd_chunk_id(chunk) == 0;
+    for (size_t i = 0; ok && i < events; i++) {
+        int n = snprintf(line, sizeof line, "GET /demo/%zu/%zu HTTP/1.1 200 via the %s stream", seq, i, tag);
+        msgpack_sbuffer_clear(&rec);
+        msgpack_pack_map(&pk, 1);
+        msgpack_pack_str_with_body(&pk, "message", 7);
+        msgpack_pack_str_with_body(&pk, line, (size_t)n);
+        ok = pqify_fwd_batch_add_raw(&b, now.tv_sec, (uint32_t)now.tv_nsec, (const uint8_t *)rec.data,
+                                     rec.size) == 0;
+    }
+    ok = ok && pqify_fwd_encode_packed(&b, tag, strlen(tag), PQIFY_FWD_ZSTD, chunk, &wire) == 0;
+    if (ok) {
+        double t0 = now_s();
+        if (pqify_pump_send(p, wire.data, wire.size) == 0 && cli_flush(fd, &p->out) == 0 &&
+            await_ack(fd, p, d, chunk) == 0)
+            ms = (now_s() - t0) * 1e3;
+    }
+    pqify_fwd_batch_free(&b);
+    msgpack_sbuffer_destroy(&rec);
+    msgpack_sbuffer_destroy(&wire);
+    return ms;
+}
+
+int demo_batches(int port, const char *ca, size_t n, size_t events, double *pq_t, double *pq_ms,
+                 double *cl_t, double *cl_ms)
+{
+    pqify_tls_config *cfg[2] = {client_config(ca, 1), client_config(ca, 0)};
+    pqify_pump p[2];
+    int fd[2] = {-1, -1}, rc = -1;
+    pqify_fwd_decoder *d[2] = {pqify_fwd_decoder_new(PQIFY_FWD_CLIENT, NULL),
+                               pqify_fwd_decoder_new(PQIFY_FWD_CLIENT, NULL)};
+    if (cfg[0] == NULL || cfg[1] == NULL || d[0] == NULL || d[1] == NULL)
+        goto out;
+    for (int k = 0; k < 2; k++)
+        if ((fd[k] = dial_tls(port, cfg[k], &p[k])) < 0)
+            goto out;
+    /* untimed: the first batch of a stream creates its topic (a metadata round
+     * trip in the broker, not a cost of the stream) */
+    for (int k = 0; k < 2; k++)
+        if (send_batch(fd[k], &p[k], d[k], k == 0 ? "pq" : "classical", 0, events) < 0)
+            goto out;
+    double start = now_s();
+    for (size_t i = 0; i < 2 * n; i++) {
+        int k = (int)(i % 2);
+        double t = now_s() - start;
+        double ms = send_batch(fd[k], &p[k], d[k], k == 0 ? "pq" : "classical", i / 2, events);
+        if (ms < 0) {
+            fprintf(stderr, "pqify demo: batch %zu on the %s connection was not acked\n", i / 2,
+                    k == 0 ? "PQ" : "classical");
+            goto out;
+        }
+        (k == 0 ? pq_t : cl_t)[i / 2] = t;
+        (k == 0 ? pq_ms : cl_ms)[i / 2] = ms;
+    }
+    rc = 0;
+out:
+    for (int k = 0; k < 2; k++) {
+        if (fd[k] >= 0)
+            hang_up(fd[k], &p[k]);
+        pqify_fwd_decoder_free(d[k]);
+        pqify_tls_config_free(cfg[k]);
+    }
+    return rc;
+}
+
+/* ---- Table 1: one key-share operation each, libcrypto's ECDH as the unit ------- */
+
+struct ecdh {
+    EVP_PKEY_CTX *ctx;
+    uint8_t out[64];
+};
+
+static int ecdh_init(struct ecdh *e, const char *type, const char *curve)
+{
+    EVP_PKEY *mine = curve ? EVP_PKEY_Q_keygen(NULL, NULL, type, curve) : EVP_PKEY_Q_keygen(NULL, NULL, type);
+    EVP_PKEY *peer = curve ? EVP_PKEY_Q_keygen(NULL, NULL, type, curve) : EVP_PKEY_Q_keygen(NULL, NULL, type);
+    e->ctx = mine ? EVP_PKEY_CTX_new(mine, NULL) : NULL;
+    int ok = e->ctx != NULL && peer != NULL && EVP_PKEY_derive_init(e->ctx) == 1 &&
+             EVP_PKEY_derive_set_peer(e->ctx, peer) == 1;
+    EVP_PKEY_free(mine);
+    EVP_PKEY_free(peer);
+    return ok ? 0 : -1;
+}
+
+/* The server's share of the work in each hybrid: one derive (a scalar
+ * multiplication with the peer's point) against one encapsulation. */
+static int ecdh_once(void *arg)
+{
+    struct ecdh *e = arg;
+    size_t len = sizeof e->out;
+    return EVP_PKEY_derive(e->ctx, e->out, &len) == 1 ? 0 : -1;
+}
+
+struct kem_arg {
+    uint8_t ek[PQIFY_MLKEM768_EK_BYTES], ct[PQIFY_MLKEM768_CT_BYTES], ss[PQIFY_KEM_SS_BYTES];
+    uint8_t dk[PQIFY_MLKEM768_DK_BYTES];
+};
+
+static int kyber512_once(void *arg)
+{
+    struct kem_arg *k = arg;
+    return pqify_kyber512_encaps(k->ct, k->ss, k->ek);
+}
+
+static int mlkem768_once(void *arg)
+{
+    struct kem_arg *k = arg;
+    return pqify_mlkem768_encaps(k->ct, k->ss, k->ek);
+}
+
+/* Seconds per call of op over a batch of iters. */
+static double per_op(int (*op)(void *), void *arg, unsigned iters)
+{
+    double t0 = now_s();
+    for (unsigned i = 0; i < iters; i++)
+        if (op(arg) != 0)
+            return NAN;
+    return (now_s() - t0) / iters;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int demo_kex_costs(int quick, struct demo_kex_costs *c)
+{
+    struct ecdh p256 = {0}, x25519 = {0};
+    struct kem_arg k512, k768;
+    int rc = -1;
+    /* many short rounds: on a busy machine a time slice lost to another process
+     * spoils a few rounds, which the medians leave out, not every batch */
+    enum { ROUNDS = 201 };
+    static double t[4][ROUNDS], r512[ROUNDS], r768[ROUNDS];
+    const int rounds = quick ? 61 : ROUNDS;
+    const unsigned iters = 16;
+    if (ecdh_init(&p256, "EC", "P-256") || ecdh_init(&x25519, "X25519", NULL) ||
+        pqify_kyber512_keypair(k512.ek, k512.dk) || pqify_mlkem768_keypair(k768.ek, k768.dk))
+        goto out;
+    /* on one CPU while measuring (as pqify-bench pins), so that a migration does
+     * not land in one side of a ratio; the children started later are not pinned */
+    cpu_set_t saved, one;
+    int pinned = sched_getaffinity(0, sizeof saved, &saved) == 0 && sched_getcpu() >= 0;
+    if (pinned) {
+        CPU_ZERO(&one);
+        CPU_SET(sched_getcpu(), &one);
+        pinned = sched_setaffinity(0, sizeof one, &one) == 0;
+    }
+    /* rounds interleave the four, so that load on the machine hits them alike */
+    for (int r = 0; r < rounds; r++) {
+        t[0][r] = per_op(kyber512_once, &k512, iters);
+        t[1][r] = per_op(ecdh_once, &p256, iters);
+        t[2][r] = per_op(mlkem768_once, &k768, iters);
+        t[3][r] = per_op(ecdh_once, &x25519, iters);
+        r512[r] = t[0][r] / t[1][r];
+        r768[r] = t[2][r] / t[3][r];
+    }
+    if (pinned)
+        (void)sched_setaffinity(0, sizeof saved, &saved);
+    double med[4];
+    for (int i = 0; i < 4; i++) {
+        qsort(t[i], (size_t)rounds, sizeof(double), cmp_d);
+        med[i] = t[i][rounds / 2];
+        if (!(med[i] > 0))
+            goto out;
+    }
+    qsort(r512, (size_t)rounds, sizeof(double), cmp_d);
+    qsort(r768, (size_t)rounds, sizeof(double), cmp_d);
+    c->kyber512_encaps = med[0];
+    c->p256_ecdh = med[1];
+    c->mlkem768_encaps = med[2];
+    c->x25519_ecdh = med[3];
+    c->kyber512_per_p256 = r512[rounds / 2];
+    c->mlkem768_per_x25519 = r768[rounds / 2];
+    rc = 0;
+out:
+    EVP_PKEY_CTX_free(p256.ctx);
+    EVP_PKEY_CTX_free(x25519.ctx);
+    return rc;
+}
