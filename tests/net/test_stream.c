@@ -196,13 +196,23 @@ static void idle_timeout_closes_with_close_notify(void **state)
 }
 
 /* A raw TCP peer on the test's thread (blocking socket). */
-static int raw_connect(unsigned port)
+/* rcvbuf > 0 fixes the socket's receive buffer before connect, which turns off the
+ * kernel's autotuning (net.ipv4.tcp_rmem may let a silent reader's socket swallow
+ * many MiB, and a test of backpressure would see none). */
+static int raw_connect_rcvbuf(unsigned port, int rcvbuf)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (rcvbuf > 0)
+        assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
     return fd;
+}
+
+static int raw_connect(unsigned port)
+{
+    return raw_connect_rcvbuf(port, 0);
 }
 
 static void handshake_timeout_drops_a_slow_peer(void **state)
@@ -302,7 +312,7 @@ static void write_all(int fd, pqify_tls_buf *out)
 static void *slow_client_main(void *arg)
 {
     struct slow_client *c = arg;
-    int fd = raw_connect(c->port);
+    int fd = raw_connect_rcvbuf(c->port, 64 * 1024);
     pqify_pump p;
     assert_int_equal(pqify_pump_init(&p, c->cfg, 0), 0);
     pqify_pump_event ev = pqify_pump_next(&p);
@@ -340,7 +350,9 @@ static void *slow_client_main(void *arg)
     return NULL;
 }
 
-#define FLOOD (4u << 20)
+/* More than the server's send buffer can ever hold (net.core.wmem_max, 4 MiB here)
+ * on top of the client's fixed 64 KiB receive buffer. */
+#define FLOOD (16u << 20)
 
 static void backpressure_pauses_reading(void **state)
 {
