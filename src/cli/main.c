@@ -15,6 +15,7 @@ static const struct pqify_command commands[] = {
     {"scan", "which key-exchange groups a TLS server accepts, and whether it prefers PQ", pqify_cmd_scan},
     {"logrecv", "receive logs (Fluentd Forward over PQ TLS) into a sink, acked when durable", pqify_cmd_logrecv},
     {"logfwd", "forward stdin as a log stream to logrecv; spooled until acked", pqify_cmd_logfwd},
+    {"edge", "public PQ TLS terminator and reverse proxy (HTTP/1.1, HTTP/2) to origins", pqify_cmd_edge},
 };
 
 static void usage(FILE *f)
