@@ -14,7 +14,25 @@ static void h1_process(edge_conn *c, const uint8_t *data, size_t len);
 static const char *reason(int status)
 {
     switch (status) {
+    case 100: return "Continue";
     case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 412: return "Precondition Failed";
+    case 416: return "Range Not Satisfiable";
+    case 429: return "Too Many Requests";
     case 400: return "Bad Request";
     case 404: return "Not Found";
     case 408: return "Request Timeout";
@@ -266,12 +284,28 @@ static const edge_front_ops h1_ops = {h1_head, h1_body, h1_end, h1_error, h1_dow
 
 /* ---- the connection --------------------------------------------------------------------- */
 
+/* A request refused before it was one (malformed, too large, too slow) is still a
+ * line in the access log and a count in the metrics. */
+static void log_refusal(edge_conn *c, int status)
+{
+    edge_req *r = edge_req_new(c, &h1_ops, 0);
+    if (r == NULL)
+        return;
+    r->status = status;
+    r->responded = 1;
+    if (c->h1.url.len > 0 && c->h1.head_done) {
+        snprintf(r->method, sizeof r->method, "%s", edge_h1_method(&c->h1));
+    }
+    edge_req_free(r);
+}
+
 static void on_header_timer(uv_timer_t *t)
 {
     edge_conn *c = t->data;
     if (c->closing)
         return;
     if (edge_h1_in_request(&c->h1) && c->req == NULL) {
+        log_refusal(c, 408);
         local_answer(c, 408, 1);   /* RFC 9110 §15.5.9 */
         return;
     }
@@ -289,8 +323,8 @@ static void h1_process(edge_conn *c, const uint8_t *data, size_t len)
         if (st != 0) {
             edge_req *r = c->req;
             c->req = NULL;
-            if (r != NULL && (r->responded || r->body_started)) {
-                /* The origin has part of it: nothing sane can follow on this stream. */
+            if (r != NULL && r->responded) {
+                /* A response is under way: nothing sane can follow on this stream. */
                 edge_req_free(r);
                 c->closing = 1;
                 pqify_stream_abort(c->s);
@@ -300,6 +334,8 @@ static void h1_process(edge_conn *c, const uint8_t *data, size_t len)
                 r->status = st;
                 r->responded = 1;
                 edge_req_free(r);
+            } else {
+                log_refusal(c, st);
             }
             local_answer(c, st, 1);
             return;

@@ -23,7 +23,7 @@ typedef struct h2s {
     int too_big;
     long method, path, authority;   /* offsets of the pseudo-headers' values, -1 if absent */
     int64_t cl;
-    int started, local;
+    int started, local, client_ended;
 } h2s;
 
 static const edge_front_ops h2_ops;
@@ -312,9 +312,11 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
         return 0;
     int end = (f->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
     if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST) {
+        ((h2s *)r->fe)->client_ended = end;
         start_request(c, r, end);
     } else if (end && (f->hd.type == NGHTTP2_DATA || f->hd.type == NGHTTP2_HEADERS)) {
         h2s *s = r->fe;
+        s->client_ended = 1;
         if (s->started && !s->local)
             edge_req_body_end(r);
     }
@@ -340,8 +342,9 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t sid, const 
             edge_oconn_release(oc, 0);
         }
         if (!r->responded)
-            local_answer(r, 413);
-        nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, sid, NGHTTP2_NO_ERROR);
+            local_answer(r, 413);   /* on_frame_send resets the upload once it is out */
+        else
+            nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, sid, NGHTTP2_INTERNAL_ERROR);
         return 0;
     }
     edge_req_body(r, data, len);
@@ -349,6 +352,21 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t sid, const 
         r->up_unconsumed += len;   /* acknowledged once the origin drains (up_resume) */
     else
         nghttp2_session_consume(ng, sid, len);
+    return 0;
+}
+
+/* The edge's own answer went out while the client was still uploading: RFC 9113
+ * §8.1 lets a server that needs no more of the body say so with RST_STREAM NO_ERROR. */
+static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
+{
+    (void)ud;
+    if ((f->hd.type != NGHTTP2_DATA && f->hd.type != NGHTTP2_HEADERS) ||
+        !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+        return 0;
+    edge_req *r = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id);
+    h2s *s = r != NULL ? r->fe : NULL;
+    if (s != NULL && !s->client_ended)
+        nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
     return 0;
 }
 
@@ -411,6 +429,7 @@ int edge_h2_start(edge_conn *c)
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
     if (nghttp2_option_new(&opt) != 0) {
         nghttp2_session_callbacks_del(cb);
         return -1;
