@@ -30,6 +30,12 @@ sock="$work/app.sock"
 start_upload_origin --unix "$sock" || finish
 up_port=$http_up
 dead_port=$(free_port)   # nobody listens here: 502
+# an https:// origin: pqify serve --www answers with the facts of its own hop
+timeout 600 "$PQIFY_BIN" serve --www --listen 127.0.0.1:0 --cert "$certs/server-p256.pem" \
+  --key "$certs/server-p256.key" 2>"$casedir/serve.stderr" >/dev/null &
+pids+=("$!")
+wait_for "$casedir/serve.stderr" '^listening on ' 10 || fail "pqify serve did not start"
+tls_port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$casedir/serve.stderr" | head -1)
 slow_port=$up_port
 
 cat >"$work/edge.yaml" <<YAML
@@ -42,14 +48,16 @@ routes:
   - {hostname: localhost, path: /slow, origin: "http://127.0.0.1:$slow_port"}
   - {hostname: localhost, path: /dead/, origin: "http://127.0.0.1:$dead_port"}
   - {hostname: "*.example.com", origin: "unix:$sock"}
+  - {hostname: localhost, path: /tls/, origin: "https://localhost:$tls_port"}
   - {hostname: localhost, origin: "http://127.0.0.1:$ngx_port"}
+origin_ca: $certs/ca.pem
 limits: {max_header_bytes: 4096, max_body_bytes: 1048576, header_timeout: 1s, origin_timeout: 1s}
 access_log: {file: $work/access.jsonl}
 YAML
 
 begin "edge starts from edge.yaml"
 start_edge --config "$work/edge.yaml" || finish
-expect_match "startup line" "$(cat "$edge_log")" 'pqify edge: 6 routes, pq=preferred'
+expect_match "startup line" "$(cat "$edge_log")" 'pqify edge: 7 routes, pq=preferred'
 
 begin "curl HTTP/1.1 and HTTP/2 (classical X25519 falls back: pq preferred)"
 out=$(ecurl --http1.1 -D - "https://localhost:$edge_port/index.html")
@@ -105,6 +113,12 @@ code=$(ecurl --http1.1 -k -o /dev/null -w '%{http_code}' --resolve "a.b.example.
 expect "two labels do not match the wildcard: 404" "$code" 404
 code=$(ecurl --http2 -k -o /dev/null -w '%{http_code}' --resolve "example.com:$edge_port:127.0.0.1" "https://example.com:$edge_port/")
 expect "the bare domain does not match either: 404 (HTTP/2)" "$code" 404
+
+begin "an https:// origin: verified, X25519MLKEM768 on the way out too"
+for v in --http1.1 --http2; do
+  out=$(ecurl $v "https://localhost:$edge_port/tls/a")
+  expect_match "$v through the engine to pqify serve" "$out" 'group=X25519MLKEM768 pq=yes .* alpn=http/1.1 server_name=localhost'
+done
 
 begin "limits: 431 413 408 502 504"
 code=$(ecurl --http1.1 -o /dev/null -w '%{http_code}' -H "X-Big: $(head -c 5000 /dev/zero | tr '\0' a)" "https://localhost:$edge_port/")
@@ -170,7 +184,7 @@ h2pid=$!
 pids+=("$h2pid")
 sleep 0.5
 kill -HUP "$edge_pid"
-wait_for "$edge_log" 'reloaded: 7 routes' 10 || fail "no reload line"
+wait_for "$edge_log" 'reloaded: 8 routes' 10 || fail "no reload line"
 wait "$h2pid"
 expect_match "h2load: all succeeded" "$(cat "$casedir/h2load.out")" 'requests: 30000 total, 30000 started, 30000 done, 30000 succeeded, 0 failed, 0 errored, 0 timeout'
 out=$(ecurl --http2 "https://localhost:$edge_port/new/z")
