@@ -89,7 +89,10 @@ static void alog_written(uv_write_t *w, int status)
 {
     edge_alog *a = w->data;
     free(w);
-    if (status < 0 && status != UV_ECANCELED && a != NULL && a->connected && !a->closing) {
+    if (a->closing)
+        return;
+    pqify_counter_add(status == 0 ? a->e->m.logged : a->e->m.dropped, 1);
+    if (status < 0 && status != UV_ECANCELED && a->connected) {
         uv_close((uv_handle_t *)a->pipe, alog_pipe_closed);
         a->pipe = NULL;
         a->connected = 0;
@@ -122,9 +125,7 @@ static void alog_line(edge *e, const char *line, size_t len)
     if (uv_write(&w->req, (uv_stream_t *)a->pipe, &b, 1, alog_written) != 0) {
         free(w);
         pqify_counter_add(e->m.dropped, 1);
-        return;
     }
-    pqify_counter_add(e->m.logged, 1);
 }
 
 static int alog_open(edge *e, const pqify_edge_access_log_config *c, char *err, size_t cap)

@@ -203,6 +203,43 @@ begin "SIGTERM drains and exits 0"
 stop_edge TERM
 expect "exit status" "$edge_rc" 0
 
+begin "access log to a logfwd socket: JSON lines; while it is down, counted as dropped"
+lsock="$work/logfwd.sock"
+# a stand-in for pqify logfwd's --socket input: a Unix stream socket of JSON lines
+timeout 120 python3 -c '
+import socket, sys, os
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1)
+print("listening", flush=True)
+c, _ = s.accept(); f = c.makefile("rb")
+out = open(sys.argv[2], "ab")
+for line in f:
+    out.write(line); out.flush()
+' "$lsock" "$work/logfwd.got" >"$casedir/reader.out" 2>&1 &
+reader=$!
+pids+=("$reader")
+wait_for "$casedir/reader.out" listening 10 || fail "the socket reader did not start"
+printf 'listen: [127.0.0.1:0]\nadmin: {listen: 127.0.0.1:0}\ntls: {cert: %s, key: %s}\nroutes: [{origin: "http://127.0.0.1:%s"}]\naccess_log: {logfwd: "unix:%s"}\n' \
+  "$certs/server-p256.pem" "$certs/server-p256.key" "$ngx_port" "$lsock" >"$work/logfwd.yaml"
+start_edge --config "$work/logfwd.yaml" || finish
+sleep 0.3   # the edge dials the socket as it starts
+for i in 1 2 3; do ecurl --http1.1 -o /dev/null "https://localhost:$edge_port/index.html"; done
+wait_for "$work/logfwd.got" '"path":"/index.html"' 10 || true
+n=0
+for i in $(seq 1 40); do n=$(grep -c '"path":"/index.html"' "$work/logfwd.got" 2>/dev/null); [ "$n" -ge 3 ] && break; sleep 0.05; done
+expect "three JSON lines reached the socket" "$n" 3
+valid=$(python3 -c 'import json,sys; print(all(json.loads(l)["status"] == 200 for l in open(sys.argv[1])))' "$work/logfwd.got")
+expect "they are JSON with status 200" "$valid" True
+kill "$reader"; wait "$reader" 2>/dev/null
+rm -f "$lsock"
+sleep 0.2
+for i in 1 2 3 4; do
+  code=$(ecurl --http1.1 -o /dev/null -w '%{http_code}' "https://localhost:$edge_port/index.html")
+  expect "served while the log socket is down" "$code" 200
+done
+[ "$(metric '^pqify_edge_access_log_dropped_total')" -ge 3 ] && pass || fail "dropped lines not counted: $(metric '^pqify_edge_access_log_dropped_total')"
+expect "logged lines counted" "$(metric '^pqify_edge_access_log_lines_total')" 3
+stop_edge TERM
+
 begin "config errors name the file, the line and the key"
 printf 'listen: [127.0.0.1:0]\nroutes:\n  - {hostname: a, origin: http://x:1, paht: /}\n' >"$work/bad.yaml"
 out=$(timeout 10 "$PQIFY_BIN" edge --config "$work/bad.yaml" --check-config 2>&1)
