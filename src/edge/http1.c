@@ -70,6 +70,7 @@ static void reset_message(edge_h1 *h)
     h->cl_count = h->te_seen = h->te_chunked_only = h->host_count = h->expect_continue = 0;
     h->content_length = 0;
     h->body_bytes = 0;
+    h->crlf_pending = 0;
 }
 
 static int on_message_begin(http_parser *p)
@@ -157,6 +158,8 @@ static int on_headers_complete(http_parser *p)
         note_field(h);
     if (h->url.len == 0)
         return refuse(h, 400);
+    if (p->http_major != 1)
+        return refuse(h, 505);   /* RFC 9110 §15.6.6: only HTTP/1.x is spoken here */
     /* Request smuggling (RFC 9112 §6.1, §6.3): one way to frame a body, stated once. */
     if (h->cl_count > 0 && h->te_seen > 0)
         return refuse(h, 400);
@@ -178,6 +181,20 @@ static int on_headers_complete(http_parser *p)
     return 0;
 }
 
+/* The CRLF after a chunk's data, from buf[from] on (some of it may be in the next
+ * feed): 0, or -1 with the refusal set. */
+static int check_crlf(edge_h1 *h, size_t from)
+{
+    while (h->crlf_pending > 0 && from < h->buf_len) {
+        char want = h->crlf_pending == 2 ? '\r' : '\n';
+        if (h->buf[from] != want)
+            return refuse(h, 400);
+        h->crlf_pending--;
+        from++;
+    }
+    return 0;
+}
+
 static int on_body(http_parser *p, const char *at, size_t n)
 {
     edge_h1 *h = of(p);
@@ -185,6 +202,11 @@ static int on_body(http_parser *p, const char *at, size_t n)
     if (h->body_bytes > h->max_body)
         return refuse(h, 413);
     h->cbs->on_body(h->ctx, at, n);
+    if ((p->flags & F_CHUNKED) && p->content_length == 0) {
+        h->crlf_pending = 2;   /* this chunk's data ended here */
+        if (check_crlf(h, (size_t)(at + n - h->buf)) != 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -237,6 +259,10 @@ int edge_h1_feed(edge_h1 *h, const char *data, size_t len, size_t *used)
         return h->status;
     if (h->paused || len == 0)
         return 0;
+    h->buf = data;
+    h->buf_len = len;
+    if (h->crlf_pending > 0 && check_crlf(h, 0) != 0)
+        return h->status;
     size_t n = http_parser_execute(&h->p, &settings, data, len);
     enum http_errno e = HTTP_PARSER_ERRNO(&h->p);
     *used = n;

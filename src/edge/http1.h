@@ -10,7 +10,9 @@
  * than chunked (RFC 9112 §6.3: the length cannot be known), no Host or two Hosts in an
  * HTTP/1.1 request (RFC 9112 §3.2), an upgrade (not proxied). 431: request line and
  * headers over max_head bytes or EDGE_H1_MAX_HEADERS fields. 413: a Content-Length or
- * a chunked body over max_body.
+ * a chunked body over max_body. 505: a version other than HTTP/1.x. The two bytes
+ * after a chunk's data must be CRLF (RFC 9112 §7.1), which Debian's non-strict
+ * http-parser does not check.
  */
 #ifndef PQIFY_EDGE_HTTP1_H
 #define PQIFY_EDGE_HTTP1_H
@@ -52,6 +54,12 @@ struct edge_h1 {
     int status;                /* the refusal, once one is chosen */
     int cl_count, te_seen, te_chunked_only, host_count, expect_continue;
     uint64_t content_length, body_bytes;
+    /* Debian's http-parser is built non-strict and takes any two bytes after a
+     * chunk's data; RFC 9112 §7.1 says CRLF. feed checks them itself. */
+    const char *buf;           /* the bytes being fed */
+    size_t buf_len;
+    size_t crlf_at;            /* where in buf they start, or past its end */
+    int crlf_pending;          /* bytes of that CRLF not yet checked (0..2) */
 };
 
 /* 0, or -1 without memory. */
