@@ -76,6 +76,9 @@ typedef struct edge_front_ops {
     int (*down_full)(edge_req *r);
     /* The origin took what was queued: read the request's body again. */
     void (*up_resume)(edge_req *r);
+    /* The origin's bytes of this read are handed over: send what head() and body()
+     * gathered (they gather so a small response goes out as one record and one write). */
+    void (*flush)(edge_req *r);
 } edge_front_ops;
 
 struct edge_req {
@@ -124,6 +127,8 @@ struct edge_conn {
     uv_timer_t timer;          /* the header timeout */
     int timer_open;
     int resp_chunked, close_after;
+    char *head_out;            /* a response head waiting for its body's first bytes */
+    size_t head_out_len;
     /* HTTP/2 */
     nghttp2_session *ng;
     edge_req *reqs;

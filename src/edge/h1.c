@@ -217,8 +217,33 @@ static void h1_head(edge_req *r, int status, const http_parser *rp, const char *
     }
     len += (size_t)snprintf(buf + len, cap - len, "%sVia: 1.1 pqify-edge\r\n%s\r\n", line,
                             c->close_after || c->e->draining ? "Connection: close\r\n" : "");
-    send_all(c, buf, len);
-    free(buf);
+    /* held back to go out with the first piece of the body: one record, one write */
+    free(c->head_out);
+    c->head_out = buf;
+    c->head_out_len = len;
+}
+
+/* The response head, if still held back, then data, in one send when they fit. */
+static void send_with_head(edge_conn *c, const void *data, size_t len)
+{
+    static uint8_t joined[65536 + 8192];
+    if (c->head_out == NULL) {
+        if (len > 0)
+            send_all(c, data, len);
+        return;
+    }
+    if (c->head_out_len + len <= sizeof joined) {
+        memcpy(joined, c->head_out, c->head_out_len);
+        if (len > 0)
+            memcpy(joined + c->head_out_len, data, len);
+        send_all(c, joined, c->head_out_len + len);
+    } else {
+        send_all(c, c->head_out, c->head_out_len);
+        send_all(c, data, len);
+    }
+    free(c->head_out);
+    c->head_out = NULL;
+    c->head_out_len = 0;
 }
 
 static uint8_t chunk_buf[65536 + 32];
@@ -227,7 +252,7 @@ static void h1_body(edge_req *r, const uint8_t *data, size_t len)
 {
     edge_conn *c = r->c;
     if (!c->resp_chunked) {
-        send_all(c, data, len);
+        send_with_head(c, data, len);
         return;
     }
     while (len > 0) {
@@ -235,7 +260,7 @@ static void h1_body(edge_req *r, const uint8_t *data, size_t len)
         int n = snprintf((char *)chunk_buf, 16, "%zx\r\n", take);
         memcpy(chunk_buf + n, data, take);
         memcpy(chunk_buf + (size_t)n + take, "\r\n", 2);
-        send_all(c, chunk_buf, (size_t)n + take + 2);
+        send_with_head(c, chunk_buf, (size_t)n + take + 2);
         data += take;
         len -= take;
     }
@@ -244,8 +269,7 @@ static void h1_body(edge_req *r, const uint8_t *data, size_t len)
 static void h1_end(edge_req *r)
 {
     edge_conn *c = r->c;
-    if (c->resp_chunked)
-        send_all(c, "0\r\n\r\n", 5);
+    send_with_head(c, c->resp_chunked ? "0\r\n\r\n" : "", c->resp_chunked ? 5 : 0);
     if (!r->body_done)
         c->close_after = 1;   /* the origin answered before the body ended */
     finish(c);
@@ -280,8 +304,13 @@ static void h1_up_resume(edge_req *r)
         pqify_stream_hold_reading(c->s, 0);
 }
 
+static void h1_flush(edge_req *r)
+{
+    send_with_head(r->c, "", 0);
+}
+
 static const edge_front_ops h1_ops = {h1_head, h1_body, h1_end, h1_error, h1_down_full,
-                                      h1_up_resume};
+                                      h1_up_resume, h1_flush};
 
 /* ---- the connection --------------------------------------------------------------------- */
 
@@ -418,6 +447,8 @@ void edge_h1_closed(edge_conn *c)
     edge_h1_free(&c->h1);
     free(c->rest);
     c->rest = NULL;
+    free(c->head_out);
+    c->head_out = NULL;
 }
 
 int edge_h1_close_timer(edge_conn *c);

@@ -145,7 +145,6 @@ static void h2_head(edge_req *r, int status, const http_parser *rp, const char *
     nv[k++] = (nghttp2_nv){(uint8_t *)"via", (uint8_t *)"2 pqify-edge", 3, 12, NGHTTP2_NV_FLAG_NONE};
     submit(r, nv, k);   /* nghttp2 copies the fields */
     free(lower);
-    edge_h2_flush(r->c);
 }
 
 static void h2_body(edge_req *r, const uint8_t *data, size_t len)
@@ -158,7 +157,6 @@ static void h2_body(edge_req *r, const uint8_t *data, size_t len)
         r->down_deferred = 0;
         nghttp2_session_resume_data(r->c->ng, r->sid);
     }
-    edge_h2_flush(r->c);
 }
 
 static void h2_end(edge_req *r)
@@ -195,8 +193,13 @@ static void h2_up_resume(edge_req *r)
     }
 }
 
+static void h2_flush_req(edge_req *r)
+{
+    edge_h2_flush(r->c);
+}
+
 static const edge_front_ops h2_ops = {h2_head, h2_body, h2_end, h2_error, h2_down_full,
-                                      h2_up_resume};
+                                      h2_up_resume, h2_flush_req};
 
 /* ---- nghttp2's callbacks ------------------------------------------------------------------ */
 
@@ -342,7 +345,7 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t sid, const 
             edge_oconn_release(oc, 0);
         }
         if (!r->responded)
-            local_answer(r, 413);   /* on_frame_send resets the upload once it is out */
+            local_answer(r, 413);   /* the rest of the upload is read and dropped */
         else
             nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, sid, NGHTTP2_INTERNAL_ERROR);
         return 0;
@@ -352,21 +355,6 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t sid, const 
         r->up_unconsumed += len;   /* acknowledged once the origin drains (up_resume) */
     else
         nghttp2_session_consume(ng, sid, len);
-    return 0;
-}
-
-/* The edge's own answer went out while the client was still uploading: RFC 9113
- * §8.1 lets a server that needs no more of the body say so with RST_STREAM NO_ERROR. */
-static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
-{
-    (void)ud;
-    if ((f->hd.type != NGHTTP2_DATA && f->hd.type != NGHTTP2_HEADERS) ||
-        !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
-        return 0;
-    edge_req *r = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id);
-    h2s *s = r != NULL ? r->fe : NULL;
-    if (s != NULL && !s->client_ended)
-        nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
     return 0;
 }
 
@@ -392,10 +380,15 @@ static int on_stream_close(nghttp2_session *ng, int32_t sid, uint32_t code, void
 
 /* ---- the connection ------------------------------------------------------------------------ */
 
+/* nghttp2 hands out one frame at a time: frames are gathered into one buffer so that a
+ * response (HEADERS + DATA) goes out as one TLS record and one write, not several. */
+static uint8_t h2_out[16384];
+
 void edge_h2_flush(edge_conn *c)
 {
     if (c->ng == NULL || c->closing)
         return;
+    size_t have = 0;
     while (pqify_stream_queued(c->s) <= EDGE_HIGH_WATER) {
         const uint8_t *p;
         ssize_t n = nghttp2_session_mem_send(c->ng, &p);
@@ -406,10 +399,26 @@ void edge_h2_flush(edge_conn *c)
         }
         if (n == 0)
             break;
-        if (pqify_stream_send(c->s, p, (size_t)n) != 0) {
-            c->closing = 1;
-            return;
+        if ((size_t)n > sizeof h2_out - have && have > 0) {
+            if (pqify_stream_send(c->s, h2_out, have) != 0) {
+                c->closing = 1;
+                return;
+            }
+            have = 0;
         }
+        if ((size_t)n > sizeof h2_out) {
+            if (pqify_stream_send(c->s, p, (size_t)n) != 0) {
+                c->closing = 1;
+                return;
+            }
+            continue;
+        }
+        memcpy(h2_out + have, p, (size_t)n);
+        have += (size_t)n;
+    }
+    if (have > 0 && pqify_stream_send(c->s, h2_out, have) != 0) {
+        c->closing = 1;
+        return;
     }
     if (!nghttp2_session_want_read(c->ng) && !nghttp2_session_want_write(c->ng)) {
         c->closing = 1;
@@ -429,7 +438,6 @@ int edge_h2_start(edge_conn *c)
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
-    nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
     if (nghttp2_option_new(&opt) != 0) {
         nghttp2_session_callbacks_del(cb);
         return -1;

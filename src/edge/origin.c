@@ -312,6 +312,8 @@ static void oc_feed(edge_oconn *oc, const uint8_t *data, size_t len)
         oc_fail(oc, 502, oc->too_big ? "response head over 64 KiB" : http_errno_description(e));
         return;
     }
+    if (oc->r != NULL)
+        oc->r->ops->flush(oc->r);
     if (oc->r != NULL && !oc->held && oc->r->ops->down_full(oc->r)) {
         oc->held = 1;
         if (oc->tls != NULL)
