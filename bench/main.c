@@ -153,12 +153,15 @@ static int bench_kem_demo(int argc, char **argv)
     return 0;
 }
 
+int pqify_bench_edge(int argc, char **argv);
+
 static const struct pqify_command benches[] = {
     {"kem", "ML-KEM and round-3 Kyber against libcrypto's X25519 and P-256 ECDH", bench_kem},
     {"handshake", "full TLS 1.3 handshakes over loopback, pqify against libssl 3.0", bench_handshake},
     {"provider", "Debian's nginx with pqify.so: X25519MLKEM768 against X25519 server CPU", pqify_bench_provider_main},
     {"kem-demo", "the short KEM table `pqify demo` shows (its step 2)", bench_kem_demo},
     {"serve", "pqify serve: memory per idle connection, loop cost per handshake", pqify_bench_serve},
+    {"edge", "pqify edge against nginx as a reverse proxy: CPU per request, handshakes/s", pqify_bench_edge},
 };
 
 static void usage(FILE *f)

@@ -26,6 +26,7 @@ int pqify_cmd_scan(int argc, char **argv);
 int pqify_cmd_kafka_mock(int argc, char **argv);   /* pqify-kafka only (cmd_kafka.c) */
 int pqify_cmd_kafka_count(int argc, char **argv);
 #endif
+int pqify_cmd_edge(int argc, char **argv);
 
 /* pqify-bench beside this binary: its path (0, or -1), and running it with argv
  * (argv[0] its name): exec'd in place, or waited for (wait_for_it = 1, returning

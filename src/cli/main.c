@@ -20,6 +20,7 @@ static const struct pqify_command commands[] = {
     {"kafka-mock", "librdkafka's mock Kafka cluster, for the demo and tests (plaintext)", pqify_cmd_kafka_mock},
     {"kafka-count", "read a Kafka topic from its beginning and count its messages", pqify_cmd_kafka_count},
 #endif
+    {"edge", "public PQ TLS terminator and reverse proxy (HTTP/1.1, HTTP/2) to origins", pqify_cmd_edge},
 };
 
 static void usage(FILE *f)

@@ -39,6 +39,8 @@ struct pqify_stream {
     int status;               /* the first reason to close */
     int reading, read_paused, in_events, open_handles;
     int held;                 /* the application holds reading (pqify_stream_hold_reading) */
+    int over_high_water;      /* queued went above high_water: on_writable when it halves */
+    void (*on_writable)(pqify_stream *s, void *ctx);
     unsigned handshake_ms, idle_ms, drain_ms;
     size_t high_water, queued;
     pqify_stream_signature *sig;
@@ -86,6 +88,11 @@ static void on_written(uv_write_t *req, int status)
         s->read_paused = 0;
         start_reading(s);
     }
+    if (s->over_high_water && s->queued <= s->high_water / 2 && s->state == OPEN) {
+        s->over_high_water = 0;
+        if (s->on_writable != NULL)
+            s->on_writable(s, s->ctx);   /* last: it may close the stream */
+    }
 }
 
 /* Hand p.out to the socket: straight into the kernel when it takes it, else
@@ -124,6 +131,8 @@ static void flush(pqify_stream *s)
             return;
         }
         s->queued += len;
+        if (s->queued > s->high_water)
+            s->over_high_water = 1;
         if (s->queued > s->high_water && s->state != SHUTTING && s->reading) {
             uv_read_stop((uv_stream_t *)s->tcp);
             s->reading = 0;
@@ -436,6 +445,11 @@ void pqify_stream_hold_reading(pqify_stream *s, int hold)
     } else if (!s->held) {
         start_reading(s);
     }
+}
+
+void pqify_stream_on_writable(pqify_stream *s, void (*cb)(pqify_stream *s, void *ctx))
+{
+    s->on_writable = cb;
 }
 
 int pqify_stream_read_paused(const pqify_stream *s)

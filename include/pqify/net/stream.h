@@ -90,6 +90,11 @@ size_t pqify_stream_queued(const pqify_stream *s);
  * reads again. A service with work in flight per connection (keyless: 1024
  * requests; logrecv: a chunk waiting on its sink) uses it; the write-queue backpressure below works independently. */
 void pqify_stream_hold_reading(pqify_stream *s, int hold);
+/* A proxy's other half of backpressure: cb runs (on the loop, after a write
+ * completed) when the write queue, having gone above write_high_water, has fallen to
+ * half of it, so a proxy that stopped reading its other side (the edge relaying a
+ * download) reads it again. NULL = none (the default). */
+void pqify_stream_on_writable(pqify_stream *s, void (*cb)(pqify_stream *s, void *ctx));
 /* 1 while reading is paused by backpressure. */
 int pqify_stream_read_paused(const pqify_stream *s);
 /* "IP:PORT" of the peer. */
