@@ -13,6 +13,7 @@
  * dropped rather than given to the wrong request.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -490,6 +491,13 @@ static void on_wake(uv_async_t *a)
 static void run(void *arg)
 {
     pqify_keyless_client *c = arg;
+    /* A write to a key server that died raises SIGPIPE in the writing thread; a
+     * library must not kill its host for that (nor change the process's handlers):
+     * blocked here, the write fails with EPIPE and the connection is redialled. */
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, NULL);
     for (size_t i = 0; i < c->n_srv; i++)
         if (pqify_pool_start(c->srv[i].pool) != 0)
             break; /* the sweep expires what cannot be sent */
