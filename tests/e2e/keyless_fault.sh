@@ -56,7 +56,7 @@ start_ks 127.0.0.1:0 "$d/ks1.stderr" && {
   wait "$load_pid"
   expect "keyless_load exit" "$?" 0
   sum=$(grep '^requests' "$d/load.out")
-  say "  $sum"
+  say "  $sum; $(grep "^out-of-order" "$d/load.out")"
   expect_match "10,000 answered exactly once, 10,000 verified" "$sum" \
     '^requests 10000 answered-once 10000 twice 0 never 0 verified 10000 errors 0 '
   expect_match "the client resent what the dead connections carried" "$sum" ' resent [1-9][0-9]* '

@@ -34,6 +34,7 @@ static unsigned n_req;
 static atomic_uint *completions;   /* per request: how many times done ran */
 static atomic_uint answered, verified, errors, first_error;
 static atomic_uint wire_error;
+static unsigned max_done, out_of_order; /* on the client's one thread */
 static EVP_PKEY *pub;
 static int is_ed;
 static uint8_t (*msgs)[32];
@@ -54,6 +55,10 @@ static void on_done(void *arg, const pqify_keyless_reply *r)
 {
     unsigned i = (unsigned)(uintptr_t)arg;
     atomic_fetch_add(&completions[i], 1);
+    if (i < max_done)
+        out_of_order++; /* answered after a request submitted later */
+    else
+        max_done = i;
     if (r->status != 0) {
         atomic_fetch_add(&errors, 1);
         unsigned zero = 0;
@@ -194,10 +199,11 @@ int main(int argc, char **argv)
         never += k == 0;
     }
     printf("requests %u answered-once %u twice %u never %u verified %u errors %u wire-error %u "
-           "resent %llu drops %llu connects %llu expired %llu up %u\n",
+           "resent %llu drops %llu connects %llu expired %llu up %u\n"
+           "out-of-order %u\n",
            n_req, once, twice, never, atomic_load(&verified), atomic_load(&errors),
            atomic_load(&wire_error), (unsigned long long)st.resent, (unsigned long long)st.drops,
-           (unsigned long long)st.connects, (unsigned long long)st.expired, up);
+           (unsigned long long)st.connects, (unsigned long long)st.expired, up, out_of_order);
     if (atomic_load(&first_error) != 0)
         printf("first error: %s\n", pqify_keyless_strerror(-(int)atomic_load(&first_error)));
     pqify_tls_config_free(cfg);
