@@ -32,6 +32,7 @@
 #define SWEEP_MS 20u               /* deadline resolution */
 #define MAX_PAYLOAD 2048u          /* an RSA-16384 block; digests are far smaller */
 #define REQ_BUF 4096u
+#define TX_CAP 16384u              /* one TLS record: requests dispatched together go in one write */
 
 struct req {
     struct req *next, *prev;
@@ -61,6 +62,8 @@ struct conn {
     uint32_t seq;
     uint8_t *rx;                   /* PQIFY_KEYLESS_MAX_PACKET bytes: one frame always fits */
     size_t rx_len;
+    uint8_t *tx;                   /* TX_CAP bytes: requests not yet handed to the stream */
+    size_t tx_len;
     uint64_t next_ping;
     int ping_out;
     char group[48];
@@ -188,6 +191,7 @@ static void conn_fail(struct conn *k)
     if (!k->live)
         return;
     k->live = 0;
+    k->tx_len = 0; /* their requests sit in slots: on_down sends them elsewhere */
     k->srv->live--;
     atomic_fetch_sub(&k->srv->c->up, 1);
     pqify_stream *s = k->s;
@@ -201,6 +205,24 @@ static int conn_has_room(const pqify_keyless_client *c, const struct conn *k)
      * because of what we queued */
     return k->live && k->in_flight < c->o.max_in_flight && k->n_free > 0 &&
            pqify_stream_queued(k->s) < PQIFY_STREAM_DEFAULT_HIGH_WATER / 2;
+}
+
+/* Hand what was batched to the stream: one TLS record and one write for many requests. */
+static void conn_flush(struct conn *k)
+{
+    if (k->tx_len == 0 || !k->live)
+        return;
+    size_t n = k->tx_len;
+    k->tx_len = 0;
+    if (pqify_stream_send(k->s, k->tx, n) != 0)
+        conn_fail(k); /* the requests stay in their slots: on_down sends them elsewhere */
+}
+
+static void flush_all(pqify_keyless_client *c)
+{
+    for (size_t i = 0; i < c->n_srv; i++)
+        for (unsigned j = 0; j < c->o.connections; j++)
+            conn_flush(&c->srv[i].conns[j]);
 }
 
 static void conn_send(struct conn *k, struct req *r)
@@ -217,8 +239,12 @@ static void conn_send(struct conn *k, struct req *r)
     k->slots[slot] = r;
     k->in_flight++;
     r->attempts++;
-    if (pqify_stream_send(k->s, r->pkt, r->len) != 0)
-        conn_fail(k); /* r stays in its slot: on_down sends it elsewhere */
+    if (k->tx_len + r->len > TX_CAP)
+        conn_flush(k);
+    if (!k->live)
+        return; /* r stays in its slot: on_down sends it elsewhere */
+    memcpy(k->tx + k->tx_len, r->pkt, r->len);
+    k->tx_len += r->len;
 }
 
 /* The first server with a live connection takes the work (the others are the
@@ -255,6 +281,7 @@ static void dispatch(pqify_keyless_client *c)
         list_remove(&c->waiting, r);
         conn_send(k, r);
     }
+    flush_all(c);
 }
 
 static void on_up(pqify_pool *p, unsigned slot, pqify_stream *s, void *ctx)
@@ -269,6 +296,7 @@ static void on_up(pqify_pool *p, unsigned slot, pqify_stream *s, void *ctx)
     k->s = s;
     k->live = 1;
     k->rx_len = 0;
+    k->tx_len = 0;
     k->ping_out = 0;
     k->next_ping = now_ms() + c->o.ping_interval_ms;
     sv->live++;
@@ -509,8 +537,10 @@ static void free_servers(pqify_keyless_client *c)
     for (size_t i = 0; i < c->n_srv; i++) {
         struct server *sv = &c->srv[i];
         if (sv->conns != NULL)
-            for (unsigned j = 0; j < c->o.connections; j++)
+            for (unsigned j = 0; j < c->o.connections; j++) {
                 free(sv->conns[j].rx);
+                free(sv->conns[j].tx);
+            }
         free(sv->conns);
     }
 }
@@ -573,7 +603,8 @@ pqify_keyless_client *pqify_keyless_client_new(const pqify_keyless_client_option
             struct conn *k = &sv->conns[j];
             k->srv = sv;
             k->rx = malloc(PQIFY_KEYLESS_MAX_PACKET);
-            if (k->rx == NULL)
+            k->tx = malloc(TX_CAP);
+            if (k->rx == NULL || k->tx == NULL)
                 goto oom;
             for (unsigned s = 0; s < SLOT_MAX; s++)
                 k->free_slots[s] = (uint16_t)(SLOT_MAX - 1 - s);
