@@ -236,8 +236,8 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
     }
     if (a->listen == NULL || a->tls.cert == NULL ||
         (a->tls.key == NULL && a->keyless.servers.n == 0)) {
-        fprintf(stderr, "pqify serve: --listen, --cert and --key (or --keyless) are required (see "
-                        "pqify serve --help)\n");
+        fprintf(stderr, "pqify serve: --listen, --cert and --key are required (or --keyless instead "
+                        "of --key) (see pqify serve --help)\n");
         return -1;
     }
     if (a->www) {
