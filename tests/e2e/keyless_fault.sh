@@ -45,7 +45,7 @@ start_ks 127.0.0.1:0 "$d/ks1.stderr" && {
     "$(cat "$d/p256.ski")" "$d/p256.pub" >"$d/load.out" 2>"$d/load.err" &
   load_pid=$!
   pids+=("$load_pid")
-  if wait_for "$d/load.out" '^midway' 60; then
+  if wait_for "$d/load.out" '^midway' 100; then
     kill -9 "$ks_pq_pid"
     wait "$ks_pid" 2>/dev/null
     sleep 0.3 # the client sees its connections die and backs off
