@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "pqify/keyless.h"
+#include "pqify/keyless_client.h"
 #include "pqify/net/metrics.h"
 #include "pqify/net/stream.h"
 #include "pqify/tls.h"
@@ -27,6 +28,18 @@ extern "C" {
 
 typedef struct pqify_keyless_server pqify_keyless_server;
 
+/* Proxy mode (gokeyless-internal's role): a request for a key this server does not
+ * hold goes to an upstream key server through a keyless client (its pooled PQ
+ * mutual-TLS connections), and the answer comes back under the request's own id.
+ * The first upstream listing the SKI takes it, else the default one; with neither,
+ * the answer is error 2 as without proxying. */
+typedef struct pqify_keyless_upstream {
+    pqify_keyless_client *client;                      /* borrowed; outlives the server */
+    const uint8_t (*skis)[PQIFY_KEYLESS_SKI_BYTES];    /* the keys it holds; borrowed */
+    size_t n_skis;
+    int is_default;                                    /* takes keys no upstream lists */
+} pqify_keyless_upstream;
+
 typedef struct pqify_keyless_server_options {
     const char *host, *port;          /* port "0" picks a free port */
     const pqify_tls_config *tls;      /* server config with a client CA (mutual TLS); borrowed */
@@ -35,6 +48,8 @@ typedef struct pqify_keyless_server_options {
     pqify_metrics *metrics;           /* NULL: no metrics; else the families are declared in it */
     unsigned max_connections;         /* 0 = no limit */
     unsigned max_in_flight;           /* per connection; 0 = PQIFY_KEYLESS_PENDING_PER_CONN */
+    const pqify_keyless_upstream *upstreams; /* proxy mode; copied (the SKI lists are borrowed) */
+    size_t n_upstreams;
 } pqify_keyless_server_options;
 
 /* Listen. 0, or a negative error with words in err. */
@@ -55,6 +70,7 @@ typedef struct pqify_keyless_server_stats {
     unsigned max_in_flight;   /* the most requests one connection had on the pool at once */
     uint64_t holds;           /* times a connection stopped reading at the in-flight limit */
     uint64_t answered;        /* answers sent */
+    uint64_t forwarded;       /* requests answered by an upstream (proxy mode) */
 } pqify_keyless_server_stats;
 void pqify_keyless_server_get_stats(const pqify_keyless_server *s, pqify_keyless_server_stats *st);
 /* Connections open now. */

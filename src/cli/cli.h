@@ -51,6 +51,14 @@ enum pqify_opt_kind {
     PQIFY_OPT_FLAG,   /* no value; sets an int to 1 */
     PQIFY_OPT_STRING, /* a value; sets a const char * (pointing into argv) */
     PQIFY_OPT_UINT,   /* a decimal in [min, max], times scale, into an unsigned */
+    PQIFY_OPT_LIST,   /* a value, the option repeatable; appends to a struct pqify_opt_list */
+};
+
+/* A repeatable option's values (pointing into argv), in the order given. */
+#define PQIFY_OPT_LIST_MAX 16
+struct pqify_opt_list {
+    const char *v[PQIFY_OPT_LIST_MAX];
+    unsigned n;
 };
 
 struct pqify_opt {

@@ -1,11 +1,13 @@
-/* pqify keyless ping|sign: one request to a key server over post-quantum mutual TLS
- * (docs/keyless.md), on a chassis TLS stream. The request and answer go through the
- * keyless codec; the answer must carry the request's id. */
-#include <netdb.h>
+/* pqify keyless ping|sign|bench: requests to a key server over post-quantum mutual
+ * TLS (docs/keyless.md) through the keyless client library (keyless_client.h), the
+ * one client: its pool, ids, deadlines and reconnects serve the CLI as they serve
+ * pqify serve --keyless. */
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <uv.h>
 
 #include <openssl/ec.h>
@@ -13,12 +15,11 @@
 
 #include "cli.h"
 #include "pqify/keyless.h"
+#include "pqify/keyless_client.h"
 #include "pqify/net/listener.h"
-#include "pqify/net/stream.h"
 #include "pqify/net/tls_options.h"
 
 #define KL_DEADLINE_MS 10000u
-#define KL_ID 1u
 
 struct kl_args {
     const char *server, *ski, *op, *payload;
@@ -61,27 +62,24 @@ static const struct pqify_cmd_spec kl_spec = {
               "Exit 0 on an answer, 1 on an error answer or a failure.\n",
 };
 
+/* One CLI run: the client library does the network; this waits for its answers. */
 struct kl_run {
-    uv_loop_t loop;
-    uv_timer_t deadline;
-    uv_connect_t creq;
-    uv_tcp_t *tcp;
-    pqify_tls_config *cfg;
-    pqify_stream *s;
-    uint8_t req[PQIFY_KEYLESS_MAX_PACKET];
-    size_t req_len;
-    uint8_t in[PQIFY_KEYLESS_MAX_PACKET];
-    size_t in_len;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pqify_keyless_client *c;
+    int finished, status;
     uint64_t t0;
-    int is_ping, status, answered;
-    char group[64];
+    /* ping / sign */
+    int is_ping;
     /* bench */
-    int bench;
-    unsigned phase, window, total, sent, done, failed;
-    uint64_t *sent_at;   /* by id */
+    unsigned window, total, sent, done, failed;
+    uint8_t ski[PQIFY_KEYLESS_SKI_BYTES];
+    uint8_t digest[32];
+    uint64_t *sent_at;   /* by request number */
     double *lat;         /* ms, in answer order */
     uint64_t phase_t0;
-    double rate[2], p50[2], p99[2];
+    double rate, p50, p99;
+    char group[64];
 };
 
 static int cmp_double(const void *a, const void *b)
@@ -90,54 +88,126 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Request id goes out: the same encoded packet with its id rewritten (header bytes 4..7). */
+static void run_finish(struct kl_run *r, int status)
+{
+    r->status = status;
+    r->finished = 1;
+    pthread_cond_signal(&r->cv);
+}
+
+/* Wait (bounded) for run_finish. */
+static void run_wait(struct kl_run *r, unsigned seconds)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += seconds;
+    pthread_mutex_lock(&r->mu);
+    while (!r->finished)
+        if (pthread_cond_timedwait(&r->cv, &r->mu, &ts) != 0)
+            break;
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void on_answer(void *arg, const pqify_keyless_reply *rep)
+{
+    struct kl_run *r = arg;
+    pthread_mutex_lock(&r->mu);
+    if (rep->status != 0) {
+        fprintf(stderr, "pqify keyless: no answer: %s\n", pqify_keyless_strerror(rep->status));
+    } else if (rep->opcode == PQIFY_KEYLESS_OP_ERROR) {
+        fprintf(stderr, "pqify keyless: the key server answered error %u (%s)\n", rep->error,
+                pqify_keyless_wire_error_name(rep->error));
+    } else if (r->is_ping && rep->opcode == PQIFY_KEYLESS_OP_PONG) {
+        printf("pong in %.3f ms group %s\n", (double)(uv_hrtime() - r->t0) / 1e6, rep->group);
+        r->status = 0;
+    } else if (!r->is_ping && rep->opcode == PQIFY_KEYLESS_OP_RESPONSE) {
+        for (size_t i = 0; i < rep->len; i++)
+            printf("%02x", rep->payload[i]);
+        printf("\n");
+        r->status = 0;
+    } else {
+        fprintf(stderr, "pqify keyless: unexpected answer opcode 0x%02x\n", rep->opcode);
+    }
+    run_finish(r, r->status);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void bench_answer(void *arg, const pqify_keyless_reply *rep);
+static struct kl_run *bench_run; /* the one run of this process */
+
+/* Under r->mu. */
 static void bench_send(struct kl_run *r)
 {
-    unsigned id = ++r->sent;
-    r->req[4] = (uint8_t)(id >> 24);
-    r->req[5] = (uint8_t)(id >> 16);
-    r->req[6] = (uint8_t)(id >> 8);
-    r->req[7] = (uint8_t)id;
-    r->sent_at[id] = uv_hrtime();
-    if (pqify_stream_send(r->s, r->req, r->req_len) != 0)
-        pqify_stream_abort(r->s);
-}
-
-static void bench_phase(struct kl_run *r)
-{
-    r->window = r->phase == 0 ? 1 : 64;
-    r->sent = r->done = 0;
-    r->phase_t0 = uv_hrtime();
-    for (unsigned i = 0; i < r->window && r->sent < r->total; i++)
-        bench_send(r);
-}
-
-static void bench_answer(struct kl_run *r, const pqify_keyless_packet *p)
-{
-    if (p->id == 0 || p->id > r->sent || p->opcode != PQIFY_KEYLESS_OP_RESPONSE) {
+    unsigned n = r->sent++;
+    r->sent_at[n] = uv_hrtime();
+    if (pqify_keyless_client_submit(r->c, PQIFY_KEYLESS_OP_ECDSA_SIGN_SHA256, r->ski, r->digest,
+                                    sizeof r->digest, bench_answer, (void *)(uintptr_t)n) != 0) {
         r->failed++;
-        pqify_stream_close(r->s);
+        run_finish(r, 1);
+    }
+}
+
+/* Each answer frees one place in the window; arg is the request's number, so its
+ * latency is its own even when answers come out of order. */
+static void bench_answer(void *arg, const pqify_keyless_reply *rep)
+{
+    struct kl_run *r = bench_run;
+    unsigned n = (unsigned)(uintptr_t)arg;
+    pthread_mutex_lock(&r->mu);
+    if (r->finished) {
+        pthread_mutex_unlock(&r->mu);
         return;
     }
-    r->lat[r->done++] = (double)(uv_hrtime() - r->sent_at[p->id]) / 1e6;
-    if (r->done < r->total) {
-        if (r->sent < r->total)
-            bench_send(r);
+    if (rep->status != 0 || rep->opcode != PQIFY_KEYLESS_OP_RESPONSE) {
+        fprintf(stderr, "pqify keyless bench: a sign failed: %s\n",
+                rep->status != 0 ? pqify_keyless_strerror(rep->status)
+                                 : pqify_keyless_wire_error_name(rep->error));
+        r->failed++;
+        run_finish(r, 1);
+        pthread_mutex_unlock(&r->mu);
         return;
     }
-    double secs = (double)(uv_hrtime() - r->phase_t0) / 1e9;
-    qsort(r->lat, r->total, sizeof r->lat[0], cmp_double);
-    r->rate[r->phase] = r->total / secs;
-    r->p50[r->phase] = r->lat[r->total / 2];
-    r->p99[r->phase] = r->lat[(size_t)((double)r->total * 0.99)];
-    if (r->phase == 0) {
-        r->phase = 1;
-        r->total *= 10;
-        bench_phase(r);
+    snprintf(r->group, sizeof r->group, "%s", rep->group);
+    if (n >= r->sent) { /* an answer of an earlier phase cannot come: all were answered */
+        pthread_mutex_unlock(&r->mu);
+        return;
+    }
+    r->lat[r->done] = (double)(uv_hrtime() - r->sent_at[n]) / 1e6;
+    r->done++;
+    if (r->sent < r->total)
+        bench_send(r);
+    else if (r->done == r->total)
+        run_finish(r, 0);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* One phase: total signs, window in flight. */
+static int bench_phase(struct kl_run *r, unsigned window, unsigned total)
+{
+    pthread_mutex_lock(&r->mu);
+    r->window = window;
+    r->total = total;
+    r->sent = r->done = 0;
+    r->finished = 0;
+    r->phase_t0 = uv_hrtime();
+    for (unsigned i = 0; i < window && r->sent < total && !r->finished; i++)
+        bench_send(r);
+    pthread_mutex_unlock(&r->mu);
+    run_wait(r, 600);
+    pthread_mutex_lock(&r->mu);
+    int ok = r->finished && r->status == 0 && r->done == total;
+    if (ok) {
+        double secs = (double)(uv_hrtime() - r->phase_t0) / 1e9;
+        qsort(r->lat, total, sizeof r->lat[0], cmp_double);
+        r->rate = total / secs;
+        r->p50 = r->lat[total / 2];
+        r->p99 = r->lat[(size_t)((double)total * 0.99)];
     } else {
-        r->status = 0;
-        pqify_stream_close(r->s);
+        fprintf(stderr, "pqify keyless bench: stopped after %u answers (%u bad)\n", r->done, r->failed);
     }
+    r->finished = 1; /* late answers are ignored */
+    pthread_mutex_unlock(&r->mu);
+    return ok ? 0 : -1;
 }
 
 static int unhex(const char *h, uint8_t *out, size_t cap, size_t *len)
@@ -153,116 +223,6 @@ static int unhex(const char *h, uint8_t *out, size_t cap, size_t *len)
     }
     *len = n / 2;
     return 0;
-}
-
-static void kl_handshake(pqify_stream *s, void *ctx)
-{
-    struct kl_run *r = ctx;
-    pqify_tls_info info;
-    pqify_tls_get_info(pqify_stream_conn(s), &info);
-    snprintf(r->group, sizeof r->group, "%s", info.group);
-    r->t0 = uv_hrtime();
-    if (r->bench) {
-        bench_phase(r);
-        return;
-    }
-    if (pqify_stream_send(s, r->req, r->req_len) != 0)
-        pqify_stream_abort(s);
-}
-
-static void kl_data(pqify_stream *s, const uint8_t *data, size_t len, void *ctx)
-{
-    struct kl_run *r = ctx;
-    if (r->answered || len > sizeof r->in - r->in_len) {
-        pqify_stream_abort(s);
-        return;
-    }
-    memcpy(r->in + r->in_len, data, len);
-    r->in_len += len;
-    if (r->bench) {
-        size_t off = 0;
-        for (;;) {
-            size_t m = pqify_keyless_frame_len(r->in + off, r->in_len - off);
-            if (m == 0 || m > r->in_len - off)
-                break;
-            pqify_keyless_packet bp;
-            if (pqify_keyless_decode(r->in + off, m, &bp) != 0) {
-                r->failed++;
-                pqify_stream_abort(s);
-                return;
-            }
-            off += m;
-            bench_answer(r, &bp);
-            if (r->s == NULL || r->status == 0 || r->failed)
-                break;
-        }
-        memmove(r->in, r->in + off, r->in_len - off);
-        r->in_len -= off;
-        return;
-    }
-    size_t n = pqify_keyless_frame_len(r->in, r->in_len);
-    if (n == 0 || n > r->in_len)
-        return;
-    pqify_keyless_packet p;
-    r->answered = 1;
-    if (pqify_keyless_decode(r->in, n, &p) != 0 || p.id != KL_ID) {
-        fprintf(stderr, "pqify keyless: the answer is malformed or carries another id\n");
-    } else if (p.opcode == PQIFY_KEYLESS_OP_ERROR) {
-        uint8_t code = p.payload.len == 1 ? p.payload.data[0] : 0;
-        fprintf(stderr, "pqify keyless: the key server answered error %u (%s)\n", code,
-                pqify_keyless_wire_error_name(code));
-    } else if (r->is_ping && p.opcode == PQIFY_KEYLESS_OP_PONG) {
-        printf("pong in %.3f ms group %s\n", (double)(uv_hrtime() - r->t0) / 1e6, r->group);
-        r->status = 0;
-    } else if (!r->is_ping && p.opcode == PQIFY_KEYLESS_OP_RESPONSE) {
-        for (size_t i = 0; i < p.payload.len; i++)
-            printf("%02x", p.payload.data[i]);
-        printf("\n");
-        r->status = 0;
-    } else {
-        fprintf(stderr, "pqify keyless: unexpected answer opcode 0x%02x\n", p.opcode);
-    }
-    pqify_stream_close(s);
-}
-
-static void kl_close(pqify_stream *s, int status, void *ctx)
-{
-    (void)s;
-    struct kl_run *r = ctx;
-    r->s = NULL;
-    if (!r->answered && !r->bench)
-        fprintf(stderr, "pqify keyless: no answer: %s\n", pqify_stream_strerror(status));
-    if (r->bench && r->status != 0)
-        fprintf(stderr, "pqify keyless bench: stopped after %u answers (%u bad): %s\n", r->done,
-                r->failed, pqify_stream_strerror(status));
-    uv_timer_stop(&r->deadline);
-    uv_close((uv_handle_t *)&r->deadline, NULL);
-}
-
-static const pqify_stream_cbs kl_cbs = {kl_handshake, kl_data, NULL, kl_close};
-
-static void kl_connected(uv_connect_t *req, int status)
-{
-    struct kl_run *r = req->data;
-    if (status != 0) {
-        fprintf(stderr, "pqify keyless: cannot connect: %s\n", uv_strerror(status));
-        uv_close((uv_handle_t *)r->tcp, (uv_close_cb)free);
-        uv_close((uv_handle_t *)&r->deadline, NULL);
-        return;
-    }
-    pqify_stream_opts so = {.handshake_timeout_ms = KL_DEADLINE_MS};
-    if (pqify_stream_connect(&r->loop, r->tcp, r->cfg, &so, &kl_cbs, r, &r->s) != 0) {
-        fprintf(stderr, "pqify keyless: cannot start TLS\n");
-        uv_close((uv_handle_t *)&r->deadline, NULL);
-    }
-}
-
-static void kl_timeout(uv_timer_t *t)
-{
-    struct kl_run *r = t->data;
-    fprintf(stderr, "pqify keyless: no answer within %u s\n", KL_DEADLINE_MS / 1000);
-    if (r->s != NULL)
-        pqify_stream_abort(r->s);
 }
 
 /* Signs per second of libcrypto alone on this thread for about a second: ECDSA P-256
@@ -297,6 +257,7 @@ int pqify_cmd_keyless(int argc, char **argv)
     static struct kl_run r;
     struct kl_args a;
     char host[256], port[16], err[768];
+    int bench = 0;
     if (argc < 2 || pqify_wants_help(argc, argv)) {
         pqify_cli_help(&kl_spec, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
@@ -307,7 +268,7 @@ int pqify_cmd_keyless(int argc, char **argv)
     if (strcmp(argv[1], "ping") == 0)
         r.is_ping = 1;
     else if (strcmp(argv[1], "bench") == 0)
-        r.bench = 1;
+        bench = 1;
     else if (strcmp(argv[1], "sign") != 0)
         return pqify_cli_unknown("keyless", argv[1]);
     if (pqify_cli_parse(&kl_spec, argc - 1, argv + 1, &a) != 0)
@@ -321,85 +282,92 @@ int pqify_cmd_keyless(int argc, char **argv)
         fprintf(stderr, "pqify keyless: '%s' is not HOST:PORT\n", a.server);
         return 2;
     }
-    pqify_keyless_packet p;
+    uint8_t op = PQIFY_KEYLESS_OP_PING;
     uint8_t payload[1024];
-    size_t plen = 0;
-    if (r.bench) {
+    size_t plen = 0, skl = 0;
+    if (bench) {
         /* ECDSA P-256 over a fixed digest: the server's cost is the sign, as in a handshake */
         a.op = "ecdsa-sha256";
         a.payload = "8e1f0c6b4ad8a1b34f2a3b9d5c6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f80";
-        r.total = (a.count ? a.count : 20000) / 10;
-        r.sent_at = calloc((size_t)r.total * 10 + 1, sizeof *r.sent_at);
-        r.lat = calloc((size_t)r.total * 10, sizeof *r.lat);
-        if (r.sent_at == NULL || r.lat == NULL)
-            return 1;
     }
-    if (r.is_ping) {
-        pqify_keyless_packet_init(&p, KL_ID, PQIFY_KEYLESS_OP_PING);
-    } else {
-        uint8_t op = 0;
+    if (!r.is_ping) {
+        op = 0;
         for (unsigned o = 1; o < 0xF0 && op == 0; o++)
             if (a.op != NULL && strcmp(pqify_keyless_op_name((uint8_t)o), a.op) == 0)
                 op = (uint8_t)o;
-        size_t skl = 0;
-        pqify_keyless_packet_init(&p, KL_ID, op);
         if (op == 0 || a.ski == NULL || a.payload == NULL ||
-            unhex(a.ski, p.ski, sizeof p.ski, &skl) != 0 || skl != PQIFY_KEYLESS_SKI_BYTES ||
+            unhex(a.ski, r.ski, sizeof r.ski, &skl) != 0 || skl != PQIFY_KEYLESS_SKI_BYTES ||
             unhex(a.payload, payload, sizeof payload, &plen) != 0) {
             fprintf(stderr, "pqify keyless: sign needs --op NAME (as in /metrics), --ski (40 hex "
                             "digits) and --payload HEX\n");
             return 2;
         }
-        p.opcode = op;
-        p.payload.data = payload;
-        p.payload.len = plen;
     }
-    if (pqify_keyless_encode(&p, r.req, sizeof r.req, &r.req_len) != 0)
-        return 1;
     if (a.tls.server_name == NULL)
         a.tls.server_name = host;
-    r.cfg = pqify_tls_options_build(&a.tls, 0, PQIFY_PQ_REQUIRED, err, sizeof err);
-    if (r.cfg == NULL) {
+    pqify_tls_config *cfg = pqify_tls_options_build(&a.tls, 0, PQIFY_PQ_REQUIRED, err, sizeof err);
+    if (cfg == NULL) {
         fprintf(stderr, "pqify keyless: --%s\n", err);
         return 1;
     }
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
-    if (getaddrinfo(host, port, &hints, &ai) != 0 || ai == NULL) {
-        fprintf(stderr, "pqify keyless: cannot resolve %s\n", host);
-        pqify_tls_config_free(r.cfg);
+    const char *servers[1] = {a.server};
+    pqify_keyless_client_options co = {
+        .servers = servers,
+        .n_servers = 1,
+        .tls = cfg,
+        .connections = 1,
+        .max_in_flight = 64,
+        .deadline_ms = bench ? 60000 : KL_DEADLINE_MS,
+        .connect_timeout_ms = KL_DEADLINE_MS,
+    };
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_cond_init(&r.cv, NULL);
+    r.c = pqify_keyless_client_new(&co, err, sizeof err);
+    if (r.c == NULL) {
+        fprintf(stderr, "pqify keyless: %s\n", err);
+        pqify_tls_config_free(cfg);
         return 1;
     }
-    uv_loop_init(&r.loop);
-    uv_timer_init(&r.loop, &r.deadline);
-    r.deadline.data = &r;
-    uv_timer_start(&r.deadline, kl_timeout, KL_DEADLINE_MS, 0);
-    r.tcp = malloc(sizeof *r.tcp);
-    r.creq.data = &r;
-    int inited = r.tcp != NULL && uv_tcp_init(&r.loop, r.tcp) == 0;
-    if (!inited || uv_tcp_connect(&r.creq, r.tcp, ai->ai_addr, kl_connected) != 0) {
-        fprintf(stderr, "pqify keyless: cannot connect to %s\n", a.server);
-        if (inited)
-            uv_close((uv_handle_t *)r.tcp, (uv_close_cb)free);
+    if (!bench) {
+        r.t0 = uv_hrtime();
+        pthread_mutex_lock(&r.mu);
+        int rc = pqify_keyless_client_submit(r.c, op, r.is_ping ? NULL : r.ski, payload, plen,
+                                             on_answer, &r);
+        pthread_mutex_unlock(&r.mu);
+        if (rc != 0)
+            fprintf(stderr, "pqify keyless: %s\n", pqify_keyless_strerror(rc));
         else
-            free(r.tcp);
-        uv_close((uv_handle_t *)&r.deadline, NULL);
+            run_wait(&r, KL_DEADLINE_MS / 1000 + 5);
+    } else {
+        unsigned total = a.count ? a.count : 20000;
+        bench_run = &r;
+        memcpy(r.digest, payload, sizeof r.digest);
+        r.sent_at = calloc(total, sizeof *r.sent_at);
+        r.lat = calloc(total, sizeof *r.lat);
+        double rate1 = 0, p50_1 = 0, p99_1 = 0;
+        if (r.sent_at != NULL && r.lat != NULL && bench_phase(&r, 1, total / 10) == 0) {
+            rate1 = r.rate, p50_1 = r.p50, p99_1 = r.p99;
+            if (bench_phase(&r, 64, total) == 0) {
+                double raw = raw_p256_rate();
+                printf("raw libcrypto ECDSA P-256 sign, one core: %.0f signs/s\n", raw);
+                printf("keyless 1 in flight:  %.0f signs/s  p50 %.3f ms  p99 %.3f ms  (%u signs)\n",
+                       rate1, p50_1, p99_1, total / 10);
+                printf("keyless 64 in flight: %.0f signs/s  p50 %.3f ms  p99 %.3f ms  (%u signs, "
+                       "%.2fx raw, one PQ mTLS connection, group %s)\n",
+                       r.rate, r.p50, r.p99, total, raw > 0 ? r.rate / raw : 0.0, r.group);
+                r.status = 0;
+            } else {
+                r.status = 1;
+            }
+        } else {
+            r.status = 1;
+        }
     }
-    freeaddrinfo(ai);
-    if (r.bench)
-        uv_timer_start(&r.deadline, kl_timeout, 600000, 0);
-    uv_run(&r.loop, UV_RUN_DEFAULT);
-    uv_loop_close(&r.loop);
-    pqify_tls_config_free(r.cfg);
-    if (r.bench && r.status == 0) {
-        double raw = raw_p256_rate();
-        printf("raw libcrypto ECDSA P-256 sign, one core: %.0f signs/s\n", raw);
-        printf("keyless 1 in flight:  %.0f signs/s  p50 %.3f ms  p99 %.3f ms  (%u signs)\n",
-               r.rate[0], r.p50[0], r.p99[0], r.total / 10);
-        printf("keyless 64 in flight: %.0f signs/s  p50 %.3f ms  p99 %.3f ms  (%u signs, %.2fx raw, "
-               "one PQ mTLS connection, group %s)\n",
-               r.rate[1], r.p50[1], r.p99[1], r.total, raw > 0 ? r.rate[1] / raw : 0.0, r.group);
-    }
+    pqify_keyless_client_free(r.c);
+    pqify_tls_config_free(cfg);
     free(r.sent_at);
     free(r.lat);
+    pthread_cond_destroy(&r.cv);
+    pthread_mutex_destroy(&r.mu);
     return r.status;
 }

@@ -4,6 +4,7 @@
  * keys, and wires signals and the admin endpoint: SIGHUP reloads the keys (a new
  * store swapped in), SIGTERM/SIGINT drain. Signing runs on libuv's thread pool
  * (--workers sets its size). */
+#include <ctype.h>
 #include <limits.h>
 #include <signal.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 
 #include "cli.h"
 #include "pqify/keyless.h"
+#include "pqify/keyless_client.h"
 #include "pqify/keyless_server.h"
 #include "pqify/net/config.h"
 #include "pqify/net/listener.h"
@@ -25,9 +27,14 @@
 #define KS_GRACE_MS 10000u
 #define KS_MAX_PKCS11 64
 
+#define KS_MAX_UPSTREAMS 16
+#define KS_MAX_UPSTREAM_SKIS 4096
+
 struct ks_args {
     const char *listen, *config, *admin, *keys, *pkcs11, *pkcs11_module;
     pqify_tls_options tls;
+    struct pqify_opt_list upstream;   /* --upstream: the default upstream's servers */
+    pqify_tls_options up_tls;         /* the client side of the upstream hop */
     int check_config;
     unsigned workers, max_connections; /* 0 until given */
 };
@@ -57,6 +64,15 @@ static const struct pqify_opt ks_opts[] = {
      "YAML settings (listen, tls:, admin:, keys:, workers,\nmax_connections); flags override the file"},
     {"--check-config", NULL, PQIFY_OPT_FLAG, A(check_config), 0, 0, 0,
      "load the settings, the TLS files and the keys, report, exit"},
+    {"--upstream", "HOST:PORT", PQIFY_OPT_LIST, A(upstream), 0, 0, 0,
+     "proxy mode: requests for keys not held here go to\nthis key server (repeat: failovers)"},
+    {"--upstream-cert", "FILE", PQIFY_OPT_STRING, A(up_tls.cert), 0, 0, 0,
+     "client certificate for the upstream hop (default --cert)"},
+    {"--upstream-key", "FILE", PQIFY_OPT_STRING, A(up_tls.key), 0, 0, 0, "its key (default --key)"},
+    {"--upstream-ca", "FILE", PQIFY_OPT_STRING, A(up_tls.ca), 0, 0, 0,
+     "CA of the upstreams' certificates (default --ca)"},
+    {"--upstream-servername", "NAME", PQIFY_OPT_STRING, A(up_tls.server_name), 0, 0, 0,
+     "name checked in their certificates (default: the host)"},
 };
 #undef A
 
@@ -80,10 +96,29 @@ struct ks_keys {
     pqify_config_list pkcs11;
 };
 
+struct ks_upstream_file {
+    pqify_config_list servers, skis;
+    int is_default;
+};
+
+static const pqify_setting ks_upstream_settings[] = {
+    {.name = "servers", .type = PQIFY_SET_LIST, .offset = offsetof(struct ks_upstream_file, servers),
+     .elem = PQIFY_SET_HOSTPORT, .elem_size = sizeof(const char *), .min_items = 1, .max_items = 16,
+     .flags = PQIFY_SET_REQUIRED, .help = "The upstream key server (HOST:PORT), then its failovers."},
+    {.name = "skis", .type = PQIFY_SET_LIST, .offset = offsetof(struct ks_upstream_file, skis),
+     .elem = PQIFY_SET_STRING, .elem_size = sizeof(const char *), .max_items = KS_MAX_UPSTREAM_SKIS,
+     .help = "SKIs (40 hex digits) of the keys it holds."},
+    {.name = "default", .type = PQIFY_SET_BOOL, .offset = offsetof(struct ks_upstream_file, is_default),
+     .def = "false", .help = "It takes every key not held here nor listed by another upstream."},
+    {0},
+};
+
 struct ks_file {
     pqify_tls_options tls;
     pqify_admin_config admin;
     struct ks_keys keys;
+    pqify_config_list upstreams;
+    pqify_tls_options upstream_tls;
     const char *listen;
     int64_t workers, max_connections;
 };
@@ -104,6 +139,12 @@ static const pqify_setting ks_settings[] = {
                       "TLS for the listener (ca: required; pq: required by default)."),
     PQIFY_SETTING_MAP("admin", struct ks_file, admin, pqify_admin_settings, "Admin endpoint."),
     PQIFY_SETTING_MAP("keys", struct ks_file, keys, ks_keys_settings, "Where the private keys are."),
+    {.name = "upstreams", .type = PQIFY_SET_LIST, .offset = offsetof(struct ks_file, upstreams),
+     .elem = PQIFY_SET_MAP, .sub = ks_upstream_settings, .elem_size = sizeof(struct ks_upstream_file),
+     .max_items = KS_MAX_UPSTREAMS,
+     .help = "Proxy mode: key servers that hold the keys not held here."},
+    PQIFY_SETTING_MAP("upstream_tls", struct ks_file, upstream_tls, pqify_tls_settings,
+                      "The client side of the upstream hop (default: tls: cert, key, ca)."),
     {.name = "listen", .type = PQIFY_SET_HOSTPORT, .offset = offsetof(struct ks_file, listen),
      .def = KS_DEFAULT_LISTEN, .help = "Address to listen on."},
     {.name = "workers", .type = PQIFY_SET_INT, .offset = offsetof(struct ks_file, workers), .def = "4",
@@ -114,8 +155,21 @@ static const pqify_setting ks_settings[] = {
     {0},
 };
 
+/* One upstream in proxy mode: its client and the SKIs it holds. */
+struct ks_upstream {
+    pqify_tls_config *tls;
+    pqify_keyless_client *client;
+    uint8_t (*skis)[PQIFY_KEYLESS_SKI_BYTES];
+    size_t n_skis;
+    int is_default;
+    const char *servers[PQIFY_OPT_LIST_MAX];
+    size_t n_servers;
+};
+
 struct ks {
     struct ks_args a;
+    struct ks_upstream up[KS_MAX_UPSTREAMS + 1];
+    size_t n_up;
     pqify_config *file_cfg;
     struct ks_file file;
     const char *uris[KS_MAX_PKCS11];
@@ -127,6 +181,20 @@ struct ks {
     pqify_metrics *metrics;
     pqify_series *reloads, *keys;
 };
+
+static int ks_unhex_ski(const char *h, uint8_t ski[PQIFY_KEYLESS_SKI_BYTES])
+{
+    if (strlen(h) != 2 * PQIFY_KEYLESS_SKI_BYTES)
+        return -1;
+    for (size_t i = 0; i < PQIFY_KEYLESS_SKI_BYTES; i++) {
+        unsigned v;
+        if (!isxdigit((unsigned char)h[2 * i]) || !isxdigit((unsigned char)h[2 * i + 1]) ||
+            sscanf(h + 2 * i, "%2x", &v) != 1)
+            return -1;
+        ski[i] = (uint8_t)v;
+    }
+    return 0;
+}
 
 static int ks_parse(int argc, char **argv, struct ks *k)
 {
@@ -142,6 +210,29 @@ static int ks_parse(int argc, char **argv, struct ks *k)
         }
         const struct ks_file *f = &k->file;
         pqify_tls_options_fill_unset(&a->tls, &f->tls);
+        pqify_tls_options_fill_unset(&a->up_tls, &f->upstream_tls);
+        const struct ks_upstream_file *uf = f->upstreams.items;
+        for (size_t i = 0; i < f->upstreams.count; i++) {
+            struct ks_upstream *u = &k->up[k->n_up++];
+            for (size_t j = 0; j < uf[i].servers.count && j < PQIFY_OPT_LIST_MAX; j++)
+                u->servers[u->n_servers++] = ((const char *const *)uf[i].servers.items)[j];
+            u->is_default = uf[i].is_default;
+            const char *const *sk = uf[i].skis.items;
+            u->skis = calloc(uf[i].skis.count + 1, sizeof *u->skis);
+            if (u->skis == NULL)
+                return -1;
+            for (size_t j = 0; j < uf[i].skis.count; j++, u->n_skis++)
+                if (ks_unhex_ski(sk[j], u->skis[j]) != 0) {
+                    fprintf(stderr, "pqify keyserver: %s: upstreams[%zu].skis[%zu]: '%s' is not 40 "
+                                    "hex digits\n", a->config, i, j, sk[j]);
+                    return -1;
+                }
+            if (u->n_skis == 0 && !u->is_default) {
+                fprintf(stderr, "pqify keyserver: %s: upstreams[%zu]: give skis: or default: true\n",
+                        a->config, i);
+                return -1;
+            }
+        }
         if (a->listen == NULL)
             a->listen = f->listen;
         if (a->admin == NULL)
@@ -160,6 +251,12 @@ static int ks_parse(int argc, char **argv, struct ks *k)
     }
     if (a->pkcs11 != NULL && k->n_uris < KS_MAX_PKCS11)
         k->uris[k->n_uris++] = a->pkcs11;
+    if (a->upstream.n > 0) { /* --upstream: one more upstream, a default one */
+        struct ks_upstream *u = &k->up[k->n_up++];
+        for (unsigned j = 0; j < a->upstream.n; j++)
+            u->servers[u->n_servers++] = a->upstream.v[j];
+        u->is_default = 1;
+    }
     if (a->listen == NULL)
         a->listen = KS_DEFAULT_LISTEN;
     if (a->admin == NULL)
@@ -231,6 +328,58 @@ static void ks_on_reload(void *ctx)
     fprintf(stderr, "pqify keyserver: reloaded %zu keys\n", pqify_keyless_store_count(st));
 }
 
+/* Proxy mode: one keyless client per upstream, over PQ mutual TLS (the hop's
+ * credentials default to the listener's own cert, key and CA). */
+static int ks_upstreams_open(struct ks *k, int check_only)
+{
+    pqify_tls_options o = k->a.up_tls;
+    if (o.cert == NULL && o.key == NULL) {
+        o.cert = k->a.tls.cert;
+        o.key = k->a.tls.key;
+    }
+    if (o.ca == NULL)
+        o.ca = k->a.tls.ca;
+    for (size_t i = 0; i < k->n_up; i++) {
+        struct ks_upstream *u = &k->up[i];
+        char host[256], port[16], err[768];
+        pqify_tls_options ou = o;
+        if (pqify_net_split_hostport(u->servers[0], host, sizeof host, port, sizeof port) != 0) {
+            fprintf(stderr, "pqify keyserver: upstream '%s' is not HOST:PORT\n", u->servers[0]);
+            return -1;
+        }
+        if (ou.server_name == NULL)
+            ou.server_name = host;
+        u->tls = pqify_tls_options_build(&ou, 0, PQIFY_PQ_REQUIRED, err, sizeof err);
+        if (u->tls == NULL) {
+            fprintf(stderr, "pqify keyserver: upstream_tls.%s\n", err);
+            return -1;
+        }
+        if (check_only)
+            continue;
+        pqify_keyless_client_options co = {.servers = u->servers, .n_servers = u->n_servers,
+                                           .tls = u->tls, .connections = 2};
+        u->client = pqify_keyless_client_new(&co, err, sizeof err);
+        if (u->client == NULL) {
+            fprintf(stderr, "pqify keyserver: upstream %s: %s\n", u->servers[0], err);
+            return -1;
+        }
+        fprintf(stderr, "pqify keyserver: upstream %s%s: %s\n", u->servers[0],
+                u->n_servers > 1 ? " (and failovers)" : "",
+                u->is_default ? "the default for keys not held here" : "listed keys");
+    }
+    return 0;
+}
+
+static void ks_upstreams_close(struct ks *k)
+{
+    for (size_t i = 0; i < k->n_up; i++) {
+        pqify_keyless_client_free(k->up[i].client);
+        pqify_tls_config_free(k->up[i].tls);
+        free(k->up[i].skis);
+    }
+    k->n_up = 0;
+}
+
 int pqify_cmd_keyserver(int argc, char **argv)
 {
     static struct ks k; /* large, and the loop's callbacks point into it */
@@ -258,6 +407,8 @@ int pqify_cmd_keyserver(int argc, char **argv)
     }
     st = ks_load_store(&k);
     if (st == NULL)
+        goto done;
+    if (ks_upstreams_open(&k, k.a.check_config) != 0)
         goto done;
     if (k.a.check_config) {
         fprintf(stderr, "pqify keyserver: %s is usable (%zu keys)\n",
@@ -287,7 +438,14 @@ int pqify_cmd_keyserver(int argc, char **argv)
     pqify_gauge_set(k.keys, (double)pqify_keyless_store_count(st));
 
     uv_loop_init(&k.loop);
+    pqify_keyless_upstream ups[KS_MAX_UPSTREAMS + 1];
+    for (size_t i = 0; i < k.n_up; i++)
+        ups[i] = (pqify_keyless_upstream){.client = k.up[i].client,
+                                          .skis = (const uint8_t(*)[PQIFY_KEYLESS_SKI_BYTES])k.up[i].skis,
+                                          .n_skis = k.up[i].n_skis,
+                                          .is_default = k.up[i].is_default};
     pqify_keyless_server_options so = {
+        .upstreams = ups, .n_upstreams = k.n_up,
         .host = host, .port = port, .tls = k.tls, .store = st, .metrics = k.metrics,
         .max_connections = k.a.max_connections,
         .stream = {.handshake_timeout_ms = pqify_tls_options_handshake_ms(&k.a.tls),
@@ -317,6 +475,7 @@ int pqify_cmd_keyserver(int argc, char **argv)
     status = 0;
 
 done:
+    ks_upstreams_close(&k);
     pqify_keyless_store_release(st);
     pqify_tls_config_free(k.tls);
     pqify_metrics_free(k.metrics);

@@ -79,6 +79,16 @@ static int store(const struct pqify_cmd_spec *spec, const struct pqify_opt *o, c
             return -1;
         *(unsigned *)(void *)slot = (unsigned)n * (o->scale ? o->scale : 1u);
         return 0;
+    case PQIFY_OPT_LIST: {
+        struct pqify_opt_list *l = (struct pqify_opt_list *)(void *)slot;
+        if (l->n >= PQIFY_OPT_LIST_MAX) {
+            fprintf(stderr, "pqify %s: %s is given more than %d times\n", spec->name, o->name,
+                    PQIFY_OPT_LIST_MAX);
+            return -1;
+        }
+        l->v[l->n++] = v;
+        return 0;
+    }
     }
     return -1;
 }

@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include "cli.h"
+#include "pqify/keyless_client.h"
 #include "pqify/net/config.h"
 #include "pqify/net/listener.h"
 #include "pqify/net/metrics.h"
@@ -35,9 +36,17 @@
 /* The longest request head --www reads (request line and headers); more is 431. */
 #define WWW_MAX_HEAD 8192
 
+/* --keyless: the served certificate's key lives on key servers; these are the
+ * servers and the client side of the hop to them (docs/keyless.md). */
+struct serve_keyless {
+    struct pqify_opt_list servers;
+    pqify_tls_options tls;   /* cert, key, ca, pq (default required), server_name */
+};
+
 struct serve_args {
     const char *listen, *config, *admin;
     pqify_tls_options tls;
+    struct serve_keyless keyless;
     int www, once, check_config;
     unsigned idle_s, max_connections, workers; /* UNSET until given */
 };
@@ -78,12 +87,25 @@ static const struct pqify_opt serve_opts[] = {
      "load --config, report, and exit (0 when usable)"},
     {"--admin", "HOST:PORT", PQIFY_OPT_STRING, A(admin), 0, 0, 0,
      "/metrics, /ready and /healthz on a loopback address"},
+    {"--keyless", "HOST:PORT", PQIFY_OPT_LIST, A(keyless.servers), 0, 0, 0,
+     "sign with the key server here instead of --key (repeat:\nthe next ones take over when it is down)"},
+    {"--keyless-cert", "FILE", PQIFY_OPT_STRING, A(keyless.tls.cert), 0, 0, 0,
+     "client certificate for the key server hop (mutual TLS)"},
+    {"--keyless-key", "FILE", PQIFY_OPT_STRING, A(keyless.tls.key), 0, 0, 0, "its private key"},
+    {"--keyless-ca", "FILE", PQIFY_OPT_STRING, A(keyless.tls.ca), 0, 0, 0,
+     "CA the key servers' certificates must chain to"},
+    {"--keyless-pq", "MODE", PQIFY_OPT_STRING, A(keyless.tls.pq), 0, 0, 0,
+     "the hop's pq mode: required (default) | preferred | off"},
+    {"--keyless-servername", "NAME", PQIFY_OPT_STRING, A(keyless.tls.server_name), 0, 0, 0,
+     "name to check in the key servers' certificates\n(default: the first --keyless host)"},
 };
 #undef A
 
 static const struct pqify_cmd_spec serve_spec = {
     .name = "serve",
-    .usage = "serve --listen HOST:PORT --cert FILE --key FILE [options]\n",
+    .usage = "serve --listen HOST:PORT --cert FILE --key FILE [options]\n"
+             "       serve --listen HOST:PORT --cert FILE --keyless HOST:PORT --keyless-cert FILE "
+             "--keyless-key FILE --keyless-ca FILE [options]\n",
     .about = "Accept TLS 1.3 connections, print what each negotiated to stderr, then echo\n"
              "the data back (or answer HTTP requests with --www).\n",
     .opts = serve_opts,
@@ -101,10 +123,37 @@ static const struct pqify_cmd_spec serve_spec = {
 };
 
 
+/* keyless: in the file: the servers and the hop's TLS. */
+struct serve_file_keyless {
+    pqify_config_list servers;
+    pqify_tls_options tls;
+};
+
+static const pqify_setting serve_keyless_settings[] = {
+    {.name = "servers", .type = PQIFY_SET_LIST, .offset = offsetof(struct serve_file_keyless, servers),
+     .elem = PQIFY_SET_HOSTPORT, .elem_size = sizeof(const char *), .min_items = 1,
+     .max_items = PQIFY_OPT_LIST_MAX,
+     .help = "Key servers (HOST:PORT) in failover order; the certificate's key lives there."},
+    {.name = "cert", .type = PQIFY_SET_STRING, .offset = offsetof(struct serve_file_keyless, tls.cert),
+     .help = "Client certificate for the hop (PEM; key servers require mutual TLS)."},
+    {.name = "key", .type = PQIFY_SET_STRING, .offset = offsetof(struct serve_file_keyless, tls.key),
+     .help = "Its private key."},
+    {.name = "ca", .type = PQIFY_SET_STRING, .offset = offsetof(struct serve_file_keyless, tls.ca),
+     .help = "CA the key servers' certificates chain to."},
+    {.name = "pq", .type = PQIFY_SET_ENUM, .offset = offsetof(struct serve_file_keyless, tls.pq),
+     .words = (const char *const[]){"required", "preferred", "off", NULL},
+     .help = "The hop's post-quantum mode (default required)."},
+    {.name = "server_name", .type = PQIFY_SET_STRING,
+     .offset = offsetof(struct serve_file_keyless, tls.server_name),
+     .help = "Name checked in the key servers' certificates (default: the first server's host)."},
+    {0},
+};
+
 /* What --config may hold: the shared tls: and admin: blocks and serve's own keys. */
 struct serve_file {
     pqify_tls_options tls;
     pqify_admin_config admin;
+    struct serve_file_keyless keyless;
     const char *listen;
     int www;
     int64_t max_connections, workers;
@@ -113,6 +162,8 @@ struct serve_file {
 static const pqify_setting serve_settings[] = {
     PQIFY_SETTING_MAP("tls", struct serve_file, tls, pqify_tls_settings, "TLS for the listener."),
     PQIFY_SETTING_MAP("admin", struct serve_file, admin, pqify_admin_settings, "Admin endpoint."),
+    PQIFY_SETTING_MAP("keyless", struct serve_file, keyless, serve_keyless_settings,
+                      "Sign through key servers instead of tls.key (docs/keyless.md)."),
     {.name = "listen", .type = PQIFY_SET_HOSTPORT, .offset = offsetof(struct serve_file, listen),
      .help = "Address to listen on (HOST:PORT; port 0 picks a free port)."},
     {.name = "www", .type = PQIFY_SET_BOOL, .offset = offsetof(struct serve_file, www), .def = "false",
@@ -129,6 +180,10 @@ static const pqify_setting serve_settings[] = {
 static void apply_file(struct serve_args *a, const struct serve_file *f)
 {
     pqify_tls_options_fill_unset(&a->tls, &f->tls);
+    pqify_tls_options_fill_unset(&a->keyless.tls, &f->keyless.tls);
+    if (a->keyless.servers.n == 0)
+        for (size_t i = 0; i < f->keyless.servers.count && i < PQIFY_OPT_LIST_MAX; i++)
+            a->keyless.servers.v[a->keyless.servers.n++] = ((const char **)f->keyless.servers.items)[i];
     if (a->idle_s == UNSET && f->tls.idle_timeout_ms != 0)
         a->idle_s = f->tls.idle_timeout_ms / 1000u;
     if (a->listen == NULL)
@@ -163,8 +218,26 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
         fprintf(stderr, "pqify serve: --check-config needs --config FILE\n");
         return -1;
     }
-    if (a->listen == NULL || a->tls.cert == NULL || a->tls.key == NULL) {
-        fprintf(stderr, "pqify serve: --listen, --cert and --key are required (see pqify serve --help)\n");
+    if (a->keyless.servers.n > 0) {
+        if (a->tls.key != NULL) {
+            fprintf(stderr, "pqify serve: --key and --keyless exclude each other: with --keyless the "
+                            "key lives on the key server\n");
+            return -1;
+        }
+        if (a->keyless.tls.cert == NULL || a->keyless.tls.key == NULL || a->keyless.tls.ca == NULL) {
+            fprintf(stderr, "pqify serve: --keyless needs --keyless-cert, --keyless-key and "
+                            "--keyless-ca (key servers require mutual TLS)\n");
+            return -1;
+        }
+    } else if (a->keyless.tls.cert || a->keyless.tls.key || a->keyless.tls.ca || a->keyless.tls.pq) {
+        fprintf(stderr, "pqify serve: --keyless-cert, --keyless-key, --keyless-ca and --keyless-pq "
+                        "need --keyless HOST:PORT\n");
+        return -1;
+    }
+    if (a->listen == NULL || a->tls.cert == NULL ||
+        (a->tls.key == NULL && a->keyless.servers.n == 0)) {
+        fprintf(stderr, "pqify serve: --listen, --cert and --key are required (or --keyless instead "
+                        "of --key) (see pqify serve --help)\n");
         return -1;
     }
     if (a->www) {
@@ -196,8 +269,12 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
  * until it closes (established connections survive a reload). */
 struct shared_cfg {
     pqify_tls_config *cfg;
+    pqify_keyless_remote_key *rk;  /* --keyless: the certificate's key on the key server */
     atomic_int refs;
 };
+
+/* --keyless: the one client (its own thread) every worker's handshakes sign through. */
+static pqify_keyless_client *keyless_client;
 
 static pthread_mutex_t cfg_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct shared_cfg *current_cfg;
@@ -217,6 +294,7 @@ static void cfg_put(struct shared_cfg *sc)
 {
     if (sc != NULL && atomic_fetch_sub(&sc->refs, 1) == 1) {
         pqify_tls_config_free(sc->cfg);
+        pqify_keyless_remote_key_free(sc->rk);
         free(sc);
     }
 }
@@ -226,17 +304,31 @@ static struct shared_cfg *cfg_build(const struct serve_args *a)
     pqify_tls_config *cfg = cli_tls_config("serve", &a->tls, 1);
     if (cfg == NULL)
         return NULL;
+    pqify_keyless_remote_key *rk = NULL;
+    if (keyless_client != NULL) {
+        char err[600];
+        rk = pqify_keyless_remote_key_new(keyless_client, a->tls.cert, err, sizeof err);
+        if (rk == NULL || pqify_tls_config_set_signer(cfg, pqify_keyless_signer(rk)) != 0) {
+            fprintf(stderr, "pqify serve: --cert %s\n", rk == NULL ? err : "cannot take the keyless signer");
+            pqify_keyless_remote_key_free(rk);
+            pqify_tls_config_free(cfg);
+            return NULL;
+        }
+    }
     if (pqify_tls_config_set_ticket_secret(cfg, ticket_secret, sizeof ticket_secret) != 0) {
+        pqify_keyless_remote_key_free(rk);
         pqify_tls_config_free(cfg);
         fprintf(stderr, "pqify serve: cannot set the ticket secret\n");
         return NULL;
     }
     struct shared_cfg *sc = malloc(sizeof *sc);
     if (sc == NULL) {
+        pqify_keyless_remote_key_free(rk);
         pqify_tls_config_free(cfg);
         return NULL;
     }
     sc->cfg = cfg;
+    sc->rk = rk;
     atomic_init(&sc->refs, 1);
     return sc;
 }
@@ -542,7 +634,15 @@ static void on_close(pqify_stream *s, int status, void *ctx)
     worker_maybe_done(w);
 }
 
-static const pqify_stream_cbs serve_cbs = {on_handshake, on_data, NULL, on_close};
+/* --keyless: the handshake waits for CertificateVerify from the key server. */
+static void on_want_signature(pqify_stream *s, void *ctx)
+{
+    struct conn *c = ctx;
+    if (c->sc->rk != NULL)
+        pqify_keyless_sign_stream(s, c->sc->rk);
+}
+
+static const pqify_stream_cbs serve_cbs = {on_handshake, on_data, on_want_signature, on_close};
 
 static void on_accept(pqify_listener *l, int fd, const struct sockaddr *peer, void *ctx)
 {
@@ -681,7 +781,8 @@ static void on_reload(void *ctx)
     pthread_mutex_unlock(&cfg_mu);
     cfg_put(old);
     pqify_counter_add(srv->met.reloads, 1);
-    fprintf(stderr, "pqify serve: reloaded %s and %s\n", srv->a.tls.cert, srv->a.tls.key);
+    fprintf(stderr, "pqify serve: reloaded %s and %s\n", srv->a.tls.cert,
+            srv->a.tls.key ? srv->a.tls.key : "its key server's SKI");
 }
 
 static void worker_thread(void *arg)
@@ -709,6 +810,42 @@ static int worker_open(struct server *srv, unsigned i, const char *host, const c
     return 0;
 }
 
+/* --keyless: the hop's client config, then (unless only checking) the client. */
+static int keyless_open(struct serve_args *a, pqify_tls_config **cfg_out, int check_only)
+{
+    char host[256], port[16], err[768];
+    pqify_tls_options o = a->keyless.tls;
+    if (pqify_net_split_hostport(a->keyless.servers.v[0], host, sizeof host, port, sizeof port) != 0) {
+        fprintf(stderr, "pqify serve: --keyless '%s' is not HOST:PORT\n", a->keyless.servers.v[0]);
+        return -1;
+    }
+    if (o.server_name == NULL)
+        o.server_name = host;
+    pqify_tls_config *cfg = pqify_tls_options_build(&o, 0, PQIFY_PQ_REQUIRED, err, sizeof err);
+    if (cfg == NULL) {
+        fprintf(stderr, "pqify serve: --keyless-%s\n", err);
+        return -1;
+    }
+    *cfg_out = cfg;
+    if (check_only)
+        return 0;
+    pqify_keyless_client_options co = {
+        .servers = a->keyless.servers.v,
+        .n_servers = a->keyless.servers.n,
+        .tls = cfg,
+        .connections = 2,
+        .deadline_ms = pqify_tls_options_handshake_ms(&a->tls),
+    };
+    keyless_client = pqify_keyless_client_new(&co, err, sizeof err);
+    if (keyless_client == NULL) {
+        fprintf(stderr, "pqify serve: %s\n", err);
+        return -1;
+    }
+    fprintf(stderr, "pqify serve: keyless: signing through %s%s (pq %s)\n", a->keyless.servers.v[0],
+            a->keyless.servers.n > 1 ? " and its failovers" : "", o.pq ? o.pq : "required");
+    return 0;
+}
+
 int pqify_cmd_serve(int argc, char **argv)
 {
     struct server srv;
@@ -726,8 +863,14 @@ int pqify_cmd_serve(int argc, char **argv)
         fprintf(stderr, "pqify serve: '%s' is not HOST:PORT\n", srv.a.listen);
         return 2;
     }
+    pqify_tls_config *kl_cfg = NULL;
+    if (srv.a.keyless.servers.n > 0 && keyless_open(&srv.a, &kl_cfg, srv.a.check_config) != 0) {
+        pqify_config_free(loaded_config);
+        return 1;
+    }
     if (srv.a.check_config) {
         pqify_tls_config *cfg = cli_tls_config("serve", &srv.a.tls, 1);
+        pqify_tls_config_free(kl_cfg);
         if (cfg == NULL) {
             pqify_config_free(loaded_config);
             return 1;
@@ -797,6 +940,11 @@ done:
     free(srv.w);
     cfg_put(current_cfg);
     current_cfg = NULL;
+    /* after the workers: a handshake still waiting on a signature holds its loop open
+     * until the client answers it (by its deadline at the latest) */
+    pqify_keyless_client_free(keyless_client);
+    keyless_client = NULL;
+    pqify_tls_config_free(kl_cfg);
     pqify_metrics_free(srv.met.m);
     pqify_config_free(loaded_config);
     loaded_config = NULL;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "internal.h"
+#include "pqify/keyless_client.h"
 
 const char *pqify_keyless_strerror(int err)
 {
@@ -16,6 +17,9 @@ const char *pqify_keyless_strerror(int err)
     case PQIFY_KEYLESS_ERR_TOO_LARGE: return "keyless packet too large for its length fields or the buffer";
     case PQIFY_KEYLESS_ERR_ARG: return "keyless: bad argument";
     case PQIFY_KEYLESS_ERR_NO_MEMORY: return "keyless: out of memory";
+    case PQIFY_KEYLESS_ERR_DEADLINE: return "keyless: no answer from a key server before the deadline";
+    case PQIFY_KEYLESS_ERR_CLOSED: return "keyless: the client was closed";
+    case PQIFY_KEYLESS_ERR_BUSY: return "keyless: too many requests waiting for a key server";
     default: return "keyless: unknown error";
     }
 }

@@ -1,6 +1,7 @@
 /* The key server on the chassis: TLS streams from src/net carry gokeyless packets;
  * each request is signed on libuv's thread pool and answered when done
  * (include/pqify/keyless_server.h, docs/keyless.md). */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,19 @@ static const double latency_bounds[] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001,
 
 struct kconn;
 
+/* A request forwarded upstream (proxy mode), and later its answer. */
+struct fwd {
+    struct fwd *next;
+    pqify_keyless_server *srv;
+    struct kconn *c;
+    uint32_t id;              /* the request's id on our client's connection */
+    uint8_t opcode;           /* the request's */
+    int status;               /* the upstream's answer: 0, or the client's error */
+    uint8_t result, error;
+    size_t len;
+    uint8_t payload[PQIFY_KEYLESS_MAX_RESULT];
+};
+
 struct pqify_keyless_server {
     uv_loop_t *loop;
     pqify_listener *listener;
@@ -36,9 +50,16 @@ struct pqify_keyless_server {
     struct {
         pqify_tls_metrics tls;
         pqify_metric *requests, *latency;
-        pqify_series *in_flight, *conns, *held;
+        pqify_series *in_flight, *conns, *held, *forwarded;
         int on;
     } met;
+    /* proxy mode: answers come back on the clients' threads, through fwd_async */
+    pqify_keyless_upstream *up;
+    size_t n_up;
+    uv_async_t fwd_async;
+    pthread_mutex_t fwd_mu;
+    struct fwd *fwd_done;     /* under fwd_mu */
+    int fwd_closed;           /* under fwd_mu: answers after the server's end are dropped */
 };
 
 struct kconn {
@@ -134,17 +155,158 @@ static void work(uv_work_t *req)
 {
     struct job *j = req->data;
     double t0 = now_seconds();
-    j->rc = pqify_keyless_handle(j->store, 0, j->in, j->in_len, j->out, j->out_cap, &j->a);
+    unsigned flags = j->c->srv->n_up > 0 ? PQIFY_KEYLESS_HANDLE_FORWARD_UNKNOWN : 0;
+    j->rc = pqify_keyless_handle(j->store, flags, j->in, j->in_len, j->out, j->out_cap, &j->a);
     j->seconds = now_seconds() - t0;
 }
 
 static void process_input(struct kconn *c);
+
+/* ---- proxy mode ---------------------------------------------------------------------- */
+
+static const pqify_keyless_upstream *pick_upstream(const pqify_keyless_server *srv,
+                                                  const uint8_t ski[PQIFY_KEYLESS_SKI_BYTES])
+{
+    const pqify_keyless_upstream *def = NULL;
+    for (size_t i = 0; i < srv->n_up; i++) {
+        const pqify_keyless_upstream *u = &srv->up[i];
+        for (size_t k = 0; k < u->n_skis; k++)
+            if (memcmp(u->skis[k], ski, PQIFY_KEYLESS_SKI_BYTES) == 0)
+                return u;
+        if (u->is_default && def == NULL)
+            def = u;
+    }
+    return def;
+}
+
+/* On an upstream client's thread: hand the answer to the server's loop. */
+static void on_forwarded(void *arg, const pqify_keyless_reply *r)
+{
+    struct fwd *f = arg;
+    pqify_keyless_server *srv = f->srv;
+    f->status = r->status;
+    f->result = r->opcode;
+    f->error = r->error;
+    if (r->status == 0 && r->len <= sizeof f->payload) {
+        memcpy(f->payload, r->payload, r->len);
+        f->len = r->len;
+    } else if (r->status == 0) {
+        f->status = PQIFY_KEYLESS_ERR_TOO_LARGE;
+    }
+    pthread_mutex_lock(&srv->fwd_mu);
+    if (srv->fwd_closed) {
+        pthread_mutex_unlock(&srv->fwd_mu);
+        free(f); /* the server is gone; its connection was closed with it */
+        return;
+    }
+    f->next = srv->fwd_done;
+    srv->fwd_done = f;
+    uv_async_send(&srv->fwd_async);
+    pthread_mutex_unlock(&srv->fwd_mu);
+}
+
+/* Send the request in j upstream; 0 when it went (the connection's in-flight count
+ * keeps it until the answer), else the caller answers error 2. */
+static int forward(pqify_keyless_server *srv, struct kconn *c, const struct job *j)
+{
+    pqify_keyless_packet req;
+    if (pqify_keyless_decode(j->in, j->in_len, &req) != 0)
+        return -1;
+    const pqify_keyless_upstream *u = pick_upstream(srv, req.ski);
+    if (u == NULL)
+        return -1;
+    struct fwd *f = calloc(1, sizeof *f);
+    if (f == NULL)
+        return -1;
+    f->srv = srv;
+    f->c = c;
+    f->id = req.id;
+    f->opcode = req.opcode;
+    if (pqify_keyless_client_submit(u->client, req.opcode, req.ski, req.payload.data,
+                                    req.payload.len, on_forwarded, f) != 0) {
+        free(f);
+        return -1;
+    }
+    return 0;
+}
+
+static void send_answer(struct kconn *c, uint32_t id, uint8_t opcode, const uint8_t *payload,
+                        size_t len)
+{
+    uint8_t out[PQIFY_KEYLESS_PADDED_BYTES + PQIFY_KEYLESS_MAX_RESULT + 64];
+    size_t n = 0;
+    pqify_keyless_packet p;
+    pqify_keyless_packet_init(&p, id, opcode);
+    p.payload.data = payload;
+    p.payload.len = len;
+    if (pqify_keyless_encode(&p, out, sizeof out, &n) != 0 || pqify_stream_send(c->s, out, n) != 0)
+        c->closing = 1;
+    else
+        c->srv->st.answered++;
+    OPENSSL_cleanse(out, sizeof out);
+}
+
+
+/* On the loop: the upstreams' answers, each under its request's own id. */
+static void on_fwd_async(uv_async_t *a)
+{
+    pqify_keyless_server *srv = a->data;
+    pthread_mutex_lock(&srv->fwd_mu);
+    struct fwd *f = srv->fwd_done;
+    srv->fwd_done = NULL;
+    pthread_mutex_unlock(&srv->fwd_mu);
+    while (f != NULL) {
+        struct fwd *next = f->next;
+        struct kconn *c = f->c;
+        uint8_t code = PQIFY_KEYLESS_E_INTERNAL; /* the upstream did not answer in time */
+        int answered = f->status == 0;
+        c->in_flight--;
+        pqify_gauge_add(srv->met.in_flight, -1);
+        srv->st.forwarded++;
+        pqify_counter_add(srv->met.forwarded, 1);
+        count_request(srv, f->opcode, answered ? f->result : PQIFY_KEYLESS_OP_ERROR,
+                      answered ? f->error : code);
+        if (c->s != NULL) {
+            if (answered)
+                send_answer(c, f->id, f->result, f->payload, f->len);
+            else
+                send_answer(c, f->id, PQIFY_KEYLESS_OP_ERROR, &code, 1);
+        }
+        OPENSSL_cleanse(f, sizeof *f);
+        free(f);
+        if (c->s == NULL) {
+            if (c->in_flight == 0)
+                conn_free(c);
+        } else {
+            process_input(c);
+            maybe_finish(c);
+        }
+        f = next;
+    }
+}
 
 static void after_work(uv_work_t *req, int status)
 {
     struct job *j = req->data;
     struct kconn *c = j->c;
     pqify_keyless_server *srv = c->srv;
+    if (status == 0 && j->rc == 0 && j->a.verdict == PQIFY_KEYLESS_FORWARD) {
+        if (c->s != NULL && forward(srv, c, j) == 0) {
+            pqify_keyless_store_release(j->store);
+            free(j);
+            return; /* still in flight: on_fwd_async answers it */
+        }
+        /* no upstream takes this key: answer as a server without proxying does */
+        uint8_t code = PQIFY_KEYLESS_E_KEY_NOT_FOUND;
+        pqify_keyless_packet p;
+        pqify_keyless_packet_init(&p, j->a.id, PQIFY_KEYLESS_OP_ERROR);
+        p.payload.data = &code;
+        p.payload.len = 1;
+        j->a.verdict = PQIFY_KEYLESS_REPLY;
+        j->a.result = PQIFY_KEYLESS_OP_ERROR;
+        j->a.error = code;
+        j->rc = pqify_keyless_encode(&p, j->out, j->out_cap, &j->a.out_len);
+    }
     c->in_flight--;
     pqify_gauge_add(srv->met.in_flight, -1);
     if (status == 0 && j->rc == 0) {
@@ -351,7 +513,10 @@ static int metrics_init(pqify_keyless_server *srv, pqify_metrics *m)
     pqify_metric *held = pqify_metrics_gauge(
         m, "pqify_keyless_connections_held",
         "Connections not read from now: their in-flight limit is reached.", NULL);
-    if (req == NULL || lat == NULL || inf == NULL || con == NULL || held == NULL ||
+    pqify_metric *fwd = pqify_metrics_counter(
+        m, "pqify_keyless_forwarded_total",
+        "Requests for keys not held here, answered by an upstream key server (proxy mode).", NULL);
+    if (req == NULL || lat == NULL || inf == NULL || con == NULL || held == NULL || fwd == NULL ||
         pqify_tls_metrics_init(&srv->met.tls, m) != 0)
         return -1;
     srv->met.requests = req;
@@ -359,6 +524,7 @@ static int metrics_init(pqify_keyless_server *srv, pqify_metrics *m)
     srv->met.in_flight = pqify_metric_series(inf, 0, NULL);
     srv->met.conns = pqify_metric_series(con, 0, NULL);
     srv->met.held = pqify_metric_series(held, 0, NULL);
+    srv->met.forwarded = pqify_metric_series(fwd, 0, NULL);
     srv->met.on = 1;
     return 0;
 }
@@ -393,6 +559,20 @@ int pqify_keyless_server_start(uv_loop_t *loop, const pqify_keyless_server_optio
     }
     srv->store = o->store;
     pqify_keyless_store_hold(srv->store);
+    pthread_mutex_init(&srv->fwd_mu, NULL);
+    if (o->n_upstreams > 0) {
+        srv->up = calloc(o->n_upstreams, sizeof *srv->up);
+        if (srv->up == NULL || uv_async_init(loop, &srv->fwd_async, on_fwd_async) != 0) {
+            snprintf(err, cap, "keyless server: out of memory");
+            free(srv->up);
+            srv->up = NULL;
+            pqify_keyless_server_free(srv);
+            return PQIFY_KEYLESS_ERR_NO_MEMORY;
+        }
+        memcpy(srv->up, o->upstreams, o->n_upstreams * sizeof *srv->up);
+        srv->n_up = o->n_upstreams;
+        srv->fwd_async.data = srv;
+    }
     *out = srv;
     return 0;
 }
@@ -457,12 +637,30 @@ void pqify_keyless_server_abort(pqify_keyless_server *s)
     }
 }
 
+static void free_server(uv_handle_t *h)
+{
+    pqify_keyless_server *s = h->data;
+    pthread_mutex_destroy(&s->fwd_mu);
+    free(s->up);
+    free(s);
+}
+
 void pqify_keyless_server_free(pqify_keyless_server *s)
 {
     if (s == NULL)
         return;
     if (s->listener != NULL)
         pqify_listener_free(s->listener);
+    s->listener = NULL;
     pqify_keyless_store_release(s->store);
-    free(s);
+    s->store = NULL;
+    if (s->up == NULL) {
+        pthread_mutex_destroy(&s->fwd_mu);
+        free(s);
+        return;
+    }
+    pthread_mutex_lock(&s->fwd_mu);
+    s->fwd_closed = 1;
+    pthread_mutex_unlock(&s->fwd_mu);
+    uv_close((uv_handle_t *)&s->fwd_async, free_server);
 }
