@@ -60,6 +60,9 @@ struct pqify_keyless_server {
     pthread_mutex_t fwd_mu;
     struct fwd *fwd_done;     /* under fwd_mu */
     int fwd_closed;           /* under fwd_mu: answers after the server's end are dropped */
+    /* Answers completed in one loop iteration leave in one write per connection. */
+    uv_check_t *flush;
+    struct kconn *dirty;
 };
 
 struct kconn {
@@ -73,7 +76,16 @@ struct kconn {
     int closing;            /* no more requests: drain, or a malformed packet */
     uint8_t *last;          /* the answer to a malformed packet, sent before closing */
     size_t last_len;
+    /* answers waiting for the end of this loop iteration (may hold a decrypt's
+     * premaster secret: wiped once sent) */
+    uint8_t *pend;
+    size_t pend_len;
+    struct kconn *next_dirty;
+    int dirty;
 };
+
+/* Up to this much of answers goes out as one send: one TLS record, one write(). */
+#define KS_COALESCE_BYTES 16384u
 
 struct job {
     uv_work_t req;
@@ -116,6 +128,15 @@ static void conn_free(struct kconn *c)
     if (c->next != NULL)
         c->next->prev = c->prev;
     srv->n_conns--;
+    if (c->dirty)
+        for (struct kconn **pp = &srv->dirty; *pp != NULL; pp = &(*pp)->next_dirty)
+            if (*pp == c) {
+                *pp = c->next_dirty;
+                break;
+            }
+    if (c->pend != NULL)
+        OPENSSL_cleanse(c->pend, KS_COALESCE_BYTES);
+    free(c->pend);
     free(c->in);
     free(c->last);
     free(c);
@@ -137,11 +158,61 @@ static void set_hold(struct kconn *c, int hold)
     pqify_stream_hold_reading(c->s, hold);
 }
 
+static void flush_answers(struct kconn *c)
+{
+    if (c->pend_len == 0)
+        return;
+    if (c->s != NULL && pqify_stream_send(c->s, c->pend, c->pend_len) != 0)
+        c->closing = 1;
+    OPENSSL_cleanse(c->pend, c->pend_len);
+    c->pend_len = 0;
+}
+
+static void on_flush(uv_check_t *h)
+{
+    pqify_keyless_server *srv = h->data;
+    struct kconn *c = srv->dirty;
+    srv->dirty = NULL;
+    uv_check_stop(h);
+    while (c != NULL) {
+        struct kconn *next = c->next_dirty;
+        c->dirty = 0;
+        c->next_dirty = NULL;
+        flush_answers(c);
+        c = next;
+    }
+}
+
+/* The answer goes out with the others completed in this loop iteration; 0, or -1 when
+ * it cannot be sent at all. */
+static int queue_answer(struct kconn *c, const uint8_t *a, size_t n)
+{
+    pqify_keyless_server *srv = c->srv;
+    if (c->s == NULL)
+        return -1;
+    if (srv->flush == NULL || n > KS_COALESCE_BYTES)
+        return pqify_stream_send(c->s, a, n);
+    if (c->pend == NULL && (c->pend = malloc(KS_COALESCE_BYTES)) == NULL)
+        return pqify_stream_send(c->s, a, n);
+    if (c->pend_len + n > KS_COALESCE_BYTES)
+        flush_answers(c);
+    memcpy(c->pend + c->pend_len, a, n);
+    c->pend_len += n;
+    if (!c->dirty) {
+        c->dirty = 1;
+        c->next_dirty = srv->dirty;
+        srv->dirty = c;
+        uv_check_start(srv->flush, on_flush);
+    }
+    return 0;
+}
+
 /* A connection that takes no more requests closes once its answers are out. */
 static void maybe_finish(struct kconn *c)
 {
     if (c->s == NULL || !c->closing || c->in_flight > 0)
         return;
+    flush_answers(c);
     if (c->last != NULL) {
         int rc = pqify_stream_send(c->s, c->last, c->last_len);
         (void)rc; /* closing either way */
@@ -239,7 +310,7 @@ static void send_answer(struct kconn *c, uint32_t id, uint8_t opcode, const uint
     pqify_keyless_packet_init(&p, id, opcode);
     p.payload.data = payload;
     p.payload.len = len;
-    if (pqify_keyless_encode(&p, out, sizeof out, &n) != 0 || pqify_stream_send(c->s, out, n) != 0)
+    if (pqify_keyless_encode(&p, out, sizeof out, &n) != 0 || queue_answer(c, out, n) != 0)
         c->closing = 1;
     else
         c->srv->st.answered++;
@@ -316,7 +387,7 @@ static void after_work(uv_work_t *req, int status)
             pqify_histogram_observe(pqify_metric_series(srv->met.latency, 1, v), j->seconds);
         }
         if (c->s != NULL) {
-            if (pqify_stream_send(c->s, j->out, j->a.out_len) != 0)
+            if (queue_answer(c, j->out, j->a.out_len) != 0)
                 c->closing = 1;
             else
                 srv->st.answered++;
@@ -560,6 +631,12 @@ int pqify_keyless_server_start(uv_loop_t *loop, const pqify_keyless_server_optio
     srv->store = o->store;
     pqify_keyless_store_hold(srv->store);
     pthread_mutex_init(&srv->fwd_mu, NULL);
+    /* Without it every answer is its own send: slower, still correct. */
+    srv->flush = malloc(sizeof *srv->flush);
+    if (srv->flush != NULL) {
+        uv_check_init(loop, srv->flush);
+        srv->flush->data = srv;
+    }
     if (o->n_upstreams > 0) {
         srv->up = calloc(o->n_upstreams, sizeof *srv->up);
         if (srv->up == NULL || uv_async_init(loop, &srv->fwd_async, on_fwd_async) != 0) {
@@ -645,10 +722,23 @@ static void free_server(uv_handle_t *h)
     free(s);
 }
 
+static void free_handle(uv_handle_t *h)
+{
+    free(h);
+}
+
 void pqify_keyless_server_free(pqify_keyless_server *s)
 {
     if (s == NULL)
         return;
+    if (s->flush != NULL) {
+        /* answers not yet flushed belong to connections being torn down */
+        for (struct kconn *c = s->dirty; c != NULL; c = c->next_dirty)
+            c->dirty = 0;
+        s->dirty = NULL;
+        uv_close((uv_handle_t *)s->flush, free_handle);
+        s->flush = NULL;
+    }
     if (s->listener != NULL)
         pqify_listener_free(s->listener);
     s->listener = NULL;
