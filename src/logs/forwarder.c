@@ -1142,7 +1142,8 @@ static void on_tick(uv_timer_t *t)
         files_poll(f);
         resume_inputs(f);   /* also retries a spool write that failed */
     }
-    if (f->s != NULL && f->established && f->n_sent > 0 &&
+    now = now_ns();   /* the poll above may have sent batches after the first reading */
+    if (f->s != NULL && f->established && f->n_sent > 0 && now > f->pend[0].sent_ns &&
         now - f->pend[0].sent_ns >= (uint64_t)f->o.ack_timeout_ms * 1000000u) {
         char ms[21];
         PQIFY_LOG(PQIFY_LOG_WARN, "no ack in time; reconnecting", "after_ms",
