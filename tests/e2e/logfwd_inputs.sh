@@ -279,6 +279,16 @@ start_recv "$casedir/sink" 127.0.0.1:0 && {
   printf 'to: ["127.0.0.1:1"]\ntls: {ca: "%s"}\ninputs:\n  - {type: file, tag: x, path: "/tmp/*.log"}\n' "$certs/ca.pem" >"$casedir/good.yaml"
   out=$("$PQIFY_BIN" logfwd --config "$casedir/good.yaml" --check-config 2>&1); rc=$?
   expect "good config exit" "$rc" 0
+  python3 - "$src_root/docs/logs.md" "$certs" "$casedir" >"$casedir/doc.yaml" <<'PY'
+import sys
+doc, c, d = open(sys.argv[1]).read(), sys.argv[2], sys.argv[3]
+y = doc.split("A complete `logfwd.yaml`")[1].split("```yaml\n")[1].split("```")[0]
+print(y.replace("/etc/pqify/logs-ca.pem", c + "/ca.pem").replace("/etc/pqify/agent.pem", c + "/client-p256.pem")
+       .replace("/etc/pqify/agent.key", c + "/client-p256.key").replace("/var/spool/", d + "/"), end="")
+PY
+  out=$("$PQIFY_BIN" logfwd --config "$casedir/doc.yaml" --check-config 2>&1); rc=$?
+  expect "the logfwd.yaml of docs/logs.md is usable" "$rc" 0
+  expect_match "its words" "$out" 'doc.yaml is usable \(2 receivers, 3 inputs\)'
   stop_pid "$r_pid"
 }
 
