@@ -67,6 +67,7 @@ static void fuzz_offsets(const uint8_t *data, size_t size)
     free(text);
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
