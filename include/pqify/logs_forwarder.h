@@ -53,6 +53,10 @@ typedef struct pqify_logfwd_options {
     pqify_fwd_compression compression;   /* PQIFY_FWD_NONE here means the default (zstd) */
     int no_compression;                  /* 1: PackedForward, uncompressed */
     pqify_metrics *metrics;       /* NULL: none; else the families are declared in it */
+    /* The Forward v1 shared-key handshake: answer the receiver's HELO with a PING, and
+     * send nothing before its PONG proves the key. NULL = none. self_hostname is the
+     * name our PING gives (required with a shared key). */
+    const char *shared_key, *self_hostname;
     /* stdin's EOF came and everything read was acked (only called when stdin is the
      * only input). */
     void (*on_stdin_done)(void *ctx);

@@ -69,6 +69,9 @@ typedef struct pqify_logrecv_options {
     unsigned max_connections;         /* 0 = no limit */
     pqify_logrecv_sink *sink;         /* borrowed; outlives the receiver */
     pqify_metrics *metrics;           /* NULL: none */
+    /* The Forward v1 shared-key handshake (HELO/PING/PONG) before any event; NULL = none.
+     * self_hostname is what PONG names (required with a shared key). */
+    const char *shared_key, *self_hostname;
 } pqify_logrecv_options;
 
 PQIFY_MUST_USE int pqify_logrecv_start(uv_loop_t *loop, const pqify_logrecv_options *o,

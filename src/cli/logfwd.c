@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "cli.h"
@@ -108,6 +109,9 @@ struct fwd_file {
     } batch;
     const char *compression;
     unsigned ack_timeout, poll, grace;
+    struct {
+        const char *shared_key, *self_hostname;
+    } security;
 };
 
 static const char *const input_types[] = {"file", "socket", "stdin", NULL};
@@ -149,6 +153,16 @@ static const pqify_setting batch_settings[] = {
     {0},
 };
 
+static const pqify_setting security_settings[] = {
+    {.name = "shared_key", .type = PQIFY_SET_STRING,
+     .offset = offsetof(struct fwd_file, security.shared_key) - offsetof(struct fwd_file, security),
+     .min = 1, .max = 1024, .help = "Forward v1 shared-key handshake with the receiver (HELO/PING/PONG)."},
+    {.name = "self_hostname", .type = PQIFY_SET_STRING,
+     .offset = offsetof(struct fwd_file, security.self_hostname) - offsetof(struct fwd_file, security),
+     .min = 1, .max = 255, .help = "The name our PING gives (default: the host name)."},
+    {0},
+};
+
 static const pqify_setting fwd_settings[] = {
     {.name = "to", .type = PQIFY_SET_LIST, .offset = offsetof(struct fwd_file, to),
      .elem = PQIFY_SET_HOSTPORT, .elem_size = sizeof(const char *), .max_items = MAX_TARGETS,
@@ -162,6 +176,8 @@ static const pqify_setting fwd_settings[] = {
      .help = "What is read, each as a stream (SIGHUP reloads them)."},
     PQIFY_SETTING_MAP("spool", struct fwd_file, spool, spool_settings, "The on-disk queue."),
     PQIFY_SETTING_MAP("batch", struct fwd_file, batch, batch_settings, "When a batch is closed."),
+    PQIFY_SETTING_MAP("security", struct fwd_file, security, security_settings,
+                      "The Forward protocol's shared key (sent inside TLS)."),
     {.name = "compression", .type = PQIFY_SET_ENUM, .offset = offsetof(struct fwd_file, compression),
      .words = compressions, .def = "zstd", .help = "How batches are compressed (CompressedPackedForward)."},
     {.name = "ack_timeout", .type = PQIFY_SET_DURATION, .offset = offsetof(struct fwd_file, ack_timeout),
@@ -463,7 +479,16 @@ int pqify_cmd_logfwd(int argc, char **argv)
         .metrics = p->metrics,
         .on_stdin_done = on_stdin_done,
         .ctx = p,
+        .shared_key = p->file.security.shared_key,
+        .self_hostname = p->file.security.self_hostname,
     };
+    char hostname[256];
+    if (o.shared_key != NULL && o.self_hostname == NULL) {
+        if (gethostname(hostname, sizeof hostname) != 0)
+            snprintf(hostname, sizeof hostname, "localhost");
+        hostname[sizeof hostname - 1] = '\0';
+        o.self_hostname = hostname;
+    }
     int ok = pqify_logfwd_start(&p->loop, &o, p->inputs, p->n_inputs, &p->fwd, err, sizeof err) == 0;
     if (!ok)
         fprintf(stderr, "pqify logfwd: %s\n", err);

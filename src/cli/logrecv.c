@@ -67,7 +67,7 @@ static const struct pqify_opt recv_opts[] = {
     {"--admin", "HOST:PORT", PQIFY_OPT_STRING, A(admin), 0, 0, 0,
      "/metrics, /ready and /healthz on a loopback address"},
     {"--config", "FILE", PQIFY_OPT_STRING, A(config), 0, 0, 0,
-     "YAML settings (tls:, admin:, listen, sink, max_chunk_bytes,\nmax_file_bytes, max_connections); flags override the file"},
+     "YAML settings (tls:, admin:, listen, sink, security:,\nmax_chunk_bytes, max_file_bytes, max_connections); flags override\nthe file"},
     {"--check-config", NULL, PQIFY_OPT_FLAG, A(check_config), 0, 0, 0,
      "load --config, report, and exit (0 when usable)"},
 };
@@ -92,7 +92,21 @@ struct recv_file {
     pqify_admin_config admin;
     const char *listen, *sink, *topic;
     pqify_config_list kafka;   /* "property=value" strings for librdkafka */
+    struct {
+        const char *shared_key, *self_hostname;
+    } security;
     int64_t max_chunk_bytes, max_file_bytes, max_connections;
+};
+
+static const pqify_setting recv_security_settings[] = {
+    {.name = "shared_key", .type = PQIFY_SET_STRING,
+     .offset = offsetof(struct recv_file, security.shared_key) - offsetof(struct recv_file, security),
+     .min = 1, .max = 1024,
+     .help = "Forward v1 shared-key handshake (HELO/PING/PONG) before any event."},
+    {.name = "self_hostname", .type = PQIFY_SET_STRING,
+     .offset = offsetof(struct recv_file, security.self_hostname) - offsetof(struct recv_file, security),
+     .min = 1, .max = 255, .help = "The name PONG gives (default: the host name)."},
+    {0},
 };
 
 static const pqify_setting recv_settings[] = {
@@ -109,6 +123,8 @@ static const pqify_setting recv_settings[] = {
     {.name = "kafka", .type = PQIFY_SET_LIST, .offset = offsetof(struct recv_file, kafka),
      .elem = PQIFY_SET_STRING, .elem_size = sizeof(const char *), .max_items = 256,
      .help = "librdkafka properties as \"name=value\" strings, passed through (e.g. compression.type=zstd)."},
+    PQIFY_SETTING_MAP("security", struct recv_file, security, recv_security_settings,
+                      "The Forward protocol's shared key (sent inside TLS)."),
     {.name = "max_chunk_bytes", .type = PQIFY_SET_INT,
      .offset = offsetof(struct recv_file, max_chunk_bytes), .def = "8388608", .min = 1024,
      .max = 1073741824, .help = "Largest Forward message accepted; larger closes the connection."},
@@ -313,7 +329,16 @@ int pqify_cmd_logrecv(int argc, char **argv)
                    .idle_timeout_ms = pqify_tls_options_idle_ms(&p->a.tls, 1)},
         .max_chunk = p->a.max_chunk, .max_connections = p->a.max_connections,
         .sink = p->sink, .metrics = p->metrics,
+        .shared_key = file_settings.security.shared_key,
+        .self_hostname = file_settings.security.self_hostname,
     };
+    char hostname[256];
+    if (o.shared_key != NULL && o.self_hostname == NULL) {
+        if (gethostname(hostname, sizeof hostname) != 0)
+            snprintf(hostname, sizeof hostname, "localhost");
+        hostname[sizeof hostname - 1] = '\0';
+        o.self_hostname = hostname;
+    }
     int ok = p->metrics != NULL && pqify_logrecv_start(&p->loop, &o, &p->r, err, sizeof err) == 0;
     if (!ok)
         fprintf(stderr, "pqify logrecv: %s\n", p->metrics ? err : "out of memory");

@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
 #include "internal.h"
 #include "pqify/logs_forwarder.h"
 #include "pqify/net/dialer.h"
@@ -36,6 +38,8 @@
 #define SEND_WINDOW 64              /* batches sent and not yet acked */
 #define MAX_OFFSETS 4096
 #define QUIET_MS 1000               /* a rotated file is closed after this long at its end */
+
+enum { AUTH_DONE = 0, AUTH_WAIT_HELO, AUTH_WAIT_PONG };
 
 enum { MET_EVENTS_READ, MET_BYTES_READ, MET_EVENTS_ACKED, MET_BYTES_ACKED, MET_BATCHES,
        MET_BATCHES_ACKED, MET_SEND_DURATION, MET_N };
@@ -98,6 +102,11 @@ struct pqify_logfwd {
     pqify_stream *s;
     int established, dialing;
     pqify_fwd_decoder *dec;
+    int auth;                    /* AUTH_*: the shared-key handshake on this connection */
+    uint64_t auth_start_ns;
+    uint8_t nonce[64];
+    size_t nonce_len;
+    char salt[33];
     char group[64];
     size_t n_sent;
     struct pend *pend;
@@ -954,7 +963,7 @@ static void check_progress(pqify_logfwd *f)
 
 static void send_spooled(pqify_logfwd *f)
 {
-    if (f->s == NULL || !f->established)
+    if (f->s == NULL || !f->established || f->auth != AUTH_DONE)
         return;
     while (f->n_sent < f->n_pend && f->n_sent < SEND_WINDOW) {
         uint64_t id;
@@ -1020,11 +1029,69 @@ static void on_handshake(pqify_stream *s, void *ctx)
     if (f->met.on)
         pqify_tls_metrics_handshake_info(&f->met.tls, &info, 0);
     conn_gauge(f, 1);
+    f->auth = f->o.shared_key != NULL ? AUTH_WAIT_HELO : AUTH_DONE;
+    f->auth_start_ns = now_ns();
     char us[21];
     PQIFY_LOG(PQIFY_LOG_INFO, "connected", "to", pqify_stream_peer(s), "group", info.group, "pq",
               info.is_pq ? "yes" : "no", "handshake_us", pqify_log_u64(us, info.handshake_us));
     send_spooled(f);
     check_progress(f);
+}
+
+/* [Forward v1 "Handshake Messages"]: HELO gives a nonce; our PING proves the key
+ * (sha512_hex(salt ‖ our hostname ‖ nonce ‖ key)); the PONG proves the receiver's. */
+static int auth_step(pqify_logfwd *f, const pqify_fwd_msg *m)
+{
+    pqify_fwd_bytes key = {(const uint8_t *)(f->o.shared_key ? f->o.shared_key : ""),
+                           f->o.shared_key ? strlen(f->o.shared_key) : 0};
+    pqify_fwd_bytes salt = {(const uint8_t *)f->salt, strlen(f->salt)};
+    pqify_fwd_bytes none = {(const uint8_t *)"", 0};
+    if (m->kind == PQIFY_FWD_HELO) {
+        if (f->o.shared_key == NULL) {
+            PQIFY_LOG(PQIFY_LOG_ERROR, "the receiver asks for the shared-key handshake; set security.shared_key");
+            return -1;
+        }
+        if (f->auth != AUTH_WAIT_HELO || m->nonce.len == 0 || m->nonce.len > sizeof f->nonce) {
+            PQIFY_LOG(PQIFY_LOG_ERROR, "the receiver sent a HELO out of place or with a bad nonce");
+            return -1;
+        }
+        memcpy(f->nonce, m->nonce.ptr, m->nonce.len);
+        f->nonce_len = m->nonce.len;
+        uint8_t r[16];
+        if (RAND_bytes(r, sizeof r) != 1)
+            return -1;
+        for (size_t i = 0; i < sizeof r; i++)
+            snprintf(f->salt + 2 * i, 3, "%02x", r[i]);
+        salt.len = strlen(f->salt);
+        pqify_fwd_bytes nonce = {f->nonce, f->nonce_len};
+        msgpack_sbuffer out;
+        msgpack_sbuffer_init(&out);
+        int ok = pqify_fwd_encode_ping(f->o.self_hostname, salt, nonce, key, NULL, NULL, none, &out) == 0 &&
+                 pqify_stream_send(f->s, out.data, out.size) == 0;
+        msgpack_sbuffer_destroy(&out);
+        f->auth = AUTH_WAIT_PONG;
+        return ok ? 0 : -1;
+    }
+    if (f->auth != AUTH_WAIT_PONG) {
+        PQIFY_LOG(PQIFY_LOG_ERROR, "the receiver sent a PONG out of place");
+        return -1;
+    }
+    pqify_fwd_bytes nonce = {f->nonce, f->nonce_len};
+    int rc = pqify_fwd_check_pong(m, f->o.self_hostname, salt, nonce, key);
+    if (rc != 0) {
+        char reason[256];
+        snprintf(reason, sizeof reason, "%.*s", (int)(m->reason.len < 255 ? m->reason.len : 255),
+                 m->reason.ptr ? (const char *)m->reason.ptr : "");
+        PQIFY_LOG(PQIFY_LOG_ERROR,
+                  rc == PQIFY_LOGS_ERR_AUTH_REFUSED ? "the receiver refused our shared key"
+                  : rc == PQIFY_LOGS_ERR_SAME_HOST  ? "the receiver has our hostname: set security.self_hostname"
+                                                    : "the receiver's PONG does not prove the shared key",
+                  "reason", reason[0] ? reason : "-");
+        return -1;
+    }
+    f->auth = AUTH_DONE;
+    PQIFY_LOG(PQIFY_LOG_INFO, "shared key accepted");
+    return 0;
 }
 
 static void on_data(pqify_stream *s, const uint8_t *data, size_t len, void *ctx)
@@ -1042,6 +1109,14 @@ static void on_data(pqify_stream *s, const uint8_t *data, size_t len, void *ctx)
         }
         if (rc == 0)
             break;
+        if (m.kind == PQIFY_FWD_HELO || m.kind == PQIFY_FWD_PONG) {
+            if (auth_step(f, &m) != 0) {
+                pqify_stream_abort(s);
+                return;
+            }
+            acked = 1;   /* authenticated: what is spooled goes now */
+            continue;
+        }
         if (m.kind == PQIFY_FWD_ACK) {
             on_ack(f, m.chunk.ptr, m.chunk.len);
             acked = 1;
@@ -1143,6 +1218,14 @@ static void on_tick(uv_timer_t *t)
         resume_inputs(f);   /* also retries a spool write that failed */
     }
     now = now_ns();   /* the poll above may have sent batches after the first reading */
+    if (f->s != NULL && f->established && f->auth != AUTH_DONE && now > f->auth_start_ns &&
+        now - f->auth_start_ns >= (uint64_t)f->o.ack_timeout_ms * 1000000u) {
+        PQIFY_LOG(PQIFY_LOG_ERROR, f->auth == AUTH_WAIT_HELO
+                                       ? "no HELO from the receiver: is a shared key configured there?"
+                                       : "no PONG from the receiver; reconnecting");
+        pqify_stream_abort(f->s);
+        return;
+    }
     if (f->s != NULL && f->established && f->n_sent > 0 && now > f->pend[0].sent_ns &&
         now - f->pend[0].sent_ns >= (uint64_t)f->o.ack_timeout_ms * 1000000u) {
         char ms[21];

@@ -13,6 +13,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <openssl/rand.h>
+
 #include "pqify/logs.h"
 #include "pqify/logs_receiver.h"
 #include "pqify/net/listener.h"
@@ -84,6 +86,8 @@ struct conn {
     size_t msg_bytes;         /* wire bytes of the message being decoded */
     struct job *job;          /* the chunk at the sink; the connection waits for it */
     int established, draining;
+    int auth_wait;            /* HELO sent, the PING not yet checked */
+    uint8_t nonce[PQIFY_FWD_NONCE_BYTES];
     char peer[64];
 };
 
@@ -280,6 +284,44 @@ static int start_job(struct conn *c, const pqify_fwd_msg *m)
     return 1;
 }
 
+/* [Forward v1 "Handshake Messages"]: the client's PING must carry
+ * sha512_hex(salt ‖ its hostname ‖ our nonce ‖ shared_key). A wrong key gets a PONG
+ * saying so (the sender's log can name the cause) and its connection closes; no other
+ * connection is touched. */
+static int auth_ping(struct conn *c, const pqify_fwd_msg *m)
+{
+    pqify_logrecv *srv = c->srv;
+    pqify_fwd_bytes nonce = {c->nonce, sizeof c->nonce};
+    pqify_fwd_bytes key = {(const uint8_t *)srv->o.shared_key, strlen(srv->o.shared_key)};
+    pqify_fwd_bytes none = {(const uint8_t *)"", 0};
+    if (m->kind != PQIFY_FWD_PING) {
+        reject(c, "expected PING: a shared key is configured", "");
+        return -1;
+    }
+    int rc = pqify_fwd_check_ping(m, srv->o.self_hostname, nonce, key, none, NULL);
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    const char *reason = rc == PQIFY_LOGS_ERR_SAME_HOST ? "same hostname as the server"
+                         : rc != 0                      ? "shared_key mismatch"
+                                                        : "";
+    int sent = pqify_fwd_encode_pong(rc == 0, reason, srv->o.self_hostname, m->salt, nonce, key, &out) == 0 &&
+               pqify_stream_send(c->s, out.data, out.size) == 0;
+    msgpack_sbuffer_destroy(&out);
+    if (rc != 0 || !sent) {
+        char host[256];
+        snprintf(host, sizeof host, "%.*s", (int)(m->hostname.len < 255 ? m->hostname.len : 255),
+                 m->hostname.ptr ? (const char *)m->hostname.ptr : "");
+        pqify_counter_add(srv->met.rejected, 1);
+        PQIFY_LOG(PQIFY_LOG_WARN, "closing connection", "peer", c->peer, "reason",
+                  rc != 0 ? reason : "cannot send PONG", "hostname", host);
+        c->in_len = 0;
+        pqify_stream_close(c->s);   /* graceful: the PONG reaches the sender first */
+        return -1;
+    }
+    c->auth_wait = 0;
+    return 0;
+}
+
 /* Feed buffered plaintext to the decoder until a chunk goes to the sink (then wait
  * for it, not reading) or the bytes run out (then read again). */
 static void conn_process(struct conn *c)
@@ -305,8 +347,14 @@ static void conn_process(struct conn *c)
         c->msg_bytes = 0;
         if (m.kind == PQIFY_FWD_HEARTBEAT)
             continue;
+        if (c->auth_wait) {
+            if (auth_ping(c, &m) != 0)
+                return;
+            continue;
+        }
         if (m.kind != PQIFY_FWD_EVENTS) {
-            reject(c, "unexpected Forward message (no shared key is configured)", "");
+            reject(c, c->srv->o.shared_key ? "unexpected Forward message after the handshake"
+                                           : "unexpected Forward message (no shared key is configured)", "");
             return;
         }
         c->msg_bytes = wire;
@@ -338,8 +386,24 @@ static void on_handshake(pqify_stream *s, void *ctx)
     PQIFY_LOG(PQIFY_LOG_INFO, "accepted", "peer", c->peer, "group", info.group, "pq",
               info.is_pq ? "yes" : "no", "client_cert",
               info.peer_cert && info.peer_subject[0] ? info.peer_subject : "-");
-    if (c->srv->stopping)
+    if (c->srv->stopping) {
         pqify_stream_close(s);
+        return;
+    }
+    if (c->srv->o.shared_key != NULL) {
+        msgpack_sbuffer out;
+        msgpack_sbuffer_init(&out);
+        pqify_fwd_bytes none = {(const uint8_t *)"", 0};
+        if (RAND_bytes(c->nonce, sizeof c->nonce) != 1 ||
+            pqify_fwd_encode_helo(c->nonce, none, 1, &out) != 0 ||
+            pqify_stream_send(s, out.data, out.size) != 0) {
+            msgpack_sbuffer_destroy(&out);
+            reject(c, "cannot send HELO", "");
+            return;
+        }
+        msgpack_sbuffer_destroy(&out);
+        c->auth_wait = 1;
+    }
 }
 
 static void on_data(pqify_stream *s, const uint8_t *data, size_t len, void *ctx)
