@@ -159,6 +159,7 @@ static const struct pqify_command benches[] = {
     {"provider", "Debian's nginx with pqify.so: X25519MLKEM768 against X25519 server CPU", pqify_bench_provider_main},
     {"kem-demo", "the short KEM table `pqify demo` shows (its step 2)", bench_kem_demo},
     {"serve", "pqify serve: memory per idle connection, loop cost per handshake", pqify_bench_serve},
+    {"logs", "logfwd -> logrecv (null sink) over X25519MLKEM768 and X25519: MiB/s, batch p50/p99", pqify_bench_logs},
 };
 
 static void usage(FILE *f)

@@ -60,6 +60,8 @@ typedef struct pqify_logfwd_options {
     /* stdin's EOF came and everything read was acked (only called when stdin is the
      * only input). */
     void (*on_stdin_done)(void *ctx);
+    /* Each batch acked: its send-to-ack time (the bench's percentiles). May be NULL. */
+    void (*on_ack_sample)(void *ctx, double seconds);
     void *ctx;
 } pqify_logfwd_options;
 
@@ -86,6 +88,8 @@ typedef struct pqify_logfwd_stats {
     uint64_t events_read, events_acked, batches_spooled, batches_acked, reconnects;
     uint64_t spool_batches, spool_bytes;
     int paused;   /* 1 while the spool is full */
+    uint64_t handshake_us;   /* the last connection's handshake */
+    char group[64];          /* and its group ("" before any) */
 } pqify_logfwd_stats;
 void pqify_logfwd_get_stats(const pqify_logfwd *f, pqify_logfwd_stats *st);
 /* After the drain: closes every handle; the memory goes once the loop has run the

@@ -998,6 +998,8 @@ static void on_ack(pqify_logfwd *f, const uint8_t *chunk, size_t len)
         if (d != NULL && p->sent_ns != 0)
             pqify_histogram_observe(d, (double)(now_ns() - p->sent_ns) / 1e9);
     }
+    if (f->o.on_ack_sample != NULL && p->sent_ns != 0)
+        f->o.on_ack_sample(f->o.ctx, (double)(now_ns() - p->sent_ns) / 1e9);
     f->st.events_acked += p->events;
     f->st.batches_acked++;
     free(p->tag);
@@ -1026,6 +1028,8 @@ static void on_handshake(pqify_stream *s, void *ctx)
     pqify_tls_info info;
     pqify_tls_get_info(pqify_stream_conn(s), &info);
     snprintf(f->group, sizeof f->group, "%s", info.group);
+    snprintf(f->st.group, sizeof f->st.group, "%s", info.group);
+    f->st.handshake_us = info.handshake_us;
     if (f->met.on)
         pqify_tls_metrics_handshake_info(&f->met.tls, &info, 0);
     conn_gauge(f, 1);

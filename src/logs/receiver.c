@@ -264,6 +264,11 @@ static int start_job(struct conn *c, const pqify_fwd_msg *m)
         memcpy(j->chunk, m->chunk.ptr, m->chunk.len);
         j->chunk_len = m->chunk.len;
     }
+    /* room for the lines up front: growing by doubling copied them again and again (the
+     * receiver's profile); JSON is about the wire size plus the tag and time per event */
+    size_t guess = c->msg_bytes * 2 + m->n_events * (m->tag.len + 48);
+    if (m->n_events > 0 && guess < (64u << 20) && (j->lines.data = malloc(guess)) != NULL)
+        j->lines.alloc = guess;
     for (size_t i = 0; i < m->n_events; i++) {
         if (pqify_logs_event_json(m->tag, &m->events[i], &j->lines) != 0) {
             job_free(j);
