@@ -209,6 +209,7 @@ struct fwd_proc {
     char *owned[MAX_INPUTS * 2];   /* strings cut out of --file/--socket */
     size_t n_owned;
     int status;
+    char server_name[256];   /* the first receiver's host, the default name checked */
 };
 
 static void owned_free(struct fwd_proc *p)
@@ -337,8 +338,10 @@ static int parse(struct fwd_proc *p)
         fprintf(stderr, "pqify logfwd: receiver '%s' is not HOST:PORT\n", p->targets[0]);
         return -1;
     }
-    if (a->servername == NULL && a->tls.server_name == NULL)
-        a->servername = strdup(host);   /* lives as long as the process */
+    if (a->servername == NULL && a->tls.server_name == NULL) {
+        snprintf(p->server_name, sizeof p->server_name, "%s", host);
+        a->servername = p->server_name;
+    }
     if (a->servername != NULL)
         a->tls.server_name = a->servername;
     if (a->compression == NULL)
