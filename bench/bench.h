@@ -61,6 +61,8 @@ int pqify_bench_provider_main(int argc, char **argv);
 
 /* `pqify bench serve` (bench_serve.c): argv starts at "serve". */
 int pqify_bench_serve(int argc, char **argv);
+/* bench_logs.c: the log pipeline's throughput */
+int pqify_bench_logs(int argc, char **argv);
 
 /* ---- in-process client/server pairs (bench_pair.c, on src/net/pair.c) ---- */
 

@@ -70,4 +70,8 @@ int mp_str_eq(const msgpack_object *o, const char *s);
 /* CRC-32 (zlib's) over a spool record */
 uint32_t logs_crc32(const uint8_t *p, size_t len);
 
+/* The forwarder's checkpoint (checkpoint.c): written durably, whole or not at all. */
+struct pqify_logfwd_offset;
+MUST_USE int logs_offsets_write(const char *path, const struct pqify_logfwd_offset *e, size_t n);
+
 #endif

@@ -17,7 +17,9 @@
 //     it has not after FLUENT_RAW_WAIT_MS (default 10000).
 //   node fluent_peer.mjs PEERS server [SHARED_KEY]
 //     FluentServer on 127.0.0.1:0; prints "listening on 127.0.0.1:PORT", then per entry
-//     one JSON line {tag, sec, nsec, record}; exits when stdin closes.
+//     one JSON line {tag, sec, nsec, record}; exits when stdin closes. With
+//     FLUENT_TLS_CERT/FLUENT_TLS_KEY it speaks TLS 1.3 offering only FLUENT_TLS_GROUPS
+//     (default X25519MLKEM768).
 //   node fluent_peer.mjs PEERS decode FILE
 //     Decodes a file of our encoder's messages with @msgpack/msgpack, gunzip or
 //     zstd (Node's own), prints {tag, sec, nsec, record, chunk, size, mode} per entry.
@@ -98,6 +100,13 @@ async function raw(port, kind) {
 async function server(key) {
   const opts = { listenOptions: { host: "127.0.0.1", port: 0 } };
   if (key) opts.security = { serverHostname: "node-server", sharedKey: key, authorize: false, userDict: {} };
+  // FLUENT_TLS_CERT/KEY: TLS 1.3 offering only FLUENT_TLS_GROUPS (default X25519MLKEM768),
+  // so a handshake that succeeds negotiated that group
+  if (process.env.FLUENT_TLS_CERT) {
+    opts.tlsOptions = { cert: fs.readFileSync(process.env.FLUENT_TLS_CERT),
+      key: fs.readFileSync(process.env.FLUENT_TLS_KEY), minVersion: "TLSv1.3",
+      ecdhCurve: process.env.FLUENT_TLS_GROUPS || "X25519MLKEM768" };
+  }
   const s = new logger.FluentServer(opts);
   s.on("entry", (tag, time, record) => {
     console.log(JSON.stringify({ tag, ...timeOf(time), record }));
