@@ -822,7 +822,8 @@ int pqify_http_origin_write(pqify_http_origin_req *r, const void *data, size_t l
     } else {
         conn_send(c, data, len, len);
     }
-    (void)pqify_http_origin_full(r);
+    if (pqify_http_origin_full(r))
+        r->up_full = 1;   /* on_writable once it halves */
     return 0;
 }
 
@@ -848,11 +849,9 @@ size_t pqify_http_origin_queued(const pqify_http_origin_req *r)
     return c->pending_len + (c->tls != NULL ? pqify_stream_queued(c->tls) : c->raw_queued);
 }
 
-int pqify_http_origin_full(pqify_http_origin_req *r)
+int pqify_http_origin_full(const pqify_http_origin_req *r)
 {
-    if (pqify_http_origin_queued(r) > high_water(r->pool))
-        r->up_full = 1;
-    return r->up_full;
+    return pqify_http_origin_queued(r) > high_water(r->pool);
 }
 
 void pqify_http_origin_pause(pqify_http_origin_req *r, int pause)

@@ -119,7 +119,7 @@ int pqify_http_origin_end(pqify_http_origin_req *r);
 /* Bytes of the request not yet written to the socket. */
 size_t pqify_http_origin_queued(const pqify_http_origin_req *r);
 /* 1 while more than high_water is queued (on_writable follows when it drains). */
-int pqify_http_origin_full(pqify_http_origin_req *r);
+int pqify_http_origin_full(const pqify_http_origin_req *r);
 /* Stop (1) or resume (0) reading the response. */
 void pqify_http_origin_pause(pqify_http_origin_req *r, int pause);
 /* The caller is done: no more callbacks. A connection whose exchange ended cleanly
