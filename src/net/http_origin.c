@@ -851,7 +851,8 @@ size_t pqify_http_origin_queued(const pqify_http_origin_req *r)
 
 int pqify_http_origin_full(const pqify_http_origin_req *r)
 {
-    return pqify_http_origin_queued(r) > high_water(r->pool);
+    /* without its connection the pool may be gone: nothing is queued then */
+    return r->c != NULL && pqify_http_origin_queued(r) > high_water(r->c->pool);
 }
 
 void pqify_http_origin_pause(pqify_http_origin_req *r, int pause)
