@@ -1,6 +1,7 @@
 /* The edge's parts and how they meet (README.md): a client connection (conn) speaks
- * HTTP/1.1 (h1.c) or HTTP/2 (h2.c); each request (req) is relayed by proxy.c to an
- * origin connection (origin.c) from its route's pool. Everything runs on one loop. */
+ * HTTP/1.1 (h1.c) or HTTP/2 (h2.c); each request (req) is relayed by proxy.c to its
+ * route's origin through net/http_origin (upstream.c hands the answer to the frontend).
+ * Everything runs on one loop. */
 #ifndef PQIFY_EDGE_INTERNAL_H
 #define PQIFY_EDGE_INTERNAL_H
 
@@ -11,6 +12,7 @@
 
 #include "http1.h"
 #include "pqify/edge.h"
+#include "pqify/net/http_origin.h"
 #include "pqify/net/listener.h"
 #include "pqify/net/stream.h"
 #include "pqify/tls.h"
@@ -26,8 +28,7 @@
 typedef struct pqify_edge edge;
 typedef struct edge_conn edge_conn;
 typedef struct edge_req edge_req;
-typedef struct edge_oconn edge_oconn;
-typedef struct edge_pool edge_pool;
+typedef struct pqify_http_origin edge_pool;   /* a route's origin and its keep-alive pool */
 
 /* A queue of bytes in chunks (h2 response bodies, bytes for an origin not yet up). */
 typedef struct edge_chunk {
@@ -66,7 +67,7 @@ void edge_gen_put(edge_gen *g);
 /* The frontend a request answers through (h1.c, h2.c). */
 typedef struct edge_front_ops {
     /* The origin's response head (hop-by-hop fields already dropped). */
-    void (*head)(edge_req *r, int status, const http_parser *rp, const char *const *names,
+    void (*head)(edge_req *r, int status, const char *const *names,
                  const char *const *values, size_t n, int64_t content_length);
     void (*body)(edge_req *r, const uint8_t *data, size_t len);
     void (*end)(edge_req *r);
@@ -87,7 +88,7 @@ struct edge_req {
     int32_t sid;               /* HTTP/2 stream id; 0 on HTTP/1.1 */
     edge_gen *gen;
     edge_route *route;
-    edge_oconn *oc;
+    pqify_http_origin_req *oc; /* the exchange with the origin, NULL once it ended */
     char method[24];
     char *host, *path;         /* malloc'd */
     uint8_t *head;             /* the request head for the origin, kept for a retry */
@@ -179,16 +180,11 @@ void edge_req_down_resume(edge_req *r);
 void edge_req_free(edge_req *r);
 void edge_req_fail(edge_req *r, int status, const char *reason);
 
-/* origin.c */
+/* upstream.c: a route's origin (net/http_origin with the edge's limits) and the
+ * callbacks that hand its answer to the request's frontend */
 edge_pool *edge_pool_new(edge *e, const edge_origin *o, pqify_tls_config *tls);
 void edge_pool_free(edge_pool *p);
-/* A connection for r: an idle one (reused = 1) or a new one. */
-edge_oconn *edge_pool_get(edge_pool *p, edge_req *r, int *reused);
-void edge_oconn_write(edge_oconn *oc, const void *data, size_t len);
-size_t edge_oconn_queued(const edge_oconn *oc);
-void edge_oconn_resume(edge_oconn *oc);
-/* The request lets go: back to the pool when it may be reused, else closed. */
-void edge_oconn_release(edge_oconn *oc, int reusable);
+extern const pqify_http_origin_cbs edge_origin_cbs;
 
 /* h1.c / h2.c */
 void edge_h1_start(edge_conn *c);

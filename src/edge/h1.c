@@ -175,10 +175,9 @@ static const edge_h1_cbs h1_cbs = {on_head, on_body, on_end};
 
 /* ---- the frontend the origin answers through ------------------------------------------ */
 
-static void h1_head(edge_req *r, int status, const http_parser *rp, const char *const *names,
+static void h1_head(edge_req *r, int status, const char *const *names,
                     const char *const *values, size_t n, int64_t cl)
 {
-    (void)rp;
     edge_conn *c = r->c;
     char line[128];
     size_t cap = 256;

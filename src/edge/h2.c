@@ -107,10 +107,9 @@ static void local_answer(edge_req *r, int status)
     submit(r, nv, 4);
 }
 
-static void h2_head(edge_req *r, int status, const http_parser *rp, const char *const *names,
+static void h2_head(edge_req *r, int status, const char *const *names,
                     const char *const *values, size_t n, int64_t cl)
 {
-    (void)rp;
     nghttp2_nv nv[132];
     char st[8], clbuf[24];
     char *lower = NULL;
@@ -340,9 +339,8 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t sid, const 
     if (r->bytes_in + len > (uint64_t)c->e->lim.max_body_bytes) {
         nghttp2_session_consume(ng, sid, len);
         if (r->oc != NULL) {
-            edge_oconn *oc = r->oc;
+            pqify_http_origin_release(r->oc);
             r->oc = NULL;
-            edge_oconn_release(oc, 0);
         }
         if (!r->responded)
             local_answer(r, 413);   /* the rest of the upload is read and dropped */

@@ -1,4 +1,4 @@
-/* A request between its frontend (h1.c, h2.c) and its origin (origin.c): the route,
+/* A request between its frontend (h1.c, h2.c) and its origin (upstream.c): the route,
  * the head the origin gets (RFC 9110 §7.6: hop-by-hop fields dropped, Via added;
  * X-Forwarded-For and X-Forwarded-Proto set), the body's framing, one retry of an
  * idempotent request whose reused connection the origin had closed. */
@@ -69,13 +69,14 @@ static void puts_(hbuf *b, const char *s)
 
 static int write_head(edge_req *r)
 {
-    int reused = 0;
-    edge_oconn *oc = edge_pool_get(r->route->pool, r, &reused);
-    if (oc == NULL)
+    unsigned flags = (r->body_mode == 2 ? PQIFY_HTTP_ORIGIN_CHUNKED : 0) |
+                     (!strcmp(r->method, "HEAD") ? PQIFY_HTTP_ORIGIN_HEAD : 0);
+    r->oc = pqify_http_origin_start(r->route->pool, r->head, r->head_len, flags, &edge_origin_cbs, r);
+    if (r->oc == NULL)
         return -1;
-    r->oc = oc;
-    r->reused = reused;
-    edge_oconn_write(oc, r->head, r->head_len);
+    r->reused = pqify_http_origin_reused(r->oc);
+    if (r->body_done)
+        pqify_http_origin_end(r->oc);
     return 0;
 }
 
@@ -192,18 +193,7 @@ void edge_req_body(edge_req *r, const uint8_t *data, size_t len)
     if (r->oc == NULL || len == 0 || r->finished)
         return;   /* answered already: the rest of the body is dropped */
     r->body_started = 1;
-    if (r->body_mode == 2) {
-        char line[32];
-        int n = snprintf(line, sizeof line, "%zx\r\n", len);
-        edge_oconn_write(r->oc, line, (size_t)n);
-        if (r->oc == NULL)
-            return;
-        edge_oconn_write(r->oc, data, len);
-        if (r->oc != NULL)
-            edge_oconn_write(r->oc, "\r\n", 2);
-    } else {
-        edge_oconn_write(r->oc, data, len);
-    }
+    pqify_http_origin_write(r->oc, data, len);   /* chunks framed there (body_mode 2) */
 }
 
 void edge_req_body_end(edge_req *r)
@@ -211,19 +201,19 @@ void edge_req_body_end(edge_req *r)
     if (r->body_done)
         return;
     r->body_done = 1;
-    if (r->oc != NULL && r->body_mode == 2)
-        edge_oconn_write(r->oc, "0\r\n\r\n", 5);
+    if (r->oc != NULL)
+        pqify_http_origin_end(r->oc);
 }
 
 int edge_req_up_full(const edge_req *r)
 {
-    return r->oc != NULL && edge_oconn_queued(r->oc) > EDGE_HIGH_WATER;
+    return r->oc != NULL && pqify_http_origin_full(r->oc);
 }
 
 void edge_req_down_resume(edge_req *r)
 {
     if (r->oc != NULL)
-        edge_oconn_resume(r->oc);
+        pqify_http_origin_pause(r->oc, 0);
 }
 
 static int idempotent(const char *m)
@@ -260,9 +250,8 @@ void edge_req_free(edge_req *r)
     if (r == NULL)
         return;
     if (r->oc != NULL) {
-        edge_oconn *oc = r->oc;
+        pqify_http_origin_release(r->oc);
         r->oc = NULL;
-        edge_oconn_release(oc, 0);
     }
     edge_log_request(r);
     if (r->gen != NULL)

@@ -75,7 +75,7 @@ struct tstream {
     size_t hdrs_len, hdrs_cap;
     int has_length, end_stream, is_register, bad;
     char cert_name[64];
-    origin_req *origin;
+    pqify_http_origin_req *origin;
     int origin_done;                   /* the origin said its last word (end or error) */
     /* the response body waiting for the edge's window */
     uint8_t *buf;
@@ -169,7 +169,7 @@ static void stream_free(tstream *st)
         c->streams = st->next;
     if (st->next != NULL)
         st->next->prev = st->prev;
-    origin_req_release(st->origin);
+    pqify_http_origin_release(st->origin);
     ingress_unref(st->ingress);
     free(st->path);
     free(st->authority);
@@ -224,7 +224,7 @@ static ssize_t read_body(nghttp2_session *h2, int32_t id, uint8_t *out, size_t l
     if (st->paused && st->len - st->off < TUNNEL_BODY_HIGH_WATER / 2) {
         st->paused = 0;
         if (st->origin != NULL)
-            origin_req_pause(st->origin, 0);
+            pqify_http_origin_pause(st->origin, 0);
     }
     if (st->len == st->off && st->eof) {
         *flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -283,17 +283,35 @@ static void respond_text(tstream *st, int status, const char *text)
 
 /* ---- the origin's side ---- */
 
-static void origin_head(origin_req *r, int status, const nghttp2_nv *nv, size_t n, void *ctx)
+/* The origin's fields as HTTP/2 wants them: names in lower case (RFC 9113 §8.2.1),
+ * hop-by-hop ones dropped (§8.2.2). */
+static void origin_head(pqify_http_origin_req *r, const pqify_http_origin_head *h, void *ctx)
 {
     (void)r;
     tstream *st = ctx;
-    respond(st, status, nv, n, strcmp(st->method, "HEAD") != 0);
+    nghttp2_nv nv[128];
+    char lower[TUNNEL_MAX_HEAD];
+    size_t n = 0, used = 0;
+    for (size_t i = 0; i < h->n && n < sizeof nv / sizeof nv[0]; i++) {
+        size_t nlen = strlen(h->names[i]);
+        if (pqify_tunnel_hop_header((const uint8_t *)h->names[i], nlen) || nlen > sizeof lower - used)
+            continue;
+        char *name = lower + used;
+        for (size_t k = 0; k < nlen; k++) {
+            char ch = h->names[i][k];
+            name[k] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
+        }
+        used += nlen;
+        nv[n++] = (nghttp2_nv){(uint8_t *)name, (uint8_t *)h->values[i], nlen, strlen(h->values[i]),
+                               NGHTTP2_NV_FLAG_NONE};
+    }
+    respond(st, h->status, nv, n, strcmp(st->method, "HEAD") != 0);
     if (strcmp(st->method, "HEAD") == 0)
         st->eof = 1;
     conn_flush_later(st->c);
 }
 
-static void origin_body(origin_req *r, const uint8_t *data, size_t len, void *ctx)
+static void origin_body(pqify_http_origin_req *r, const uint8_t *data, size_t len, void *ctx)
 {
     tstream *st = ctx;
     if (st->off > 0 && st->off == st->len)
@@ -322,13 +340,13 @@ static void origin_body(origin_req *r, const uint8_t *data, size_t len, void *ct
     st->len += len;
     if (st->len - st->off >= TUNNEL_BODY_HIGH_WATER && !st->paused) {
         st->paused = 1;
-        origin_req_pause(r, 1);
+        pqify_http_origin_pause(r, 1);
     }
     resume(st);
     conn_flush_later(st->c);
 }
 
-static void origin_end(origin_req *r, void *ctx)
+static void origin_end(pqify_http_origin_req *r, void *ctx)
 {
     (void)r;
     tstream *st = ctx;
@@ -338,10 +356,8 @@ static void origin_end(origin_req *r, void *ctx)
     conn_flush_later(st->c);
 }
 
-static void origin_error(origin_req *r, const char *why, void *ctx)
+static void origin_failed(tstream *st, const char *why)
 {
-    (void)r;
-    tstream *st = ctx;
     st->origin_done = 1;
     pqify_counter_add(st->c->t->m_origin_errors, 1);
     fprintf(stderr, "pqify tunnel: origin error rule=%zu service=%s path=%s: %s\n", st->rule->index + 1,
@@ -355,7 +371,14 @@ static void origin_error(origin_req *r, const char *why, void *ctx)
     conn_flush_later(st->c);
 }
 
-static void origin_sent(origin_req *r, size_t n, void *ctx)
+static void origin_error(pqify_http_origin_req *r, enum pqify_http_origin_error e, const char *why, void *ctx)
+{
+    (void)r;
+    (void)e;
+    origin_failed(ctx, why);
+}
+
+static void origin_sent(pqify_http_origin_req *r, size_t n, void *ctx)
 {
     (void)r;
     tstream *st = ctx;
@@ -364,7 +387,9 @@ static void origin_sent(origin_req *r, size_t n, void *ctx)
     conn_flush_later(st->c);
 }
 
-static const origin_cbs origin_callbacks = {origin_head, origin_body, origin_end, origin_error, origin_sent};
+static const pqify_http_origin_cbs origin_callbacks = {.on_head = origin_head, .on_body = origin_body,
+                                                       .on_end = origin_end, .on_error = origin_error,
+                                                       .on_sent = origin_sent};
 
 /* ---- a request's head is complete ---- */
 
@@ -430,7 +455,7 @@ static void dispatch(tstream *st)
     }
     /* RFC 9112 §3.2: Host first; the rule may replace it (httpHostHeader) */
     const char *host_hdr = rule->http_host_header != NULL ? rule->http_host_header : host;
-    size_t head_cap = strlen(st->method) + strlen(st->path) + strlen(host_hdr) + st->hdrs_len + 64;
+    size_t head_cap = strlen(st->method) + strlen(st->path) + strlen(host_hdr) + st->hdrs_len + 96;
     char *head = malloc(head_cap);
     if (head == NULL) {
         respond_text(st, 503, "503 Service Unavailable: out of memory\n");
@@ -443,15 +468,25 @@ static void dispatch(tstream *st)
     int chunked = !st->end_stream && !st->has_length;
     if (st->end_stream && !st->has_length && is_body_method(st->method))
         len += (size_t)snprintf(head + len, head_cap - len, "Content-Length: 0\r\n");
-    st->origin = origin_req_start(t->origins, rule, head, len, chunked, strcmp(st->method, "HEAD") == 0,
-                                  &origin_callbacks, st);
+    /* the framing (RFC 9112 §6.1) and the blank line that ends the head */
+    len += (size_t)snprintf(head + len, head_cap - len, "%s\r\n", chunked ? "Transfer-Encoding: chunked\r\n" : "");
+    char err[500];
+    pqify_http_origin *o = origin_pool_get(t->origins, rule, err, sizeof err);
+    if (o == NULL) {
+        free(head);
+        origin_failed(st, err);
+        return;
+    }
+    unsigned flags = (chunked ? PQIFY_HTTP_ORIGIN_CHUNKED : 0) |
+                     (strcmp(st->method, "HEAD") == 0 ? PQIFY_HTTP_ORIGIN_HEAD : 0);
+    st->origin = pqify_http_origin_start(o, head, len, flags, &origin_callbacks, st);
     free(head);
     if (st->origin == NULL) {
         respond_text(st, 503, "503 Service Unavailable: out of memory\n");
         return;
     }
-    if (st->end_stream && origin_req_end(st->origin) < 0)
-        return;   /* on_error answered */
+    if (st->end_stream)
+        pqify_http_origin_end(st->origin);
 }
 
 /* ---- nghttp2 callbacks ---- */
@@ -521,7 +556,7 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *f, void *user
         dispatch(st);
     } else if (f->hd.type == NGHTTP2_DATA && end && st->origin != NULL && !st->origin_done) {
         st->end_stream = 1;
-        origin_req_end(st->origin);
+        pqify_http_origin_end(st->origin);
     }
     return 0;
 }
@@ -532,7 +567,7 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id, const u
     (void)user;
     tstream *st = nghttp2_session_get_stream_user_data(h2, id);
     if (st != NULL && st->origin != NULL && !st->origin_done) {
-        if (origin_req_write(st->origin, data, len) == 0)
+        if (pqify_http_origin_write(st->origin, data, len) == 0)
             return 0;   /* consumed once written (origin_sent) */
     }
     nghttp2_session_consume(h2, id, len);   /* nobody wants it: give the window back now */
