@@ -34,9 +34,18 @@ typedef struct pqify_edge_route_config {
     const char *hostname, *path, *origin;
 } pqify_edge_route_config;
 
-/* One entry of certificates: (until the engine selects by SNI, one entry). */
+/* An entry's keyless: block: its key lives on these key servers, reached over
+ * post-quantum mutual TLS with this client certificate (docs/keyless.md). */
+typedef struct pqify_edge_keyless_config {
+    pqify_config_list servers;       /* const char * HOST:PORT, failover order */
+    pqify_tls_options tls;           /* cert, key, ca, pq (default required), server_name */
+} pqify_edge_keyless_config;
+
+/* One entry of certificates: (chosen by SNI, the first the default): the chain and
+ * either its key (key) or the key servers that hold it (keyless). */
 typedef struct pqify_edge_cert_config {
     const char *cert, *key;
+    pqify_edge_keyless_config keyless;
 } pqify_edge_cert_config;
 
 typedef struct pqify_edge_limits {

@@ -5,13 +5,36 @@
 #include <string.h>
 
 #include "pqify/edge.h"
+#include "pqify/keyless_client.h"
 #include "route.h"
+
+static const pqify_setting keyless_settings[] = {
+    {.name = "servers", .type = PQIFY_SET_LIST, .offset = offsetof(pqify_edge_keyless_config, servers),
+     .elem = PQIFY_SET_HOSTPORT, .elem_size = sizeof(const char *), .min_items = 1,
+     .max_items = PQIFY_KEYLESS_CLIENT_MAX_SERVERS, .flags = PQIFY_SET_RELOAD,
+     .help = "Key servers (HOST:PORT) in failover order; the certificate's key lives there."},
+    {.name = "cert", .type = PQIFY_SET_STRING, .offset = offsetof(pqify_edge_keyless_config, tls.cert),
+     .flags = PQIFY_SET_RELOAD, .help = "Client certificate for the hop (key servers require mutual TLS)."},
+    {.name = "key", .type = PQIFY_SET_STRING, .offset = offsetof(pqify_edge_keyless_config, tls.key),
+     .flags = PQIFY_SET_RELOAD, .help = "Its private key."},
+    {.name = "ca", .type = PQIFY_SET_STRING, .offset = offsetof(pqify_edge_keyless_config, tls.ca),
+     .flags = PQIFY_SET_RELOAD, .help = "CA the key servers' certificates chain to."},
+    {.name = "pq", .type = PQIFY_SET_ENUM, .offset = offsetof(pqify_edge_keyless_config, tls.pq),
+     .words = (const char *const[]){"required", "preferred", "off", NULL}, .flags = PQIFY_SET_RELOAD,
+     .help = "The hop's post-quantum mode (default required)."},
+    {.name = "server_name", .type = PQIFY_SET_STRING,
+     .offset = offsetof(pqify_edge_keyless_config, tls.server_name), .flags = PQIFY_SET_RELOAD,
+     .help = "Name checked in the key servers' certificates (default: the first server's host)."},
+    {0},
+};
 
 static const pqify_setting cert_settings[] = {
     {.name = "cert", .type = PQIFY_SET_STRING, .offset = offsetof(pqify_edge_cert_config, cert),
      .flags = PQIFY_SET_RELOAD | PQIFY_SET_REQUIRED, .help = "Certificate chain, PEM file (leaf first)."},
     {.name = "key", .type = PQIFY_SET_STRING, .offset = offsetof(pqify_edge_cert_config, key),
-     .flags = PQIFY_SET_RELOAD | PQIFY_SET_REQUIRED, .help = "Its private key, PEM file."},
+     .flags = PQIFY_SET_RELOAD, .help = "Its private key, PEM file (or keyless:)."},
+    PQIFY_SETTING_MAP("keyless", pqify_edge_cert_config, keyless, keyless_settings,
+                      "Sign through key servers instead of key (docs/keyless.md)."),
     {0},
 };
 
@@ -69,7 +92,7 @@ const pqify_setting pqify_edge_settings[] = {
     {.name = "certificates", .type = PQIFY_SET_LIST, .offset = offsetof(pqify_edge_config, certificates),
      .elem = PQIFY_SET_MAP, .sub = cert_settings, .elem_size = sizeof(pqify_edge_cert_config),
      .max_items = PQIFY_EDGE_MAX_CERTS, .flags = PQIFY_SET_RELOAD,
-     .help = "Certificates; the first is the default (this build serves one)."},
+     .help = "Certificates chosen by SNI (their subjectAltNames); the first is the default."},
     {.name = "routes", .type = PQIFY_SET_LIST, .offset = offsetof(pqify_edge_config, routes),
      .elem = PQIFY_SET_MAP, .sub = route_settings, .elem_size = sizeof(pqify_edge_route_config),
      .max_items = PQIFY_EDGE_MAX_ROUTES, .flags = PQIFY_SET_RELOAD,
@@ -111,10 +134,24 @@ int pqify_edge_config_check(const pqify_edge_config *c, char *err, size_t cap)
             return PQIFY_ERR_ARG;
         }
     }
-    if (c->certificates.count > 1) {
-        snprintf(err, cap, "certificates: %zu given, but this build serves one certificate (SNI "
-                           "selection comes with the engine's server-side SNI)", c->certificates.count);
-        return PQIFY_ERR_ARG;
+    const pqify_edge_cert_config *ce = c->certificates.items;
+    for (size_t i = 0; i < c->certificates.count; i++) {
+        const pqify_edge_keyless_config *k = &ce[i].keyless;
+        int kl = k->servers.count > 0;
+        if ((ce[i].key != NULL) == kl) {
+            snprintf(err, cap, "certificates[%zu] (%s): give key or keyless: (its key on key "
+                               "servers), exactly one", i, ce[i].cert);
+            return PQIFY_ERR_ARG;
+        }
+        if (!kl && (k->tls.cert || k->tls.key || k->tls.ca || k->tls.pq || k->tls.server_name)) {
+            snprintf(err, cap, "certificates[%zu].keyless: servers is required", i);
+            return PQIFY_ERR_ARG;
+        }
+        if (kl && (k->tls.cert == NULL || k->tls.key == NULL || k->tls.ca == NULL)) {
+            snprintf(err, cap, "certificates[%zu].keyless: cert, key and ca are required (key "
+                               "servers require mutual TLS)", i);
+            return PQIFY_ERR_ARG;
+        }
     }
     if (c->certificates.count == 1 && c->tls.cert != NULL) {
         snprintf(err, cap, "certificates: give the certificate either in tls: (cert, key) or in "

@@ -52,14 +52,26 @@ typedef struct edge_route {
     edge_pool *pool;
 } edge_route;
 
-/* What a reload swaps: routes with their pools, the certificate; held by reference by
- * each connection (tls) and each request (routes) that started with it. */
+/* One certificate of the listeners' config (its index is the engine's identity):
+ * the file it came from names it in logs and metrics; a keyless one holds its own
+ * keyless client (a thread and its connections to the key servers). */
+typedef struct edge_ident {
+    char *cert;                         /* the chain's file */
+    pqify_tls_config *kl_tls;           /* keyless: the hop's client config */
+    struct pqify_keyless_client *kl;    /* keyless: the client */
+    struct pqify_keyless_remote_key *rk;/* keyless: the signer's key */
+} edge_ident;
+
+/* What a reload swaps: routes with their pools, the certificates; held by reference
+ * by each connection (tls) and each request (routes) that started with it. */
 typedef struct edge_gen {
     int refs;
     edge *e;
     size_t n_routes;
     edge_route routes[PQIFY_EDGE_MAX_ROUTES];
     pqify_tls_config *tls;          /* the listeners' */
+    size_t n_idents;
+    edge_ident idents[PQIFY_EDGE_MAX_CERTS];
 } edge_gen;
 void edge_gen_put(edge_gen *g);
 
@@ -116,6 +128,7 @@ struct edge_conn {
     pqify_stream *s;
     pqify_listener *listener;  /* the one that accepted it */
     int established, h2, closing, draining_close;
+    int signing;               /* a keyless signature was asked for its handshake */
     char peer[64];
     pqify_tls_info info;
     edge_conn *prev, *next;
@@ -138,7 +151,7 @@ struct edge_conn {
 /* The metrics (STYLE.md "Metrics are named once"). */
 typedef struct edge_metrics {
     pqify_tls_metrics tls;
-    pqify_metric *requests, *duration, *origin_errors;
+    pqify_metric *requests, *duration, *origin_errors, *cert_handshakes;
     pqify_series *conns, *dropped, *reloads, *logged;
 } edge_metrics;
 
