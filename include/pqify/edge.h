@@ -32,7 +32,15 @@ extern "C" {
  * matches one label in place of the star; path NULL = "/" (a prefix). */
 typedef struct pqify_edge_route_config {
     const char *hostname, *path, *origin;
+    const char *tunnel;   /* instead of origin: the tunnel's name (its connectors' CN) */
 } pqify_edge_route_config;
+
+/* tunnels: the listener pqify tunnel connectors dial (pq required, mutual TLS: a
+ * connector's client certificate chains to ca and its CN names its tunnel). */
+typedef struct pqify_edge_tunnels_config {
+    const char *listen;              /* HOST:PORT; unset = no tunnels */
+    pqify_tls_options tls;           /* cert, key, ca */
+} pqify_edge_tunnels_config;
 
 /* An entry's keyless: block: its key lives on these key servers, reached over
  * post-quantum mutual TLS with this client certificate (docs/keyless.md). */
@@ -71,6 +79,7 @@ typedef struct pqify_edge_config {
     pqify_config_list routes;        /* pqify_edge_route_config */
     pqify_edge_limits limits;
     pqify_edge_access_log_config access_log;
+    pqify_edge_tunnels_config tunnels;
     const char *origin_ca;           /* CA for https:// origins (NULL = refused) */
     int64_t max_connections;
     unsigned grace_ms;

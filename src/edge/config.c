@@ -46,8 +46,23 @@ static const pqify_setting route_settings[] = {
      .min = 1, .max = 1024, .flags = PQIFY_SET_RELOAD,
      .help = "Path prefix it matches (/api/); unset = any."},
     {.name = "origin", .type = PQIFY_SET_STRING, .offset = offsetof(pqify_edge_route_config, origin),
-     .min = 1, .max = 1024, .flags = PQIFY_SET_RELOAD | PQIFY_SET_REQUIRED,
+     .min = 1, .max = 1024, .flags = PQIFY_SET_RELOAD,
      .help = "http://HOST:PORT, https://HOST:PORT (verified with origin_ca) or unix:/path."},
+    {.name = "tunnel", .type = PQIFY_SET_STRING, .offset = offsetof(pqify_edge_route_config, tunnel),
+     .min = 1, .max = 255, .flags = PQIFY_SET_RELOAD,
+     .help = "Instead of origin: the tunnel (its connectors' certificate CN) that serves it."},
+    {0},
+};
+
+static const pqify_setting tunnels_settings[] = {
+    {.name = "listen", .type = PQIFY_SET_HOSTPORT, .offset = offsetof(pqify_edge_tunnels_config, listen),
+     .help = "Where pqify tunnel connectors dial in (HOST:PORT)."},
+    {.name = "cert", .type = PQIFY_SET_STRING, .offset = offsetof(pqify_edge_tunnels_config, tls.cert),
+     .help = "This listener's certificate chain (PEM)."},
+    {.name = "key", .type = PQIFY_SET_STRING, .offset = offsetof(pqify_edge_tunnels_config, tls.key),
+     .help = "Its private key (PEM)."},
+    {.name = "ca", .type = PQIFY_SET_STRING, .offset = offsetof(pqify_edge_tunnels_config, tls.ca),
+     .help = "CA the connectors' client certificates must chain to (mutual TLS, pq required)."},
     {0},
 };
 
@@ -100,6 +115,8 @@ const pqify_setting pqify_edge_settings[] = {
     PQIFY_SETTING_MAP("limits", pqify_edge_config, limits, limit_settings, "Request limits."),
     PQIFY_SETTING_MAP("access_log", pqify_edge_config, access_log, alog_settings,
                       "One JSON line per request, to a file or to pqify logfwd."),
+    PQIFY_SETTING_MAP("tunnels", pqify_edge_config, tunnels, tunnels_settings,
+                      "The listener of pqify tunnel connectors (docs/tunnel.md); needs a restart."),
     {.name = "origin_ca", .type = PQIFY_SET_STRING, .offset = offsetof(pqify_edge_config, origin_ca),
      .min = 1, .max = 4096, .flags = PQIFY_SET_RELOAD,
      .help = "CA certificates (PEM) that https:// origins are verified with."},
@@ -114,8 +131,34 @@ int pqify_edge_config_check(const pqify_edge_config *c, char *err, size_t cap)
 {
     char why[400];
     const pqify_edge_route_config *r = c->routes.items;
+    if (c->tunnels.listen != NULL &&
+        (c->tunnels.tls.cert == NULL || c->tunnels.tls.key == NULL || c->tunnels.tls.ca == NULL)) {
+        snprintf(err, cap, "tunnels: cert, key and ca are required with listen (connectors are "
+                           "admitted by mutual TLS)");
+        return PQIFY_ERR_ARG;
+    }
     for (size_t i = 0; i < c->routes.count; i++) {
         edge_origin o;
+        if ((r[i].origin == NULL) == (r[i].tunnel == NULL)) {
+            snprintf(err, cap, "routes[%zu]: give origin or tunnel, exactly one", i);
+            return PQIFY_ERR_ARG;
+        }
+        if (r[i].tunnel != NULL && c->tunnels.listen == NULL) {
+            snprintf(err, cap, "routes[%zu].tunnel: '%s' needs tunnels: {listen, cert, key, ca}, "
+                               "where its connectors dial in", i, r[i].tunnel);
+            return PQIFY_ERR_ARG;
+        }
+        if (r[i].tunnel != NULL) {
+            if (r[i].hostname != NULL && edge_hostname_check(r[i].hostname, why, sizeof why) != 0) {
+                snprintf(err, cap, "routes[%zu].hostname: %s", i, why);
+                return PQIFY_ERR_ARG;
+            }
+            if (r[i].path != NULL && r[i].path[0] != '/') {
+                snprintf(err, cap, "routes[%zu].path: '%s' must start with '/'", i, r[i].path);
+                return PQIFY_ERR_ARG;
+            }
+            continue;
+        }
         if (edge_origin_parse(r[i].origin, &o, why, sizeof why) != 0) {
             snprintf(err, cap, "routes[%zu].origin: %s", i, why);
             return PQIFY_ERR_ARG;

@@ -264,6 +264,7 @@ static void gen_free(edge_gen *g)
     for (size_t i = 0; i < g->n_routes; i++) {
         free((char *)g->routes[i].hostname);
         free((char *)g->routes[i].path);
+        free((char *)g->routes[i].tunnel);
         if (g->routes[i].pool != NULL)
             edge_pool_free(g->routes[i].pool);   /* frees the origin's TLS config with it */
         else
@@ -408,6 +409,13 @@ static edge_gen *gen_build(edge *e, const pqify_edge_config *c, char *err, size_
         }
         snprintf(rt->label, sizeof rt->label, "%s%s", rc[i].hostname ? rc[i].hostname : "*",
                  rc[i].path ? rc[i].path : "/");
+        if (rc[i].tunnel != NULL) {
+            if ((rt->tunnel = strdup(rc[i].tunnel)) == NULL) {
+                snprintf(err, cap, "out of memory");
+                goto fail_quiet;
+            }
+            continue;   /* no pool: the hub carries it */
+        }
         if (edge_origin_parse(rc[i].origin, &rt->origin, why, sizeof why) != 0)
             goto fail;   /* checked above */
         if (rt->origin.kind == EDGE_ORIGIN_HTTPS) {
@@ -649,6 +657,12 @@ int pqify_edge_start(uv_loop_t *loop, const pqify_edge_config *c, pqify_metrics 
         free(e);
         return PQIFY_ERR_ARG;
     }
+    if (edge_tunnel_open(e, c, m, err, cap) != 0) {
+        alog_close(e);
+        edge_gen_put(e->gen);
+        free(e);
+        return PQIFY_ERR_ARG;
+    }
     const char *const *addrs = c->listen.items;
     size_t n = c->listen.count;
     static const char *const def[] = {"0.0.0.0:443"};
@@ -676,6 +690,7 @@ int pqify_edge_start(uv_loop_t *loop, const pqify_edge_config *c, pqify_metrics 
 fail:
     for (size_t i = 0; i < e->n_listeners; i++)
         pqify_listener_free(e->listeners[i]);
+    edge_tunnel_close(e);
     alog_close(e);
     edge_gen_put(e->gen);
     free(e);
@@ -749,6 +764,7 @@ void pqify_edge_free(pqify_edge *e)
     for (size_t i = 0; i < e->n_listeners; i++)
         if (e->listeners[i] != NULL)
             pqify_listener_free(e->listeners[i]);
+    edge_tunnel_close(e);
     alog_close(e);
     edge_gen_put(e->gen);
     free(e);

@@ -47,6 +47,7 @@ typedef struct edge_route {
     const char *hostname;   /* NULL = any */
     const char *path;       /* NULL = any */
     char label[300];        /* the metrics' route label: hostname+path */
+    const char *tunnel;     /* a tunnel's name (tunnel.c), else NULL: the origin */
     edge_origin origin;
     pqify_tls_config *origin_tls;   /* https:// origins: verified against origin_ca */
     edge_pool *pool;
@@ -118,6 +119,9 @@ struct edge_req {
     int down_deferred;
     size_t up_unconsumed;      /* HTTP/2: received but not yet acknowledged */
     uint64_t body_limit_seen;
+    struct pqify_tunnel_req *tr;   /* a tunnel route: the request in the hub (tunnel.c) */
+    size_t tr_unconsumed;      /* response bytes whose credit waits for the client */
+    int tr_full;               /* the hub's request-body buffer is over half full */
     edge_req *next;            /* HTTP/2: the connection's requests */
     void *fe;                  /* the frontend's own state */
 };
@@ -169,6 +173,8 @@ struct pqify_edge {
     void (*drained)(void *);
     void *drained_arg;
     struct edge_alog *alog;
+    struct pqify_tunnel_hub *hub;      /* tunnels: (tunnel.c) */
+    pqify_tls_config *hub_tls;
 };
 
 /* edge.c */
@@ -191,6 +197,18 @@ void edge_req_down_resume(edge_req *r);
 /* The frontend is done with it (answered, reset, or its connection closed). */
 void edge_req_free(edge_req *r);
 void edge_req_fail(edge_req *r, int status, const char *reason);
+
+/* tunnel.c: routes to tunnels through the hub */
+int edge_tunnel_open(edge *e, const pqify_edge_config *c, pqify_metrics *m, char *err, size_t cap);
+void edge_tunnel_close(edge *e);
+/* Like edge_req_start's tail for a tunnel route: 0 or the status to answer. */
+int edge_tunnel_start(edge_req *r, const char *path, const char *const *names,
+                      const char *const *values, const size_t *vlens, size_t n, int body_mode,
+                      uint64_t content_length);
+void edge_tunnel_body(edge_req *r, const uint8_t *data, size_t len);
+void edge_tunnel_body_end(edge_req *r);
+void edge_tunnel_down_resume(edge_req *r);
+void edge_tunnel_cancel(edge_req *r);
 
 /* origin.c */
 edge_pool *edge_pool_new(edge *e, const edge_origin *o, pqify_tls_config *tls);

@@ -101,6 +101,8 @@ int edge_req_start(edge_req *r, const char *method, const char *host, const char
     }
     if (r->route == NULL)
         return 404;
+    if (r->route->tunnel != NULL)
+        return edge_tunnel_start(r, path, names, values, vlens, n, body_mode, content_length);
 
     hbuf b = {0};
     char ip[64];
@@ -189,6 +191,10 @@ int edge_req_start(edge_req *r, const char *method, const char *host, const char
 void edge_req_body(edge_req *r, const uint8_t *data, size_t len)
 {
     r->bytes_in += len;
+    if (r->tr != NULL) {
+        edge_tunnel_body(r, data, len);
+        return;
+    }
     if (r->oc == NULL || len == 0 || r->finished)
         return;   /* answered already: the rest of the body is dropped */
     r->body_started = 1;
@@ -211,17 +217,21 @@ void edge_req_body_end(edge_req *r)
     if (r->body_done)
         return;
     r->body_done = 1;
+    if (r->tr != NULL)
+        edge_tunnel_body_end(r);
     if (r->oc != NULL && r->body_mode == 2)
         edge_oconn_write(r->oc, "0\r\n\r\n", 5);
 }
 
 int edge_req_up_full(const edge_req *r)
 {
-    return r->oc != NULL && edge_oconn_queued(r->oc) > EDGE_HIGH_WATER;
+    return (r->oc != NULL && edge_oconn_queued(r->oc) > EDGE_HIGH_WATER) || r->tr_full;
 }
 
 void edge_req_down_resume(edge_req *r)
 {
+    if (r->tr != NULL)
+        edge_tunnel_down_resume(r);
     if (r->oc != NULL)
         edge_oconn_resume(r->oc);
 }
@@ -259,6 +269,8 @@ void edge_req_free(edge_req *r)
 {
     if (r == NULL)
         return;
+    if (r->tr != NULL)
+        edge_tunnel_cancel(r);
     if (r->oc != NULL) {
         edge_oconn *oc = r->oc;
         r->oc = NULL;
