@@ -137,6 +137,34 @@ t1=$(date +%s%N)
 say "  connector registered and ready $(((t1 - t0) / 1000000)) ms after the edge restarted"
 expect "GET through the restarted edge" "$(ecurl "https://localhost:$edge_port/")" hello
 
+begin "one of the four tunnel connections killed under h2load: zero failed GETs"
+# ss -K destroys one established socket of the connector (a network fault on one
+# connection: the edge's side sees it reset); the hub retries the idempotent GETs
+# that were on it on the other three.
+if command -v h2load >/dev/null; then
+  n_reg=$(grep -c "registered tunnel=$name" "$edge_log")
+  timeout 120 h2load -n 20000 -c 4 -m 8 "https://127.0.0.1:$edge_port/" -H ':authority: localhost' \
+    >"$casedir/h2load.out" 2>&1 &
+  h2_pid=$!
+  pids+=("$h2_pid")
+  sleep 0.5
+  sport=$(ss -Htn state established "( dport = :$hub_port )" | awk '{print $3}' | sed 's/.*://' | head -1)
+  ss -K -tn state established "( dport = :$hub_port and sport = :$sport )" >/dev/null 2>&1
+  wait "$h2_pid"
+  sleep 0.5
+  h2=$(grep -E '^requests:' "$casedir/h2load.out")
+  say "  h2load: $h2 (connection 127.0.0.1:$sport of the connector killed)"
+  if [ "$(grep -c "registered tunnel=$name" "$edge_log")" -gt "$n_reg" ]; then
+    expect_match "h2load: all 20000 GETs succeeded with one tunnel connection killed" "$h2" \
+      'requests: 20000 total, 20000 started, 20000 done, 20000 succeeded, 0 failed, 0 errored'
+    say "  hub retries: $(metric '^pqify_tunnel_hub_retries_total')"
+  else
+    fail "ss -K did not kill a tunnel connection here (no new registration): the fault was not injected"
+  fi
+else
+  say "  h2load not installed: the one-connection fault is not tested"
+fi
+
 begin "the connector killed -9 and restarted while GETs run"
 # What the design guarantees: an idempotent request whose connection dies is retried
 # on another registered connection; with the connector killed all its connections die
