@@ -32,11 +32,28 @@ extern "C" {
  * matches one label in place of the star; path NULL = "/" (a prefix). */
 typedef struct pqify_edge_route_config {
     const char *hostname, *path, *origin;
+    const char *tunnel;   /* instead of origin: the tunnel's name (its connectors' CN) */
 } pqify_edge_route_config;
 
-/* One entry of certificates: (until the engine selects by SNI, one entry). */
+/* tunnels: the listener pqify tunnel connectors dial (pq required, mutual TLS: a
+ * connector's client certificate chains to ca and its CN names its tunnel). */
+typedef struct pqify_edge_tunnels_config {
+    const char *listen;              /* HOST:PORT; unset = no tunnels */
+    pqify_tls_options tls;           /* cert, key, ca */
+} pqify_edge_tunnels_config;
+
+/* An entry's keyless: block: its key lives on these key servers, reached over
+ * post-quantum mutual TLS with this client certificate (docs/keyless.md). */
+typedef struct pqify_edge_keyless_config {
+    pqify_config_list servers;       /* const char * HOST:PORT, failover order */
+    pqify_tls_options tls;           /* cert, key, ca, pq (default required), server_name */
+} pqify_edge_keyless_config;
+
+/* One entry of certificates: (chosen by SNI, the first the default): the chain and
+ * either its key (key) or the key servers that hold it (keyless). */
 typedef struct pqify_edge_cert_config {
     const char *cert, *key;
+    pqify_edge_keyless_config keyless;
 } pqify_edge_cert_config;
 
 typedef struct pqify_edge_limits {
@@ -62,6 +79,7 @@ typedef struct pqify_edge_config {
     pqify_config_list routes;        /* pqify_edge_route_config */
     pqify_edge_limits limits;
     pqify_edge_access_log_config access_log;
+    pqify_edge_tunnels_config tunnels;
     const char *origin_ca;           /* CA for https:// origins (NULL = refused) */
     int64_t max_connections;
     unsigned grace_ms;

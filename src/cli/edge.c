@@ -282,6 +282,11 @@ int pqify_cmd_edge(int argc, char **argv)
     }
     fprintf(stderr, "pqify edge: %zu routes, pq=%s, alpn %s\n", k.cfg.routes.count,
             k.cfg.tls.pq ? k.cfg.tls.pq : "preferred", k.cfg.tls.alpn ? k.cfg.tls.alpn : "h2,http/1.1");
+    const pqify_edge_cert_config *ce = k.cfg.certificates.items;
+    for (size_t i = 0; i < k.cfg.certificates.count; i++)
+        fprintf(stderr, "pqify edge: certificate %zu %s%s: %s%s\n", i, ce[i].cert,
+                i == 0 ? " (the default)" : "", ce[i].key ? "local key" : "keyless through ",
+                ce[i].key ? "" : ((const char *const *)ce[i].keyless.servers.items)[0]);
     char addr[300];
     pqify_edge_address(k.edge, 0, addr, sizeof addr);
     pqify_service_announce(&k.svc, addr);

@@ -5,13 +5,36 @@
 #include <string.h>
 
 #include "pqify/edge.h"
+#include "pqify/keyless_client.h"
 #include "route.h"
+
+static const pqify_setting keyless_settings[] = {
+    {.name = "servers", .type = PQIFY_SET_LIST, .offset = offsetof(pqify_edge_keyless_config, servers),
+     .elem = PQIFY_SET_HOSTPORT, .elem_size = sizeof(const char *), .min_items = 1,
+     .max_items = PQIFY_KEYLESS_CLIENT_MAX_SERVERS, .flags = PQIFY_SET_RELOAD,
+     .help = "Key servers (HOST:PORT) in failover order; the certificate's key lives there."},
+    {.name = "cert", .type = PQIFY_SET_STRING, .offset = offsetof(pqify_edge_keyless_config, tls.cert),
+     .flags = PQIFY_SET_RELOAD, .help = "Client certificate for the hop (key servers require mutual TLS)."},
+    {.name = "key", .type = PQIFY_SET_STRING, .offset = offsetof(pqify_edge_keyless_config, tls.key),
+     .flags = PQIFY_SET_RELOAD, .help = "Its private key."},
+    {.name = "ca", .type = PQIFY_SET_STRING, .offset = offsetof(pqify_edge_keyless_config, tls.ca),
+     .flags = PQIFY_SET_RELOAD, .help = "CA the key servers' certificates chain to."},
+    {.name = "pq", .type = PQIFY_SET_ENUM, .offset = offsetof(pqify_edge_keyless_config, tls.pq),
+     .words = (const char *const[]){"required", "preferred", "off", NULL}, .flags = PQIFY_SET_RELOAD,
+     .help = "The hop's post-quantum mode (default required)."},
+    {.name = "server_name", .type = PQIFY_SET_STRING,
+     .offset = offsetof(pqify_edge_keyless_config, tls.server_name), .flags = PQIFY_SET_RELOAD,
+     .help = "Name checked in the key servers' certificates (default: the first server's host)."},
+    {0},
+};
 
 static const pqify_setting cert_settings[] = {
     {.name = "cert", .type = PQIFY_SET_STRING, .offset = offsetof(pqify_edge_cert_config, cert),
      .flags = PQIFY_SET_RELOAD | PQIFY_SET_REQUIRED, .help = "Certificate chain, PEM file (leaf first)."},
     {.name = "key", .type = PQIFY_SET_STRING, .offset = offsetof(pqify_edge_cert_config, key),
-     .flags = PQIFY_SET_RELOAD | PQIFY_SET_REQUIRED, .help = "Its private key, PEM file."},
+     .flags = PQIFY_SET_RELOAD, .help = "Its private key, PEM file (or keyless:)."},
+    PQIFY_SETTING_MAP("keyless", pqify_edge_cert_config, keyless, keyless_settings,
+                      "Sign through key servers instead of key (docs/keyless.md)."),
     {0},
 };
 
@@ -23,8 +46,23 @@ static const pqify_setting route_settings[] = {
      .min = 1, .max = 1024, .flags = PQIFY_SET_RELOAD,
      .help = "Path prefix it matches (/api/); unset = any."},
     {.name = "origin", .type = PQIFY_SET_STRING, .offset = offsetof(pqify_edge_route_config, origin),
-     .min = 1, .max = 1024, .flags = PQIFY_SET_RELOAD | PQIFY_SET_REQUIRED,
+     .min = 1, .max = 1024, .flags = PQIFY_SET_RELOAD,
      .help = "http://HOST:PORT, https://HOST:PORT (verified with origin_ca) or unix:/path."},
+    {.name = "tunnel", .type = PQIFY_SET_STRING, .offset = offsetof(pqify_edge_route_config, tunnel),
+     .min = 1, .max = 255, .flags = PQIFY_SET_RELOAD,
+     .help = "Instead of origin: the tunnel (its connectors' certificate CN) that serves it."},
+    {0},
+};
+
+static const pqify_setting tunnels_settings[] = {
+    {.name = "listen", .type = PQIFY_SET_HOSTPORT, .offset = offsetof(pqify_edge_tunnels_config, listen),
+     .help = "Where pqify tunnel connectors dial in (HOST:PORT)."},
+    {.name = "cert", .type = PQIFY_SET_STRING, .offset = offsetof(pqify_edge_tunnels_config, tls.cert),
+     .help = "This listener's certificate chain (PEM)."},
+    {.name = "key", .type = PQIFY_SET_STRING, .offset = offsetof(pqify_edge_tunnels_config, tls.key),
+     .help = "Its private key (PEM)."},
+    {.name = "ca", .type = PQIFY_SET_STRING, .offset = offsetof(pqify_edge_tunnels_config, tls.ca),
+     .help = "CA the connectors' client certificates must chain to (mutual TLS, pq required)."},
     {0},
 };
 
@@ -69,7 +107,7 @@ const pqify_setting pqify_edge_settings[] = {
     {.name = "certificates", .type = PQIFY_SET_LIST, .offset = offsetof(pqify_edge_config, certificates),
      .elem = PQIFY_SET_MAP, .sub = cert_settings, .elem_size = sizeof(pqify_edge_cert_config),
      .max_items = PQIFY_EDGE_MAX_CERTS, .flags = PQIFY_SET_RELOAD,
-     .help = "Certificates; the first is the default (this build serves one)."},
+     .help = "Certificates chosen by SNI (their subjectAltNames); the first is the default."},
     {.name = "routes", .type = PQIFY_SET_LIST, .offset = offsetof(pqify_edge_config, routes),
      .elem = PQIFY_SET_MAP, .sub = route_settings, .elem_size = sizeof(pqify_edge_route_config),
      .max_items = PQIFY_EDGE_MAX_ROUTES, .flags = PQIFY_SET_RELOAD,
@@ -77,6 +115,8 @@ const pqify_setting pqify_edge_settings[] = {
     PQIFY_SETTING_MAP("limits", pqify_edge_config, limits, limit_settings, "Request limits."),
     PQIFY_SETTING_MAP("access_log", pqify_edge_config, access_log, alog_settings,
                       "One JSON line per request, to a file or to pqify logfwd."),
+    PQIFY_SETTING_MAP("tunnels", pqify_edge_config, tunnels, tunnels_settings,
+                      "The listener of pqify tunnel connectors (docs/tunnel.md); needs a restart."),
     {.name = "origin_ca", .type = PQIFY_SET_STRING, .offset = offsetof(pqify_edge_config, origin_ca),
      .min = 1, .max = 4096, .flags = PQIFY_SET_RELOAD,
      .help = "CA certificates (PEM) that https:// origins are verified with."},
@@ -91,8 +131,34 @@ int pqify_edge_config_check(const pqify_edge_config *c, char *err, size_t cap)
 {
     char why[400];
     const pqify_edge_route_config *r = c->routes.items;
+    if (c->tunnels.listen != NULL &&
+        (c->tunnels.tls.cert == NULL || c->tunnels.tls.key == NULL || c->tunnels.tls.ca == NULL)) {
+        snprintf(err, cap, "tunnels: cert, key and ca are required with listen (connectors are "
+                           "admitted by mutual TLS)");
+        return PQIFY_ERR_ARG;
+    }
     for (size_t i = 0; i < c->routes.count; i++) {
         edge_origin o;
+        if ((r[i].origin == NULL) == (r[i].tunnel == NULL)) {
+            snprintf(err, cap, "routes[%zu]: give origin or tunnel, exactly one", i);
+            return PQIFY_ERR_ARG;
+        }
+        if (r[i].tunnel != NULL && c->tunnels.listen == NULL) {
+            snprintf(err, cap, "routes[%zu].tunnel: '%s' needs tunnels: {listen, cert, key, ca}, "
+                               "where its connectors dial in", i, r[i].tunnel);
+            return PQIFY_ERR_ARG;
+        }
+        if (r[i].tunnel != NULL) {
+            if (r[i].hostname != NULL && edge_hostname_check(r[i].hostname, why, sizeof why) != 0) {
+                snprintf(err, cap, "routes[%zu].hostname: %s", i, why);
+                return PQIFY_ERR_ARG;
+            }
+            if (r[i].path != NULL && r[i].path[0] != '/') {
+                snprintf(err, cap, "routes[%zu].path: '%s' must start with '/'", i, r[i].path);
+                return PQIFY_ERR_ARG;
+            }
+            continue;
+        }
         if (edge_origin_parse(r[i].origin, &o, why, sizeof why) != 0) {
             snprintf(err, cap, "routes[%zu].origin: %s", i, why);
             return PQIFY_ERR_ARG;
@@ -111,10 +177,24 @@ int pqify_edge_config_check(const pqify_edge_config *c, char *err, size_t cap)
             return PQIFY_ERR_ARG;
         }
     }
-    if (c->certificates.count > 1) {
-        snprintf(err, cap, "certificates: %zu given, but this build serves one certificate (SNI "
-                           "selection comes with the engine's server-side SNI)", c->certificates.count);
-        return PQIFY_ERR_ARG;
+    const pqify_edge_cert_config *ce = c->certificates.items;
+    for (size_t i = 0; i < c->certificates.count; i++) {
+        const pqify_edge_keyless_config *k = &ce[i].keyless;
+        int kl = k->servers.count > 0;
+        if ((ce[i].key != NULL) == kl) {
+            snprintf(err, cap, "certificates[%zu] (%s): give key or keyless: (its key on key "
+                               "servers), exactly one", i, ce[i].cert);
+            return PQIFY_ERR_ARG;
+        }
+        if (!kl && (k->tls.cert || k->tls.key || k->tls.ca || k->tls.pq || k->tls.server_name)) {
+            snprintf(err, cap, "certificates[%zu].keyless: servers is required", i);
+            return PQIFY_ERR_ARG;
+        }
+        if (kl && (k->tls.cert == NULL || k->tls.key == NULL || k->tls.ca == NULL)) {
+            snprintf(err, cap, "certificates[%zu].keyless: cert, key and ca are required (key "
+                               "servers require mutual TLS)", i);
+            return PQIFY_ERR_ARG;
+        }
     }
     if (c->certificates.count == 1 && c->tls.cert != NULL) {
         snprintf(err, cap, "certificates: give the certificate either in tls: (cert, key) or in "

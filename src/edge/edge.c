@@ -10,9 +10,11 @@
 #include <unistd.h>
 
 #include "edge_internal.h"
+#include "pqify/keyless_client.h"
 #include "pqify/net/tls_options.h"
 
 int edge_h1_close_timer(edge_conn *c);
+static const char *conn_cert(const edge_conn *c);
 
 uint64_t edge_now_us(void)
 {
@@ -237,14 +239,18 @@ void edge_log_request(edge_req *r)
     json_str(jhost, sizeof jhost, r->host ? r->host : "");
     json_str(jpath, sizeof jpath, r->path ? r->path : "");
     json_str(jmethod, sizeof jmethod, r->method);
+    char jsni[1024], jcert[2048];
+    json_str(jsni, sizeof jsni, c->info.server_name);
+    json_str(jcert, sizeof jcert, conn_cert(c));
     int n = snprintf(line, sizeof line,
                      "{\"ts\":\"%s\",\"client\":\"%s\",\"host\":\"%s\",\"method\":\"%s\",\"path\":\"%s\","
                      "\"proto\":\"%s\",\"status\":%d,\"bytes\":%llu,\"bytes_in\":%llu,"
-                     "\"duration_ms\":%.3f,\"route\":\"%s\",\"tls_group\":\"%s\",\"pq\":%s,\"hrr\":%s}\n",
+                     "\"duration_ms\":%.3f,\"route\":\"%s\",\"tls_group\":\"%s\",\"pq\":%s,\"hrr\":%s,"
+                     "\"sni\":\"%s\",\"certificate\":\"%s\"}\n",
                      ts, c->peer, jhost, jmethod, jpath, c->h2 ? "h2" : "http/1.1", status,
                      (unsigned long long)r->bytes_out, (unsigned long long)r->bytes_in, secs * 1000.0,
                      route, c->info.group ? c->info.group : "", c->info.is_pq ? "true" : "false",
-                     c->info.hrr ? "true" : "false");
+                     c->info.hrr ? "true" : "false", jsni, jcert);
     if (n > 0 && (size_t)n < sizeof line)
         alog_line(e, line, (size_t)n);
     else
@@ -258,12 +264,21 @@ static void gen_free(edge_gen *g)
     for (size_t i = 0; i < g->n_routes; i++) {
         free((char *)g->routes[i].hostname);
         free((char *)g->routes[i].path);
+        free((char *)g->routes[i].tunnel);
         if (g->routes[i].pool != NULL)
             edge_pool_free(g->routes[i].pool);   /* frees the origin's TLS config with it */
         else
             pqify_tls_config_free(g->routes[i].origin_tls);
     }
+    /* the config first: its identities hold the signers, which hold the remote keys */
     pqify_tls_config_free(g->tls);
+    for (size_t i = 0; i < g->n_idents; i++) {
+        edge_ident *id = &g->idents[i];
+        pqify_keyless_remote_key_free(id->rk);
+        pqify_keyless_client_free(id->kl);   /* completes what is left with ERR_CLOSED */
+        pqify_tls_config_free(id->kl_tls);
+        free(id->cert);
+    }
     free(g);
 }
 
@@ -271,6 +286,43 @@ void edge_gen_put(edge_gen *g)
 {
     if (g != NULL && --g->refs == 0)
         gen_free(g);
+}
+
+/* An entry's keyless: block: the hop's client config (pq required unless it says
+ * otherwise), the client with its connections, and the remote key its certificate
+ * names (docs/keyless.md). Each entry has its own client: its servers and
+ * credentials are its own, and a dead key server stalls only its certificate. */
+static int ident_keyless(edge_ident *id, const pqify_edge_cert_config *ce, unsigned deadline_ms,
+                         char *err, size_t cap)
+{
+    char host[256], port[16], why[600];
+    const char *const *servers = ce->keyless.servers.items;
+    pqify_tls_options o = ce->keyless.tls;
+    if (pqify_net_split_hostport(servers[0], host, sizeof host, port, sizeof port) != 0) {
+        snprintf(err, cap, "servers: '%s' is not HOST:PORT", servers[0]);
+        return -1;
+    }
+    if (o.server_name == NULL)
+        o.server_name = host;
+    o.alpn = NULL;
+    id->kl_tls = pqify_tls_options_build(&o, 0, PQIFY_PQ_REQUIRED, why, sizeof why);
+    if (id->kl_tls == NULL) {
+        snprintf(err, cap, "%s", why);
+        return -1;
+    }
+    pqify_keyless_client_options co = {.servers = servers, .n_servers = ce->keyless.servers.count,
+                                       .tls = id->kl_tls, .connections = 2, .deadline_ms = deadline_ms};
+    id->kl = pqify_keyless_client_new(&co, why, sizeof why);
+    if (id->kl == NULL) {
+        snprintf(err, cap, "%s", why);
+        return -1;
+    }
+    id->rk = pqify_keyless_remote_key_new(id->kl, ce->cert, why, sizeof why);
+    if (id->rk == NULL) {
+        snprintf(err, cap, "%s", why);
+        return -1;
+    }
+    return 0;
 }
 
 static edge_gen *gen_build(edge *e, const pqify_edge_config *c, char *err, size_t cap)
@@ -286,10 +338,12 @@ static edge_gen *gen_build(edge *e, const pqify_edge_config *c, char *err, size_
     g->e = e;
     g->refs = 1;
     pqify_tls_options o = c->tls;
-    if (c->certificates.count == 1) {
-        const pqify_edge_cert_config *cert = c->certificates.items;
-        o.cert = cert->cert;
-        o.key = cert->key;
+    const pqify_edge_cert_config *ce = c->certificates.items;
+    if (c->certificates.count > 0) {
+        /* the first entry is identity 0, the default, set as the config's own chain
+         * (and key); the others are added as identities after it */
+        o.cert = ce[0].cert;
+        o.key = ce[0].key;
     }
     if (o.alpn == NULL)
         o.alpn = "h2,http/1.1";
@@ -300,9 +354,47 @@ static edge_gen *gen_build(edge *e, const pqify_edge_config *c, char *err, size_
     }
     g->tls = pqify_tls_options_build(&o, 1, PQIFY_PQ_PREFERRED, why, sizeof why);
     if (g->tls == NULL) {
-        snprintf(err, cap, "tls.%s", why);
+        if (c->certificates.count > 0)
+            snprintf(err, cap, "certificates[0]: %s", why);
+        else
+            snprintf(err, cap, "tls.%s", why);
         free(g);
         return NULL;
+    }
+    g->n_idents = 1;
+    g->idents[0].cert = strdup(o.cert);
+    if (g->idents[0].cert == NULL) {
+        snprintf(err, cap, "out of memory");
+        goto fail_quiet;
+    }
+    for (size_t i = 0; i < c->certificates.count; i++) {
+        edge_ident *id = &g->idents[i];
+        g->n_idents = i + 1;
+        if (i > 0 && (id->cert = strdup(ce[i].cert)) == NULL) {
+            snprintf(err, cap, "out of memory");
+            goto fail_quiet;
+        }
+        const pqify_tls_signer *signer = NULL;
+        /* the key server's deadline ends before the handshake's, so a dead key server
+         * fails the handshake with the signer's words, not with a bare timeout */
+        unsigned deadline = pqify_tls_options_handshake_ms(&c->tls) * 2 / 3;
+        if (ce[i].keyless.servers.count > 0 &&
+            ident_keyless(id, &ce[i], deadline > 0 ? deadline : 1, why, sizeof why) != 0) {
+            snprintf(err, cap, "certificates[%zu].keyless: %s", i, why);
+            goto fail_quiet;
+        }
+        if (id->rk != NULL)
+            signer = pqify_keyless_signer(id->rk);
+        int rc;
+        if (i == 0)
+            rc = signer != NULL ? pqify_tls_config_set_signer(g->tls, signer) : 0;
+        else
+            rc = pqify_tls_config_add_identity_files(g->tls, ce[i].cert, ce[i].key, signer);
+        if (rc < 0) {
+            const char *d = pqify_tls_config_error_detail(g->tls);
+            snprintf(err, cap, "certificates[%zu]: %s", i, d[0] ? d : pqify_tls_strerror(rc));
+            goto fail_quiet;
+        }
     }
     const pqify_edge_route_config *rc = c->routes.items;
     for (size_t i = 0; i < c->routes.count; i++) {
@@ -317,6 +409,13 @@ static edge_gen *gen_build(edge *e, const pqify_edge_config *c, char *err, size_
         }
         snprintf(rt->label, sizeof rt->label, "%s%s", rc[i].hostname ? rc[i].hostname : "*",
                  rc[i].path ? rc[i].path : "/");
+        if (rc[i].tunnel != NULL) {
+            if ((rt->tunnel = strdup(rc[i].tunnel)) == NULL) {
+                snprintf(err, cap, "out of memory");
+                goto fail_quiet;
+            }
+            continue;   /* no pool: the hub carries it */
+        }
         if (edge_origin_parse(rc[i].origin, &rt->origin, why, sizeof why) != 0)
             goto fail;   /* checked above */
         if (rt->origin.kind == EDGE_ORIGIN_HTTPS) {
@@ -344,6 +443,28 @@ fail_quiet:
 
 /* ---- client connections ------------------------------------------------------------------- */
 
+/* The file of the certificate that answered this connection (its identity). */
+static const char *conn_cert(const edge_conn *c)
+{
+    size_t i = (size_t)(c->info.identity >= 0 ? c->info.identity : 0);
+    return i < c->gen->n_idents && c->gen->idents[i].cert != NULL ? c->gen->idents[i].cert : "-";
+}
+
+/* A keyless certificate answered the ClientHello: its CertificateVerify is signed on
+ * its key servers, asynchronously; the other connections carry on meanwhile. */
+static void conn_want_signature(pqify_stream *s, void *ctx)
+{
+    edge_conn *c = ctx;
+    pqify_tls_get_info(pqify_stream_conn(s), &c->info);
+    size_t i = (size_t)(c->info.identity >= 0 ? c->info.identity : 0);
+    if (i < c->gen->n_idents && c->gen->idents[i].rk != NULL) {
+        c->signing = 1;
+        pqify_keyless_sign_stream(s, c->gen->idents[i].rk);
+    }
+    else   /* cannot happen: only keyless identities have a pending signer */
+        pqify_stream_abort(s);
+}
+
 static void conn_handshake(pqify_stream *s, void *ctx)
 {
     edge_conn *c = ctx;
@@ -351,6 +472,8 @@ static void conn_handshake(pqify_stream *s, void *ctx)
     c->established = 1;
     pqify_tls_get_info(pqify_stream_conn(s), &c->info);
     pqify_tls_metrics_handshake_info(&e->m.tls, &c->info, 1);
+    const char *lv[2] = {conn_cert(c), "ok"};
+    pqify_counter_add(pqify_metric_series(e->m.cert_handshakes, 2, lv), 1);
     if (!strcmp(c->info.alpn, "h2")) {
         c->h2 = 1;
         if (edge_h2_start(c) != 0) {
@@ -403,9 +526,21 @@ static void conn_closed(pqify_stream *s, int status, void *ctx)
     (void)s;
     edge_conn *c = ctx;
     edge *e = c->e;
-    if (!c->established && status != PQIFY_STREAM_ABORTED && status != PQIFY_STREAM_EOF)
-        fprintf(stderr, "pqify edge: handshake with %s failed: %s\n", c->peer,
-                pqify_stream_strerror(status));
+    if (!c->established && status != PQIFY_STREAM_ABORTED && status != PQIFY_STREAM_EOF) {
+        /* which certificate, and the engine's words (a keyless signer's reason:
+         * "signer failed: ... deadline") so a dead key server is named as such */
+        const pqify_tls_conn *tc = pqify_stream_conn(s);
+        const char *detail = tc != NULL ? pqify_tls_error_detail(tc) : "";
+        if (tc != NULL)
+            pqify_tls_get_info(tc, &c->info);
+        int signer = tc != NULL && pqify_tls_error(tc) == PQIFY_TLS_ERR_SIGN;
+        fprintf(stderr, "pqify edge: handshake with %s failed: %s%s%s (certificate %s%s)\n", c->peer,
+                pqify_stream_strerror(status), detail[0] ? ": " : "", detail, conn_cert(c),
+                signer ? ", its key server did not sign"
+                       : c->signing ? ", its key server was asked to sign" : "");
+        const char *lv[2] = {conn_cert(c), signer ? "sign_failed" : "failed"};
+        pqify_counter_add(pqify_metric_series(e->m.cert_handshakes, 2, lv), 1);
+    }
     if (c->h2)
         edge_h2_closed(c);
     else if (c->established)
@@ -426,7 +561,7 @@ static void conn_closed(pqify_stream *s, int status, void *ctx)
     maybe_drained(e);
 }
 
-static const pqify_stream_cbs conn_cbs = {conn_handshake, conn_data, NULL, conn_closed};
+static const pqify_stream_cbs conn_cbs = {conn_handshake, conn_data, conn_want_signature, conn_closed};
 
 static void on_accept(pqify_listener *l, int fd, const struct sockaddr *peer, void *ctx)
 {
@@ -473,6 +608,10 @@ static int declare_metrics(edge *e, pqify_metrics *m)
     em->origin_errors = pqify_metrics_counter(m, "pqify_edge_origin_errors_total",
                                               "Requests an origin failed (failed: refused, reset, malformed; timeout).",
                                               "route,reason");
+    em->cert_handshakes = pqify_metrics_counter(
+        m, "pqify_edge_certificate_handshakes_total",
+        "Client handshakes by the certificate (file) that answered and result (ok, failed, "
+        "sign_failed: its key server did not sign).", "certificate,result");
     pqify_metric *conns = pqify_metrics_gauge(m, "pqify_edge_connections", "Client connections open.", NULL);
     pqify_metric *dropped = pqify_metrics_counter(m, "pqify_edge_access_log_dropped_total",
                                                   "Access log lines dropped (the logfwd socket down or full).", NULL);
@@ -480,7 +619,8 @@ static int declare_metrics(edge *e, pqify_metrics *m)
                                                  "Access log lines written.", NULL);
     pqify_metric *reloads = pqify_metrics_counter(m, "pqify_edge_reloads_total",
                                                   "SIGHUP reloads that took effect.", NULL);
-    if (em->requests == NULL || em->duration == NULL || em->origin_errors == NULL || conns == NULL ||
+    if (em->requests == NULL || em->duration == NULL || em->origin_errors == NULL ||
+        em->cert_handshakes == NULL || conns == NULL ||
         dropped == NULL || logged == NULL || reloads == NULL || pqify_tls_metrics_init(&em->tls, m) != 0)
         return -1;
     em->conns = pqify_metric_series(conns, 0, NULL);
@@ -517,6 +657,12 @@ int pqify_edge_start(uv_loop_t *loop, const pqify_edge_config *c, pqify_metrics 
         free(e);
         return PQIFY_ERR_ARG;
     }
+    if (edge_tunnel_open(e, c, m, err, cap) != 0) {
+        alog_close(e);
+        edge_gen_put(e->gen);
+        free(e);
+        return PQIFY_ERR_ARG;
+    }
     const char *const *addrs = c->listen.items;
     size_t n = c->listen.count;
     static const char *const def[] = {"0.0.0.0:443"};
@@ -544,6 +690,7 @@ int pqify_edge_start(uv_loop_t *loop, const pqify_edge_config *c, pqify_metrics 
 fail:
     for (size_t i = 0; i < e->n_listeners; i++)
         pqify_listener_free(e->listeners[i]);
+    edge_tunnel_close(e);
     alog_close(e);
     edge_gen_put(e->gen);
     free(e);
@@ -617,6 +764,7 @@ void pqify_edge_free(pqify_edge *e)
     for (size_t i = 0; i < e->n_listeners; i++)
         if (e->listeners[i] != NULL)
             pqify_listener_free(e->listeners[i]);
+    edge_tunnel_close(e);
     alog_close(e);
     edge_gen_put(e->gen);
     free(e);

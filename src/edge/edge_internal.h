@@ -48,19 +48,32 @@ typedef struct edge_route {
     const char *hostname;   /* NULL = any */
     const char *path;       /* NULL = any */
     char label[300];        /* the metrics' route label: hostname+path */
+    const char *tunnel;     /* a tunnel's name (tunnel.c), else NULL: the origin */
     edge_origin origin;
     pqify_tls_config *origin_tls;   /* https:// origins: verified against origin_ca */
     edge_pool *pool;
 } edge_route;
 
-/* What a reload swaps: routes with their pools, the certificate; held by reference by
- * each connection (tls) and each request (routes) that started with it. */
+/* One certificate of the listeners' config (its index is the engine's identity):
+ * the file it came from names it in logs and metrics; a keyless one holds its own
+ * keyless client (a thread and its connections to the key servers). */
+typedef struct edge_ident {
+    char *cert;                         /* the chain's file */
+    pqify_tls_config *kl_tls;           /* keyless: the hop's client config */
+    struct pqify_keyless_client *kl;    /* keyless: the client */
+    struct pqify_keyless_remote_key *rk;/* keyless: the signer's key */
+} edge_ident;
+
+/* What a reload swaps: routes with their pools, the certificates; held by reference
+ * by each connection (tls) and each request (routes) that started with it. */
 typedef struct edge_gen {
     int refs;
     edge *e;
     size_t n_routes;
     edge_route routes[PQIFY_EDGE_MAX_ROUTES];
     pqify_tls_config *tls;          /* the listeners' */
+    size_t n_idents;
+    edge_ident idents[PQIFY_EDGE_MAX_CERTS];
 } edge_gen;
 void edge_gen_put(edge_gen *g);
 
@@ -107,6 +120,9 @@ struct edge_req {
     int down_deferred;
     size_t up_unconsumed;      /* HTTP/2: received but not yet acknowledged */
     uint64_t body_limit_seen;
+    struct pqify_tunnel_req *tr;   /* a tunnel route: the request in the hub (tunnel.c) */
+    size_t tr_unconsumed;      /* response bytes whose credit waits for the client */
+    int tr_full;               /* the hub's request-body buffer is over half full */
     edge_req *next;            /* HTTP/2: the connection's requests */
     void *fe;                  /* the frontend's own state */
 };
@@ -117,6 +133,7 @@ struct edge_conn {
     pqify_stream *s;
     pqify_listener *listener;  /* the one that accepted it */
     int established, h2, closing, draining_close;
+    int signing;               /* a keyless signature was asked for its handshake */
     char peer[64];
     pqify_tls_info info;
     edge_conn *prev, *next;
@@ -139,7 +156,7 @@ struct edge_conn {
 /* The metrics (STYLE.md "Metrics are named once"). */
 typedef struct edge_metrics {
     pqify_tls_metrics tls;
-    pqify_metric *requests, *duration, *origin_errors;
+    pqify_metric *requests, *duration, *origin_errors, *cert_handshakes;
     pqify_series *conns, *dropped, *reloads, *logged;
 } edge_metrics;
 
@@ -157,6 +174,8 @@ struct pqify_edge {
     void (*drained)(void *);
     void *drained_arg;
     struct edge_alog *alog;
+    struct pqify_tunnel_hub *hub;      /* tunnels: (tunnel.c) */
+    pqify_tls_config *hub_tls;
 };
 
 /* edge.c */
@@ -179,6 +198,18 @@ void edge_req_down_resume(edge_req *r);
 /* The frontend is done with it (answered, reset, or its connection closed). */
 void edge_req_free(edge_req *r);
 void edge_req_fail(edge_req *r, int status, const char *reason);
+
+/* tunnel.c: routes to tunnels through the hub */
+int edge_tunnel_open(edge *e, const pqify_edge_config *c, pqify_metrics *m, char *err, size_t cap);
+void edge_tunnel_close(edge *e);
+/* Like edge_req_start's tail for a tunnel route: 0 or the status to answer. */
+int edge_tunnel_start(edge_req *r, const char *path, const char *const *names,
+                      const char *const *values, const size_t *vlens, size_t n, int body_mode,
+                      uint64_t content_length);
+void edge_tunnel_body(edge_req *r, const uint8_t *data, size_t len);
+void edge_tunnel_body_end(edge_req *r);
+void edge_tunnel_down_resume(edge_req *r);
+void edge_tunnel_cancel(edge_req *r);
 
 /* upstream.c: a route's origin (net/http_origin with the edge's limits) and the
  * callbacks that hand its answer to the request's frontend */

@@ -68,7 +68,7 @@ static ssize_t read_body(nghttp2_session *ng, int32_t sid, uint8_t *buf, size_t 
     }
     if (r->down_end && r->down.len == 0)
         *flags |= NGHTTP2_DATA_FLAG_EOF;
-    if (r->oc != NULL && r->down.len < EDGE_HIGH_WATER / 2)
+    if ((r->oc != NULL || r->tr != NULL) && r->down.len < EDGE_HIGH_WATER / 2)
         edge_req_down_resume(r);
     return (ssize_t)n;
 }
@@ -479,7 +479,7 @@ void edge_h2_writable(edge_conn *c)
 {
     edge_h2_flush(c);
     for (edge_req *r = c->reqs; r != NULL; r = r->next)
-        if (r->oc != NULL && !h2_down_full(r))
+        if ((r->oc != NULL || r->tr != NULL) && !h2_down_full(r))
             edge_req_down_resume(r);
 }
 

@@ -102,6 +102,8 @@ int edge_req_start(edge_req *r, const char *method, const char *host, const char
     }
     if (r->route == NULL)
         return 404;
+    if (r->route->tunnel != NULL)
+        return edge_tunnel_start(r, path, names, values, vlens, n, body_mode, content_length);
 
     hbuf b = {0};
     char ip[64];
@@ -190,6 +192,10 @@ int edge_req_start(edge_req *r, const char *method, const char *host, const char
 void edge_req_body(edge_req *r, const uint8_t *data, size_t len)
 {
     r->bytes_in += len;
+    if (r->tr != NULL) {
+        edge_tunnel_body(r, data, len);
+        return;
+    }
     if (r->oc == NULL || len == 0 || r->finished)
         return;   /* answered already: the rest of the body is dropped */
     r->body_started = 1;
@@ -201,17 +207,21 @@ void edge_req_body_end(edge_req *r)
     if (r->body_done)
         return;
     r->body_done = 1;
+    if (r->tr != NULL)
+        edge_tunnel_body_end(r);
     if (r->oc != NULL)
         pqify_http_origin_end(r->oc);
 }
 
 int edge_req_up_full(const edge_req *r)
 {
-    return r->oc != NULL && pqify_http_origin_full(r->oc);
+    return (r->oc != NULL && pqify_http_origin_full(r->oc)) || r->tr_full;
 }
 
 void edge_req_down_resume(edge_req *r)
 {
+    if (r->tr != NULL)
+        edge_tunnel_down_resume(r);
     if (r->oc != NULL)
         pqify_http_origin_pause(r->oc, 0);
 }
@@ -249,6 +259,8 @@ void edge_req_free(edge_req *r)
 {
     if (r == NULL)
         return;
+    if (r->tr != NULL)
+        edge_tunnel_cancel(r);
     if (r->oc != NULL) {
         pqify_http_origin_release(r->oc);
         r->oc = NULL;

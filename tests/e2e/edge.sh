@@ -244,9 +244,13 @@ begin "the edge.yaml of docs/edge.md loads (--check-config)"
 sed -n '/^```yaml$/,/^```$/p' "$src_root/docs/edge.md" | sed '1d;$d' |
   sed -e "s|0.0.0.0:443|127.0.0.1:0|" -e "s|127.0.0.1:9101|127.0.0.1:0|" \
       -e "s|/etc/pqify/edge.pem|$certs/server-p256.pem|" -e "s|/etc/pqify/edge.key|$certs/server-p256.key|" \
-      -e "s|/etc/pqify/internal-ca.pem|$certs/ca.pem|" -e "s|/var/log/pqify/edge.jsonl|$work/doc.jsonl|" >"$work/doc.yaml"
+      -e "s|/etc/pqify/internal-ca.pem|$certs/ca.pem|" -e "s|/var/log/pqify/edge.jsonl|$work/doc.jsonl|" \
+      -e "s|/etc/pqify/shop\.|$certs/server-rsa.|g" -e "s|/etc/pqify/bank.pem|$certs/server-p384.pem|" \
+      -e "s|/etc/pqify/edge-client\.|$certs/client-p256.|" -e "s|/etc/pqify/edge-tunnel\.|$certs/server-p256.|" \
+      -e "s|/etc/pqify/tunnel-ca.pem|$certs/ca.pem|" -e "s|0.0.0.0:7844|127.0.0.1:0|" \
+      -e "s|ks1.internal:2407|127.0.0.1:1|" -e "s|ks2.internal:2407|127.0.0.1:2|" >"$work/doc.yaml"
 out=$(timeout 10 "$PQIFY_BIN" edge --config "$work/doc.yaml" --check-config 2>&1)
-expect_match "the documented file" "$out" 'doc\.yaml is usable \(4 routes\)'
+expect_match "the documented file (certificates local and keyless, a tunnel route)" "$out" 'doc\.yaml is usable \(5 routes\)'
 
 begin "config errors name the file, the line and the key"
 printf 'listen: [127.0.0.1:0]\nroutes:\n  - {hostname: a, origin: http://x:1, paht: /}\n' >"$work/bad.yaml"
