@@ -138,6 +138,8 @@ static void kafka_poll(uv_timer_t *t)
     size_t done = 0;
     while (done < s->n_waiting && produce(s, s->waiting[done]) == 0)
         done++;
+    if (done == 0)
+        return;   /* nothing moved (and waiting may not be allocated yet) */
     memmove(s->waiting, s->waiting + done, (s->n_waiting - done) * sizeof *s->waiting);
     s->n_waiting -= done;
 }
