@@ -98,6 +98,10 @@ int pqify_bench_pin(void);
 void pqify_bench_unpin(void);
 
 uint64_t pqify_bench_now_ns(void);
+/* A loopback port free right now (bind to port 0 and read it back); 0 on failure. */
+uint16_t pqify_bench_free_port(void);
+/* A TCP connection to 127.0.0.1:port with TCP_NODELAY; -1 on failure. */
+int pqify_bench_tcp_connect(uint16_t port);
 
 struct pqify_bench_stats {
     double median, q1, q3; /* nanoseconds per operation */

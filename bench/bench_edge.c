@@ -64,35 +64,6 @@ static int cpu_of(pid_t pid, unsigned long long *ticks, unsigned long long *ns)
     return ok ? 0 : -1;
 }
 
-static uint16_t free_port(void)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    uint16_t port = 0;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-        port = ntohs(sa.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
-static int tcp_connect(uint16_t port)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 static int put(const char *name, const char *text)
 {
     char path[256];
@@ -127,7 +98,7 @@ static pid_t spawn(char *const argv[], int cpu, const char *log)
 static int wait_port(struct proc *p)
 {
     for (int i = 0; i < 200; i++) {
-        int st, fd = tcp_connect(p->port);
+        int st, fd = pqify_bench_tcp_connect(p->port);
         if (fd >= 0) {
             close(fd);
             return 0;
@@ -224,7 +195,7 @@ static int one_handshake(pqify_tls_config *cfg, uint16_t port, const char *want_
     static const char req[] = "GET /small.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
     uint8_t in[32768];
     size_t have = 0;
-    int ret = -1, fd = tcp_connect(port);
+    int ret = -1, fd = pqify_bench_tcp_connect(port);
     pqify_tls_conn *c = pqify_tls_conn_new(cfg, 0);
     pqify_tls_buf out, plain;
     pqify_tls_buf_init(&out, NULL, 0);
@@ -349,9 +320,9 @@ int pqify_bench_edge(int argc, char **argv)
         fprintf(stderr, "pqify bench edge: cannot prepare %s\n", dir);
         goto out;
     }
-    origin.port = free_port();
-    ngx.port = free_port();
-    edge.port = free_port();
+    origin.port = pqify_bench_free_port();
+    ngx.port = pqify_bench_free_port();
+    edge.port = pqify_bench_free_port();
     char conf[4096];
     snprintf(conf, sizeof conf,
              "worker_processes 1; master_process off; daemon off; pid %s/origin.pid;\n"

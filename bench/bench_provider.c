@@ -102,35 +102,6 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
     return remove(path);
 }
 
-static uint16_t free_port(void)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    uint16_t port = 0;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-        port = ntohs(sa.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
-static int tcp_connect(uint16_t port)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 static int write_configs(const struct server *s, const char *provider, const char *cert_pem,
                          const char *key_pem)
 {
@@ -188,7 +159,7 @@ static int start_nginx(struct server *s, const char *nginx)
         _exit(127);
     }
     for (int i = 0; i < 200; i++) {   /* up to 10 s */
-        int st, fd = tcp_connect(s->port);
+        int st, fd = pqify_bench_tcp_connect(s->port);
         if (fd >= 0) {
             close(fd);
             return 0;
@@ -280,7 +251,7 @@ static int client_one(const struct group_row *r, uint16_t port)
     pqify_tls_buf out, plain;
     pqify_tls_buf_init(&out, NULL, 0);
     pqify_tls_buf_init(&plain, NULL, 0);
-    if (io == NULL || c == NULL || (io->fd = tcp_connect(port)) < 0)
+    if (io == NULL || c == NULL || (io->fd = pqify_bench_tcp_connect(port)) < 0)
         goto out;
     size_t zero = 0;
     int rc = pqify_tls_handshake(c, NULL, &zero, &out);
@@ -477,7 +448,7 @@ int pqify_bench_provider_main(int argc, char **argv)
         return 1;
     }
     snprintf(s.dir, sizeof s.dir, "/tmp/pqify-bench-provider.XXXXXX");
-    if (mkdtemp(s.dir) == NULL || (s.port = free_port()) == 0 ||
+    if (mkdtemp(s.dir) == NULL || (s.port = pqify_bench_free_port()) == 0 ||
         pqify_bench_make_cert(&cert_pem, &key_pem) != 0 ||
         write_configs(&s, provider, cert_pem, key_pem) != 0) {
         fprintf(stderr, "pqify bench provider: cannot prepare %s: %s\n", s.dir, strerror(errno));
