@@ -17,6 +17,7 @@
 
 #include "pqify/logs.h"
 #include "pqify/logs_receiver.h"
+#include "pqify/net/conn_set.h"
 #include "pqify/net/listener.h"
 #include "pqify/net/log.h"
 #include "pqify/net/metrics.h"
@@ -62,21 +63,20 @@ struct pqify_logrecv {
     uv_loop_t *loop;
     pqify_listener *listener;
     struct shared_cfg *cfg;
-    struct conn *conns;
-    unsigned n_conns;
-    int stopping, deadline, finished;
+    pqify_conn_set conns;     /* its gauge: pqify_logrecv_connections */
+    int deadline;
     void (*drained)(void *);
     void *drained_arg;
     struct {
         int on;
         pqify_tls_metrics tls;
         pqify_metric *events, *bytes;
-        pqify_series *open, *acked, *latency, *sink_errors, *rejected;
+        pqify_series *acked, *latency, *sink_errors, *rejected;
     } met;
 };
 
 struct conn {
-    struct conn *prev, *next;
+    pqify_conn_link link;
     pqify_logrecv *srv;
     pqify_stream *s;          /* NULL once closed */
     struct shared_cfg *sc;
@@ -107,23 +107,14 @@ struct job {
 };
 
 static void conn_process(struct conn *c);
-static void srv_maybe_finish(pqify_logrecv *srv);
 
 static void conn_free(struct conn *c)
 {
-    pqify_logrecv *srv = c->srv;
-    if (c->prev != NULL)
-        c->prev->next = c->next;
-    else
-        srv->conns = c->next;
-    if (c->next != NULL)
-        c->next->prev = c->prev;
-    srv->n_conns--;
     pqify_fwd_decoder_free(c->dec);
     cfg_put(c->sc);
     free(c->in);
+    pqify_conn_set_remove(&c->srv->conns, &c->link);   /* the last one of a drain: drained() */
     free(c);
-    srv_maybe_finish(srv);
 }
 
 static void job_free(struct job *j)
@@ -391,7 +382,7 @@ static void on_handshake(pqify_stream *s, void *ctx)
     PQIFY_LOG(PQIFY_LOG_INFO, "accepted", "peer", c->peer, "group", info.group, "pq",
               info.is_pq ? "yes" : "no", "client_cert",
               info.peer_cert && info.peer_subject[0] ? info.peer_subject : "-");
-    if (c->srv->stopping) {
+    if (pqify_conn_set_draining(&c->srv->conns)) {
         pqify_stream_close(s);
         return;
     }
@@ -439,7 +430,6 @@ static void on_close(pqify_stream *s, int status, void *ctx)
     struct conn *c = ctx;
     pqify_logrecv *srv = c->srv;
     (void)s;
-    pqify_gauge_add(srv->met.open, -1);
     if (!c->established) {
         if (status != PQIFY_STREAM_ABORTED)
             PQIFY_LOG(PQIFY_LOG_WARN, "handshake failed", "peer", c->peer, "error",
@@ -448,7 +438,7 @@ static void on_close(pqify_stream *s, int status, void *ctx)
         PQIFY_LOG(PQIFY_LOG_INFO, "connection closed", "peer", c->peer, "why",
                   pqify_stream_strerror(status));
     }
-    c->s = NULL;
+    pqify_conn_set_closed(&srv->conns, &c->link);
     if (srv->listener != NULL)
         pqify_listener_done(srv->listener);
     if (c->job == NULL)
@@ -472,68 +462,52 @@ static void on_accept(pqify_listener *l, int fd, const struct sockaddr *peer, vo
     }
     c->srv = srv;
     pqify_net_format_addr(peer, c->peer, sizeof c->peer);
-    c->sc = srv->cfg;
-    c->sc->refs++;
-    c->next = srv->conns;
-    if (srv->conns != NULL)
-        srv->conns->prev = c;
-    srv->conns = c;
-    srv->n_conns++;
-    if (pqify_stream_accept(srv->loop, fd, c->sc->cfg, &srv->o.stream, &recv_cbs, c, &c->s) != 0) {
+    if (pqify_stream_accept(srv->loop, fd, srv->cfg->cfg, &srv->o.stream, &recv_cbs, c, &c->s) != 0) {
         PQIFY_LOG(PQIFY_LOG_ERROR, "cannot create a connection", "peer", c->peer);
-        c->s = NULL;
+        pqify_fwd_decoder_free(c->dec);
+        free(c);
         pqify_listener_done(l);
-        conn_free(c);
         return;
     }
-    pqify_gauge_add(srv->met.open, 1);
+    c->sc = srv->cfg;
+    c->sc->refs++;
+    pqify_conn_set_add(&srv->conns, &c->link, c, &c->s);
 }
 
 /* ---- stop, drain, reload ----------------------------------------------------------- */
 
-static void srv_maybe_finish(pqify_logrecv *srv)
+static void srv_drained(void *arg)
 {
-    if (!srv->stopping || srv->n_conns > 0 || srv->finished)
-        return;
-    srv->finished = 1;
+    pqify_logrecv *srv = arg;
     if (srv->o.sink->quiesce != NULL)
         srv->o.sink->quiesce(srv->o.sink);
     if (srv->drained != NULL)
         srv->drained(srv->drained_arg);
 }
 
+/* Chunks already received are written and acked; then close_notify. */
+static void conn_drain(void *conn)
+{
+    struct conn *c = conn;
+    c->draining = 1;
+    conn_process(c);
+}
+
 void pqify_logrecv_drain(pqify_logrecv *srv, void (*done)(void *), void *arg)
 {
-    srv->stopping = 1;
     srv->drained = done;
     srv->drained_arg = arg;
     if (srv->listener != NULL) {
         pqify_listener_free(srv->listener);
         srv->listener = NULL;
     }
-    /* Chunks already received are written and acked; then close_notify. */
-    for (struct conn *c = srv->conns, *next; c != NULL; c = next) {
-        next = c->next;
-        if (c->s == NULL)
-            continue;
-        if (!c->established) {
-            pqify_stream_abort(c->s);
-            continue;
-        }
-        c->draining = 1;
-        conn_process(c);
-    }
-    srv_maybe_finish(srv);
+    pqify_conn_set_drain(&srv->conns, conn_drain, srv_drained, srv);
 }
 
 void pqify_logrecv_abort(pqify_logrecv *srv)
 {
     srv->deadline = 1;
-    for (struct conn *c = srv->conns, *next; c != NULL; c = next) {
-        next = c->next;
-        if (c->s != NULL)
-            pqify_stream_abort(c->s);
-    }
+    pqify_conn_set_abort(&srv->conns);
 }
 
 void pqify_logrecv_swap_tls(pqify_logrecv *srv, pqify_tls_config *cfg)
@@ -569,7 +543,7 @@ static int metrics_init(pqify_logrecv *srv, pqify_metrics *m)
     if (srv->met.events == NULL || srv->met.bytes == NULL || open == NULL || acked == NULL ||
         lat == NULL || errs == NULL || rej == NULL || pqify_tls_metrics_init(&srv->met.tls, m) != 0)
         return -1;
-    srv->met.open = pqify_metric_series(open, 0, NULL);
+    srv->conns.open = pqify_metric_series(open, 0, NULL);
     srv->met.acked = pqify_metric_series(acked, 0, NULL);
     srv->met.latency = pqify_metric_series(lat, 0, NULL);
     srv->met.sink_errors = pqify_metric_series(errs, 0, NULL);
