@@ -29,6 +29,7 @@
 #include "pqify/net/service.h"
 #include "pqify/net/stream.h"
 #include "pqify/tls.h"
+#include "service_cmd.h"
 #include "tls_io.h"
 
 #define DEFAULT_MAX_CONNECTIONS 10000
@@ -205,19 +206,12 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
     a->idle_s = a->max_connections = a->workers = UNSET;
     if (pqify_cli_parse(&serve_spec, argc, argv, a) != 0)
         return -1;
-    if (a->config != NULL) {
-        static struct serve_file file;
-        char err[512];
-        loaded_config = pqify_config_load(serve_settings, &file, a->config, err, sizeof err);
-        if (loaded_config == NULL) {
-            fprintf(stderr, "pqify serve: %s\n", err);
-            return -1;
-        }
-        apply_file(a, &file);
-    } else if (a->check_config) {
-        fprintf(stderr, "pqify serve: --check-config needs --config FILE\n");
+    static struct serve_file file;
+    if (cli_config_load("serve", serve_settings, &file, a->config, a->check_config, 0,
+                        &loaded_config) != 0)
         return -1;
-    }
+    if (loaded_config != NULL)
+        apply_file(a, &file);
     if (a->keyless.servers.n > 0) {
         if (a->tls.key != NULL) {
             fprintf(stderr, "pqify serve: --key and --keyless exclude each other: with --keyless the "
@@ -910,14 +904,10 @@ int pqify_cmd_serve(int argc, char **argv)
         for (unsigned i = 1; ok && i < srv.n_workers; i++, opened++)
             ok = worker_open(&srv, i, host, real_port) == 0;
     }
-    char err[300];
     pqify_service_options svo = {.name = "serve", .admin = srv.a.admin, .metrics = srv.met.m,
                                  .grace_ms = DEFAULT_GRACE_S * 1000,
                                  .hooks = {on_stop_signal, on_deadline, on_reload, NULL, &srv}};
-    if (ok && pqify_service_start(&srv.svc, &srv.w[0].loop, &svo, err, sizeof err) != 0) {
-        fprintf(stderr, "pqify serve: %s\n", err);
-        ok = 0;
-    }
+    ok = ok && cli_service_start(&srv.svc, &srv.w[0].loop, &svo) == 0;
     if (!ok) {
         for (unsigned i = 0; i < opened; i++)
             pqify_service_close_loop(&srv.w[i].loop);
