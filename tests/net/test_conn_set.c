@@ -17,25 +17,6 @@
 #include "pqify/net/listener.h"
 #include "pqify/net/stream.h"
 
-static tt_ca ca;
-static tt_identity server_id;
-
-static int setup(void **state)
-{
-    (void)state;
-    tt_ca_new(&ca, "pqify conn_set CA");
-    tt_identity_new(&server_id, &ca, "P-256", "server.test", "DNS:server.test", -1, 365);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tt_identity_free(&server_id);
-    tt_ca_free(&ca);
-    return 0;
-}
-
 struct env;
 
 /* A server-side connection as a service keeps it. */
@@ -48,6 +29,8 @@ struct sconn {
 };
 
 struct env {
+    tt_ca ca;
+    tt_identity id;
     uv_loop_t loop;
     pqify_listener *listener;
     pqify_dialer *dialer;
@@ -160,8 +143,10 @@ static int env_start(struct env *e)
 {
     memset(e, 0, sizeof *e);
     uv_loop_init(&e->loop);
-    e->scfg = tt_server_config(&server_id);
-    e->ccfg = tt_client_config(&ca, "server.test");
+    tt_ca_new(&e->ca, "pqify conn_set CA");
+    tt_identity_new(&e->id, &e->ca, "P-256", "server.test", "DNS:server.test", -1, 365);
+    e->scfg = tt_server_config(&e->id);
+    e->ccfg = tt_client_config(&e->ca, "server.test");
     e->m = pqify_metrics_new();
     pqify_metric *g = pqify_metrics_gauge(e->m, "test_connections", "Open.", NULL);
     assert_non_null(g);
@@ -197,6 +182,8 @@ static void env_end(struct env *e, int fd)
     pqify_metrics_free(e->m);
     pqify_tls_config_free(e->scfg);
     pqify_tls_config_free(e->ccfg);
+    tt_identity_free(&e->id);
+    tt_ca_free(&e->ca);
 }
 
 static void drain_finishes_established_and_aborts_handshakes(void **state)
@@ -265,5 +252,5 @@ int main(void)
         cmocka_unit_test(drain_of_an_empty_set_is_done_at_once),
         cmocka_unit_test(abort_closes_every_stream),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }
