@@ -37,3 +37,17 @@ good_client() {
     --ca "$certs/ca.pem" --servername localhost "$@" 2>"$casedir/connect.stderr")
   cli_rc=$?
 }
+
+# node_tls <port>: one Node 24 handshake (X25519MLKEM768 only, the test CA, name
+# localhost) to 127.0.0.1:<port>; prints "ok TLSv1.3", "error ..." or "timeout".
+node_tls() {
+  timeout 30 "$node" --input-type=module -e '
+    import tls from "node:tls"; import fs from "node:fs";
+    const [port, ca] = process.argv.slice(1);
+    const s = tls.connect({host: "127.0.0.1", port: +port, ca: fs.readFileSync(ca),
+      servername: "localhost", ecdhCurve: "X25519MLKEM768"});
+    s.setTimeout(20000, () => { console.log("timeout"); process.exit(1); });
+    s.on("error", (e) => { console.log("error " + e.message); process.exit(1); });
+    s.on("secureConnect", () => { console.log("ok " + s.getProtocol()); s.end(); });
+  ' "$1" "$certs/ca.pem" 2>&1
+}
