@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -316,12 +317,17 @@ static int read_file(const char *path, char *buf, size_t cap)
     return 0;
 }
 
-static int write_file(const char *path, const char *text)
+/* A config file the demo writes for a service (edge.yaml, tunnel.yaml). */
+static int write_config(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int write_config(const char *path, const char *fmt, ...)
 {
     FILE *f = fopen(path, "w");
     if (f == NULL)
         return -1;
-    int ok = fputs(text, f) >= 0;
+    va_list ap;
+    va_start(ap, fmt);
+    int ok = vfprintf(f, fmt, ap) >= 0;
+    va_end(ap);
     return fclose(f) == 0 && ok ? 0 : -1;
 }
 
@@ -448,40 +454,41 @@ static int start_web(void)
                   "--workers", "1", "--admin", "127.0.0.1:0", NULL};
     if (start(&run.keyserver, NULL, "keyserver", ks) != 0 || start(&run.origin, NULL, "origin", og) != 0)
         return -1;
-    snprintf(text, sizeof text,
-             "# pqify demo's edge: its certificate's key is on the key server\n"
-             "listen: [127.0.0.1:0]\n"
-             "admin: {listen: 127.0.0.1:0}\n"
-             "certificates:\n"
-             "  - cert: %s/edge.pem\n"
-             "    keyless: {servers: [127.0.0.1:%d], cert: %s, key: %s, ca: %s, server_name: localhost}\n"
-             "tunnels: {listen: 127.0.0.1:0, cert: %s, key: %s, ca: %s}\n"
-             "routes:\n"
-             "  - {hostname: localhost, tunnel: " TUNNEL_NAME "}\n"
-             "access_log: {logfwd: \"unix:%s/access.sock\"}\n",
-             run.dir, run.keyserver.port, run.ccert, run.ckey, run.ca, run.cert, run.key, run.ca, run.dir);
     snprintf(path, sizeof path, "%s/edge.yaml", run.dir);
     char *ed[] = {"pqify", "edge", "--config", path, NULL};
-    if (write_file(path, text) != 0 || start(&run.edge, NULL, "edge", ed) != 0)
+    if (write_config(path,
+                     "# pqify demo's edge: its certificate's key is on the key server\n"
+                     "listen: [127.0.0.1:0]\n"
+                     "admin: {listen: 127.0.0.1:0}\n"
+                     "certificates:\n"
+                     "  - cert: %s/edge.pem\n"
+                     "    keyless: {servers: [127.0.0.1:%d], cert: %s, key: %s, ca: %s, server_name: localhost}\n"
+                     "tunnels: {listen: 127.0.0.1:0, cert: %s, key: %s, ca: %s}\n"
+                     "routes:\n"
+                     "  - {hostname: localhost, tunnel: " TUNNEL_NAME "}\n"
+                     "access_log: {logfwd: \"unix:%s/access.sock\"}\n",
+                     run.dir, run.keyserver.port, run.ccert, run.ckey, run.ca, run.cert, run.key, run.ca,
+                     run.dir) != 0 ||
+        start(&run.edge, NULL, "edge", ed) != 0)
         return -1;
     if (read_file(run.edge.log, text, sizeof text) != 0 || strstr(text, "tunnels on ") == NULL ||
         sscanf(strstr(text, "tunnels on "), "tunnels on %*[^:]:%d", &run.hub_port) != 1) {
         fprintf(stderr, "pqify demo: the edge did not say where its tunnels listen; see %s\n", run.edge.log);
         return -1;
     }
-    snprintf(text, sizeof text,
-             "# pqify demo's connector: it dials the edge and serves the origin\n"
-             "tunnel: " TUNNEL_NAME "\n"
-             "edge: [\"127.0.0.1:%d\"]\n"
-             "tls: {cert: %s, key: %s, ca: %s, server_name: localhost}\n"
-             "admin: {listen: 127.0.0.1:0}\n"
-             "ingress:\n"
-             "  - service: https://127.0.0.1:%d\n"
-             "    originRequest: {caPool: %s, originServerName: localhost}\n",
-             run.hub_port, run.ccert, run.ckey, run.ca, run.origin.port, run.ca);
     snprintf(path, sizeof path, "%s/tunnel.yaml", run.dir);
     char *tu[] = {"pqify", "tunnel", "--config", path, NULL};
-    if (write_file(path, text) != 0 || start(&run.tunnel, NULL, "tunnel", tu) != 0)
+    if (write_config(path,
+                     "# pqify demo's connector: it dials the edge and serves the origin\n"
+                     "tunnel: " TUNNEL_NAME "\n"
+                     "edge: [\"127.0.0.1:%d\"]\n"
+                     "tls: {cert: %s, key: %s, ca: %s, server_name: localhost}\n"
+                     "admin: {listen: 127.0.0.1:0}\n"
+                     "ingress:\n"
+                     "  - service: https://127.0.0.1:%d\n"
+                     "    originRequest: {caPool: %s, originServerName: localhost}\n",
+                     run.hub_port, run.ccert, run.ckey, run.ca, run.origin.port, run.ca) != 0 ||
+        start(&run.tunnel, NULL, "tunnel", tu) != 0)
         return -1;
     /* ready: every connection registered at the edge (cloudflared's /ready) */
     for (int i = 0; i < 150; i++) {
