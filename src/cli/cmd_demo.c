@@ -825,7 +825,10 @@ static int step_report(const struct demo_opts *o)
          "HTTPS GETs from the demo through the edge, the tunnel and the origin, the edge's access "
          "log through logfwd and logrecv into Kafka. A hop's group, HRR and handshake time come "
          "from the client's own connection or from the service's /metrics "
-         "(pqify_tls_handshakes_total and the handshake histogram's mean)."},
+         "(pqify_tls_handshakes_total and the handshake histogram's mean). A service's time runs "
+         "from its first handshake call to completion, so a server taking many handshakes at "
+         "once shows its queue too: the origin, when the HTTP/2 burst makes the connector open "
+         "a connection per stream in flight."},
         {"Table 1: a key share's cost, measured in this run", 3, 4, t1c,
          "One encapsulation (pqify's own KEM) against one ECDH derive (libcrypto), the server's "
          "work per key share; times are medians of interleaved rounds of 16 operations on one CPU "
