@@ -40,8 +40,9 @@ int demo_start(struct demo_proc *p, const char *exe, const char *dir, const char
 int demo_run(const char *exe, char *const argv[], const char *stdin_file, const char *out_file,
              const char *err_file, unsigned timeout_s);
 
-/* SIGTERM to every started service by pid, the last started first, each waited
- * for (5 s, then SIGKILL). Async-signal-safe: the Ctrl-C handler calls it. */
+/* SIGKILL to the tool demo_run is waiting for, if any; then SIGTERM to every
+ * started service by pid, the last started first, each waited for (5 s, then
+ * SIGKILL). Async-signal-safe: the Ctrl-C handler calls it. */
 void demo_stop_all(void);
 
 /* GET http://127.0.0.1:PORT/PATH (an admin endpoint): the body in buf (NUL

@@ -228,25 +228,36 @@ int demo_start(struct demo_proc *p, const char *exe, const char *dir, const char
     return -1;
 }
 
+/* The child demo_run waits for, if any: Ctrl-C ends it too (demo_stop_all). */
+static volatile pid_t running;
+
 int demo_run(const char *exe, char *const argv[], const char *in, const char *out, const char *err,
              unsigned timeout_s)
 {
     pid_t pid = spawn(exe, argv, in, out, err);
     if (pid < 0)
         return -1;
-    for (unsigned i = 0; i < timeout_s * 20; i++) {
+    running = pid;
+    int rc = -1, done = 0;
+    for (unsigned i = 0; i < timeout_s * 20 && !done; i++) {
         int st;
-        if (waitpid(pid, &st, WNOHANG) == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-        usleep(50000);
+        if ((done = waitpid(pid, &st, WNOHANG) == pid))
+            rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        else
+            usleep(50000);
     }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    return -1;
+    if (!done) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    running = 0;
+    return rc;
 }
 
 void demo_stop_all(void)
 {
+    if (running > 0)
+        kill(running, SIGKILL);   /* a tool run to its end (kafka-count): nothing to drain */
     /* the last started first: a receiver drains into the Kafka it was started after */
     for (int i = n_started - 1; i >= 0; i--) {
         if (started[i] <= 0)
