@@ -158,6 +158,11 @@ PQIFY_MUST_USE int pqify_fwd_batch_add(pqify_fwd_batch *b, int64_t sec, uint32_t
 PQIFY_MUST_USE int pqify_fwd_batch_add_raw(pqify_fwd_batch *b, int64_t sec, uint32_t nsec,
                                            const uint8_t *record, size_t len);
 
+/* Appends [EventTime(sec, nsec), {"message": line}]: a line that is not a JSON object,
+ * packed in place (the forwarder's per-line path, no record built apart). */
+PQIFY_MUST_USE int pqify_fwd_batch_add_message(pqify_fwd_batch *b, int64_t sec, uint32_t nsec,
+                                               const char *line, size_t len);
+
 /* [tag, entries(bin), {"size": n, "chunk": id[, "compressed": "gzip"|"zstd"]}] appended
  * to out. NONE gives PackedForward, GZIP/ZSTD CompressedPackedForward. chunk may be NULL
  * (no ack asked). */

@@ -94,6 +94,26 @@ out:
     return ret;
 }
 
+int pqify_fwd_batch_add_message(pqify_fwd_batch *b, int64_t sec, uint32_t nsec,
+                                const char *line, size_t len)
+{
+    size_t mark = b->entries.size;
+    int ret = 0;
+
+    ENSURE(line != NULL || len == 0, PQIFY_ERR_ARG);
+    ENSURE(len <= UINT32_MAX, PQIFY_LOGS_ERR_TOO_LARGE);
+    ENSURE(msgpack_pack_array(&b->pk, 2) == 0, PQIFY_LOGS_ERR_NOMEM);
+    TRY(pack_time(&b->pk, sec, nsec));
+    ENSURE(msgpack_pack_map(&b->pk, 1) == 0 && msgpack_pack_str_with_body(&b->pk, "message", 7) == 0 &&
+               msgpack_pack_str_with_body(&b->pk, line ? line : "", len) == 0,
+           PQIFY_LOGS_ERR_NOMEM);
+    b->n_events++;
+out:
+    if (ret < 0)
+        b->entries.size = mark;
+    return ret;
+}
+
 static int pack_str(msgpack_packer *pk, const char *s, size_t n)
 {
     if (msgpack_pack_str(pk, n) != 0 || msgpack_pack_str_body(pk, s, n) != 0)
