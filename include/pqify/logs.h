@@ -146,6 +146,7 @@ typedef struct pqify_fwd_batch {
     msgpack_sbuffer entries;
     msgpack_packer pk;
     size_t n_events;
+    void *zctx; /* zstd's compression context, kept from batch to batch (may be NULL) */
 } pqify_fwd_batch;
 
 void pqify_fwd_batch_init(pqify_fwd_batch *b);

@@ -22,6 +22,7 @@ void pqify_fwd_batch_init(pqify_fwd_batch *b)
     msgpack_sbuffer_init(&b->entries);
     msgpack_packer_init(&b->pk, &b->entries, msgpack_sbuffer_write);
     b->n_events = 0;
+    b->zctx = logs_zstd_ctx_new(); /* NULL is fine: each batch then makes its own */
 }
 
 void pqify_fwd_batch_reset(pqify_fwd_batch *b)
@@ -34,6 +35,8 @@ void pqify_fwd_batch_free(pqify_fwd_batch *b)
 {
     msgpack_sbuffer_destroy(&b->entries);
     b->n_events = 0;
+    logs_zstd_ctx_free(b->zctx);
+    b->zctx = NULL;
 }
 
 /* [v1 §EventTime Ext Format]: fixext8, type 0, seconds then nanoseconds, big-endian. */
@@ -149,7 +152,7 @@ int pqify_fwd_encode_packed(const pqify_fwd_batch *b, const char *tag, size_t ta
     if (c == PQIFY_FWD_GZIP)
         TRY(logs_gzip(body, body_len, &z));
     else if (c == PQIFY_FWD_ZSTD)
-        TRY(logs_zstd(body, body_len, &z));
+        TRY(logs_zstd(b->zctx, body, body_len, &z));
     if (c != PQIFY_FWD_NONE) {
         body = (const uint8_t *)z.data;
         body_len = z.size;

@@ -79,6 +79,17 @@ static const uint8_t json_class[256] = {
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
 };
 
+/* 1 when none of the 8 bytes in v asks for more than a copy: none is 0x80 or above,
+ * below 0x20, '"' or '\\' (the "has a byte less than n" and "has a zero byte" tests of
+ * Bit Twiddling Hacks, exact once no byte has its top bit set). */
+static inline int word_plain(uint64_t v)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    uint64_t q = v ^ (ones * '"'), bs = v ^ (ones * '\\');
+    uint64_t bad = v | ((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((bs - ones) & ~bs);
+    return (bad & high) == 0;
+}
+
 #define JSON_BLOCK 4096
 #define JSON_MAX_EXPAND 6 /* \u00XX for one byte */
 
@@ -99,6 +110,13 @@ static int json_string(msgpack_sbuffer *o, const uint8_t *p, size_t n)
         TRY(reserve(o, JSON_MAX_EXPAND * (end - i) + 3));
         char *w = o->data + o->size;
         while (i < end) {
+            uint64_t v;
+            if (end - i >= 8 && (memcpy(&v, p + i, 8), word_plain(v))) {
+                memcpy(w, &v, 8);
+                w += 8;
+                i += 8;
+                continue;
+            }
             uint8_t b = p[i];
             if (json_class[b] == J_COPY) {
                 *w++ = (char)b;
