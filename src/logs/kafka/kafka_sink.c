@@ -20,7 +20,11 @@
 #define KAFKA_POLL_MS 5
 #define KAFKA_MAX_TOPIC 249
 #define MAX_WAITING 100000
-#define PRODUCE_BATCH 1024   /* messages handed to rd_kafka_produce_batch at once */
+#define PRODUCE_BATCH 1024
+/* Chunks of one connection in the producer at once: the next is converted to JSON and
+ * enqueued while the brokers acknowledge the previous ones (one at a time, a chunk
+ * waited for its round trip before the next was even decoded). */
+#define KAFKA_DEPTH 8   /* messages handed to rd_kafka_produce_batch at once */
 #define MAX_TOPICS 256   /* topic handles kept; past that, looked up by name per message */
 
 /* priv[] of a chunk: the next byte of lines to produce, deliveries awaited, failed */
@@ -310,6 +314,7 @@ pqify_logrecv_sink *pqify_logrecv_kafka_sink_new(uv_loop_t *loop, const char *br
     }
     s->batch = malloc(PRODUCE_BATCH * sizeof *s->batch);   /* NULL: per message */
     s->base.submit = kafka_submit;
+    s->base.depth = KAFKA_DEPTH;
     s->base.quiesce = kafka_quiesce;
     s->base.free = kafka_free;
     uv_timer_init(loop, &s->poll);
