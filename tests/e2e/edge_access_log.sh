@@ -18,15 +18,6 @@ N3=5    # 404s (no route for the host)
 N=$((N1 + N2 + N3))
 lsock="$work/logfwd.sock"
 
-stop_pid() {  # bounded: TERM, up to 15 s, then KILL; sets stop_rc
-  kill -TERM "$1" 2>/dev/null
-  local i
-  for ((i = 0; i < 300; i++)); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
-  kill -9 "$1" 2>/dev/null
-  wait "$1" 2>/dev/null
-  stop_rc=$?
-}
-
 begin "logrecv (file sink), logfwd reading the socket, the edge writing to it"
 mkdir -p "$work/sink"
 r_log="$casedir/logrecv.stderr"
@@ -148,9 +139,11 @@ begin "SIGTERM while logfwd stalls, access-log lines queued in the edge: exit 0"
 # lines wait in its write queue; closing the log with writes queued must free nothing
 # they still point at (the sanitizer build checks it).
 kill -STOP "$f_pid"
-M=600
+# lines of about 4 KiB (a long query): 120 of them pass the socket's buffer
+M=120
+pad=$(head -c 4000 /dev/zero | tr '\0' p)
 urls=()
-for ((i = 0; i < M; i++)); do urls+=(-o /dev/null "https://localhost:$edge_port/sized?n=1&seq=stall-$i"); done
+for ((i = 0; i < M; i++)); do urls+=(-o /dev/null "https://localhost:$edge_port/sized?n=1&seq=stall-$i&pad=$pad"); done
 codes=$(ecurl --http1.1 -w '%{http_code}\n' "${urls[@]}")
 expect "served while logfwd stalls" "$(grep -c '^200$' <<<"$codes")" "$M"
 written=$(metric '^pqify_edge_access_log_lines_total')
