@@ -216,10 +216,15 @@ static int64_t kafka_mock_count(const struct kafka_mock *k)
     return total;
 }
 
-/* One run: returns 0 and prints two lines. kafka NULL: the null sink. */
+/* What a run measured, for the PQ / classical ratios. */
+struct run_result {
+    double mib_s, p50_ms, p99_ms, handshake_ms;
+};
+
+/* One run: returns 0, prints two lines and fills *res. kafka NULL: the null sink. */
 static int run(const char *label, const char *groups, const char *pq, const char *cert,
                const char *key, const char *data, uint64_t bytes, uint64_t lines,
-               const char *spool_root, const struct kafka_mock *kafka)
+               const char *spool_root, const struct kafka_mock *kafka, struct run_result *res)
 {
     char err[512], addr[300], host[64], port[16], spool[512];
     struct recv_side rs;
@@ -294,6 +299,10 @@ static int run(const char *label, const char *groups, const char *pq, const char
 
     int64_t in_kafka = kafka != NULL ? kafka_mock_count(kafka) : 0;
     qsort(fs.samples, fs.n_samples, sizeof *fs.samples, cmp_d);
+    res->mib_s = (double)bytes / (1 << 20) / secs;
+    res->p50_ms = pct(fs.samples, fs.n_samples, 0.5) * 1e3;
+    res->p99_ms = pct(fs.samples, fs.n_samples, 0.99) * 1e3;
+    res->handshake_ms = (double)st.handshake_us / 1e3;
     printf("%-15s %-15s %8.1f MiB/s %10.0f events/s  batches %5zu  send p50 %7.2f ms  p99 %7.2f ms  handshake %6.2f ms\n",
            label, st.group, (double)bytes / (1 << 20) / secs, (double)lines / secs, fs.n_samples,
            pct(fs.samples, fs.n_samples, 0.5) * 1e3, pct(fs.samples, fs.n_samples, 0.99) * 1e3,
@@ -371,14 +380,19 @@ int pqify_bench_logs(int argc, char **argv)
     printf("pqify bench logs: %.1f MiB of JSON lines (%llu events), forwarder on core 0 -> receiver on core 1,\n"
            "null sink (then Kafka), zstd batches of 1 MiB, spool in %s\n\n",
            (double)bytes / (1 << 20), (unsigned long long)lines, root);
-    int rc = only_kafka ? 0 : run("pq required", "X25519MLKEM768", "required", cert, key, data, bytes, lines, root, NULL);
+    struct run_result r_pq = {0}, r_cl = {0}, r_k = {0};
+    int rc = only_kafka ? 0 : run("pq required", "X25519MLKEM768", "required", cert, key, data, bytes, lines, root, NULL, &r_pq);
     if (rc == 0 && !only_kafka)
-        rc = run("pq off", "X25519", "off", cert, key, data, bytes, lines, root, NULL);
+        rc = run("pq off", "X25519", "off", cert, key, data, bytes, lines, root, NULL, &r_cl);
+    if (rc == 0 && !only_kafka && r_cl.mib_s > 0 && r_cl.p50_ms > 0 && r_cl.p99_ms > 0 && r_cl.handshake_ms > 0)
+        printf("%-15s X25519MLKEM768 / X25519 in this run: throughput %.2fx, send p50 %.2fx, p99 %.2fx, handshake %.2fx\n",
+               "pq / classical", r_pq.mib_s / r_cl.mib_s, r_pq.p50_ms / r_cl.p50_ms,
+               r_pq.p99_ms / r_cl.p99_ms, r_pq.handshake_ms / r_cl.handshake_ms);
     struct kafka_mock km;
     if (rc == 0 && !no_kafka) {
         rc = kafka_mock_start(&km);
         if (rc == 0)
-            rc = run("kafka, pq", "X25519MLKEM768", "required", cert, key, data, bytes, lines, root, &km);
+            rc = run("kafka, pq", "X25519MLKEM768", "required", cert, key, data, bytes, lines, root, &km, &r_k);
         kafka_mock_stop(&km);
     }
     char cmd[600];
