@@ -51,24 +51,20 @@ struct fwd_side {
     int done;
 };
 
-static double thread_cpu(void)
+/* CPU time (user + system) of RUSAGE_THREAD, or of RUSAGE_SELF: with Kafka the whole
+ * process, where librdkafka's threads and the mock broker work for the pipeline too. */
+static double cpu_seconds(int who)
 {
     struct rusage ru;
-    if (getrusage(RUSAGE_THREAD, &ru) != 0)
+    if (getrusage(who, &ru) != 0)
         return 0;
     return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-/* CPU time of the whole process: with Kafka, librdkafka's threads and the mock
- * broker's work for the pipeline too. */
-static double process_cpu(void)
+static double thread_cpu(void)
 {
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0)
-        return 0;
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    return cpu_seconds(RUSAGE_THREAD);
 }
 
 static void pin(int cpu)
@@ -273,7 +269,7 @@ static int run(const char *label, const char *groups, const char *pq, const char
                                .batch_bytes = 1u << 20, .batch_events = 100000, .batch_ms = 20,
                                .poll_ms = 20, .on_ack_sample = on_sample, .ctx = &fs};
     uint64_t t0 = uv_hrtime();
-    double c0 = thread_cpu(), p0 = process_cpu();
+    double c0 = thread_cpu(), p0 = cpu_seconds(RUSAGE_SELF);
     if (pqify_logfwd_start(&fs.loop, &fo, &in, 1, &fs.f, err, sizeof err) != 0) {
         fprintf(stderr, "pqify bench logs: forwarder: %s\n", err);
         return -1;
@@ -283,7 +279,7 @@ static int run(const char *label, const char *groups, const char *pq, const char
     uv_timer_start(&fs.watch, on_watch, 1, 1);
     uv_run(&fs.loop, UV_RUN_DEFAULT);
     double secs = (double)(uv_hrtime() - t0) / 1e9;
-    double fwd_cpu = thread_cpu() - c0, proc_cpu = process_cpu() - p0;
+    double fwd_cpu = thread_cpu() - c0, proc_cpu = cpu_seconds(RUSAGE_SELF) - p0;
     pqify_logfwd_stats st;
     pqify_logfwd_get_stats(fs.f, &st);
     pqify_logfwd_free(fs.f);

@@ -5,6 +5,7 @@
 # in the middle of the stream, and with Produce requests failing (injected errors).
 # The settings come from a logrecv.yaml (tls:, sink, topic, kafka: pass-through).
 . "$(dirname "$0")/../interop/lib.sh"
+. "$(dirname "$0")/lib_e2e.sh"
 need_node
 need_tool python3
 need_tool kcat
@@ -32,12 +33,8 @@ start_recv() {
   r_adm=$(sed -n 's/.*admin endpoint on [^ ]*:\([0-9]*\) .*/\1/p' "$r_log" | tail -1)
 }
 stop_recv() {
-  kill -TERM "$r_pid" 2>/dev/null
-  local i
-  for ((i = 0; i < 300; i++)); do kill -0 "$r_pid" 2>/dev/null || break; sleep 0.05; done
-  kill -9 "$r_pid" 2>/dev/null
-  wait "$r_pid" 2>/dev/null
-  r_rc=$?
+  stop_pid "$r_pid"
+  r_rc=$stop_rc
 }
 # topic_seqs <topic> <first> <count>: read the whole topic with kcat and count.
 topic_seqs() {
