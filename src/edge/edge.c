@@ -70,6 +70,10 @@ static void on_retry(uv_timer_t *t)
 
 static void alog_connected(uv_connect_t *c, int status)
 {
+    /* cancelled: alog_close closed the pipe while it was connecting, and the log
+     * (a) may be gone already; touching it would close the pipe twice */
+    if (status == UV_ECANCELED)
+        return;
     edge_alog *a = c->data;
     if (a->pipe == NULL || (uv_pipe_t *)c->handle != a->pipe)
         return;
