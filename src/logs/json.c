@@ -79,15 +79,26 @@ static const uint8_t json_class[256] = {
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
 };
 
-/* 1 when none of the 8 bytes in v asks for more than a copy: none is 0x80 or above,
- * below 0x20, '"' or '\\' (the "has a byte less than n" and "has a zero byte" tests of
- * Bit Twiddling Hacks, exact once no byte has its top bit set). */
-static inline int word_plain(uint64_t v)
+/* The top bit of each of the 8 bytes of v that asks for more than a copy: 0x80 or
+ * above, below 0x20, '"' or '\\' (the "has a byte less than n" and "has a zero byte"
+ * tests of Bit Twiddling Hacks). A borrow may also flag a byte above a flagged one,
+ * never one below: 0 means all 8 are plain, and the lowest flag is a true one. */
+static inline uint64_t word_special(uint64_t v)
 {
     const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
     uint64_t q = v ^ (ones * '"'), bs = v ^ (ones * '\\');
-    uint64_t bad = v | ((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((bs - ones) & ~bs);
-    return (bad & high) == 0;
+    return (v | ((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & high;
+}
+
+/* Bytes of v (as loaded from memory) before its first special one; needs the byte
+ * order, so only little-endian hosts skip a run within a word. */
+static inline size_t plain_prefix(uint64_t special)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
+    return special == 0 ? 8 : (size_t)__builtin_ctzll(special) >> 3;
+#else
+    return special == 0 ? 8 : 0;
+#endif
 }
 
 #define JSON_BLOCK 4096
@@ -110,12 +121,16 @@ static int json_string(msgpack_sbuffer *o, const uint8_t *p, size_t n)
         TRY(reserve(o, JSON_MAX_EXPAND * (end - i) + 3));
         char *w = o->data + o->size;
         while (i < end) {
-            uint64_t v;
-            if (end - i >= 8 && (memcpy(&v, p + i, 8), word_plain(v))) {
+            if (end - i >= 8) {
+                /* copy 8 (the room reserved ahead is at least 6 * 8), keep the plain run */
+                uint64_t v;
+                memcpy(&v, p + i, 8);
                 memcpy(w, &v, 8);
-                w += 8;
-                i += 8;
-                continue;
+                size_t k = plain_prefix(word_special(v));
+                w += k;
+                i += k;
+                if (k == 8)
+                    continue;
             }
             uint8_t b = p[i];
             if (json_class[b] == J_COPY) {
