@@ -162,7 +162,7 @@ static const struct pqify_command benches[] = {
     {"kem-demo", "the short KEM table `pqify demo` shows (its step 2)", bench_kem_demo},
     {"serve", "pqify serve: memory per idle connection, loop cost per handshake", pqify_bench_serve},
     {"edge", "pqify edge against nginx as a reverse proxy: CPU per request, handshakes/s", pqify_bench_edge},
-    {"logs", "logfwd -> logrecv (null sink) over X25519MLKEM768 and X25519: MiB/s, batch p50/p99", pqify_bench_logs},
+    {"logs", "logfwd -> logrecv (null sink) over X25519MLKEM768 and X25519: MiB/s, batch p50/p99; into Kafka: events/s", pqify_bench_logs},
 };
 
 static void usage(FILE *f)

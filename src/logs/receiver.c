@@ -84,7 +84,7 @@ struct conn {
     uint8_t *in;              /* plaintext received, not yet fed to the decoder */
     size_t in_len, in_cap;
     size_t msg_bytes;         /* wire bytes of the message being decoded */
-    struct job *job;          /* the chunk at the sink; the connection waits for it */
+    unsigned n_jobs;          /* chunks at the sink; at the sink's depth, reading waits */
     int established, draining;
     int auth_wait;            /* HELO sent, the PING not yet checked */
     uint8_t nonce[PQIFY_FWD_NONCE_BYTES];
@@ -151,13 +151,14 @@ static void retry_closed(uv_handle_t *h)
     struct conn *c = j->c;
     j->retry_wait = 0;
     if (c->s == NULL) {   /* the sender went away: it still holds the chunk unacked */
-        c->job = NULL;
+        c->n_jobs--;
         job_free(j);
-        conn_free(c);
+        if (c->n_jobs == 0)
+            conn_free(c);
         return;
     }
     if (sink_submit(j) != 0) {
-        c->job = NULL;
+        c->n_jobs--;
         job_free(j);
         pqify_stream_abort(c->s);
     }
@@ -179,11 +180,11 @@ static void sink_done(struct job *j)
             PQIFY_LOG(PQIFY_LOG_ERROR, permanent ? "sink refused the chunk" : "sink failed; not acked, retrying every second",
                       "peer", c->peer, "error", j->ch.err);
         if (permanent || c->s == NULL || srv->deadline) {
-            c->job = NULL;
+            c->n_jobs--;
             job_free(j);
             if (c->s != NULL)
                 pqify_stream_close(c->s);
-            else
+            else if (c->n_jobs == 0)
                 conn_free(c);
             return;
         }
@@ -195,7 +196,7 @@ static void sink_done(struct job *j)
     }
     if (j->attempts > 0)
         PQIFY_LOG(PQIFY_LOG_INFO, "sink recovered", "peer", c->peer);
-    c->job = NULL;
+    c->n_jobs--;
     const char *lv[1] = {j->tag};
     pqify_counter_add(pqify_metric_series(srv->met.events, 1, lv), j->n_events);
     pqify_counter_add(pqify_metric_series(srv->met.bytes, 1, lv), j->wire_bytes);
@@ -212,7 +213,8 @@ static void sink_done(struct job *j)
     }
     job_free(j);
     if (c->s == NULL) {
-        conn_free(c);
+        if (c->n_jobs == 0)
+            conn_free(c);
         return;
     }
     conn_process(c);
@@ -266,14 +268,13 @@ static int start_job(struct conn *c, const pqify_fwd_msg *m)
             return -1;
         }
     }
+    c->n_jobs++;
     if (m->n_events == 0) {   /* nothing to make durable: ack at once */
-        c->job = j;
         sink_done(j);
         return 1;
     }
-    c->job = j;
     if (sink_submit(j) != 0) {
-        c->job = NULL;
+        c->n_jobs--;
         job_free(j);
         return -1;
     }
@@ -318,11 +319,17 @@ static int auth_ping(struct conn *c, const pqify_fwd_msg *m)
     return 0;
 }
 
-/* Feed buffered plaintext to the decoder until a chunk goes to the sink (then wait
- * for it, not reading) or the bytes run out (then read again). */
+static unsigned sink_depth(const struct conn *c)
+{
+    return c->srv->o.sink->depth > 1 ? c->srv->o.sink->depth : 1;
+}
+
+/* Feed buffered plaintext to the decoder until the sink holds as many chunks of this
+ * connection as it takes (then wait for one, not reading) or the bytes run out (then
+ * read again). */
 static void conn_process(struct conn *c)
 {
-    while (c->s != NULL && c->job == NULL && c->in_len > 0) {
+    while (c->s != NULL && c->n_jobs < sink_depth(c) && c->in_len > 0) {
         const uint8_t *p = c->in;
         size_t len = c->in_len;
         pqify_fwd_msg m;
@@ -363,11 +370,11 @@ static void conn_process(struct conn *c)
     }
     if (c->s == NULL)
         return;
-    if (c->job == NULL && c->draining) {
+    if (c->n_jobs == 0 && c->draining) {
         pqify_stream_close(c->s);
         return;
     }
-    pqify_stream_hold_reading(c->s, c->job != NULL || c->draining);
+    pqify_stream_hold_reading(c->s, c->n_jobs >= sink_depth(c) || c->draining);
 }
 
 /* ---- stream callbacks ---------------------------------------------------------------- */
@@ -441,8 +448,8 @@ static void on_close(pqify_stream *s, int status, void *ctx)
     pqify_conn_set_closed(&srv->conns, &c->link);
     if (srv->listener != NULL)
         pqify_listener_done(srv->listener);
-    if (c->job == NULL)
-        conn_free(c);   /* else the job's completion frees it */
+    if (c->n_jobs == 0)
+        conn_free(c);   /* else the last job's completion frees it */
 }
 
 static const pqify_stream_cbs recv_cbs = {on_handshake, on_data, NULL, on_close};

@@ -31,6 +31,16 @@ stop_serve() {
   srv_rc=$?
 }
 
+# stop_pid <pid>: SIGTERM, up to 15 s for it to exit, then SIGKILL; sets stop_rc.
+stop_pid() {
+  kill -TERM "$1" 2>/dev/null
+  local i
+  for ((i = 0; i < 300; i++)); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
+  kill -9 "$1" 2>/dev/null
+  wait "$1" 2>/dev/null
+  stop_rc=$?
+}
+
 # good_client: one echo through pqify connect; sets cli_rc and cli_out.
 good_client() {
   cli_out=$(printf 'ping\n' | timeout 20 "$PQIFY_BIN" connect "127.0.0.1:$srv_port" \

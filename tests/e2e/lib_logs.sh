@@ -1,4 +1,6 @@
-# Helpers of the log pipeline's end-to-end tests (sourced after tests/interop/lib.sh).
+# Helpers of the log pipeline's end-to-end tests (sourced after tests/interop/lib.sh);
+# stop_pid comes from lib_e2e.sh.
+. "$(dirname "${BASH_SOURCE[0]}")/lib_e2e.sh"
 
 # start_logrecv <args...>: pqify logrecv with args on stderr $casedir/logrecv.stderr
 # (appended: a restart in the same case waits for its own `listening on` line, at most
@@ -17,11 +19,4 @@ start_logrecv() {
   r_port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$r_log" | tail -1)
   r_adm=$(sed -n 's/.*admin endpoint on [^ ]*:\([0-9]*\) .*/\1/p' "$r_log" | tail -1)
   [ "$(grep -c '^listening on ' "$r_log")" -gt "${n:-0}" ] || { fail "pqify logrecv did not start"; return 1; }
-}
-
-stop_pid() {  # bounded: TERM, up to 15 s, then KILL
-  kill -TERM "$1" 2>/dev/null
-  local i
-  for ((i = 0; i < 300; i++)); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
-  kill -9 "$1" 2>/dev/null; wait "$1" 2>/dev/null
 }

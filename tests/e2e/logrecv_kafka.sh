@@ -26,12 +26,8 @@ start_mock() {
 }
 start_recv() { start_logrecv --config "$1" --admin 127.0.0.1:0; }
 stop_recv() {
-  kill -TERM "$r_pid" 2>/dev/null
-  local i
-  for ((i = 0; i < 300; i++)); do kill -0 "$r_pid" 2>/dev/null || break; sleep 0.05; done
-  kill -9 "$r_pid" 2>/dev/null
-  wait "$r_pid" 2>/dev/null
-  r_rc=$?
+  stop_pid "$r_pid"
+  r_rc=$stop_rc
 }
 # topic_seqs <topic> <first> <count>: read the whole topic with kcat and count.
 topic_seqs() {
