@@ -39,6 +39,7 @@ struct pqify_stream {
     int status;               /* the first reason to close */
     int reading, read_paused, in_events, open_handles;
     int held;                 /* the application holds reading (pqify_stream_hold_reading) */
+    int corked;               /* pqify_stream_cork: sends wait in pump.out */
     int over_high_water;      /* queued went above high_water: on_writable when it halves */
     void (*on_writable)(pqify_stream *s, void *ctx);
     unsigned handshake_ms, idle_ms, drain_ms;
@@ -352,10 +353,13 @@ static int stream_new(uv_loop_t *loop, uv_tcp_t *tcp, const pqify_tls_config *cf
     uv_timer_init(loop, &s->timer);
     s->timer.data = s;
     s->open_handles = 2;
-    (void)uv_tcp_nodelay(tcp, 1);
+    if (!is_server)
+        (void)uv_tcp_nodelay(tcp, 1);   /* an accepted socket has it from the listener */
     struct sockaddr_storage ss;
     int sl = sizeof ss;
-    if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &sl) == 0)
+    if (o != NULL && o->peer != NULL)
+        pqify_net_format_addr(o->peer, s->peer, sizeof s->peer);
+    else if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &sl) == 0)
         pqify_net_format_addr((struct sockaddr *)&ss, s->peer, sizeof s->peer);
     else
         strcpy(s->peer, "?");
@@ -411,12 +415,20 @@ int pqify_stream_send(pqify_stream *s, const void *data, size_t len)
     if (s->state != OPEN)
         return PQIFY_TLS_ERR_CLOSED;
     int r = pqify_pump_send(&s->pump, data, len);
-    flush(s);
+    if (!s->corked || r != 0)
+        flush(s);
     if (r == 0)
         arm_idle(s);
     else if (pqify_pump_error(&s->pump) != 0)
         begin_shutdown(s, pqify_pump_error(&s->pump));
     return r;
+}
+
+void pqify_stream_cork(pqify_stream *s, int cork)
+{
+    s->corked = cork != 0;
+    if (!s->corked)
+        flush(s);
 }
 
 pqify_tls_conn *pqify_stream_conn(pqify_stream *s)
