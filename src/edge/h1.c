@@ -91,13 +91,18 @@ static void finish(edge_conn *c)
 {
     edge_req *r = c->req;
     c->req = NULL;
+    int unread = r != NULL && !r->body_done;
     if (r != NULL)
         edge_req_free(r);
     if (c->closing)
         return;
     if (c->close_after || c->e->draining) {
         c->closing = 1;
-        pqify_stream_close(c->s);
+        /* Nothing more to read (the request whole, nothing pipelined): no drain. */
+        if (!unread && c->rest_len == 0)
+            pqify_stream_close_now(c->s);
+        else
+            pqify_stream_close(c->s);
         return;
     }
     edge_h1_next(&c->h1);

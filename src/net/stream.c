@@ -322,6 +322,22 @@ void pqify_stream_close(pqify_stream *s)
         begin_shutdown(s, PQIFY_STREAM_ABORTED);
 }
 
+void pqify_stream_close_now(pqify_stream *s)
+{
+    if (s->state != OPEN) {
+        pqify_stream_close(s);
+        return;
+    }
+    int rc = pqify_pump_close_notify(&s->pump);
+    (void)rc;   /* a failure means the engine already closed: close anyway */
+    flush(s);
+    /* libuv would cancel writes still queued: those wait for the drain's path */
+    if (s->state == OPEN && s->queued == 0)
+        final_close(s, 0);
+    else
+        begin_shutdown(s, 0);
+}
+
 void pqify_stream_abort(pqify_stream *s)
 {
     final_close(s, PQIFY_STREAM_ABORTED);

@@ -219,6 +219,28 @@ static void cork_holds_sends_until_uncorked(void **state)
     env_end(&e);
 }
 
+/* close_now: what was sent, then close_notify, reach the peer; the server does not
+ * wait for the peer's FIN (its side is gone at once: on_close before the client's). */
+static void close_now_delivers_then_closes(void **state)
+{
+    (void)state;
+    struct env e;
+    env_start(&e, tt_server_config(&server_id));
+    env_dial(&e);
+    assert_true(nt_run_until(&e.loop, &e.server.handshakes, 10000));
+    assert_true(nt_run_until(&e.loop, &e.client.handshakes, 10000));
+    static const char bye[] = "the whole response, then close_notify";
+    assert_int_equal(pqify_stream_send(e.server.s, bye, sizeof bye), 0);
+    pqify_stream_close_now(e.server.s);
+    assert_true(nt_run_until(&e.loop, &e.server.closed, 5000));
+    assert_int_equal(e.server.status, 0);
+    assert_true(nt_run_until(&e.loop, &e.client.closed, 5000));
+    assert_int_equal(e.client.status, 0);   /* close_notify came: not a truncation */
+    assert_int_equal(e.client.got_len, sizeof bye);
+    assert_memory_equal(e.client.got, bye, sizeof bye);
+    env_end(&e);
+}
+
 static void idle_timeout_closes_with_close_notify(void **state)
 {
     (void)state;
@@ -555,6 +577,7 @@ int main(void)
         cmocka_unit_test(echo_and_graceful_close),
         cmocka_unit_test(idle_timeout_closes_with_close_notify),
         cmocka_unit_test(cork_holds_sends_until_uncorked),
+        cmocka_unit_test(close_now_delivers_then_closes),
         cmocka_unit_test(handshake_timeout_drops_a_slow_peer),
         cmocka_unit_test(fatal_alert_reaches_the_peer),
         cmocka_unit_test(backpressure_pauses_reading),

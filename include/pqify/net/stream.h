@@ -84,6 +84,12 @@ PQIFY_MUST_USE int pqify_stream_send(pqify_stream *s, const void *data, size_t l
 void pqify_stream_cork(pqify_stream *s, int cork);
 /* Graceful close: close_notify (if established), shutdown, bounded drain, close. */
 void pqify_stream_close(pqify_stream *s);
+/* Close without the drain, when nothing more is to be read (a whole request answered
+ * with Connection: close, nothing pipelined behind it): close_notify, then the socket
+ * at once if the kernel holds everything written (it still delivers it, then FIN);
+ * the peer's FIN is not awaited (nginx's close without lingering). Else, or before
+ * the handshake ended, as pqify_stream_close. */
+void pqify_stream_close_now(pqify_stream *s);
 /* Close now, with nothing more sent. */
 void pqify_stream_abort(pqify_stream *s);
 
