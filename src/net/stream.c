@@ -40,6 +40,8 @@ struct pqify_stream {
     int reading, read_paused, in_events, open_handles;
     int held;                 /* the application holds reading (pqify_stream_hold_reading) */
     int corked;               /* pqify_stream_cork: sends wait in pump.out */
+    int is_server;
+    int hold_tickets;         /* server: the session tickets wait for the first response */
     int over_high_water;      /* queued went above high_water: on_writable when it halves */
     void (*on_writable)(pqify_stream *s, void *ctx);
     unsigned handshake_ms, idle_ms, drain_ms;
@@ -101,6 +103,7 @@ static void on_written(uv_write_t *req, int status)
 static void flush(pqify_stream *s)
 {
     pqify_tls_buf *out = &s->pump.out;
+    s->hold_tickets = 0;   /* whatever waited goes now */
     if (out->len == 0 || s->state == CLOSED) {
         pqify_tls_buf_consume(out, out->len);
         return;
@@ -209,11 +212,22 @@ static void start_reading(pqify_stream *s)
 static void handle(pqify_stream *s, pqify_pump_event ev)
 {
     s->in_events++;
+    int data = 0;
     for (;;) {
-        flush(s);
+        /* The session tickets a server sends after the client's Finished ride with
+         * the response to a request that came with it (one write, one segment);
+         * without such a request they go at once (a client may wait for them). */
+        if (ev == PQIFY_PUMP_HANDSHAKE_DONE && s->is_server && s->pump.out.len > 0)
+            s->hold_tickets = 1;
+        if (!s->hold_tickets)
+            flush(s);
         if (s->state == CLOSED || s->state == SHUTTING)
             break;
         if (ev == PQIFY_PUMP_WANT_INPUT) {
+            if (s->hold_tickets && !data) {
+                s->hold_tickets = 0;   /* no request came with the Finished: send them now */
+                flush(s);
+            }
             if (s->state == OPEN && s->pump.out.len == 0)
                 pqify_pump_release_buffers(&s->pump);
             break;
@@ -237,6 +251,7 @@ static void handle(pqify_stream *s, pqify_pump_event ev)
             if (s->cbs.on_handshake != NULL)
                 s->cbs.on_handshake(s, s->ctx);
         } else if (ev == PQIFY_PUMP_DATA) {
+            data = 1;
             pqify_tls_buf *plain = &s->pump.plain;
             if (s->cbs.on_data != NULL)
                 s->cbs.on_data(s, plain->base, plain->len, s->ctx);
@@ -358,6 +373,7 @@ static int stream_new(uv_loop_t *loop, uv_tcp_t *tcp, const pqify_tls_config *cf
     }
     s->loop = loop;
     s->tcp = tcp;
+    s->is_server = is_server;
     s->cbs = *cbs;
     s->ctx = ctx;
     s->handshake_ms = o && o->handshake_timeout_ms ? o->handshake_timeout_ms

@@ -241,6 +241,43 @@ static void close_now_delivers_then_closes(void **state)
     env_end(&e);
 }
 
+/* The session ticket (a server sends one by default) waits for the response only
+ * when a request came with the client's Finished: a client that sends nothing gets
+ * it at once, and a request's response brings it along. */
+static int wait_session(struct env *e, pqify_stream *s)
+{
+    uint8_t blob[PQIFY_TLS_MAX_SESSION];
+    size_t len = 0;
+    int never = 0;
+    for (int i = 0; i < 100; i++) {
+        if (s != NULL && pqify_tls_get_session(pqify_stream_conn(s), blob, sizeof blob, &len) == 0)
+            return 1;
+        (void)nt_run_until(&e->loop, &never, 20);
+    }
+    return 0;
+}
+
+static void session_ticket_not_held_without_a_request(void **state)
+{
+    (void)state;
+    struct env e;
+    env_start(&e, tt_server_config(&server_id));
+    env_dial(&e);
+    assert_true(nt_run_until(&e.loop, &e.client.handshakes, 10000));
+    assert_true(wait_session(&e, e.client.s));   /* no data sent either way */
+    env_end(&e);
+
+    env_start(&e, tt_server_config(&server_id));
+    e.server.echo = 1;
+    env_dial(&e);
+    assert_true(nt_run_until(&e.loop, &e.client.handshakes, 10000));
+    assert_int_equal(pqify_stream_send(e.client.s, "ping", 4), 0);
+    assert_true(wait_session(&e, e.client.s));
+    assert_int_equal(e.client.got_len, 4);
+    assert_memory_equal(e.client.got, "ping", 4);
+    env_end(&e);
+}
+
 static void idle_timeout_closes_with_close_notify(void **state)
 {
     (void)state;
@@ -578,6 +615,7 @@ int main(void)
         cmocka_unit_test(idle_timeout_closes_with_close_notify),
         cmocka_unit_test(cork_holds_sends_until_uncorked),
         cmocka_unit_test(close_now_delivers_then_closes),
+        cmocka_unit_test(session_ticket_not_held_without_a_request),
         cmocka_unit_test(handshake_timeout_drops_a_slow_peer),
         cmocka_unit_test(fatal_alert_reaches_the_peer),
         cmocka_unit_test(backpressure_pauses_reading),
