@@ -182,20 +182,6 @@ struct pqify_edge {
 void edge_conn_close(edge_conn *c);
 void edge_log_request(edge_req *r);
 uint64_t edge_now_us(void);
-/* v in decimal at out (20 bytes suffice), no terminator; the length. The hot paths'
- * numbers (a status, a Content-Length) without snprintf's cost. */
-static inline size_t edge_put_u64(char *out, uint64_t v)
-{
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    return n;
-}
 
 /* proxy.c: a request from a frontend */
 edge_req *edge_req_new(edge_conn *c, const edge_front_ops *ops, int32_t sid);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "edge_internal.h"
+#include "pqify/net/log.h"
 
 static const edge_front_ops h1_ops;
 static void h1_process(edge_conn *c, const uint8_t *data, size_t len);
@@ -205,7 +206,9 @@ static void h1_head(edge_req *r, int status, const char *const *names,
     int no_body = !strcmp(r->method, "HEAD") || status == 204 || status == 304;
     const char *why = reason(status);
     put_str(buf, &len, "HTTP/1.1 ", 9);
-    len += edge_put_u64(buf + len, (uint64_t)(status >= 0 && status < 1000 ? status : 0));
+    char num[21];
+    const char *digits = pqify_log_u64(num, (uint64_t)(status >= 0 && status < 1000 ? status : 0));
+    put_str(buf, &len, digits, strlen(digits));
     buf[len++] = ' ';
     put_str(buf, &len, why, strlen(why));
     put_str(buf, &len, "\r\n", 2);
@@ -218,7 +221,8 @@ static void h1_head(edge_req *r, int status, const char *const *names,
     c->resp_chunked = 0;
     if (cl >= 0 && status != 204 && status != 304) {
         put_str(buf, &len, "Content-Length: ", 16);
-        len += edge_put_u64(buf + len, (uint64_t)cl);
+        digits = pqify_log_u64(num, (uint64_t)cl);
+        put_str(buf, &len, digits, strlen(digits));
         put_str(buf, &len, "\r\n", 2);
     } else if (no_body) {
         /* no framing */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "edge_internal.h"
+#include "pqify/net/log.h"
 
 edge_req *edge_req_new(edge_conn *c, const edge_front_ops *ops, int32_t sid)
 {
@@ -183,9 +184,8 @@ int edge_req_start(edge_req *r, const char *method, const char *host, const char
     puts_(&b, r->sid != 0 ? "2 pqify-edge\r\n" : "1.1 pqify-edge\r\n");
     char line[64];
     if (body_mode == 1) {
-        size_t ll = edge_put_u64(line, content_length);
         puts_(&b, "Content-Length: ");
-        put(&b, line, ll);
+        puts_(&b, pqify_log_u64(line, content_length));
         puts_(&b, "\r\n");
     } else if (body_mode == 2) {
         puts_(&b, "Transfer-Encoding: chunked\r\n");

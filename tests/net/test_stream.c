@@ -139,6 +139,14 @@ static void env_dial(struct env *e)
     assert_int_equal(pqify_dialer_start(e->dialer), 0);
 }
 
+/* Dial and wait until both sides finished their handshakes. */
+static void env_up(struct env *e)
+{
+    env_dial(e);
+    assert_true(nt_run_until(&e->loop, &e->server.handshakes, 10000));
+    assert_true(nt_run_until(&e->loop, &e->client.handshakes, 10000));
+}
+
 static void env_end(struct env *e)
 {
     if (e->server.s != NULL)
@@ -191,9 +199,7 @@ static void cork_holds_sends_until_uncorked(void **state)
     struct env e;
     env_start(&e, tt_server_config(&server_id));
     e.pass_peer = 1;
-    env_dial(&e);
-    assert_true(nt_run_until(&e.loop, &e.server.handshakes, 10000));
-    assert_true(nt_run_until(&e.loop, &e.client.handshakes, 10000));
+    env_up(&e);
     assert_true(strncmp(pqify_stream_peer(e.server.s), "127.0.0.1:", 10) == 0);
     int never = 0;
     pqify_stream_cork(e.server.s, 1);
@@ -226,9 +232,7 @@ static void close_now_delivers_then_closes(void **state)
     (void)state;
     struct env e;
     env_start(&e, tt_server_config(&server_id));
-    env_dial(&e);
-    assert_true(nt_run_until(&e.loop, &e.server.handshakes, 10000));
-    assert_true(nt_run_until(&e.loop, &e.client.handshakes, 10000));
+    env_up(&e);
     static const char bye[] = "the whole response, then close_notify";
     assert_int_equal(pqify_stream_send(e.server.s, bye, sizeof bye), 0);
     pqify_stream_close_now(e.server.s);
