@@ -598,7 +598,7 @@ static void on_accept(pqify_listener *l, int fd, const struct sockaddr *peer, vo
     c->gen->refs++;
     pqify_net_format_addr(peer, c->peer, sizeof c->peer);
     pqify_stream_opts so = {.handshake_timeout_ms = pqify_tls_options_handshake_ms(&e->cfg.tls),
-                            .idle_timeout_ms = e->lim.idle_timeout_ms};
+                            .idle_timeout_ms = e->lim.idle_timeout_ms, .peer = peer};
     if (pqify_stream_accept(e->loop, fd, c->gen->tls, &so, &conn_cbs, c, &c->s) != 0) {
         edge_gen_put(c->gen);
         free(c);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "edge_internal.h"
+#include "pqify/net/log.h"
 
 static const edge_front_ops h1_ops;
 static void h1_process(edge_conn *c, const uint8_t *data, size_t len);
@@ -91,13 +92,18 @@ static void finish(edge_conn *c)
 {
     edge_req *r = c->req;
     c->req = NULL;
+    int unread = r != NULL && !r->body_done;
     if (r != NULL)
         edge_req_free(r);
     if (c->closing)
         return;
     if (c->close_after || c->e->draining) {
         c->closing = 1;
-        pqify_stream_close(c->s);
+        /* Nothing more to read (the request whole, nothing pipelined): no drain. */
+        if (!unread && c->rest_len == 0)
+            pqify_stream_close_now(c->s);
+        else
+            pqify_stream_close(c->s);
         return;
     }
     edge_h1_next(&c->h1);
@@ -167,19 +173,25 @@ static void on_end(void *ctx)
         finish(c);
         return;
     }
-    if (!r->finished)
-        pqify_stream_hold_reading(c->s, 1);   /* pipelined requests wait their turn */
+    /* Pipelined requests wait their turn (edge_h1_data keeps them and stops reading
+     * then): reading stays on meanwhile, so a client that waits for the response costs
+     * no epoll_ctl per request. */
 }
 
 static const edge_h1_cbs h1_cbs = {on_head, on_body, on_end};
 
 /* ---- the frontend the origin answers through ------------------------------------------ */
 
+static void put_str(char *buf, size_t *len, const char *s, size_t n)
+{
+    memcpy(buf + *len, s, n);
+    *len += n;
+}
+
 static void h1_head(edge_req *r, int status, const char *const *names,
                     const char *const *values, size_t n, int64_t cl)
 {
     edge_conn *c = r->c;
-    char line[128];
     size_t cap = 256;
     for (size_t i = 0; i < n; i++)
         cap += strlen(names[i]) + strlen(values[i]) + 4;
@@ -188,34 +200,42 @@ static void h1_head(edge_req *r, int status, const char *const *names,
         c->close_after = 1;
         return;
     }
+    /* Built by hand, not by snprintf: this runs once per proxied response. The fixed
+     * parts (status line, framing, Via, Connection) fit the 256 bytes added to cap. */
     size_t len = 0;
     int no_body = !strcmp(r->method, "HEAD") || status == 204 || status == 304;
-    len += (size_t)snprintf(buf + len, cap - len, "HTTP/1.1 %d %s\r\n", status, reason(status));
+    const char *why = reason(status);
+    put_str(buf, &len, "HTTP/1.1 ", 9);
+    char num[21];
+    const char *digits = pqify_log_u64(num, (uint64_t)(status >= 0 && status < 1000 ? status : 0));
+    put_str(buf, &len, digits, strlen(digits));
+    buf[len++] = ' ';
+    put_str(buf, &len, why, strlen(why));
+    put_str(buf, &len, "\r\n", 2);
     for (size_t i = 0; i < n; i++) {
-        size_t nl = strlen(names[i]), vl = strlen(values[i]);
-        memcpy(buf + len, names[i], nl);
-        len += nl;
-        memcpy(buf + len, ": ", 2);
-        len += 2;
-        memcpy(buf + len, values[i], vl);
-        len += vl;
-        memcpy(buf + len, "\r\n", 2);
-        len += 2;
+        put_str(buf, &len, names[i], strlen(names[i]));
+        put_str(buf, &len, ": ", 2);
+        put_str(buf, &len, values[i], strlen(values[i]));
+        put_str(buf, &len, "\r\n", 2);
     }
     c->resp_chunked = 0;
     if (cl >= 0 && status != 204 && status != 304) {
-        snprintf(line, sizeof line, "Content-Length: %lld\r\n", (long long)cl);
+        put_str(buf, &len, "Content-Length: ", 16);
+        digits = pqify_log_u64(num, (uint64_t)cl);
+        put_str(buf, &len, digits, strlen(digits));
+        put_str(buf, &len, "\r\n", 2);
     } else if (no_body) {
-        line[0] = '\0';
+        /* no framing */
     } else if (edge_h1_minor(&c->h1) >= 1) {
         c->resp_chunked = 1;
-        snprintf(line, sizeof line, "Transfer-Encoding: chunked\r\n");
+        put_str(buf, &len, "Transfer-Encoding: chunked\r\n", 28);
     } else {
         c->close_after = 1;   /* HTTP/1.0: the close delimits the body */
-        line[0] = '\0';
     }
-    len += (size_t)snprintf(buf + len, cap - len, "%sVia: 1.1 pqify-edge\r\n%s\r\n", line,
-                            c->close_after || c->e->draining ? "Connection: close\r\n" : "");
+    put_str(buf, &len, "Via: 1.1 pqify-edge\r\n", 21);
+    if (c->close_after || c->e->draining)
+        put_str(buf, &len, "Connection: close\r\n", 19);
+    put_str(buf, &len, "\r\n", 2);
     /* held back to go out with the first piece of the body: one record, one write */
     free(c->head_out);
     c->head_out = buf;
@@ -250,6 +270,9 @@ static uint8_t chunk_buf[65536 + 32];
 static void h1_body(edge_req *r, const uint8_t *data, size_t len)
 {
     edge_conn *c = r->c;
+    /* The origin's bytes of one read go out in one write: h1_flush, h1_end or
+     * h1_error (one of which follows every read) uncorks. */
+    pqify_stream_cork(c->s, 1);
     if (!c->resp_chunked) {
         send_with_head(c, data, len);
         return;
@@ -268,15 +291,21 @@ static void h1_body(edge_req *r, const uint8_t *data, size_t len)
 static void h1_end(edge_req *r)
 {
     edge_conn *c = r->c;
+    pqify_stream *s = c->s;
+    /* The response's last bytes and, when the connection ends with it, the
+     * close_notify: one write (finish frees neither c nor s before the loop's next turn). */
+    pqify_stream_cork(s, 1);
     send_with_head(c, c->resp_chunked ? "0\r\n\r\n" : "", c->resp_chunked ? 5 : 0);
     if (!r->body_done)
         c->close_after = 1;   /* the origin answered before the body ended */
     finish(c);
+    pqify_stream_cork(s, 0);
 }
 
 static void h1_error(edge_req *r, int status)
 {
     edge_conn *c = r->c;
+    pqify_stream_cork(c->s, 0);
     if (status == 0) {
         /* A response half sent cannot be mended on HTTP/1.1: close (RFC 9112 §9.6). */
         c->closing = 1;
@@ -306,6 +335,7 @@ static void h1_up_resume(edge_req *r)
 static void h1_flush(edge_req *r)
 {
     send_with_head(r->c, "", 0);
+    pqify_stream_cork(r->c->s, 0);
 }
 
 static const edge_front_ops h1_ops = {h1_head, h1_body, h1_end, h1_error, h1_down_full,
@@ -418,6 +448,7 @@ void edge_h1_data(edge_conn *c, const uint8_t *data, size_t len)
         memcpy(p + c->rest_len, data, len);
         c->rest = p;
         c->rest_len += len;
+        pqify_stream_hold_reading(c->s, 1);   /* what is kept stays one read's worth */
         return;
     }
     h1_process(c, data, len);

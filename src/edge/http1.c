@@ -4,26 +4,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-int edge_token_is(const char *s, size_t n, const char *lower)
-{
-    size_t i = 0;
-    for (; i < n && lower[i] != '\0'; i++) {
-        char c = s[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c - 'A' + 'a');
-        if (c != lower[i])
-            return 0;
-    }
-    return i == n && lower[i] == '\0';
-}
-
 int edge_hop_by_hop(const char *name, size_t n)
 {
-    static const char *const hop[] = {"connection", "keep-alive", "proxy-connection", "te",
-                                      "trailer", "transfer-encoding", "upgrade",
-                                      "proxy-authenticate", "proxy-authorization", NULL};
-    for (size_t i = 0; hop[i] != NULL; i++)
-        if (edge_token_is(name, n, hop[i]))
+    /* Compared only where the length matches: every field of every request and
+     * response passes here. */
+    static const struct {
+        const char *name;
+        size_t len;
+    } hop[] = {{"connection", 10}, {"keep-alive", 10}, {"proxy-connection", 16}, {"te", 2},
+               {"trailer", 7}, {"transfer-encoding", 17}, {"upgrade", 7},
+               {"proxy-authenticate", 18}, {"proxy-authorization", 19}};
+    for (size_t i = 0; i < sizeof hop / sizeof hop[0]; i++)
+        if (hop[i].len == n && edge_token_is(name, n, hop[i].name))
             return 1;
     return 0;
 }

@@ -20,6 +20,7 @@
 #include <http_parser.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define EDGE_H1_MAX_HEADERS 100
 
@@ -86,8 +87,22 @@ int edge_h1_minor(const edge_h1 *h);
 /* The Host field's value, or NULL. */
 const char *edge_h1_host(const edge_h1 *h);
 
-/* Case-insensitive ASCII compare of a token with a NUL-terminated lowercase word. */
-int edge_token_is(const char *s, size_t n, const char *lower);
+/* Case-insensitive ASCII compare of a token with a NUL-terminated lowercase word.
+ * Inline: with a literal word the length test folds to a constant, and most fields
+ * of every request and response are turned away by it. */
+static inline int edge_token_is(const char *s, size_t n, const char *lower)
+{
+    if (strlen(lower) != n)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (c != lower[i])
+            return 0;
+    }
+    return 1;
+}
 /* RFC 9110 §7.6.1: a hop-by-hop field a proxy must not forward. */
 int edge_hop_by_hop(const char *name, size_t n);
 

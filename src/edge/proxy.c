@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "edge_internal.h"
+#include "pqify/net/log.h"
 
 edge_req *edge_req_new(edge_conn *c, const edge_front_ops *ops, int32_t sid)
 {
@@ -17,7 +18,7 @@ edge_req *edge_req_new(edge_conn *c, const edge_front_ops *ops, int32_t sid)
     r->ops = ops;
     r->sid = sid;
     r->t0_us = edge_now_us();
-    snprintf(r->method, sizeof r->method, "-");
+    memcpy(r->method, "-", 2);
     return r;
 }
 
@@ -35,7 +36,10 @@ static void client_ip(const char *peer, char *out, size_t cap)
         peer++;
         n -= 2;
     }
-    snprintf(out, cap, "%.*s", (int)n, peer);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, peer, n);
+    out[n] = '\0';
 }
 
 typedef struct hbuf {
@@ -85,7 +89,11 @@ int edge_req_start(edge_req *r, const char *method, const char *host, const char
                    size_t n, int body_mode, uint64_t content_length)
 {
     edge *e = r->c->e;
-    snprintf(r->method, sizeof r->method, "%s", method);
+    size_t ml = strlen(method);
+    if (ml >= sizeof r->method)
+        ml = sizeof r->method - 1;
+    memcpy(r->method, method, ml);
+    r->method[ml] = '\0';
     r->host = dup_or_empty(host);
     r->path = dup_or_empty(path);
     r->gen = e->gen;
@@ -105,7 +113,13 @@ int edge_req_start(edge_req *r, const char *method, const char *host, const char
     if (r->route->tunnel != NULL)
         return edge_tunnel_start(r, path, names, values, vlens, n, body_mode, content_length);
 
-    hbuf b = {0};
+    /* One allocation for the head in the common case: what the client sent plus
+     * room for the fields the edge adds. */
+    size_t est = 256 + strlen(method) + strlen(path) + hl;
+    for (size_t i = 0; i < n; i++)
+        est += strlen(names[i]) + vlens[i] + 4;
+    hbuf b = {.p = malloc(est), .cap = est};
+    b.oom = b.p == NULL;
     char ip[64];
     client_ip(r->c->peer, ip, sizeof ip);
     const char *xff = NULL, *via = NULL;
@@ -170,8 +184,9 @@ int edge_req_start(edge_req *r, const char *method, const char *host, const char
     puts_(&b, r->sid != 0 ? "2 pqify-edge\r\n" : "1.1 pqify-edge\r\n");
     char line[64];
     if (body_mode == 1) {
-        snprintf(line, sizeof line, "Content-Length: %llu\r\n", (unsigned long long)content_length);
-        puts_(&b, line);
+        puts_(&b, "Content-Length: ");
+        puts_(&b, pqify_log_u64(line, content_length));
+        puts_(&b, "\r\n");
     } else if (body_mode == 2) {
         puts_(&b, "Transfer-Encoding: chunked\r\n");
     }

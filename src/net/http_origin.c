@@ -239,8 +239,28 @@ static void arm_response_timer(conn *c)
         uv_timer_start(&c->timer, on_timer, c->pool->o.response_timeout_ms, 0);
 }
 
-static void conn_send(conn *c, const uint8_t *data, size_t len, size_t body)
+/* Copy bufs into dst, skipping the first skip bytes. */
+static void gather(uint8_t *dst, const uv_buf_t *bufs, unsigned nb, size_t skip)
 {
+    for (unsigned i = 0; i < nb; i++) {
+        size_t l = bufs[i].len;
+        if (skip >= l) {
+            skip -= l;
+            continue;
+        }
+        memcpy(dst, bufs[i].base + skip, l - skip);
+        dst += l - skip;
+        skip = 0;
+    }
+}
+
+/* One message (a head, a body piece with its chunk framing) in one write: body is the
+ * request body bytes in it, credited (on_sent) once they reached the socket. */
+static void conn_sendv(conn *c, const uv_buf_t *bufs, unsigned nb, size_t body)
+{
+    size_t len = 0;
+    for (unsigned i = 0; i < nb; i++)
+        len += bufs[i].len;
     if (len == 0 || c->state == C_CLOSED || c->fail_why != NULL)
         return;
     if (!c->head_done)
@@ -254,7 +274,7 @@ static void conn_send(conn *c, const uint8_t *data, size_t len, size_t body)
         k->next = NULL;
         k->len = len;
         k->body = body;
-        memcpy(k->data, data, len);
+        gather(k->data, bufs, nb, 0);
         if (c->pending_tail != NULL)
             c->pending_tail->next = k;
         else
@@ -264,30 +284,50 @@ static void conn_send(conn *c, const uint8_t *data, size_t len, size_t body)
         return;
     }
     if (c->tls != NULL) {
-        if (pqify_stream_send(c->tls, data, len) != 0) {
-            defer_fail(c, PQIFY_HTTP_ORIGIN_CLOSED, "write to the origin failed");
-            return;
-        }
+        for (unsigned i = 0; i < nb; i++)
+            if (pqify_stream_send(c->tls, bufs[i].base, bufs[i].len) != 0) {
+                defer_fail(c, PQIFY_HTTP_ORIGIN_CLOSED, "write to the origin failed");
+                return;
+            }
         c->held_credit += body;
         tls_credit(c);
         return;
     }
-    raw_write *rw = malloc(sizeof *rw + len);
+    size_t off = 0;
+    if (c->raw_queued == 0) {
+        /* Straight into the kernel when it takes it (a request head, a small body):
+         * one writev, no copy, no allocation. */
+        int n = uv_try_write(c->raw, bufs, nb);
+        if (n > 0)
+            off = (size_t)n;
+        if (off == len) {
+            if (body > 0 && c->r != NULL && c->r->cbs.on_sent != NULL)
+                c->r->cbs.on_sent(c->r, body, c->r->ctx);   /* last: it may release */
+            return;
+        }
+    }
+    raw_write *rw = malloc(sizeof *rw + (len - off));
     if (rw == NULL) {
         defer_fail(c, PQIFY_HTTP_ORIGIN_NOMEM, "out of memory");
         return;
     }
     rw->c = c;
-    rw->len = len;
-    rw->body = body;
-    memcpy(rw->data, data, len);
-    uv_buf_t b = uv_buf_init((char *)rw->data, (unsigned)len);
+    rw->len = len - off;
+    rw->body = body;   /* credited when the rest is written */
+    gather(rw->data, bufs, nb, off);
+    uv_buf_t b = uv_buf_init((char *)rw->data, (unsigned)rw->len);
     if (uv_write(&rw->w, c->raw, &b, 1, raw_written) != 0) {
         free(rw);
         defer_fail(c, PQIFY_HTTP_ORIGIN_CLOSED, "write to the origin failed");
         return;
     }
-    c->raw_queued += len;
+    c->raw_queued += rw->len;
+}
+
+static void conn_send(conn *c, const uint8_t *data, size_t len, size_t body)
+{
+    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+    conn_sendv(c, &b, 1, body);
 }
 
 /* ---- the response -------------------------------------------------------------------- */
@@ -816,9 +856,9 @@ int pqify_http_origin_write(pqify_http_origin_req *r, const void *data, size_t l
     if (r->flags & PQIFY_HTTP_ORIGIN_CHUNKED) {
         char line[24];
         int n = snprintf(line, sizeof line, "%zx\r\n", len);
-        conn_send(c, (const uint8_t *)line, (size_t)n, 0);
-        conn_send(c, data, len, len);
-        conn_send(c, (const uint8_t *)"\r\n", 2, 0);
+        uv_buf_t b[3] = {uv_buf_init(line, (unsigned)n), uv_buf_init((char *)data, (unsigned)len),
+                         uv_buf_init("\r\n", 2)};
+        conn_sendv(c, b, 3, len);
     } else {
         conn_send(c, data, len, len);
     }

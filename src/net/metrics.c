@@ -166,8 +166,25 @@ fail:
     return NULL;
 }
 
+/* The same family twice: kind, label names and bounds alike. */
+static int same_family(const pqify_metric *a, const pqify_metric *b)
+{
+    if (a->kind != b->kind || a->n_labels != b->n_labels || a->n_bounds != b->n_bounds)
+        return 0;
+    for (size_t i = 0; i < a->n_labels; i++)
+        if (strcmp(a->labels[i], b->labels[i]) != 0)
+            return 0;
+    for (size_t i = 0; i < a->n_bounds; i++)
+        if (a->bounds[i] != b->bounds[i])
+            return 0;
+    return 1;
+}
+
+/* shared: a family already declared alike is returned rather than refused, for the
+ * families several parts of one process count into (the TLS handshake family: an
+ * edge's public listener and its tunnel hub are both TLS servers of one registry). */
 static pqify_metric *declare(pqify_metrics *m, enum kind kind, const char *name, const char *help,
-                             const char *labels, const double *bounds, size_t n_bounds)
+                             const char *labels, const double *bounds, size_t n_bounds, int shared)
 {
     if (m == NULL || name == NULL || !valid_name(name, strlen(name), 1))
         return NULL;
@@ -194,10 +211,11 @@ static pqify_metric *declare(pqify_metrics *m, enum kind kind, const char *name,
     f->n_series = f->n_labels == 0;
 
     pthread_mutex_lock(&m->lock);
-    int taken = 0;
-    for (pqify_metric *g = m->families; g != NULL; g = g->next)
-        taken |= strcmp(g->name, name) == 0;
-    if (!taken) {
+    pqify_metric *taken = NULL;
+    for (pqify_metric *g = m->families; g != NULL && taken == NULL; g = g->next)
+        if (strcmp(g->name, name) == 0)
+            taken = g;
+    if (taken == NULL) {
         if (m->tail != NULL)
             m->tail->next = f;
         else
@@ -205,8 +223,11 @@ static pqify_metric *declare(pqify_metrics *m, enum kind kind, const char *name,
         m->tail = f;
     }
     pthread_mutex_unlock(&m->lock);
-    if (taken)
-        goto fail;
+    if (taken != NULL) {
+        pqify_metric *same = shared && same_family(taken, f) ? taken : NULL;
+        family_free(f);
+        return same;
+    }
     return f;
 fail:
     family_free(f);
@@ -216,19 +237,19 @@ fail:
 pqify_metric *pqify_metrics_counter(pqify_metrics *m, const char *name, const char *help,
                                     const char *labels)
 {
-    return declare(m, KIND_COUNTER, name, help, labels, NULL, 0);
+    return declare(m, KIND_COUNTER, name, help, labels, NULL, 0, 0);
 }
 
 pqify_metric *pqify_metrics_gauge(pqify_metrics *m, const char *name, const char *help,
                                   const char *labels)
 {
-    return declare(m, KIND_GAUGE, name, help, labels, NULL, 0);
+    return declare(m, KIND_GAUGE, name, help, labels, NULL, 0, 0);
 }
 
 pqify_metric *pqify_metrics_histogram(pqify_metrics *m, const char *name, const char *help,
                                       const char *labels, const double *bounds, size_t n_bounds)
 {
-    return declare(m, KIND_HISTOGRAM, name, help, labels, bounds, n_bounds);
+    return declare(m, KIND_HISTOGRAM, name, help, labels, bounds, n_bounds, 0);
 }
 
 pqify_series *pqify_metric_series(pqify_metric *f, size_t n, const char *const *values)
@@ -438,14 +459,16 @@ static const double handshake_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.
 
 int pqify_tls_metrics_init(pqify_tls_metrics *tm, pqify_metrics *m)
 {
-    tm->handshakes = pqify_metrics_counter(
-        m, "pqify_tls_handshakes_total",
+    /* Once per registry: a second init (another listener or dialer of the same
+     * process) counts into the same families. */
+    tm->handshakes = declare(
+        m, KIND_COUNTER, "pqify_tls_handshakes_total",
         "TLS handshakes completed, by role, negotiated group, whether it is post-quantum, and whether a HelloRetryRequest happened.",
-        "role,group,pq,hrr");
-    tm->duration = pqify_metrics_histogram(
-        m, "pqify_tls_handshake_duration_seconds",
+        "role,group,pq,hrr", NULL, 0, 1);
+    tm->duration = declare(
+        m, KIND_HISTOGRAM, "pqify_tls_handshake_duration_seconds",
         "Time from the first handshake call to completion, including an asynchronous signer.",
-        "role,group,pq", handshake_bounds, sizeof handshake_bounds / sizeof handshake_bounds[0]);
+        "role,group,pq", handshake_bounds, sizeof handshake_bounds / sizeof handshake_bounds[0], 1);
     return tm->handshakes != NULL && tm->duration != NULL ? 0 : PQIFY_ERR_ARG;
 }
 

@@ -39,6 +39,9 @@ struct pqify_stream {
     int status;               /* the first reason to close */
     int reading, read_paused, in_events, open_handles;
     int held;                 /* the application holds reading (pqify_stream_hold_reading) */
+    int corked;               /* pqify_stream_cork: sends wait in pump.out */
+    int is_server;
+    int hold_tickets;         /* server: the session tickets wait for the first response */
     int over_high_water;      /* queued went above high_water: on_writable when it halves */
     void (*on_writable)(pqify_stream *s, void *ctx);
     unsigned handshake_ms, idle_ms, drain_ms;
@@ -100,6 +103,7 @@ static void on_written(uv_write_t *req, int status)
 static void flush(pqify_stream *s)
 {
     pqify_tls_buf *out = &s->pump.out;
+    s->hold_tickets = 0;   /* whatever waited goes now */
     if (out->len == 0 || s->state == CLOSED) {
         pqify_tls_buf_consume(out, out->len);
         return;
@@ -208,11 +212,22 @@ static void start_reading(pqify_stream *s)
 static void handle(pqify_stream *s, pqify_pump_event ev)
 {
     s->in_events++;
+    int data = 0;
     for (;;) {
-        flush(s);
+        /* The session tickets a server sends after the client's Finished ride with
+         * the response to a request that came with it (one write, one segment);
+         * without such a request they go at once (a client may wait for them). */
+        if (ev == PQIFY_PUMP_HANDSHAKE_DONE && s->is_server && s->pump.out.len > 0)
+            s->hold_tickets = 1;
+        if (!s->hold_tickets)
+            flush(s);
         if (s->state == CLOSED || s->state == SHUTTING)
             break;
         if (ev == PQIFY_PUMP_WANT_INPUT) {
+            if (s->hold_tickets && !data) {
+                s->hold_tickets = 0;   /* no request came with the Finished: send them now */
+                flush(s);
+            }
             if (s->state == OPEN && s->pump.out.len == 0)
                 pqify_pump_release_buffers(&s->pump);
             break;
@@ -236,6 +251,7 @@ static void handle(pqify_stream *s, pqify_pump_event ev)
             if (s->cbs.on_handshake != NULL)
                 s->cbs.on_handshake(s, s->ctx);
         } else if (ev == PQIFY_PUMP_DATA) {
+            data = 1;
             pqify_tls_buf *plain = &s->pump.plain;
             if (s->cbs.on_data != NULL)
                 s->cbs.on_data(s, plain->base, plain->len, s->ctx);
@@ -321,6 +337,22 @@ void pqify_stream_close(pqify_stream *s)
         begin_shutdown(s, PQIFY_STREAM_ABORTED);
 }
 
+void pqify_stream_close_now(pqify_stream *s)
+{
+    if (s->state != OPEN) {
+        pqify_stream_close(s);
+        return;
+    }
+    int rc = pqify_pump_close_notify(&s->pump);
+    (void)rc;   /* a failure means the engine already closed: close anyway */
+    flush(s);
+    /* libuv would cancel writes still queued: those wait for the drain's path */
+    if (s->state == OPEN && s->queued == 0)
+        final_close(s, 0);
+    else
+        begin_shutdown(s, 0);
+}
+
 void pqify_stream_abort(pqify_stream *s)
 {
     final_close(s, PQIFY_STREAM_ABORTED);
@@ -341,6 +373,7 @@ static int stream_new(uv_loop_t *loop, uv_tcp_t *tcp, const pqify_tls_config *cf
     }
     s->loop = loop;
     s->tcp = tcp;
+    s->is_server = is_server;
     s->cbs = *cbs;
     s->ctx = ctx;
     s->handshake_ms = o && o->handshake_timeout_ms ? o->handshake_timeout_ms
@@ -352,10 +385,13 @@ static int stream_new(uv_loop_t *loop, uv_tcp_t *tcp, const pqify_tls_config *cf
     uv_timer_init(loop, &s->timer);
     s->timer.data = s;
     s->open_handles = 2;
-    (void)uv_tcp_nodelay(tcp, 1);
+    if (!is_server)
+        (void)uv_tcp_nodelay(tcp, 1);   /* an accepted socket has it from the listener */
     struct sockaddr_storage ss;
     int sl = sizeof ss;
-    if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &sl) == 0)
+    if (o != NULL && o->peer != NULL)
+        pqify_net_format_addr(o->peer, s->peer, sizeof s->peer);
+    else if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &sl) == 0)
         pqify_net_format_addr((struct sockaddr *)&ss, s->peer, sizeof s->peer);
     else
         strcpy(s->peer, "?");
@@ -411,12 +447,20 @@ int pqify_stream_send(pqify_stream *s, const void *data, size_t len)
     if (s->state != OPEN)
         return PQIFY_TLS_ERR_CLOSED;
     int r = pqify_pump_send(&s->pump, data, len);
-    flush(s);
+    if (!s->corked || r != 0)
+        flush(s);
     if (r == 0)
         arm_idle(s);
     else if (pqify_pump_error(&s->pump) != 0)
         begin_shutdown(s, pqify_pump_error(&s->pump));
     return r;
+}
+
+void pqify_stream_cork(pqify_stream *s, int cork)
+{
+    s->corked = cork != 0;
+    if (!s->corked)
+        flush(s);
 }
 
 pqify_tls_conn *pqify_stream_conn(pqify_stream *s)

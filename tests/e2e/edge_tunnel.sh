@@ -94,6 +94,31 @@ else
   fail "the connector's handshakes are not all X25519MLKEM768: $(grep '^pqify_tls_handshakes_total' <<<"$m")"
 fi
 
+begin "the edge's /metrics counts the tunnel hop's handshakes"
+# The hub listener's handshakes count in the edge's pqify_tls_* families, next to the
+# public listener's (one family per registry, role="server"). No client has connected
+# to the public listener yet: every server handshake so far is a tunnel connection.
+for i in $(seq 1 100); do
+  [ "$(grep -c "registered tunnel=$name" "$edge_log")" -ge 4 ] && break
+  sleep 0.1
+done
+n_reg=$(grep -c "registered tunnel=$name" "$edge_log")
+expect "the connector's four connections registered" "$n_reg" 4
+m=$(curl -s --max-time 5 "http://127.0.0.1:$adm_port/metrics")
+expect "edge /metrics: the tunnel hop's X25519MLKEM768 server handshakes" \
+  "$(sed -n 's/^pqify_tls_handshakes_total{role="server",group="X25519MLKEM768",pq="true",hrr="false"} //p' <<<"$m")" "$n_reg"
+expect "edge /metrics: the same in the duration histogram" \
+  "$(sed -n 's/^pqify_tls_handshake_duration_seconds_count{role="server",group="X25519MLKEM768",pq="true"} //p' <<<"$m")" "$n_reg"
+expect "edge /metrics: each TLS family declared once" \
+  "$(grep -c '^# TYPE pqify_tls_handshakes_total counter$' <<<"$m")" 1
+if command -v promtool >/dev/null; then
+  out=$(promtool check metrics <<<"$m" 2>&1)
+  expect "promtool check metrics accepts the edge's /metrics" "$?" 0
+  [ -z "$out" ] || say "  promtool: $out"
+else
+  say "  promtool not installed: the exposition format is not checked by it"
+fi
+
 begin "through the tunnel: downloads and uploads"
 for v in --http1.1 --http2; do
   expect "GET / $v" "$(ecurl $v "https://localhost:$edge_port/")" hello
@@ -103,6 +128,22 @@ for v in --http1.1 --http2; do
   out=$(ecurl $v --data-binary @"$work/up.bin" "https://localhost:$edge_port/up")
   expect_match "1 MB upload $v reached the origin intact" "$out" "\"bytes\": 1000000, \"sha256\": \"$up_sha\""
 done
+
+begin "through the tunnel: a chunked upload (no length known in advance)"
+# curl -T - reads stdin: on HTTP/1.1 it sends Transfer-Encoding: chunked, on HTTP/2
+# DATA frames with no content-length; the edge and the connector relay the body as it
+# comes and the connector frames it chunked toward the origin, which counts and hashes
+# what it received. An odd size (3 MB + 7) so the last chunk is not a round one.
+head -c 3000007 /dev/urandom >"$work/chunked.bin"
+ch_sha=$(sha256sum "$work/chunked.bin" | cut -d' ' -f1)
+for v in --http1.1 --http2; do
+  out=$(ecurl $v -T - -X POST "https://localhost:$edge_port/up/chunked" <"$work/chunked.bin")
+  expect_match "chunked upload $v: the origin got 3000007 bytes, intact" "$out" \
+    "\"bytes\": 3000007, \"sha256\": \"$ch_sha\""
+  expect_match "chunked upload $v: the origin saw it chunked" "$out" '"Transfer-Encoding": "chunked"'
+done
+out=$(ecurl --http1.1 -T - -X POST -H 'Expect: 100-continue' "https://localhost:$edge_port/up/chunked" <"$work/chunked.bin")
+expect_match "chunked upload with Expect: 100-continue: intact" "$out" "\"bytes\": 3000007, \"sha256\": \"$ch_sha\""
 # a slow client: the edge's queue toward it fills, so the hub's credit must be given
 # back as it drains (else the download would stall after the first 1 MiB)
 for v in --http1.1 --http2; do

@@ -232,11 +232,22 @@ static void test_tls_handshakes(void **state)
     pqify_metrics *m = pqify_metrics_new();
     pqify_tls_metrics tm;
     assert_int_equal(pqify_tls_metrics_init(&tm, m), 0);
+    /* a second part of the process (an edge's tunnel hub beside its public listener)
+     * takes the same families: its handshakes are counted with the first's */
     pqify_tls_metrics again;
-    assert_int_equal(pqify_tls_metrics_init(&again, m), PQIFY_ERR_ARG);   /* declared once */
+    assert_int_equal(pqify_tls_metrics_init(&again, m), 0);
+    assert_ptr_equal(again.handshakes, tm.handshakes);
+    assert_ptr_equal(again.duration, tm.duration);
+    /* a family of its own kind still refuses the name, as before */
+    assert_null(pqify_metrics_counter(m, "pqify_tls_handshakes_total", "", "role,group,pq,hrr"));
+    pqify_metrics *other = pqify_metrics_new();
+    assert_non_null(pqify_metrics_gauge(other, "pqify_tls_handshakes_total", "not a counter", "role"));
+    pqify_tls_metrics clash;
+    assert_int_equal(pqify_tls_metrics_init(&clash, other), PQIFY_ERR_ARG);
+    pqify_metrics_free(other);
 
     handshake_pair(&tm, PQIFY_PQ_PREFERRED, NULL);
-    handshake_pair(&tm, PQIFY_PQ_PREFERRED, NULL);
+    handshake_pair(&again, PQIFY_PQ_PREFERRED, NULL);
     handshake_pair(&tm, PQIFY_PQ_OFF, NULL);
     /* a client whose first share is classical, so the PQ-preferring server asks again */
     handshake_pair(&tm, PQIFY_PQ_PREFERRED, "x25519,X25519MLKEM768");
@@ -251,7 +262,9 @@ static void test_tls_handshakes(void **state)
     assert_int_equal(sample(text, "pqify_tls_handshake_duration_seconds_count{role=\"server\",group=\"X25519MLKEM768\",pq=\"true\"}"), 3);
     assert_int_equal(sample(text, "pqify_tls_handshake_duration_seconds_bucket{role=\"server\",group=\"X25519MLKEM768\",pq=\"true\",le=\"+Inf\"}"), 3);
     assert_int_equal(sample(text, "pqify_tls_handshake_duration_seconds_count{role=\"client\",group=\"x25519\",pq=\"false\"}"), 1);
-    assert_true(strstr(text, "# TYPE pqify_tls_handshakes_total counter\n") != NULL);
+    const char *type = strstr(text, "# TYPE pqify_tls_handshakes_total counter\n");
+    assert_non_null(type);
+    assert_null(strstr(type + 1, "# TYPE pqify_tls_handshakes_total"));   /* rendered once */
     assert_true(strstr(text, "# TYPE pqify_tls_handshake_duration_seconds histogram\n") != NULL);
     promtool_ok(text);
     free(text);

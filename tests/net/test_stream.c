@@ -62,6 +62,7 @@ struct env {
     struct side server, client;
     unsigned port;
     int raw_accepted;         /* accept without a stream (the raw tests) */
+    int pass_peer;            /* give the stream the listener's peer address */
 };
 
 static void on_handshake(pqify_stream *s, void *ctx)
@@ -96,7 +97,10 @@ static void on_accept(pqify_listener *l, int fd, const struct sockaddr *peer, vo
     (void)peer;
     struct env *e = ctx;
     pqify_listener_done(l);
-    assert_int_equal(pqify_stream_accept(&e->loop, fd, e->scfg, &e->sopts, &side_cbs, &e->server,
+    pqify_stream_opts so = e->sopts;
+    if (e->pass_peer)
+        so.peer = peer;
+    assert_int_equal(pqify_stream_accept(&e->loop, fd, e->scfg, &so, &side_cbs, &e->server,
                                          &e->server.s),
                      0);
 }
@@ -131,6 +135,14 @@ static void env_dial(struct env *e)
     pqify_dialer_opts o = {.host = "127.0.0.1", .port = port, .max_attempts = 1};
     e->dialer = pqify_dialer_new(&e->loop, &o, on_dialled, e);
     assert_int_equal(pqify_dialer_start(e->dialer), 0);
+}
+
+/* Dial and wait until both sides finished their handshakes. */
+static void env_up(struct env *e)
+{
+    env_dial(e);
+    assert_true(nt_run_until(&e->loop, &e->server.handshakes, 10000));
+    assert_true(nt_run_until(&e->loop, &e->client.handshakes, 10000));
 }
 
 static void env_end(struct env *e)
@@ -174,6 +186,97 @@ static void echo_and_graceful_close(void **state)
     assert_true(nt_run_until(&e.loop, &e.client.closed, 5000));
     assert_int_equal(e.server.status, 0);
     assert_int_equal(e.client.status, 0);
+    env_end(&e);
+}
+
+/* Corked sends reach the peer only when uncorked, all of them; a close while corked
+ * still sends what waited, then close_notify. */
+static void cork_holds_sends_until_uncorked(void **state)
+{
+    (void)state;
+    struct env e;
+    env_start(&e, tt_server_config(&server_id));
+    e.pass_peer = 1;
+    env_up(&e);
+    assert_true(strncmp(pqify_stream_peer(e.server.s), "127.0.0.1:", 10) == 0);
+    int never = 0;
+    pqify_stream_cork(e.server.s, 1);
+    assert_int_equal(pqify_stream_send(e.server.s, "first ", 6), 0);
+    assert_int_equal(pqify_stream_send(e.server.s, "second", 6), 0);
+    assert_int_equal(pqify_stream_queued(e.server.s), 0);
+    assert_false(nt_run_until(&e.loop, &never, 200));
+    assert_int_equal(e.client.got_len, 0);   /* nothing went out while corked */
+    pqify_stream_cork(e.server.s, 0);
+    for (int i = 0; i < 100 && e.client.got_len < 12; i++)
+        (void)nt_run_until(&e.loop, &never, 20);
+    assert_int_equal(e.client.got_len, 12);
+    assert_memory_equal(e.client.got, "first second", 12);
+
+    pqify_stream_cork(e.server.s, 1);
+    assert_int_equal(pqify_stream_send(e.server.s, "last", 4), 0);
+    pqify_stream_close(e.server.s);   /* flushes what waited, then close_notify */
+    assert_true(nt_run_until(&e.loop, &e.client.closed, 5000));
+    assert_int_equal(e.client.status, 0);
+    assert_int_equal(e.client.got_len, 16);
+    assert_memory_equal(e.client.got + 12, "last", 4);
+    assert_true(nt_run_until(&e.loop, &e.server.closed, 5000));
+    env_end(&e);
+}
+
+/* close_now: what was sent, then close_notify, reach the peer; the server does not
+ * wait for the peer's FIN (its side is gone at once: on_close before the client's). */
+static void close_now_delivers_then_closes(void **state)
+{
+    (void)state;
+    struct env e;
+    env_start(&e, tt_server_config(&server_id));
+    env_up(&e);
+    static const char bye[] = "the whole response, then close_notify";
+    assert_int_equal(pqify_stream_send(e.server.s, bye, sizeof bye), 0);
+    pqify_stream_close_now(e.server.s);
+    assert_true(nt_run_until(&e.loop, &e.server.closed, 5000));
+    assert_int_equal(e.server.status, 0);
+    assert_true(nt_run_until(&e.loop, &e.client.closed, 5000));
+    assert_int_equal(e.client.status, 0);   /* close_notify came: not a truncation */
+    assert_int_equal(e.client.got_len, sizeof bye);
+    assert_memory_equal(e.client.got, bye, sizeof bye);
+    env_end(&e);
+}
+
+/* The session ticket (a server sends one by default) waits for the response only
+ * when a request came with the client's Finished: a client that sends nothing gets
+ * it at once, and a request's response brings it along. */
+static int wait_session(struct env *e, pqify_stream *s)
+{
+    uint8_t blob[PQIFY_TLS_MAX_SESSION];
+    size_t len = 0;
+    int never = 0;
+    for (int i = 0; i < 100; i++) {
+        if (s != NULL && pqify_tls_get_session(pqify_stream_conn(s), blob, sizeof blob, &len) == 0)
+            return 1;
+        (void)nt_run_until(&e->loop, &never, 20);
+    }
+    return 0;
+}
+
+static void session_ticket_not_held_without_a_request(void **state)
+{
+    (void)state;
+    struct env e;
+    env_start(&e, tt_server_config(&server_id));
+    env_dial(&e);
+    assert_true(nt_run_until(&e.loop, &e.client.handshakes, 10000));
+    assert_true(wait_session(&e, e.client.s));   /* no data sent either way */
+    env_end(&e);
+
+    env_start(&e, tt_server_config(&server_id));
+    e.server.echo = 1;
+    env_dial(&e);
+    assert_true(nt_run_until(&e.loop, &e.client.handshakes, 10000));
+    assert_int_equal(pqify_stream_send(e.client.s, "ping", 4), 0);
+    assert_true(wait_session(&e, e.client.s));
+    assert_int_equal(e.client.got_len, 4);
+    assert_memory_equal(e.client.got, "ping", 4);
     env_end(&e);
 }
 
@@ -512,6 +615,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(echo_and_graceful_close),
         cmocka_unit_test(idle_timeout_closes_with_close_notify),
+        cmocka_unit_test(cork_holds_sends_until_uncorked),
+        cmocka_unit_test(close_now_delivers_then_closes),
+        cmocka_unit_test(session_ticket_not_held_without_a_request),
         cmocka_unit_test(handshake_timeout_drops_a_slow_peer),
         cmocka_unit_test(fatal_alert_reaches_the_peer),
         cmocka_unit_test(backpressure_pauses_reading),

@@ -98,8 +98,10 @@ typedef struct pqify_tls_metrics {
     pqify_metric *duration;
 } pqify_tls_metrics;
 
-/* Declare both families in m. 0, or PQIFY_ERR_ARG if they could not be declared
- * (already declared, or no memory). */
+/* Declare both families in m, or take them if m has them already (each part of a
+ * process that does handshakes, e.g. the edge's public listener and its tunnel hub,
+ * counts into the same two families, told apart by role). 0, or PQIFY_ERR_ARG if
+ * they could not be declared (the name taken by another kind of family, or no memory). */
 PQIFY_MUST_USE int pqify_tls_metrics_init(pqify_tls_metrics *tm, pqify_metrics *m);
 /* One call per finished handshake (the stream calls it when the pump reports
  * "handshake done"): reads the connection's pqify_tls_info. */

@@ -56,14 +56,16 @@ typedef struct pqify_stream_opts {
     unsigned idle_timeout_ms;        /* 0 = none */
     size_t write_high_water;         /* 0 = 256 KiB */
     unsigned drain_ms;               /* bound on the drain after shutdown; 0 = 1 s */
+    const struct sockaddr *peer;     /* accept: the address accept4 gave (else getpeername) */
 } pqify_stream_opts;
 
 #define PQIFY_STREAM_DEFAULT_HANDSHAKE_MS 10000u
 #define PQIFY_STREAM_DEFAULT_HIGH_WATER (256u * 1024u)
 #define PQIFY_STREAM_DEFAULT_DRAIN_MS 1000u
 
-/* Server side of an accepted socket (fd is taken: closed on failure too). A
- * client sends its ClientHello at once. cfg must outlive the stream. */
+/* Server side of a socket pqify_listener accepted (fd is taken: closed on failure
+ * too; the listener set TCP_NODELAY). A client sends its ClientHello at once. cfg
+ * must outlive the stream. */
 PQIFY_MUST_USE int pqify_stream_accept(uv_loop_t *loop, int fd, const pqify_tls_config *cfg,
                                        const pqify_stream_opts *o, const pqify_stream_cbs *cbs,
                                        void *ctx, pqify_stream **out);
@@ -76,8 +78,18 @@ PQIFY_MUST_USE int pqify_stream_connect(uv_loop_t *loop, uv_tcp_t *tcp,
 
 /* Encrypt and queue; 0 or a negative error (not yet established, closing). */
 PQIFY_MUST_USE int pqify_stream_send(pqify_stream *s, const void *data, size_t len);
+/* Corked (1), what pqify_stream_send encrypts waits in the stream's buffer; uncorking
+ * (0) writes it all at once. A response and the close_notify after it go out in one
+ * write. A close, the pump's own events and uncorking flush whatever waits. */
+void pqify_stream_cork(pqify_stream *s, int cork);
 /* Graceful close: close_notify (if established), shutdown, bounded drain, close. */
 void pqify_stream_close(pqify_stream *s);
+/* Close without the drain, when nothing more is to be read (a whole request answered
+ * with Connection: close, nothing pipelined behind it): close_notify, then the socket
+ * at once if the kernel holds everything written (it still delivers it, then FIN);
+ * the peer's FIN is not awaited (nginx's close without lingering). Else, or before
+ * the handshake ended, as pqify_stream_close. */
+void pqify_stream_close_now(pqify_stream *s);
 /* Close now, with nothing more sent. */
 void pqify_stream_abort(pqify_stream *s);
 
