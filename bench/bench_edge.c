@@ -42,38 +42,12 @@ struct row {
     unsigned long long ticks, ns, requests;
 };
 
-/* One h2load run against p; the requests that succeeded, or -1. */
-static long h2load(const struct proc *p, int h1, unsigned n)
-{
-    char url[64], nbuf[16], out[128];
-    snprintf(url, sizeof url, "https://127.0.0.1:%u/small.txt", (unsigned)p->port);
-    snprintf(nbuf, sizeof nbuf, "%u", n);
-    snprintf(out, sizeof out, "%s/h2load.out", dir);
-    remove(out);
-    char *h1argv[] = {"h2load", "--h1", "-n", nbuf, "-c", "8", url, NULL};
-    char *h2argv[] = {"h2load", "-n", nbuf, "-c", "8", "-m", "16", url, NULL};
-    pid_t pid = pqify_bench_spawn(dir, h1 ? h1argv : h2argv, 1, "h2load.out", NULL);
-    int st;
-    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        return -1;
-    FILE *f = fopen(out, "r");
-    char line[512];
-    long ok = -1, two = -1;
-    while (f != NULL && fgets(line, sizeof line, f) != NULL) {
-        (void)sscanf(line, "requests: %*u total, %*u started, %*u done, %ld succeeded", &ok);
-        (void)sscanf(line, "status codes: %ld 2xx", &two);
-    }
-    if (f != NULL)
-        fclose(f);
-    return ok == (long)n && two == (long)n ? ok : -1;
-}
-
 static int measure(struct row *r, const struct proc *p, int h1, unsigned n)
 {
     unsigned long long t0, t1, n0, n1;
     if (pqify_bench_cpu(p->pid, &t0, &n0) != 0)
         return -1;
-    long ok = h2load(p, h1, n);
+    long ok = pqify_bench_h2load(dir, p->port, h1, n, NULL, NULL);
     usleep(20000);
     if (ok < 0 || pqify_bench_cpu(p->pid, &t1, &n1) != 0) {
         fprintf(stderr, "pqify bench edge: h2load against %s (%s) failed; see %s/h2load.out\n",
@@ -208,14 +182,9 @@ int pqify_bench_edge(int argc, char **argv)
             return 2;
         }
     }
-    char self[512], pqify[600];
-    ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (sl <= 0)
+    char pqify[600];
+    if (pqify_bench_pqify_path(pqify, sizeof pqify) != 0)
         return 1;
-    self[sl] = '\0';
-    char *slash = strrchr(self, '/');
-    *slash = '\0';
-    snprintf(pqify, sizeof pqify, "%s/pqify", self);
     char *cert = NULL, *key = NULL;
     struct proc origin = {"nginx (origin)", -1, 0}, ngx = {"nginx (proxy)", -1, 0},
                 edge = {"pqify edge", -1, 0};

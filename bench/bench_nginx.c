@@ -211,3 +211,49 @@ void pqify_bench_nginx_proxy(char *out, size_t cap, const char *dir, uint16_t li
              "      proxy_set_header Connection \"\"; proxy_set_header Host $host; } }\n",
              (unsigned)upstream_port, keepalive, (unsigned)listen_port, dir, dir);
 }
+
+int pqify_bench_pqify_path(char *out, size_t cap)
+{
+    char self[512];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return -1;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash == NULL)
+        return -1;
+    *slash = '\0';
+    int w = snprintf(out, cap, "%s/pqify", self);
+    return w > 0 && (size_t)w < cap ? 0 : -1;
+}
+
+long pqify_bench_h2load(const char *dir, uint16_t port, int h1, unsigned n, const char *log_file, double *seconds)
+{
+    char url[64], nbuf[16], out[128], logarg[300];
+    snprintf(url, sizeof url, "https://127.0.0.1:%u/small.txt", (unsigned)port);
+    snprintf(nbuf, sizeof nbuf, "%u", n);
+    snprintf(out, sizeof out, "%s/h2load.out", dir);
+    snprintf(logarg, sizeof logarg, "--log-file=%s", log_file != NULL ? log_file : "/dev/null");
+    remove(out);
+    char *h1argv[] = {"h2load", "--h1", "-n", nbuf, "-c", "8", logarg, url, NULL};
+    char *h2argv[] = {"h2load", "-n", nbuf, "-c", "8", "-m", "16", logarg, url, NULL};
+    pid_t pid = pqify_bench_spawn(dir, h1 ? h1argv : h2argv, 1, "h2load.out", NULL);
+    int st;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return -1;
+    FILE *f = fopen(out, "r");
+    char line[512], unit[3];
+    long ok = -1, two = -1;
+    double secs = -1, t;
+    while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+        (void)sscanf(line, "requests: %*u total, %*u started, %*u done, %ld succeeded", &ok);
+        (void)sscanf(line, "status codes: %ld 2xx", &two);
+        if (sscanf(line, "finished in %lf%2[ms]", &t, unit) == 2)   /* "1.2s," or "523.4ms," */
+            secs = unit[0] == 'm' && unit[1] == 's' ? t / 1e3 : t;
+    }
+    if (f != NULL)
+        fclose(f);
+    if (seconds != NULL)
+        *seconds = secs;
+    return ok == (long)n && two == (long)n && secs > 0 ? ok : -1;
+}

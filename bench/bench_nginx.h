@@ -51,6 +51,16 @@ int pqify_bench_nginx_conf(const char *dir, const char *name, const char *http_b
  * and waits for p->port. 0, or -1 with its error log on stderr. */
 int pqify_bench_nginx_start(struct pqify_bench_proc *p, const char *nginx, const char *dir, const char *name,
                             int cpu, const char *env);
+/* pqify beside this executable (/proc/self/exe), as `pqify bench` found it; 0 or -1. */
+int pqify_bench_pqify_path(char *out, size_t cap);
+
+/* h2load (pinned to CPU 1) to https://127.0.0.1:port/small.txt: n requests over 8
+ * connections, HTTP/1.1 keep-alive (h1) or HTTP/2 with 16 streams each; its output in
+ * dir/h2load.out, its per-request log (--log-file: start us, status, duration us) in
+ * log_file when not NULL. n when all n answered 2xx (seconds: its "finished in"),
+ * else -1. */
+long pqify_bench_h2load(const char *dir, uint16_t port, int h1, unsigned n, const char *log_file, double *seconds);
+
 /* The http{} bodies both proxy benches use (out holds up to cap bytes). An origin
  * serving dir's files on 127.0.0.1:port, keep-alive, and when tls_port is not 0 also
  * over TLS 1.3 (X25519) and HTTP/2 there with dir/cert.pem and dir/key.pem. */

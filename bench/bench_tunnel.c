@@ -59,42 +59,21 @@ static int lat_add(struct path *p, double us)
     return 0;
 }
 
-/* One h2load run; 0 when all n requests answered 2xx. */
+/* One h2load run; 0 when all n requests answered 2xx. Counted: its time and the
+ * latency of every request are kept. */
 static int h2load(struct path *p, unsigned n, int counted)
 {
-    char url[64], nbuf[16], out[128], logf[128], logarg[160];
-    snprintf(url, sizeof url, "https://127.0.0.1:%u/small.txt", (unsigned)p->front->port);
-    snprintf(nbuf, sizeof nbuf, "%u", n);
-    snprintf(out, sizeof out, "%s/h2load.out", dir);
+    char logf[128], line[256];
+    double secs;
     snprintf(logf, sizeof logf, "%s/h2load.log", dir);
-    snprintf(logarg, sizeof logarg, "--log-file=%s", logf);
-    remove(out);
     remove(logf);
-    char *argv[] = {"h2load", "-n", nbuf, "-c", "8", "-m", "16", logarg, url, NULL};
-    pid_t pid = pqify_bench_spawn(dir, argv, 1, "h2load.out", NULL);
-    int st;
-    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        return -1;
-    FILE *f = fopen(out, "r");
-    char line[512];
-    long ok = -1, two = -1;
-    double secs = -1, t;
-    char unit[3];
-    while (f != NULL && fgets(line, sizeof line, f) != NULL) {
-        (void)sscanf(line, "requests: %*u total, %*u started, %*u done, %ld succeeded", &ok);
-        (void)sscanf(line, "status codes: %ld 2xx", &two);
-        if (sscanf(line, "finished in %lf%2[ms]", &t, unit) == 2)   /* "1.2s," or "523.4ms," */
-            secs = unit[0] == 'm' && unit[1] == 's' ? t / 1e3 : t;
-    }
-    if (f != NULL)
-        fclose(f);
-    if (ok != (long)n || two != (long)n || secs <= 0)
+    if (pqify_bench_h2load(dir, p->front->port, 0, n, logf, &secs) < 0)
         return -1;
     if (!counted)
         return 0;
     p->seconds += secs;
     p->requests += n;
-    f = fopen(logf, "r");   /* start (us since the epoch), status, duration (us) */
+    FILE *f = fopen(logf, "r");   /* start (us since the epoch), status, duration (us) */
     unsigned long long start, dur;
     int status;
     while (f != NULL && fgets(line, sizeof line, f) != NULL)
@@ -152,21 +131,6 @@ static int write_stunnel(const char *name, int client, uint16_t accept, uint16_t
              client ? "checkHost = " TUNNEL_NAME "\n" : "");
     snprintf(file, sizeof file, "%s.conf", name);
     return pqify_bench_put(dir, file, text);
-}
-
-static int self_dir(char *out, size_t cap)
-{
-    char self[512];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0)
-        return -1;
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    if (slash == NULL)
-        return -1;
-    *slash = '\0';
-    snprintf(out, cap, "%s/pqify", self);
-    return 0;
 }
 
 static double pct(const double *sorted, size_t n, double q)
@@ -238,7 +202,7 @@ int pqify_bench_tunnel(int argc, char **argv)
         }
     }
     char pqify[600];
-    if (self_dir(pqify, sizeof pqify) != 0)
+    if (pqify_bench_pqify_path(pqify, sizeof pqify) != 0)
         return 1;
     char *cert = NULL, *key = NULL;
     struct pqify_bench_proc origin = {"nginx (origin)", -1, 0}, ngx = {"nginx (front)", -1, 0},
