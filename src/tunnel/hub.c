@@ -67,10 +67,9 @@ struct pqify_tunnel_req {
     size_t n_nv;
     int idempotent, has_body;
     unsigned retries;
-    /* request body */
-    uint8_t *buf;
-    size_t off, len, cap;
-    int ended, body_sent, deferred, want_writable;
+    /* request body (body.eof: the caller ended it) */
+    tunnel_body body;
+    int body_sent, want_writable;
     /* response */
     int head_seen, done;
     size_t unconsumed;
@@ -167,7 +166,7 @@ static void req_free(pqify_tunnel_req *r)
 {
     req_unlink(r);
     free(r->nv);
-    free(r->buf);
+    tunnel_body_free(&r->body);
     free(r->hstore);
     free(r);
 }
@@ -211,27 +210,12 @@ static ssize_t read_req_body(nghttp2_session *h2, int32_t id, uint8_t *out, size
     (void)id;
     (void)user;
     pqify_tunnel_req *r = src->ptr;
-    size_t n = r->len - r->off;
-    if (n > length)
-        n = length;
-    if (n > 0) {
-        memcpy(out, r->buf + r->off, n);
-        r->off += n;
+    ssize_t n = tunnel_body_read(&r->body, out, length, flags);
+    if (n > 0)
         r->body_sent = 1;
-    }
-    if (r->off == r->len)
-        r->off = r->len = 0;
-    if (r->len - r->off < REQ_BODY_HIGH_WATER / 2 && r->want_writable)
+    if (tunnel_body_waiting(&r->body) < REQ_BODY_HIGH_WATER / 2 && r->want_writable)
         r->want_writable = 2;   /* told after the flush, outside nghttp2 */
-    if (r->off == r->len && r->ended) {
-        *flags |= NGHTTP2_DATA_FLAG_EOF;
-        return (ssize_t)n;
-    }
-    if (n == 0) {
-        r->deferred = 1;
-        return NGHTTP2_ERR_DEFERRED;
-    }
-    return (ssize_t)n;
+    return n;
 }
 
 static int submit(pqify_tunnel_req *r, char *err, size_t cap)
@@ -244,7 +228,7 @@ static int submit(pqify_tunnel_req *r, char *err, size_t cap)
         return -1;
     }
     r->id = id;
-    r->deferred = 0;
+    r->body.deferred = 0;
     r->next = c->reqs;
     r->prev = NULL;
     if (c->reqs != NULL)
@@ -331,37 +315,21 @@ pqify_tunnel_req *pqify_tunnel_hub_request(pqify_tunnel_hub *h, const char *name
     return r;
 }
 
-int pqify_tunnel_req_write(pqify_tunnel_req *r, const void *data, size_t len)
+/* more of the body or its end is in: nghttp2 reads again if it was waiting */
+static void body_resume(pqify_tunnel_req *r)
 {
-    if (r->ended || r->done || !r->has_body)
-        return -1;
-    if (r->off > 0 && r->off == r->len)
-        r->off = r->len = 0;
-    if (r->len + len > r->cap) {
-        if (r->off > 0) {
-            memmove(r->buf, r->buf + r->off, r->len - r->off);
-            r->len -= r->off;
-            r->off = 0;
-        }
-        if (r->len + len > r->cap) {
-            size_t cap = r->cap ? r->cap : 16384;
-            while (cap < r->len + len)
-                cap *= 2;
-            uint8_t *b = realloc(r->buf, cap);
-            if (b == NULL)
-                return -1;
-            r->buf = b;
-            r->cap = cap;
-        }
-    }
-    memcpy(r->buf + r->len, data, len);
-    r->len += len;
-    if (r->c != NULL && r->deferred) {
-        r->deferred = 0;
-        nghttp2_session_resume_data(r->c->h2, r->id);
+    if (r->c != NULL && r->body.deferred) {
+        tunnel_body_resume(&r->body, r->c->h2, r->id);
         conn_flush(r->c);
     }
-    if (r->len - r->off >= REQ_BODY_HIGH_WATER) {
+}
+
+int pqify_tunnel_req_write(pqify_tunnel_req *r, const void *data, size_t len)
+{
+    if (r->body.eof || r->done || !r->has_body || tunnel_body_append(&r->body, data, len) != 0)
+        return -1;
+    body_resume(r);
+    if (tunnel_body_waiting(&r->body) >= REQ_BODY_HIGH_WATER) {
         r->want_writable = 1;
         return 1;
     }
@@ -370,14 +338,10 @@ int pqify_tunnel_req_write(pqify_tunnel_req *r, const void *data, size_t len)
 
 int pqify_tunnel_req_end(pqify_tunnel_req *r)
 {
-    if (r->ended || r->done)
+    if (r->body.eof || r->done)
         return -1;
-    r->ended = 1;
-    if (r->c != NULL && r->deferred) {
-        r->deferred = 0;
-        nghttp2_session_resume_data(r->c->h2, r->id);
-        conn_flush(r->c);
-    }
+    r->body.eof = 1;
+    body_resume(r);
     return 0;
 }
 

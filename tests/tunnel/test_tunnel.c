@@ -359,6 +359,8 @@ static void write_tunnel_yaml(const char *special_rule)
     write_file(path, text);
 }
 
+static int loop_ready;
+
 static int setup(void **state)
 {
     (void)state;
@@ -416,6 +418,7 @@ static int setup(void **state)
     nginx_pid = spawn(nginx_argv, path, SIGTERM);
 
     uv_loop_init(&loop);
+    loop_ready = 1;
     uv_timer_init(&loop, &tick);
     uv_timer_start(&tick, on_tick, 10, 10);
     hub_metrics = pqify_metrics_new();
@@ -474,10 +477,12 @@ static int teardown(void **state)
     if (hub != NULL)
         pqify_tunnel_hub_free(hub);
     hub = NULL;
-    uv_timer_stop(&tick);
-    uv_close((uv_handle_t *)&tick, NULL);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
+    if (loop_ready) {   /* a setup that failed before may leave no loop to close */
+        uv_timer_stop(&tick);
+        uv_close((uv_handle_t *)&tick, NULL);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_loop_close(&loop);
+    }
     pqify_tls_config_free(hub_tls);
     pqify_metrics_free(hub_metrics);
     char cmd[128];
