@@ -30,6 +30,7 @@ int edge_tunnel_open(edge *e, const pqify_edge_config *c, pqify_metrics *m, char
         .tls = e->hub_tls,
         .stream = {.handshake_timeout_ms = pqify_tls_options_handshake_ms(&c->tls)},
         .metrics = m,
+        .wait_for_connection_ms = c->tunnels.wait_for_connection_ms,
     };
     if (pqify_tunnel_hub_start(e->loop, &ho, &e->hub, why, sizeof why) != 0) {
         snprintf(err, cap, "tunnels.listen %s: %s", c->tunnels.listen, why);

@@ -38,6 +38,10 @@ struct pqify_tunnel_hub {
     pqify_tls_metrics tls_metrics;
     int have_tls_metrics;
     pqify_metric *m_conns, *m_requests, *m_retries, *m_errors;
+    /* requests waiting for a connection (wait_for_connection_ms), oldest first: their
+     * deadlines come in the same order, so one timer for the first does */
+    pqify_tunnel_req *wait_head, *wait_tail;
+    uv_timer_t *wait_timer;
 };
 
 struct hconn {
@@ -60,6 +64,9 @@ struct pqify_tunnel_req {
     tunnel *tun;
     hconn *c;
     pqify_tunnel_req *next, *prev;     /* on c */
+    pqify_tunnel_req *wnext, *wprev;   /* on the hub's wait list, while waiting */
+    int waiting, waited;               /* waited: once after its connections died */
+    uint64_t deadline;                 /* uv_now when it stops waiting */
     int32_t id;
     pqify_tunnel_req_cbs cbs;
     void *ctx;
@@ -162,8 +169,74 @@ static void req_unlink(pqify_tunnel_req *r)
     r->id = 0;
 }
 
+/* ---- requests waiting for a connection ---- */
+
+static void wait_unlink(pqify_tunnel_req *r)
+{
+    pqify_tunnel_hub *h = r->hub;
+    if (!r->waiting)
+        return;
+    if (r->wprev != NULL)
+        r->wprev->wnext = r->wnext;
+    else
+        h->wait_head = r->wnext;
+    if (r->wnext != NULL)
+        r->wnext->wprev = r->wprev;
+    else
+        h->wait_tail = r->wprev;
+    r->wnext = r->wprev = NULL;
+    r->waiting = 0;
+}
+
+static void on_wait_timer(uv_timer_t *t);
+
+static void wait_arm(pqify_tunnel_hub *h)
+{
+    if (h->wait_timer == NULL)
+        return;
+    if (h->wait_head == NULL) {
+        uv_timer_stop(h->wait_timer);
+        return;
+    }
+    uint64_t now = uv_now(h->loop), at = h->wait_head->deadline;
+    uv_timer_start(h->wait_timer, on_wait_timer, at > now ? at - now : 0, 0);
+}
+
+/* r (on no connection) waits for one of its tunnel's to register */
+static void wait_add(pqify_tunnel_req *r)
+{
+    pqify_tunnel_hub *h = r->hub;
+    r->waiting = 1;
+    r->deadline = uv_now(h->loop) + h->o.wait_for_connection_ms;
+    r->wprev = h->wait_tail;
+    r->wnext = NULL;
+    if (h->wait_tail != NULL)
+        h->wait_tail->wnext = r;
+    else
+        h->wait_head = r;
+    h->wait_tail = r;
+    wait_arm(h);
+}
+
+static void req_fail(pqify_tunnel_req *r, const char *why);
+
+static void on_wait_timer(uv_timer_t *t)
+{
+    pqify_tunnel_hub *h = t->data;
+    uint64_t now = uv_now(h->loop);
+    while (h->wait_head != NULL && h->wait_head->deadline <= now) {
+        pqify_tunnel_req *r = h->wait_head;
+        char why[160];
+        snprintf(why, sizeof why, "tunnel %s has no registered connection (waited %u ms)", r->tun->name,
+                 h->o.wait_for_connection_ms);
+        req_fail(r, why);
+    }
+    wait_arm(h);
+}
+
 static void req_free(pqify_tunnel_req *r)
 {
+    wait_unlink(r);
     req_unlink(r);
     free(r->nv);
     tunnel_body_free(&r->body);
@@ -181,24 +254,32 @@ static void req_fail(pqify_tunnel_req *r, const char *why)
 }
 
 /* the connection r was on is gone or refused it: another one, when that is safe */
+/* The connection r was on is gone or refused it: another one, when that is safe. With
+ * a wait configured, a request that finds no other connection (or used its retries on
+ * connections that died one after another, as when a connector is killed) waits once
+ * for a new one: retries and that one wait bound what it costs. */
 static void req_retry_or_fail(pqify_tunnel_req *r, hconn *dead, int refused, const char *why)
 {
+    pqify_tunnel_hub *h = r->hub;
     req_unlink(r);
     int safe = !r->head_seen && !r->body_sent && (r->idempotent || refused);
-    unsigned max = r->hub->o.max_retries ? r->hub->o.max_retries : 2;
-    if (safe && r->retries < max) {
-        hconn *next = tunnel_pick(r->tun, dead);
-        if (next != NULL) {
-            r->retries++;
-            pqify_counter_add(labelled(r->hub->m_retries, r->tun->name), 1);
-            r->c = next;
-            char err[160];
-            if (submit(r, err, sizeof err) == 0) {
-                conn_flush(next);
-                return;
-            }
-            r->c = NULL;
+    unsigned max = h->o.max_retries ? h->o.max_retries : 2;
+    hconn *next = safe && r->retries < max ? tunnel_pick(r->tun, dead) : NULL;
+    char err[160];
+    if (next != NULL) {
+        r->retries++;
+        pqify_counter_add(labelled(h->m_retries, r->tun->name), 1);
+        r->c = next;
+        if (submit(r, err, sizeof err) == 0) {
+            conn_flush(next);
+            return;
         }
+        r->c = NULL;
+    } else if (safe && !r->waited && h->o.wait_for_connection_ms > 0 && !h->freeing) {
+        r->waited = 1;
+        pqify_counter_add(labelled(h->m_retries, r->tun->name), 1);
+        wait_add(r);
+        return;
     }
     req_fail(r, why);
 }
@@ -281,9 +362,9 @@ static int copy_head(pqify_tunnel_req *r, const pqify_tunnel_request *rq)
 pqify_tunnel_req *pqify_tunnel_hub_request(pqify_tunnel_hub *h, const char *name, const pqify_tunnel_request *rq,
                                            const pqify_tunnel_req_cbs *cbs, void *ctx, char *err, size_t cap)
 {
-    tunnel *t = tunnel_find(h, name);
+    tunnel *t = h->o.wait_for_connection_ms > 0 ? tunnel_get(h, name) : tunnel_find(h, name);
     hconn *c = tunnel_pick(t, NULL);
-    if (c == NULL) {
+    if (c == NULL && (t == NULL || h->o.wait_for_connection_ms == 0)) {
         snprintf(err, cap, "tunnel %s has no registered connection", name);
         return NULL;
     }
@@ -305,12 +386,16 @@ pqify_tunnel_req *pqify_tunnel_hub_request(pqify_tunnel_hub *h, const char *name
     r->has_body = rq->has_body;
     /* RFC 9110 §9.2.2: these may be sent again without changing anything */
     r->idempotent = !strcmp(rq->method, "GET") || !strcmp(rq->method, "HEAD") || !strcmp(rq->method, "OPTIONS");
+    pqify_counter_add(labelled(h->m_requests, name), 1);
+    if (c == NULL) {
+        wait_add(r);
+        return r;
+    }
     if (submit(r, err, cap) < 0) {
         free(r->nv);
         free(r);
         return NULL;
     }
-    pqify_counter_add(labelled(h->m_requests, name), 1);
     conn_flush(c);
     return r;
 }
@@ -423,6 +508,27 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t 
     return 0;
 }
 
+/* a connection of t registered: the requests waiting for t go, in arrival order */
+static void wait_release(pqify_tunnel_hub *h, tunnel *t)
+{
+    for (pqify_tunnel_req *r = h->wait_head, *next; r != NULL; r = next) {
+        next = r->wnext;
+        if (r->tun != t)
+            continue;
+        wait_unlink(r);
+        r->c = tunnel_pick(t, NULL);
+        char err[160] = "no connection";
+        if (r->c == NULL || submit(r, err, sizeof err) != 0) {
+            r->c = NULL;
+            req_fail(r, err);
+            continue;
+        }
+        if (!r->c->in_recv)
+            conn_flush(r->c);
+    }
+    wait_arm(h);
+}
+
 static void registered(hconn *c)
 {
     pqify_tunnel_hub *h = c->hub;
@@ -445,6 +551,7 @@ static void registered(hconn *c)
     pqify_gauge_set(t->m_conns, (double)t->n);
     fprintf(stderr, "pqify tunnel hub: registered tunnel=%s connector=%s group=%s connections=%zu\n", t->name,
             pqify_stream_peer(c->s), c->group, t->n);
+    wait_release(h, t);
 }
 
 static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *f, void *user)
@@ -686,6 +793,11 @@ static void on_accept(pqify_listener *l, int fd, const struct sockaddr *peer, vo
     h->all = c;
 }
 
+static void free_timer(uv_handle_t *t)
+{
+    free(t);
+}
+
 int pqify_tunnel_hub_start(uv_loop_t *loop, const pqify_tunnel_hub_options *o, pqify_tunnel_hub **out, char *err,
                            size_t cap)
 {
@@ -714,10 +826,22 @@ int pqify_tunnel_hub_start(uv_loop_t *loop, const pqify_tunnel_hub_options *o, p
                                             "Requests that failed in the tunnel (no answer from the connector).",
                                             "tunnel");
     }
+    if (o->wait_for_connection_ms > 0) {
+        h->wait_timer = malloc(sizeof *h->wait_timer);
+        if (h->wait_timer == NULL || uv_timer_init(loop, h->wait_timer) != 0) {
+            free(h->wait_timer);
+            free(h);
+            snprintf(err, cap, "out of memory");
+            return PQIFY_ERR_ARG;
+        }
+        h->wait_timer->data = h;
+    }
     pqify_listener_opts lo = {.host = host, .port = port,
                               .max_connections = o->max_connections ? o->max_connections : 10000};
     int ret = pqify_listener_open(loop, &lo, on_accept, h, &h->listener, err, cap);
     if (ret < 0) {
+        if (h->wait_timer != NULL)
+            uv_close((uv_handle_t *)h->wait_timer, free_timer);
         free(h);
         return ret;
     }
@@ -765,6 +889,11 @@ void pqify_tunnel_hub_free(pqify_tunnel_hub *h)
     /* the connections free themselves in on_close (requests on them get on_error
      * then); the last one frees the hub */
     h->freeing = 1;
+    while (h->wait_head != NULL)
+        req_fail(h->wait_head, "the edge's tunnel listener is shutting down");
+    if (h->wait_timer != NULL)
+        uv_close((uv_handle_t *)h->wait_timer, free_timer);
+    h->wait_timer = NULL;
     if (h->all == NULL)
         hub_release(h);
 }
