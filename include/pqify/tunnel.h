@@ -189,6 +189,7 @@ typedef struct pqify_tunnel_header {
 
 typedef struct pqify_tunnel_request {
     const char *method, *scheme, *authority, *path;
+    const char *protocol;              /* RFC 8441 extended CONNECT (method "CONNECT"): "websocket"; else NULL */
     const pqify_tunnel_header *headers;   /* no hop-by-hop headers, no pseudo-headers */
     size_t n_headers;
     int has_body;                      /* 0: the request ends with its head */

@@ -131,7 +131,7 @@ static int on_head(void *ctx, edge_h1 *h)
         values[i] = edge_h1_str(h, h->value[i]);
         vlens[i] = h->value[i].len;
     }
-    int body_mode = edge_h1_chunked(h) ? 2 : edge_h1_has_body(h) ? 1 : 0;
+    int body_mode = edge_h1_upgrade(h) ? EDGE_BODY_UPGRADE : edge_h1_chunked(h) ? 2 : edge_h1_has_body(h) ? 1 : 0;
     int st = edge_req_start(r, edge_h1_method(h), edge_h1_host(h), edge_h1_str(h, h->url),
                             names, values, vlens, h->n_hdrs, body_mode, h->content_length);
     if (st != 0) {
@@ -175,10 +175,56 @@ static const edge_h1_cbs h1_cbs = {on_head, on_body, on_end};
 
 /* ---- the frontend the origin answers through ------------------------------------------ */
 
+/* The origin took the WebSocket upgrade (a 101 from a direct origin, 200 to the
+ * tunnel's extended CONNECT): 101 to the client (RFC 6455 §4.2.2) with the origin's
+ * fields (Sec-WebSocket-Accept ...), then the bytes both ways as they are. */
+static void h1_switch(edge_req *r, const char *const *names, const char *const *values, size_t n)
+{
+    edge_conn *c = r->c;
+    size_t cap = 128;
+    for (size_t i = 0; i < n; i++)
+        cap += strlen(names[i]) + strlen(values[i]) + 4;
+    char *buf = malloc(cap);
+    if (buf == NULL) {
+        c->closing = 1;
+        pqify_stream_abort(c->s);
+        return;
+    }
+    size_t len = (size_t)snprintf(buf, cap, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                                            "Upgrade: websocket\r\n");
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s: %s\r\n", names[i], values[i]);
+    len += (size_t)snprintf(buf + len, cap - len, "\r\n");
+    send_all(c, buf, len);
+    free(buf);
+    r->status = 101;
+    c->upgraded = 1;
+    c->close_after = 1;
+    c->resp_chunked = 0;
+    uv_timer_stop(&c->timer);
+    /* what the client sent after its head waited in rest: it is the new protocol's */
+    uint8_t *rest = c->rest;
+    size_t rest_len = c->rest_len;
+    c->rest = NULL;
+    c->rest_len = 0;
+    if (rest_len > 0)
+        edge_req_body(r, rest, rest_len);
+    free(rest);
+    if (!edge_req_up_full(r))
+        pqify_stream_hold_reading(c->s, 0);
+}
+
 static void h1_head(edge_req *r, int status, const char *const *names,
                     const char *const *values, size_t n, int64_t cl)
 {
     edge_conn *c = r->c;
+    if (r->body_mode == EDGE_BODY_UPGRADE) {
+        if (status == 101 || (status == 200 && r->tr != NULL)) {
+            h1_switch(r, names, values, n);
+            return;
+        }
+        c->close_after = 1;   /* refused: an ordinary answer, and the connection ends */
+    }
     char line[128];
     size_t cap = 256;
     for (size_t i = 0; i < n; i++)
@@ -411,6 +457,14 @@ void edge_h1_start(edge_conn *c)
 
 void edge_h1_data(edge_conn *c, const uint8_t *data, size_t len)
 {
+    if (c->upgraded) {
+        if (c->req != NULL) {
+            edge_req_body(c->req, data, len);
+            if (edge_req_up_full(c->req))
+                pqify_stream_hold_reading(c->s, 1);
+        }
+        return;
+    }
     if (c->h1.paused && c->req != NULL) {
         uint8_t *p = realloc(c->rest, c->rest_len + len);
         if (p == NULL)

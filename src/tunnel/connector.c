@@ -70,7 +70,7 @@ struct tstream {
     struct ingress_ref *ingress;
     const pqify_ingress_rule *rule;
     /* the request */
-    char method[16], *path, *authority;
+    char method[16], protocol[16], *path, *authority;
     char *hdrs;                        /* "Name: value\r\n" lines forwarded to the origin */
     size_t hdrs_len, hdrs_cap;
     int has_length, end_stream, is_register, bad;
@@ -277,7 +277,8 @@ static void origin_head(pqify_http_origin_req *r, const pqify_http_origin_head *
         nv[n++] = (nghttp2_nv){(uint8_t *)name, (uint8_t *)h->values[i], nlen, strlen(h->values[i]),
                                NGHTTP2_NV_FLAG_NONE};
     }
-    respond(st, h->status, nv, n, strcmp(st->method, "HEAD") != 0);
+    /* a 101 to the relayed upgrade: the stream carries the new protocol (RFC 8441 §5) */
+    respond(st, h->status == 101 ? 200 : h->status, nv, n, strcmp(st->method, "HEAD") != 0);
     if (strcmp(st->method, "HEAD") == 0)
         st->body.eof = 1;
     conn_flush_later(st->c);
@@ -406,6 +407,13 @@ static void dispatch(tstream *st)
         respond(st, rule->status, NULL, 0, 0);
         return;
     }
+    /* RFC 8441: an extended CONNECT with :protocol websocket is the edge relaying a
+     * client's WebSocket upgrade; to the origin it is that HTTP/1.1 upgrade again */
+    int upgrade = strcmp(st->method, "CONNECT") == 0;
+    if (upgrade && strcmp(st->protocol, "websocket") != 0) {
+        respond_text(st, 501, "501 Not Implemented: only CONNECT with :protocol websocket is relayed\n");
+        return;
+    }
     /* RFC 9112 §3.2: Host first; the rule may replace it (httpHostHeader) */
     const char *host_hdr = rule->http_host_header != NULL ? rule->http_host_header : host;
     size_t head_cap = strlen(st->method) + strlen(st->path) + strlen(host_hdr) + st->hdrs_len + 96;
@@ -414,11 +422,12 @@ static void dispatch(tstream *st)
         respond_text(st, 503, "503 Service Unavailable: out of memory\n");
         return;
     }
-    int n = snprintf(head, head_cap, "%s %s HTTP/1.1\r\nHost: %s\r\n", st->method, st->path, host_hdr);
+    int n = snprintf(head, head_cap, "%s %s HTTP/1.1\r\nHost: %s\r\n%s", upgrade ? "GET" : st->method, st->path,
+                     host_hdr, upgrade ? "Connection: Upgrade\r\nUpgrade: websocket\r\n" : "");
     if (st->hdrs_len > 0)
         memcpy(head + n, st->hdrs, st->hdrs_len);
     size_t len = (size_t)n + st->hdrs_len;
-    int chunked = !st->end_stream && !st->has_length;
+    int chunked = !st->end_stream && !st->has_length && !upgrade;
     if (st->end_stream && !st->has_length && is_body_method(st->method))
         len += (size_t)snprintf(head + len, head_cap - len, "Content-Length: 0\r\n");
     /* the framing (RFC 9112 §6.1) and the blank line that ends the head */
@@ -431,7 +440,8 @@ static void dispatch(tstream *st)
         return;
     }
     unsigned flags = (chunked ? PQIFY_HTTP_ORIGIN_CHUNKED : 0) |
-                     (strcmp(st->method, "HEAD") == 0 ? PQIFY_HTTP_ORIGIN_HEAD : 0);
+                     (strcmp(st->method, "HEAD") == 0 ? PQIFY_HTTP_ORIGIN_HEAD : 0) |
+                     (upgrade ? PQIFY_HTTP_ORIGIN_UPGRADE : 0);
     st->origin = pqify_http_origin_start(o, head, len, flags, &origin_callbacks, st);
     free(head);
     if (st->origin == NULL) {
@@ -481,6 +491,9 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t 
     } else if (nlen == 10 && memcmp(name, ":authority", 10) == 0) {
         free(st->authority);
         st->authority = strndup((const char *)value, vlen);
+    } else if (nlen == 9 && memcmp(name, ":protocol", 9) == 0) {
+        /* RFC 8441 §4: the extended CONNECT's protocol */
+        snprintf(st->protocol, sizeof st->protocol, "%.*s", (int)(vlen < 15 ? vlen : 15), (const char *)value);
     } else if (name[0] == ':') {
         /* :scheme: the origin's scheme is the rule's */
     } else if (nlen == strlen(TUNNEL_HDR_CERT) && memcmp(name, TUNNEL_HDR_CERT, nlen) == 0) {
@@ -627,8 +640,9 @@ static void pool_up(pqify_pool *p, unsigned slot, pqify_stream *s, void *ctx)
         return;
     }
     nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, TUNNEL_MAX_STREAMS},
-                                   {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, TUNNEL_STREAM_WINDOW}};
-    nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, 2);
+                                   {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, TUNNEL_STREAM_WINDOW},
+                                   {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1}};   /* RFC 8441 §3 */
+    nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, 3);
     nghttp2_session_set_local_window_size(c->h2, NGHTTP2_FLAG_NONE, 0, TUNNEL_CONN_WINDOW);
     if (t->draining) {
         nghttp2_submit_goaway(c->h2, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, NULL, 0);

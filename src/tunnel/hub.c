@@ -320,10 +320,11 @@ static int submit(pqify_tunnel_req *r, char *err, size_t cap)
 
 static int copy_head(pqify_tunnel_req *r, const pqify_tunnel_request *rq)
 {
-    const char *pseudo[4][2] = {{":method", rq->method}, {":scheme", rq->scheme ? rq->scheme : "https"},
-                                {":authority", rq->authority}, {":path", rq->path}};
+    const char *pseudo[5][2] = {{":method", rq->method}, {":protocol", rq->protocol},
+                                {":scheme", rq->scheme ? rq->scheme : "https"}, {":authority", rq->authority},
+                                {":path", rq->path}};
     size_t total = 0, n = 0;
-    for (size_t i = 0; i < 4; i++)
+    for (size_t i = 0; i < 5; i++)
         if (pseudo[i][1] != NULL)
             total += strlen(pseudo[i][0]) + strlen(pseudo[i][1]) + 2, n++;
     for (size_t i = 0; i < rq->n_headers; i++)
@@ -349,7 +350,7 @@ static int copy_head(pqify_tunnel_req *r, const pqify_tunnel_request *rq)
         p += (vn) + 1;                                                                          \
         k++;                                                                                    \
     } while (0)
-    for (size_t i = 0; i < 4; i++)
+    for (size_t i = 0; i < 5; i++)
         if (pseudo[i][1] != NULL)
             PUT(pseudo[i][0], strlen(pseudo[i][0]), pseudo[i][1], strlen(pseudo[i][1]));
     for (size_t i = 0; i < rq->n_headers; i++)
@@ -568,13 +569,29 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *f, void *user
             registered(c);
         return 0;
     }
-    pqify_tunnel_req *r = nghttp2_session_get_stream_user_data(h2, f->hd.stream_id);
-    if (r == NULL || f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_RESPONSE)
+    int32_t id = f->hd.stream_id;
+    pqify_tunnel_req *r = nghttp2_session_get_stream_user_data(h2, id);
+    if (r == NULL)
         return 0;
-    if (r->status >= 100 && r->status < 200)
-        return 0;   /* interim */
-    r->head_seen = 1;
-    r->cbs.on_head(r, r->status, r->hdrs, r->n_hdrs, r->ctx);
+    if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_RESPONSE) {
+        if (r->status >= 100 && r->status < 200)
+            return 0;   /* interim */
+        r->head_seen = 1;
+        r->cbs.on_head(r, r->status, r->hdrs, r->n_hdrs, r->ctx);
+        if ((r = nghttp2_session_get_stream_user_data(h2, id)) == NULL)
+            return 0;   /* the caller let go of it */
+    }
+    int end = (f->hd.type == NGHTTP2_DATA || f->hd.type == NGHTTP2_HEADERS) && (f->hd.flags & NGHTTP2_FLAG_END_STREAM);
+    if (end && r->head_seen && r->has_body && !r->body.eof) {
+        /* RFC 9113 §8.1: the response is complete while the request is still open (a
+         * relayed WebSocket the origin closed, an early answer): it is over, and the
+         * rest of the request is not wanted */
+        req_unlink(r);
+        nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR);
+        r->done = 1;
+        r->cbs.on_end(r, r->ctx);
+        req_free(r);
+    }
     return 0;
 }
 
