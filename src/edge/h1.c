@@ -15,6 +15,7 @@ static const char *reason(int status)
 {
     switch (status) {
     case 100: return "Continue";
+    case 101: return "Switching Protocols";
     case 200: return "OK";
     case 201: return "Created";
     case 202: return "Accepted";
@@ -175,32 +176,15 @@ static const edge_h1_cbs h1_cbs = {on_head, on_body, on_end};
 
 /* ---- the frontend the origin answers through ------------------------------------------ */
 
-/* The origin took the WebSocket upgrade (a 101 from a direct origin, 200 to the
- * tunnel's extended CONNECT): 101 to the client (RFC 6455 §4.2.2) with the origin's
- * fields (Sec-WebSocket-Accept ...), then the bytes both ways as they are. */
-static void h1_switch(edge_req *r, const char *const *names, const char *const *values, size_t n)
+static void send_with_head(edge_conn *c, const void *data, size_t len);
+
+/* The 101 head is out (h1_head built it with the origin's fields, Sec-WebSocket-Accept
+ * ...): from here the bytes go both ways as they are (RFC 6455 §4.2.2). */
+static void h1_switched(edge_req *r)
 {
     edge_conn *c = r->c;
-    size_t cap = 128;
-    for (size_t i = 0; i < n; i++)
-        cap += strlen(names[i]) + strlen(values[i]) + 4;
-    char *buf = malloc(cap);
-    if (buf == NULL) {
-        c->closing = 1;
-        pqify_stream_abort(c->s);
-        return;
-    }
-    size_t len = (size_t)snprintf(buf, cap, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
-                                            "Upgrade: websocket\r\n");
-    for (size_t i = 0; i < n; i++)
-        len += (size_t)snprintf(buf + len, cap - len, "%s: %s\r\n", names[i], values[i]);
-    len += (size_t)snprintf(buf + len, cap - len, "\r\n");
-    send_all(c, buf, len);
-    free(buf);
-    r->status = 101;
-    c->upgraded = 1;
+    send_with_head(c, "", 0);
     c->close_after = 1;
-    c->resp_chunked = 0;
     uv_timer_stop(&c->timer);
     /* what the client sent after its head waited in rest: it is the new protocol's */
     uint8_t *rest = c->rest;
@@ -219,11 +203,13 @@ static void h1_head(edge_req *r, int status, const char *const *names,
 {
     edge_conn *c = r->c;
     if (r->body_mode == EDGE_BODY_UPGRADE) {
+        /* the origin took it: a 101 from a direct origin, 200 to the tunnel's CONNECT */
         if (status == 101 || (status == 200 && r->tr != NULL)) {
-            h1_switch(r, names, values, n);
-            return;
+            status = r->status = 101;
+            c->upgraded = 1;
+        } else {
+            c->close_after = 1;   /* refused: an ordinary answer, and the connection ends */
         }
-        c->close_after = 1;   /* refused: an ordinary answer, and the connection ends */
     }
     char line[128];
     size_t cap = 256;
@@ -249,7 +235,9 @@ static void h1_head(edge_req *r, int status, const char *const *names,
         len += 2;
     }
     c->resp_chunked = 0;
-    if (cl >= 0 && status != 204 && status != 304) {
+    if (c->upgraded) {
+        snprintf(line, sizeof line, "Connection: Upgrade\r\nUpgrade: websocket\r\n");
+    } else if (cl >= 0 && status != 204 && status != 304) {
         snprintf(line, sizeof line, "Content-Length: %lld\r\n", (long long)cl);
     } else if (no_body) {
         line[0] = '\0';
@@ -261,11 +249,13 @@ static void h1_head(edge_req *r, int status, const char *const *names,
         line[0] = '\0';
     }
     len += (size_t)snprintf(buf + len, cap - len, "%sVia: 1.1 pqify-edge\r\n%s\r\n", line,
-                            c->close_after || c->e->draining ? "Connection: close\r\n" : "");
+                            !c->upgraded && (c->close_after || c->e->draining) ? "Connection: close\r\n" : "");
     /* held back to go out with the first piece of the body: one record, one write */
     free(c->head_out);
     c->head_out = buf;
     c->head_out_len = len;
+    if (c->upgraded)
+        h1_switched(r);
 }
 
 /* The response head, if still held back, then data, in one send when they fit. */

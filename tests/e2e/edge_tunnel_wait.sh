@@ -35,19 +35,7 @@ routes:
 YAML
 start_edge --config "$work/edge.yaml" || finish
 
-# connect: pqify tunnel (flags, no file) to the edge; sets tun_tpid, tun_pid, tun_log
-connect() {
-  tun_log="$casedir/tunnel-$RANDOM.stderr"
-  timeout 300 "$PQIFY_BIN" tunnel --edge "127.0.0.1:$hub_port" --name "$name" --cert "$certs/client-p256.pem" \
-    --key "$certs/client-p256.key" --ca "$certs/ca.pem" --servername localhost \
-    --url "http://127.0.0.1:$ngx_port" 2>"$tun_log" >/dev/null &
-  tun_tpid=$!
-  pids+=("$tun_tpid")
-  wait_for "$tun_log" "registered connection=.* ready=4/4" 15 || { fail "the connector did not register 4 connections"; return 1; }
-  tun_pid=$(pgrep -P "$tun_tpid" -n)
-  pids+=("$tun_pid")
-}
-connect || finish
+start_connector_flags "http://127.0.0.1:$ngx_port" || finish
 expect "a GET through the tunnel" "$(ecurl "https://localhost:$edge_port/")" "through the tunnel"
 
 begin "the only connector killed -9 and restarted under h2load"
@@ -59,7 +47,7 @@ sleep 1
 kill -9 "$tun_pid"
 wait "$tun_tpid" 2>/dev/null
 killed=$(date +%s%N)
-connect || finish
+start_connector_flags "http://127.0.0.1:$ngx_port" || finish
 say "  the connector registered again $(( ($(date +%s%N) - killed) / 1000000 )) ms after the kill"
 wait "$load_pid"
 expect "h2load exits 0" "$?" 0

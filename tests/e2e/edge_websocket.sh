@@ -32,12 +32,7 @@ routes:
   - {hostname: localhost, tunnel: $name}
 YAML
 start_edge --config "$work/edge.yaml" || finish
-tun_log="$casedir/tunnel.stderr"
-timeout 120 "$PQIFY_BIN" tunnel --edge "127.0.0.1:$hub_port" --name "$name" --cert "$certs/client-p256.pem" \
-  --key "$certs/client-p256.key" --ca "$certs/ca.pem" --servername localhost \
-  --url "http://127.0.0.1:$ws_port" 2>"$tun_log" >/dev/null &
-pids+=("$!")
-wait_for "$tun_log" "ready=4/4" 15 || { fail "the connector did not register"; finish; }
+start_connector_flags "http://127.0.0.1:$ws_port" || finish
 
 # wsfield <json> <key>: one field of the client's JSON line
 wsfield() {
