@@ -512,10 +512,13 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t 
 /* a connection of t registered: the requests waiting for t go, in arrival order */
 static void wait_release(pqify_tunnel_hub *h, tunnel *t)
 {
-    for (pqify_tunnel_req *r = h->wait_head, *next; r != NULL; r = next) {
-        next = r->wnext;
-        if (r->tun != t)
-            continue;
+    for (;;) {
+        /* from the head each time: a failure's callback may cancel other waiting requests */
+        pqify_tunnel_req *r = h->wait_head;
+        while (r != NULL && r->tun != t)
+            r = r->wnext;
+        if (r == NULL)
+            break;
         wait_unlink(r);
         r->c = tunnel_pick(t, NULL);
         char err[160] = "no connection";
