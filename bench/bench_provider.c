@@ -14,6 +14,8 @@
 #include "pqify/net/pair.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -31,8 +33,16 @@
 #define QUICK_PER_ROUND 20
 #define TARGET_RATIO 1.10
 
+/* Where pqify.so is: the build tree's (and the directory pqify-bench is built
+ * in), and OpenSSL's modules directory it is installed into (dist/CMakeLists.txt). */
 #ifndef PQIFY_BENCH_PROVIDER
 #define PQIFY_BENCH_PROVIDER ""
+#endif
+#ifndef PQIFY_BENCH_BUILD_DIR
+#define PQIFY_BENCH_BUILD_DIR ""
+#endif
+#ifndef PQIFY_BENCH_MODULESDIR
+#define PQIFY_BENCH_MODULESDIR ""
 #endif
 
 struct group_row {
@@ -207,6 +217,8 @@ static int run_batch(struct group_row *r, const struct server *s, unsigned n)
 
 /* ---- the command ---- */
 
+static const char *default_provider(void);
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -224,11 +236,12 @@ static void usage(FILE *f)
             "  --quick          a short, noisy run that checks everything works\n"
             "  --rounds N       interleaved rounds (default %d; --quick %d)\n"
             "  --per-round N    handshakes per group and round (default %d; --quick %d)\n"
-            "  --provider FILE  pqify.so (default: the build tree's, else OpenSSL's\n"
-            "                   modules directory)\n"
+            "  --provider FILE  pqify.so (default: $PQIFY_PROVIDER, else the build tree's\n"
+            "                   when run from it, else the installed one in OpenSSL's\n"
+            "                   modules directory; here: %s)\n"
             "  --nginx FILE     the nginx binary (default /usr/sbin/nginx, else PATH)\n"
             "  -h, --help       print this text\n",
-            TARGET_RATIO, DEFAULT_ROUNDS, QUICK_ROUNDS, DEFAULT_PER_ROUND, QUICK_PER_ROUND);
+            TARGET_RATIO, DEFAULT_ROUNDS, QUICK_ROUNDS, DEFAULT_PER_ROUND, QUICK_PER_ROUND, default_provider());
 }
 
 static int number(const char *opt, const char *v, unsigned long max, unsigned *out)
@@ -243,14 +256,51 @@ static int number(const char *opt, const char *v, unsigned long max, unsigned *o
     return 0;
 }
 
+/* The directory of this executable, resolved; 0 or -1. */
+static int exe_dir(char *out, size_t cap)
+{
+    char *self = realpath("/proc/self/exe", NULL);
+    char *slash = self ? strrchr(self, '/') : NULL;
+    int ok = slash != NULL && (size_t)(slash - self) < cap;
+    if (ok) {
+        *slash = '\0';
+        snprintf(out, cap, "%s", self);
+    }
+    free(self);
+    return ok ? 0 : -1;
+}
+
+/* pqify.so, first found of: $PQIFY_PROVIDER; the build tree's, when this binary
+ * runs from the build tree; the installed one, OpenSSL's modules directory as it
+ * was at build time, under this binary's root (so that an install into a DESTDIR
+ * or a chroot finds its own: the root is tried from this binary's directory up);
+ * the modules directory `openssl version -m` names now. */
 static const char *default_provider(void)
 {
-    static char path[512];
-    FILE *p;
-    if (PQIFY_BENCH_PROVIDER[0] != '\0' && access(PQIFY_BENCH_PROVIDER, R_OK) == 0)
+    static char path[PATH_MAX];
+    char here[PATH_MAX], *build = NULL;
+    const char *env = getenv("PQIFY_PROVIDER");
+    if (env != NULL && *env != '\0')
+        return env;
+    int have_here = exe_dir(here, sizeof here) == 0;
+    if (have_here && PQIFY_BENCH_BUILD_DIR[0] != '\0' && (build = realpath(PQIFY_BENCH_BUILD_DIR, NULL)) != NULL &&
+        strcmp(build, here) == 0 && access(PQIFY_BENCH_PROVIDER, R_OK) == 0) {
+        free(build);
         return PQIFY_BENCH_PROVIDER;
+    }
+    free(build);
+    for (int up = 0; have_here && PQIFY_BENCH_MODULESDIR[0] == '/' && up < 4; up++) {
+        char *slash = strrchr(here, '/');
+        if (slash == NULL)
+            break;
+        *slash = '\0';   /* "/usr/bin" -> "/usr" -> "" (the root) */
+        if ((size_t)snprintf(path, sizeof path, "%s%s/pqify.so", here, PQIFY_BENCH_MODULESDIR) < sizeof path &&
+            access(path, R_OK) == 0)
+            return path;
+    }
     /* what `openssl version -m` says, as the install rule does */
     snprintf(path, sizeof path, "/usr/lib/x86_64-linux-gnu/ossl-modules/pqify.so");
+    FILE *p;
     if ((p = popen("openssl version -m 2>/dev/null", "r")) != NULL) {
         char line[400], dir[400];
         if (fgets(line, sizeof line, p) != NULL && sscanf(line, "MODULESDIR: \"%399[^\"]\"", dir) == 1)

@@ -164,7 +164,7 @@ static const struct pqify_command benches[] = {
     {"serve", "pqify serve: memory per idle connection, loop cost per handshake", pqify_bench_serve},
     {"edge", "pqify edge against nginx as a reverse proxy: CPU per request, handshakes/s", pqify_bench_edge},
     {"tunnel", "pqify edge + pqify tunnel against nginx -> stunnel4 -> stunnel4: CPU per request, req/s, p50/p99", pqify_bench_tunnel},
-    {"logs", "logfwd -> logrecv (null sink) over X25519MLKEM768 and X25519: MiB/s, batch p50/p99", pqify_bench_logs},
+    {"logs", "logfwd -> logrecv (null sink) over X25519MLKEM768 and X25519: MiB/s, batch p50/p99; into Kafka: events/s", pqify_bench_logs},
 };
 
 static void usage(FILE *f)

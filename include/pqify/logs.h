@@ -146,6 +146,7 @@ typedef struct pqify_fwd_batch {
     msgpack_sbuffer entries;
     msgpack_packer pk;
     size_t n_events;
+    void *zctx; /* zstd's compression context, kept from batch to batch (may be NULL) */
 } pqify_fwd_batch;
 
 void pqify_fwd_batch_init(pqify_fwd_batch *b);
@@ -157,6 +158,11 @@ PQIFY_MUST_USE int pqify_fwd_batch_add(pqify_fwd_batch *b, int64_t sec, uint32_t
 /* Same, with the record already msgpack-encoded (checked to be exactly one map). */
 PQIFY_MUST_USE int pqify_fwd_batch_add_raw(pqify_fwd_batch *b, int64_t sec, uint32_t nsec,
                                            const uint8_t *record, size_t len);
+
+/* Appends [EventTime(sec, nsec), {"message": line}]: a line that is not a JSON object,
+ * packed in place (the forwarder's per-line path, no record built apart). */
+PQIFY_MUST_USE int pqify_fwd_batch_add_message(pqify_fwd_batch *b, int64_t sec, uint32_t nsec,
+                                               const char *line, size_t len);
 
 /* [tag, entries(bin), {"size": n, "chunk": id[, "compressed": "gzip"|"zstd"]}] appended
  * to out. NONE gives PackedForward, GZIP/ZSTD CompressedPackedForward. chunk may be NULL

@@ -48,6 +48,11 @@ typedef struct pqify_logrecv_sink {
     /* Frees the sink (after the loop ended). May be NULL. */
     void (*free)(struct pqify_logrecv_sink *s);
     /* PQIFY_LOGS_ERR_BAD_TAG from a sink is permanent: the chunk is refused, not retried. */
+    /* Chunks of one connection the sink may hold at once (0 = 1). Above 1 the receiver
+     * decodes and converts the next chunk while the sink works on the previous ones, and
+     * acks each when it is durable; a sink that must see one connection's chunks in
+     * order keeps them in order itself (the file sink keeps 1). */
+    unsigned depth;
 } pqify_logrecv_sink;
 
 /* The file sink (file_sink.c) on libuv's thread pool: append and fsync per chunk. */

@@ -15,18 +15,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <msgpack.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include "pqify/kem.h"
-#include "pqify/logs.h"
 #include "tls_io.h"
 
 /* ---- the PKI ---------------------------------------------------------------- */
@@ -90,74 +90,43 @@ int demo_pki(const char *dir)
 {
     static const int ca_nids[] = {NID_basic_constraints, NID_key_usage, NID_subject_key_identifier, 0};
     static const char *const ca_vals[] = {"critical,CA:TRUE", "critical,keyCertSign,cRLSign", "hash"};
-    /* the server's key is also the key the key server signs with: its SKI (RFC
-     * 5280 §4.2.1.2 method 1, what the key server finds keys by) is in its cert */
+    /* the edge's key is the one the key server signs with: its SKI (RFC 5280
+     * §4.2.1.2 method 1, what the key server finds keys by) is in its cert */
     static const int srv_nids[] = {NID_basic_constraints, NID_ext_key_usage, NID_subject_alt_name,
                                    NID_subject_key_identifier, 0};
     static const char *const srv_vals[] = {"critical,CA:FALSE", "serverAuth", "DNS:localhost,IP:127.0.0.1", "hash"};
     static const int cli_nids[] = {NID_basic_constraints, NID_ext_key_usage, NID_subject_alt_name, 0};
     static const char *const cli_vals[] = {"critical,CA:FALSE", "clientAuth", "DNS:pqify-demo-client"};
-    EVP_PKEY *cak = p256_key(), *sk = p256_key(), *ck = p256_key();
-    X509 *ca = NULL, *sc = NULL, *cc = NULL;
+    EVP_PKEY *cak = p256_key(), *sk = p256_key(), *ck = p256_key(), *ek = p256_key();
+    X509 *ca = NULL, *sc = NULL, *cc = NULL, *ec = NULL;
     int rc = -1;
-    if (cak == NULL || sk == NULL || ck == NULL)
+    if (cak == NULL || sk == NULL || ck == NULL || ek == NULL)
         goto out;
     ca = make_cert(cak, "pqify demo CA", NULL, NULL, 1, ca_nids, ca_vals);
     sc = ca ? make_cert(sk, "localhost", ca, cak, 2, srv_nids, srv_vals) : NULL;
     cc = ca ? make_cert(ck, "pqify-demo-client", ca, cak, 3, cli_nids, cli_vals) : NULL;
-    if (sc == NULL || cc == NULL)
+    ec = ca ? make_cert(ek, "localhost", ca, cak, 4, srv_nids, srv_vals) : NULL;
+    if (sc == NULL || cc == NULL || ec == NULL)
         goto out;
     if (write_pem(dir, "ca.pem", ca, NULL) || write_pem(dir, "server.pem", sc, NULL) ||
         write_pem(dir, "server.key", NULL, sk) || write_pem(dir, "client.pem", cc, NULL) ||
-        write_pem(dir, "client.key", NULL, ck))
+        write_pem(dir, "client.key", NULL, ck) || write_pem(dir, "edge.pem", ec, NULL))
         goto out;
     char keys[600];
     snprintf(keys, sizeof keys, "%s/keys", dir);
-    if ((mkdir(keys, 0700) != 0 && errno != EEXIST) || write_pem(keys, "edge.key", NULL, sk))
+    if ((mkdir(keys, 0700) != 0 && errno != EEXIST) || write_pem(keys, "edge.key", NULL, ek))
         goto out;
     rc = 0;
 out:
     X509_free(ca);
     X509_free(sc);
     X509_free(cc);
+    X509_free(ec);
     EVP_PKEY_free(cak);
     EVP_PKEY_free(sk);
     EVP_PKEY_free(ck);
+    EVP_PKEY_free(ek);
     return rc;
-}
-
-int demo_ski_hex(const char *cert_pem, char hex[41])
-{
-    FILE *f = fopen(cert_pem, "r");
-    X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
-    if (f != NULL)
-        fclose(f);
-    const ASN1_OCTET_STRING *ski = x ? X509_get0_subject_key_id(x) : NULL;
-    int rc = -1;
-    if (ski != NULL && ASN1_STRING_length(ski) == 20) {
-        for (int i = 0; i < 20; i++)
-            snprintf(hex + 2 * i, 3, "%02x", ASN1_STRING_get0_data(ski)[i]);
-        rc = 0;
-    }
-    X509_free(x);
-    return rc;
-}
-
-int demo_verify_digest(const char *cert_pem, const unsigned char *digest, size_t dlen,
-                       const unsigned char *sig, size_t slen)
-{
-    FILE *f = fopen(cert_pem, "r");
-    X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
-    if (f != NULL)
-        fclose(f);
-    EVP_PKEY *k = x ? X509_get0_pubkey(x) : NULL;
-    EVP_PKEY_CTX *ctx = k ? EVP_PKEY_CTX_new(k, NULL) : NULL;
-    int ok = ctx != NULL && EVP_PKEY_verify_init(ctx) == 1 &&
-             EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) == 1 &&
-             EVP_PKEY_verify(ctx, sig, slen, digest, dlen) == 1;
-    EVP_PKEY_CTX_free(ctx);
-    X509_free(x);
-    return ok ? 0 : -1;
 }
 
 /* ---- child processes --------------------------------------------------------- */
@@ -221,8 +190,8 @@ static int grep_port(const char *log, const char *marker, int *port)
         const char *m = strstr(line, marker), *colon;
         if (m == NULL || (colon = strrchr(m, ':')) == NULL)
             continue;
-        *port = atoi(colon + 1);
-        found = *port > 0;
+        *port = atoi(colon + 1);   /* 0 for unix:/path */
+        found = 1;
     }
     if (f != NULL)
         fclose(f);
@@ -259,25 +228,36 @@ int demo_start(struct demo_proc *p, const char *exe, const char *dir, const char
     return -1;
 }
 
+/* The child demo_run waits for, if any: Ctrl-C ends it too (demo_stop_all). */
+static volatile pid_t running;
+
 int demo_run(const char *exe, char *const argv[], const char *in, const char *out, const char *err,
              unsigned timeout_s)
 {
     pid_t pid = spawn(exe, argv, in, out, err);
     if (pid < 0)
         return -1;
-    for (unsigned i = 0; i < timeout_s * 20; i++) {
+    running = pid;
+    int rc = -1, done = 0;
+    for (unsigned i = 0; i < timeout_s * 20 && !done; i++) {
         int st;
-        if (waitpid(pid, &st, WNOHANG) == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-        usleep(50000);
+        if ((done = waitpid(pid, &st, WNOHANG) == pid))
+            rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        else
+            usleep(50000);
     }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    return -1;
+    if (!done) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    running = 0;
+    return rc;
 }
 
 void demo_stop_all(void)
 {
+    if (running > 0)
+        kill(running, SIGKILL);   /* a tool run to its end (kafka-count): nothing to drain */
     /* the last started first: a receiver drains into the Kafka it was started after */
     for (int i = n_started - 1; i >= 0; i--) {
         if (started[i] <= 0)
@@ -323,6 +303,108 @@ long demo_http_get(int port, const char *path, char *buf, size_t cap)
         return -1;
     memmove(buf, body + 4, strlen(body + 4) + 1);
     return (long)strlen(buf);
+}
+
+/* The quoted value of label `key` in a sample line, into out; 0 or -1. */
+static int label(const char *line, const char *key, char *out, size_t cap)
+{
+    char k[32];
+    snprintf(k, sizeof k, "%s=\"", key);
+    const char *p = strstr(line, k), *nl = strchr(line, '\n');
+    if (p == NULL || (nl != NULL && p > nl))
+        return -1;
+    p += strlen(k);
+    size_t n = 0;
+    while (p[n] != '\0' && p[n] != '"' && n + 1 < cap) {
+        out[n] = p[n];
+        n++;
+    }
+    out[n] = '\0';
+    return p[n] == '"' ? 0 : -1;
+}
+
+int demo_metric_handshakes(const char *text, const char *role, struct demo_hs *h)
+{
+    char pre[96], g[64], pq[8], hrr[8];
+    double best = 0;
+    memset(h, 0, sizeof *h);
+    int n = snprintf(pre, sizeof pre, "pqify_tls_handshakes_total{role=\"%s\",", role);
+    for (const char *l = text; l != NULL && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        if (strncmp(l, pre, (size_t)n) != 0 || label(l, "group", g, sizeof g) || label(l, "pq", pq, sizeof pq) ||
+            label(l, "hrr", hrr, sizeof hrr))
+            continue;
+        const char *sp = strchr(l, '}');
+        double v = sp != NULL ? strtod(sp + 1, NULL) : 0;
+        if (!(v > 0))
+            continue;
+        h->count += v;
+        h->groups++;
+        if (v > best) {
+            best = v;
+            snprintf(h->group, sizeof h->group, "%s", g);
+            h->pq = strcmp(pq, "true") == 0;
+            h->hrr = strcmp(hrr, "true") == 0;
+        }
+    }
+    if (h->count == 0)
+        return -1;
+    char sum[200], cnt[200];
+    snprintf(sum, sizeof sum, "pqify_tls_handshake_duration_seconds_sum{role=\"%s\",group=\"%s\",pq=\"%s\"}", role,
+             h->group, h->pq ? "true" : "false");
+    snprintf(cnt, sizeof cnt, "pqify_tls_handshake_duration_seconds_count{role=\"%s\",group=\"%s\",pq=\"%s\"}",
+             role, h->group, h->pq ? "true" : "false");
+    double s = demo_metric(text, sum), c = demo_metric(text, cnt);
+    h->mean_us = c > 0 && isfinite(s) ? s / c * 1e6 : NAN;
+    return 0;
+}
+
+/* ---- the run's directory ------------------------------------------------------- */
+
+struct linux_dirent64 {
+    unsigned long long d_ino;
+    long long d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
+/* Empty the directory fd (two passes: entries removed while the listing goes on
+ * may be skipped by the first); depth bounds the recursion. */
+static void rm_below(int fd, int depth)
+{
+    char buf[4096] __attribute__((aligned(8)));
+    for (int pass = 0; pass < 2; pass++) {
+        long n;
+        (void)lseek(fd, 0, SEEK_SET);
+        while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
+            for (long off = 0; off < n;) {
+                struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
+                off += d->d_reclen;
+                if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
+                    continue;
+                if (d->d_type == DT_DIR && depth < 8) {
+                    int sub = openat(fd, d->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                    if (sub >= 0) {
+                        rm_below(sub, depth + 1);
+                        close(sub);
+                    }
+                    (void)unlinkat(fd, d->d_name, AT_REMOVEDIR);
+                } else {
+                    (void)unlinkat(fd, d->d_name, 0);
+                }
+            }
+        }
+    }
+}
+
+void demo_rmtree(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    rm_below(fd, 0);
+    close(fd);
+    (void)rmdir(dir);
 }
 
 double demo_metric(const char *text, const char *prefix)
@@ -411,122 +493,6 @@ int demo_handshakes(int port, const char *ca, size_t n, double *pq_us, double *c
     }
     pqify_tls_config_free(cfg[0]);
     pqify_tls_config_free(cfg[1]);
-    return rc;
-}
-
-/* Read until the decoder yields an ack for chunk (or fails): 0 or -1. */
-static int await_ack(int fd, pqify_pump *p, pqify_fwd_decoder *d, const char *chunk)
-{
-    uint8_t buf[CLI_READ_CHUNK];
-    pqify_pump_event ev = pqify_pump_next(p);
-    for (int rounds = 0; rounds < 100000; rounds++) {
-        if (cli_flush(fd, &p->out) != 0)
-            return -1;
-        if (ev == PQIFY_PUMP_DATA) {
-            const uint8_t *in = p->plain.base;
-            size_t len = p->plain.len;
-            pqify_fwd_msg m;
-            int got = 0;
-            while (len > 0 && !got) {
-                int r = pqify_fwd_decode(d, &in, &len, &m);
-                if (r < 0)
-                    return -1;
-                got = r == 1 && m.kind == PQIFY_FWD_ACK && m.chunk.len == strlen(chunk) &&
-                      memcmp(m.chunk.ptr, chunk, m.chunk.len) == 0;
-            }
-            pqify_tls_buf_consume(&p->plain, p->plain.len - len);
-            if (got)
-                return 0;
-            ev = pqify_pump_next(p);
-        } else if (ev == PQIFY_PUMP_WANT_INPUT) {
-            long r = cli_read(fd, buf, sizeof buf, 10000);
-            if (r <= 0)
-                return -1;
-            ev = pqify_pump_feed(p, buf, (size_t)r);
-        } else {
-            return -1;
-        }
-    }
-    return -1;
-}
-
-/* One batch of `events` lines on the stream `tag`, sent and acked: ms, or -1. */
-static double send_batch(int fd, pqify_pump *p, pqify_fwd_decoder *d, const char *tag, size_t seq,
-                         size_t events)
-{
-    pqify_fwd_batch b;
-    msgpack_sbuffer rec, wire;
-    msgpack_packer pk;
-    char chunk[PQIFY_FWD_CHUNK_ID_LEN + 1], line[160];
-    double ms = -1;
-    pqify_fwd_batch_init(&b);
-    msgpack_sbuffer_init(&rec);
-    msgpack_sbuffer_init(&wire);
-    msgpack_packer_init(&pk, &rec, msgpack_sbuffer_write);
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    int ok = pqify_fwd_chunk_id(chunk) == 0;
-    for (size_t i = 0; ok && i < events; i++) {
-        int n = snprintf(line, sizeof line, "GET /demo/%zu/%zu HTTP/1.1 200 via the %s stream", seq, i, tag);
-        msgpack_sbuffer_clear(&rec);
-        msgpack_pack_map(&pk, 1);
-        msgpack_pack_str_with_body(&pk, "message", 7);
-        msgpack_pack_str_with_body(&pk, line, (size_t)n);
-        ok = pqify_fwd_batch_add_raw(&b, now.tv_sec, (uint32_t)now.tv_nsec, (const uint8_t *)rec.data,
-                                     rec.size) == 0;
-    }
-    ok = ok && pqify_fwd_encode_packed(&b, tag, strlen(tag), PQIFY_FWD_ZSTD, chunk, &wire) == 0;
-    if (ok) {
-        double t0 = now_s();
-        if (pqify_pump_send(p, wire.data, wire.size) == 0 && cli_flush(fd, &p->out) == 0 &&
-            await_ack(fd, p, d, chunk) == 0)
-            ms = (now_s() - t0) * 1e3;
-    }
-    pqify_fwd_batch_free(&b);
-    msgpack_sbuffer_destroy(&rec);
-    msgpack_sbuffer_destroy(&wire);
-    return ms;
-}
-
-int demo_batches(int port, const char *ca, size_t n, size_t events, double *pq_t, double *pq_ms,
-                 double *cl_t, double *cl_ms)
-{
-    pqify_tls_config *cfg[2] = {client_config(ca, 1), client_config(ca, 0)};
-    pqify_pump p[2];
-    int fd[2] = {-1, -1}, rc = -1;
-    pqify_fwd_decoder *d[2] = {pqify_fwd_decoder_new(PQIFY_FWD_CLIENT, NULL),
-                               pqify_fwd_decoder_new(PQIFY_FWD_CLIENT, NULL)};
-    if (cfg[0] == NULL || cfg[1] == NULL || d[0] == NULL || d[1] == NULL)
-        goto out;
-    for (int k = 0; k < 2; k++)
-        if ((fd[k] = dial_tls(port, cfg[k], &p[k])) < 0)
-            goto out;
-    /* untimed: the first batch of a stream creates its topic (a metadata round
-     * trip in the broker, not a cost of the stream) */
-    for (int k = 0; k < 2; k++)
-        if (send_batch(fd[k], &p[k], d[k], k == 0 ? "pq" : "classical", 0, events) < 0)
-            goto out;
-    double start = now_s();
-    for (size_t i = 0; i < 2 * n; i++) {
-        int k = (int)(i % 2);
-        double t = now_s() - start;
-        double ms = send_batch(fd[k], &p[k], d[k], k == 0 ? "pq" : "classical", i / 2, events);
-        if (ms < 0) {
-            fprintf(stderr, "pqify demo: batch %zu on the %s connection was not acked\n", i / 2,
-                    k == 0 ? "PQ" : "classical");
-            goto out;
-        }
-        (k == 0 ? pq_t : cl_t)[i / 2] = t;
-        (k == 0 ? pq_ms : cl_ms)[i / 2] = ms;
-    }
-    rc = 0;
-out:
-    for (int k = 0; k < 2; k++) {
-        if (fd[k] >= 0)
-            hang_up(fd[k], &p[k]);
-        pqify_fwd_decoder_free(d[k]);
-        pqify_tls_config_free(cfg[k]);
-    }
     return rc;
 }
 

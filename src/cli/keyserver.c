@@ -20,6 +20,7 @@
 #include "pqify/net/config.h"
 #include "pqify/net/listener.h"
 #include "pqify/net/service.h"
+#include "service_cmd.h"
 #include "tls_io.h"
 
 #define KS_DEFAULT_LISTEN "0.0.0.0:2407"
@@ -456,10 +457,7 @@ int pqify_cmd_keyserver(int argc, char **argv)
     pqify_service_options svo = {.name = "keyserver", .admin = k.a.admin, .metrics = k.metrics,
                                  .grace_ms = KS_GRACE_MS,
                                  .hooks = {ks_on_stop, ks_on_deadline, ks_on_reload, NULL, &k}};
-    if (ok && pqify_service_start(&k.svc, &k.loop, &svo, err, sizeof err) != 0) {
-        fprintf(stderr, "pqify keyserver: %s\n", err);
-        ok = 0;
-    }
+    ok = ok && cli_service_start(&k.svc, &k.loop, &svo) == 0;
     if (!ok) {
         pqify_keyless_server_free(k.srv);
         k.srv = NULL;

@@ -21,6 +21,7 @@
 #include "pqify/net/log.h"
 #include "pqify/net/service.h"
 #include "pqify/tls.h"
+#include "service_cmd.h"
 #include "tls_io.h"
 
 #define MAX_TARGETS 8
@@ -109,9 +110,7 @@ struct fwd_file {
     } batch;
     const char *compression;
     unsigned ack_timeout, poll, grace;
-    struct {
-        const char *shared_key, *self_hostname;
-    } security;
+    cli_fwd_security security;
 };
 
 static const char *const input_types[] = {"file", "socket", "stdin", NULL};
@@ -153,16 +152,6 @@ static const pqify_setting batch_settings[] = {
     {0},
 };
 
-static const pqify_setting security_settings[] = {
-    {.name = "shared_key", .type = PQIFY_SET_STRING,
-     .offset = offsetof(struct fwd_file, security.shared_key) - offsetof(struct fwd_file, security),
-     .min = 1, .max = 1024, .help = "Forward v1 shared-key handshake with the receiver (HELO/PING/PONG)."},
-    {.name = "self_hostname", .type = PQIFY_SET_STRING,
-     .offset = offsetof(struct fwd_file, security.self_hostname) - offsetof(struct fwd_file, security),
-     .min = 1, .max = 255, .help = "The name our PING gives (default: the host name)."},
-    {0},
-};
-
 static const pqify_setting fwd_settings[] = {
     {.name = "to", .type = PQIFY_SET_LIST, .offset = offsetof(struct fwd_file, to),
      .elem = PQIFY_SET_HOSTPORT, .elem_size = sizeof(const char *), .max_items = MAX_TARGETS,
@@ -176,8 +165,7 @@ static const pqify_setting fwd_settings[] = {
      .help = "What is read, each as a stream (SIGHUP reloads them)."},
     PQIFY_SETTING_MAP("spool", struct fwd_file, spool, spool_settings, "The on-disk queue."),
     PQIFY_SETTING_MAP("batch", struct fwd_file, batch, batch_settings, "When a batch is closed."),
-    PQIFY_SETTING_MAP("security", struct fwd_file, security, security_settings,
-                      "The Forward protocol's shared key (sent inside TLS)."),
+    CLI_FWD_SECURITY_SETTING(struct fwd_file, security),
     {.name = "compression", .type = PQIFY_SET_ENUM, .offset = offsetof(struct fwd_file, compression),
      .words = compressions, .def = "zstd", .help = "How batches are compressed (CompressedPackedForward)."},
     {.name = "ack_timeout", .type = PQIFY_SET_DURATION, .offset = offsetof(struct fwd_file, ack_timeout),
@@ -286,26 +274,11 @@ static int collect_inputs(struct fwd_proc *p, const struct fwd_file *file)
 static int parse(struct fwd_proc *p)
 {
     struct fwd_args *a = &p->a;
-    char err[512];
     if (pqify_cli_parse(&fwd_spec, p->argc, p->argv, a) != 0)
         return -1;
-    if (a->config != NULL) {
-        p->cfg_file = pqify_config_load(fwd_settings, &p->file, a->config, err, sizeof err);
-        if (p->cfg_file == NULL) {
-            fprintf(stderr, "pqify logfwd: %s\n", err);
-            return -1;
-        }
-    } else {
-        p->cfg_file = pqify_config_parse(fwd_settings, &p->file, "defaults", "{}", 2, err, sizeof err);
-        if (p->cfg_file == NULL) {
-            fprintf(stderr, "pqify logfwd: %s\n", err);
-            return -1;
-        }
-        if (a->check_config) {
-            fprintf(stderr, "pqify logfwd: --check-config needs --config FILE\n");
-            return -1;
-        }
-    }
+    if (cli_config_load("logfwd", fwd_settings, &p->file, a->config, a->check_config, 1,
+                        &p->cfg_file) != 0)
+        return -1;
     pqify_tls_options_fill_unset(&a->tls, &p->file.tls);
     /* --to may repeat (the table keeps the last): the flags replace the file's list */
     for (int i = 1; i + 1 < p->argc; i++) {
@@ -483,25 +456,16 @@ int pqify_cmd_logfwd(int argc, char **argv)
         .on_stdin_done = on_stdin_done,
         .ctx = p,
         .shared_key = p->file.security.shared_key,
-        .self_hostname = p->file.security.self_hostname,
     };
     char hostname[256];
-    if (o.shared_key != NULL && o.self_hostname == NULL) {
-        if (gethostname(hostname, sizeof hostname) != 0)
-            snprintf(hostname, sizeof hostname, "localhost");
-        hostname[sizeof hostname - 1] = '\0';
-        o.self_hostname = hostname;
-    }
+    o.self_hostname = cli_fwd_self_hostname(&p->file.security, hostname, sizeof hostname);
     int ok = pqify_logfwd_start(&p->loop, &o, p->inputs, p->n_inputs, &p->fwd, err, sizeof err) == 0;
     if (!ok)
         fprintf(stderr, "pqify logfwd: %s\n", err);
     pqify_service_options svo = {.name = "logfwd", .admin = p->a.admin, .metrics = p->metrics,
                                  .grace_ms = p->file.grace ? p->file.grace : DEFAULT_GRACE_MS,
                                  .hooks = {on_stop, on_deadline, on_reload, NULL, p}};
-    if (ok && pqify_service_start(&p->svc, &p->loop, &svo, err, sizeof err) != 0) {
-        fprintf(stderr, "pqify logfwd: %s\n", err);
-        ok = 0;
-    }
+    ok = ok && cli_service_start(&p->svc, &p->loop, &svo) == 0;
     if (ok) {
         /* the line supervisors wait for: the socket applications write to, if any */
         const char *sock = NULL;

@@ -29,6 +29,7 @@
 #include "pqify/net/service.h"
 #include "pqify/net/stream.h"
 #include "pqify/tls.h"
+#include "service_cmd.h"
 #include "tls_io.h"
 
 #define DEFAULT_LISTEN "0.0.0.0:24224"
@@ -92,21 +93,8 @@ struct recv_file {
     pqify_admin_config admin;
     const char *listen, *sink, *topic;
     pqify_config_list kafka;   /* "property=value" strings for librdkafka */
-    struct {
-        const char *shared_key, *self_hostname;
-    } security;
+    cli_fwd_security security;
     int64_t max_chunk_bytes, max_file_bytes, max_connections;
-};
-
-static const pqify_setting recv_security_settings[] = {
-    {.name = "shared_key", .type = PQIFY_SET_STRING,
-     .offset = offsetof(struct recv_file, security.shared_key) - offsetof(struct recv_file, security),
-     .min = 1, .max = 1024,
-     .help = "Forward v1 shared-key handshake (HELO/PING/PONG) before any event."},
-    {.name = "self_hostname", .type = PQIFY_SET_STRING,
-     .offset = offsetof(struct recv_file, security.self_hostname) - offsetof(struct recv_file, security),
-     .min = 1, .max = 255, .help = "The name PONG gives (default: the host name)."},
-    {0},
 };
 
 static const pqify_setting recv_settings[] = {
@@ -123,8 +111,7 @@ static const pqify_setting recv_settings[] = {
     {.name = "kafka", .type = PQIFY_SET_LIST, .offset = offsetof(struct recv_file, kafka),
      .elem = PQIFY_SET_STRING, .elem_size = sizeof(const char *), .max_items = 256,
      .help = "librdkafka properties as \"name=value\" strings, passed through (e.g. compression.type=zstd)."},
-    PQIFY_SETTING_MAP("security", struct recv_file, security, recv_security_settings,
-                      "The Forward protocol's shared key (sent inside TLS)."),
+    CLI_FWD_SECURITY_SETTING(struct recv_file, security),
     {.name = "max_chunk_bytes", .type = PQIFY_SET_INT,
      .offset = offsetof(struct recv_file, max_chunk_bytes), .def = "8388608", .min = 1024,
      .max = 1073741824, .help = "Largest Forward message accepted; larger closes the connection."},
@@ -166,18 +153,11 @@ static int parse_args(int argc, char **argv, struct recv_args *a)
     file_settings.max_file_bytes = 64 << 20;
     if (pqify_cli_parse(&recv_spec, argc, argv, a) != 0)
         return -1;
-    if (a->config != NULL) {
-        char err[512];
-        loaded_config = pqify_config_load(recv_settings, &file_settings, a->config, err, sizeof err);
-        if (loaded_config == NULL) {
-            fprintf(stderr, "pqify logrecv: %s\n", err);
-            return -1;
-        }
-        apply_file(a, &file_settings);
-    } else if (a->check_config) {
-        fprintf(stderr, "pqify logrecv: --check-config needs --config FILE\n");
+    if (cli_config_load("logrecv", recv_settings, &file_settings, a->config, a->check_config, 0,
+                        &loaded_config) != 0)
         return -1;
-    }
+    if (loaded_config != NULL)
+        apply_file(a, &file_settings);
     if (a->tls.cert == NULL || a->tls.key == NULL) {
         fprintf(stderr, "pqify logrecv: --cert and --key are required (see pqify logrecv --help)\n");
         return -1;
@@ -330,25 +310,16 @@ int pqify_cmd_logrecv(int argc, char **argv)
         .max_chunk = p->a.max_chunk, .max_connections = p->a.max_connections,
         .sink = p->sink, .metrics = p->metrics,
         .shared_key = file_settings.security.shared_key,
-        .self_hostname = file_settings.security.self_hostname,
     };
     char hostname[256];
-    if (o.shared_key != NULL && o.self_hostname == NULL) {
-        if (gethostname(hostname, sizeof hostname) != 0)
-            snprintf(hostname, sizeof hostname, "localhost");
-        hostname[sizeof hostname - 1] = '\0';
-        o.self_hostname = hostname;
-    }
+    o.self_hostname = cli_fwd_self_hostname(&file_settings.security, hostname, sizeof hostname);
     int ok = p->metrics != NULL && pqify_logrecv_start(&p->loop, &o, &p->r, err, sizeof err) == 0;
     if (!ok)
         fprintf(stderr, "pqify logrecv: %s\n", p->metrics ? err : "out of memory");
     pqify_service_options svo = {.name = "logrecv", .admin = p->a.admin, .metrics = p->metrics,
                                  .grace_ms = DEFAULT_GRACE_S * 1000,
                                  .hooks = {on_stop_signal, on_deadline, on_reload, NULL, p}};
-    if (ok && pqify_service_start(&p->svc, &p->loop, &svo, err, sizeof err) != 0) {
-        fprintf(stderr, "pqify logrecv: %s\n", err);
-        ok = 0;
-    }
+    ok = ok && cli_service_start(&p->svc, &p->loop, &svo) == 0;
     if (ok) {
         pqify_logrecv_address(p->r, addr, sizeof addr);
         pqify_service_announce(&p->svc, addr);

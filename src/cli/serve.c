@@ -24,11 +24,13 @@
 #include "cli.h"
 #include "pqify/keyless_client.h"
 #include "pqify/net/config.h"
+#include "pqify/net/conn_set.h"
 #include "pqify/net/listener.h"
 #include "pqify/net/metrics.h"
 #include "pqify/net/service.h"
 #include "pqify/net/stream.h"
 #include "pqify/tls.h"
+#include "service_cmd.h"
 #include "tls_io.h"
 
 #define DEFAULT_MAX_CONNECTIONS 10000
@@ -205,19 +207,12 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
     a->idle_s = a->max_connections = a->workers = UNSET;
     if (pqify_cli_parse(&serve_spec, argc, argv, a) != 0)
         return -1;
-    if (a->config != NULL) {
-        static struct serve_file file;
-        char err[512];
-        loaded_config = pqify_config_load(serve_settings, &file, a->config, err, sizeof err);
-        if (loaded_config == NULL) {
-            fprintf(stderr, "pqify serve: %s\n", err);
-            return -1;
-        }
-        apply_file(a, &file);
-    } else if (a->check_config) {
-        fprintf(stderr, "pqify serve: --check-config needs --config FILE\n");
+    static struct serve_file file;
+    if (cli_config_load("serve", serve_settings, &file, a->config, a->check_config, 0,
+                        &loaded_config) != 0)
         return -1;
-    }
+    if (loaded_config != NULL)
+        apply_file(a, &file);
     if (a->keyless.servers.n > 0) {
         if (a->tls.key != NULL) {
             fprintf(stderr, "pqify serve: --key and --keyless exclude each other: with --keyless the "
@@ -344,8 +339,7 @@ struct worker {
     uv_thread_t thread;
     uv_async_t control;          /* stop / deadline / "a worker finished" */
     pqify_listener *listener;
-    struct conn *conns;          /* doubly linked */
-    unsigned n_conns;
+    pqify_conn_set conns;        /* its gauge: pqify_serve_connections, shared */
     int stopping, deadline, done;
 };
 
@@ -409,7 +403,7 @@ struct www {
 };
 
 struct conn {
-    struct conn *prev, *next;
+    pqify_conn_link link;
     struct worker *w;
     pqify_stream *s;
     struct shared_cfg *sc;
@@ -594,7 +588,7 @@ static void on_close(pqify_stream *s, int status, void *ctx)
     struct conn *c = ctx;
     struct worker *w = c->w;
     const char *peer = pqify_stream_peer(s);
-    pqify_gauge_add(w->srv->met.open, -1);
+    pqify_conn_set_closed(&w->conns, &c->link);
     if (!c->established) {
         if (status != PQIFY_STREAM_ABORTED) {
             pqify_counter_add(w->srv->met.failed, 1);
@@ -615,13 +609,7 @@ static void on_close(pqify_stream *s, int status, void *ctx)
     }
     if (w->srv->a.once)
         w->srv->once_status = c->established && status == 0 ? 0 : 1;
-    if (c->prev != NULL)
-        c->prev->next = c->next;
-    else
-        w->conns = c->next;
-    if (c->next != NULL)
-        c->next->prev = c->prev;
-    w->n_conns--;
+    pqify_conn_set_remove(&w->conns, &c->link);
     if (w->listener != NULL)
         pqify_listener_done(w->listener);
     cfg_put(c->sc);
@@ -666,12 +654,7 @@ static void on_accept(pqify_listener *l, int fd, const struct sockaddr *peer, vo
         return;
     }
     pqify_counter_add(w->srv->met.accepted, 1);
-    pqify_gauge_add(w->srv->met.open, 1);
-    c->next = w->conns;
-    if (w->conns != NULL)
-        w->conns->prev = c;
-    w->conns = c;
-    w->n_conns++;
+    pqify_conn_set_add(&w->conns, &c->link, c, &c->s);
     if (w->srv->a.once) {
         /* --once: this is the one connection; nobody else gets in. */
         pqify_listener_free(w->listener);
@@ -688,7 +671,7 @@ static void on_control_closed(uv_handle_t *h)
 
 static void worker_maybe_done(struct worker *w)
 {
-    if (!w->stopping || w->n_conns > 0 || w->done)
+    if (!w->stopping || pqify_conn_set_count(&w->conns) > 0 || w->done)
         return;
     w->done = 1;
     struct server *srv = w->srv;
@@ -702,6 +685,11 @@ static void worker_maybe_done(struct worker *w)
         uv_async_send(&w->control);
 }
 
+static void conn_close(void *conn)
+{
+    pqify_stream_close(((struct conn *)conn)->s);
+}
+
 static void worker_stop(struct worker *w)
 {
     if (!w->stopping) {
@@ -711,21 +699,13 @@ static void worker_stop(struct worker *w)
             w->listener = NULL;
         }
         /* Established connections end with close_notify; handshakes still in
-         * progress are not work yet and are dropped. */
-        for (struct conn *c = w->conns, *next; c != NULL; c = next) {
-            next = c->next;
-            if (c->established)
-                pqify_stream_close(c->s);
-            else
-                pqify_stream_abort(c->s);
-        }
+         * progress are not work yet and are dropped. worker_maybe_done (below, and
+         * as each connection closes) ends the worker: --once stops it too. */
+        pqify_conn_set_drain(&w->conns, conn_close, NULL, NULL);
     }
     if (atomic_load(&w->srv->deadline) && !w->deadline) {
         w->deadline = 1;
-        for (struct conn *c = w->conns, *next; c != NULL; c = next) {
-            next = c->next;
-            pqify_stream_abort(c->s);
-        }
+        pqify_conn_set_abort(&w->conns);
     }
     worker_maybe_done(w);
 }
@@ -797,6 +777,7 @@ static int worker_open(struct server *srv, unsigned i, const char *host, const c
     char err[300];
     w->srv = srv;
     w->index = i;
+    w->conns.open = srv->met.open;
     uv_loop_init(&w->loop);
     uv_async_init(&w->loop, &w->control, on_control);
     w->control.data = w;
@@ -910,14 +891,10 @@ int pqify_cmd_serve(int argc, char **argv)
         for (unsigned i = 1; ok && i < srv.n_workers; i++, opened++)
             ok = worker_open(&srv, i, host, real_port) == 0;
     }
-    char err[300];
     pqify_service_options svo = {.name = "serve", .admin = srv.a.admin, .metrics = srv.met.m,
                                  .grace_ms = DEFAULT_GRACE_S * 1000,
                                  .hooks = {on_stop_signal, on_deadline, on_reload, NULL, &srv}};
-    if (ok && pqify_service_start(&srv.svc, &srv.w[0].loop, &svo, err, sizeof err) != 0) {
-        fprintf(stderr, "pqify serve: %s\n", err);
-        ok = 0;
-    }
+    ok = ok && cli_service_start(&srv.svc, &srv.w[0].loop, &svo) == 0;
     if (!ok) {
         for (unsigned i = 0; i < opened; i++)
             pqify_service_close_loop(&srv.w[i].loop);

@@ -37,7 +37,8 @@ typedef struct edge_alog {
     int connected, connecting;
     uv_connect_t creq;
     uv_timer_t retry;
-    int closing;
+    int closing, timer_closed;
+    unsigned writes;   /* uv_writes not yet called back: each holds a pointer to this */
 } edge_alog;
 
 struct alog_write {
@@ -47,6 +48,15 @@ struct alog_write {
 };
 
 static void alog_dial(edge_alog *a);
+
+/* After alog_close: freed once the timer is closed and no write can call back. libuv
+ * finishes closing handles last-closed first, so the timer's close callback runs
+ * before the pipe's queued writes are called back with UV_ECANCELED. */
+static void alog_maybe_free(edge_alog *a)
+{
+    if (a->closing && a->timer_closed && a->writes == 0)
+        free(a);
+}
 
 static void alog_pipe_closed(uv_handle_t *h)
 {
@@ -60,6 +70,10 @@ static void on_retry(uv_timer_t *t)
 
 static void alog_connected(uv_connect_t *c, int status)
 {
+    /* cancelled: alog_close closed the pipe while it was connecting, and the log
+     * (a) may be gone already; touching it would close the pipe twice */
+    if (status == UV_ECANCELED)
+        return;
     edge_alog *a = c->data;
     if (a->pipe == NULL || (uv_pipe_t *)c->handle != a->pipe)
         return;
@@ -91,8 +105,11 @@ static void alog_written(uv_write_t *w, int status)
 {
     edge_alog *a = w->data;
     free(w);
-    if (a->closing)
+    a->writes--;
+    if (a->closing) {
+        alog_maybe_free(a);
         return;
+    }
     pqify_counter_add(status == 0 ? a->e->m.logged : a->e->m.dropped, 1);
     if (status < 0 && status != UV_ECANCELED && a->connected) {
         uv_close((uv_handle_t *)a->pipe, alog_pipe_closed);
@@ -127,7 +144,9 @@ static void alog_line(edge *e, const char *line, size_t len)
     if (uv_write(&w->req, (uv_stream_t *)a->pipe, &b, 1, alog_written) != 0) {
         free(w);
         pqify_counter_add(e->m.dropped, 1);
+        return;
     }
+    a->writes++;
 }
 
 static int alog_open(edge *e, const pqify_edge_access_log_config *c, char *err, size_t cap)
@@ -168,7 +187,9 @@ static int alog_open(edge *e, const pqify_edge_access_log_config *c, char *err, 
 
 static void alog_timer_closed(uv_handle_t *h)
 {
-    free(h->data);
+    edge_alog *a = h->data;
+    a->timer_closed = 1;
+    alog_maybe_free(a);
 }
 
 static void alog_close(edge *e)

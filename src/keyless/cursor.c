@@ -1,74 +1,8 @@
-/* Bounds-checked readers and writers for keyless wire data (big-endian, u16 items). */
+/* The bounds-checked writer for keyless wire data (big-endian, u16 items) into a
+ * caller's fixed buffer; reading is the tls layer's reader (src/tls/cursor.h). */
 #include <string.h>
 
 #include "internal.h"
-
-void kl_reader_init(kl_reader *r, const uint8_t *base, size_t len)
-{
-    r->base = base;
-    r->len = base == NULL ? 0 : len;
-    r->pos = 0;
-}
-
-size_t kl_reader_left(const kl_reader *r)
-{
-    return r->len - r->pos;
-}
-
-int kl_read_bytes(kl_reader *r, size_t n, const uint8_t **p)
-{
-    if (n > kl_reader_left(r))
-        return PQIFY_KEYLESS_ERR_TRUNCATED;
-    *p = r->base + r->pos;
-    r->pos += n;
-    return 0;
-}
-
-static int read_be(kl_reader *r, size_t n, uint32_t *v)
-{
-    const uint8_t *p;
-    int ret = kl_read_bytes(r, n, &p);
-    if (ret < 0)
-        return ret;
-    uint32_t x = 0;
-    for (size_t i = 0; i < n; i++)
-        x = (x << 8) | p[i];
-    *v = x;
-    return 0;
-}
-
-int kl_read_u8(kl_reader *r, uint8_t *v)
-{
-    uint32_t x = 0;
-    int ret = read_be(r, 1, &x);
-    *v = (uint8_t)x;
-    return ret;
-}
-
-int kl_read_u16(kl_reader *r, uint16_t *v)
-{
-    uint32_t x = 0;
-    int ret = read_be(r, 2, &x);
-    *v = (uint16_t)x;
-    return ret;
-}
-
-int kl_read_u32(kl_reader *r, uint32_t *v)
-{
-    return read_be(r, 4, v);
-}
-
-int kl_read_block16(kl_reader *r, kl_reader *sub)
-{
-    uint16_t n;
-    const uint8_t *p;
-    int ret = 0;
-    TRY(kl_read_u16(r, &n));
-    TRY(kl_read_bytes(r, n, &p));
-    kl_reader_init(sub, p, n);
-out:
-    return ret;
-}
 
 void kl_writer_init(kl_writer *w, uint8_t *base, size_t cap)
 {

@@ -8,6 +8,7 @@
 
 #include <openssl/evp.h>
 
+#include "../tls/cursor.h"
 #include "pqify/keyless.h"
 
 /* Error flow as in src/tls (STYLE.md): `int ret = 0`, one `out:` label. */
@@ -28,27 +29,17 @@
     } while (0)
 
 #define MUST_USE PQIFY_MUST_USE
+/* A short read (the tls layer's reader, src/tls/cursor.h) is keyless's TRUNCATED. */
+#define TRY_READ(expr) ENSURE((expr) == 0, PQIFY_KEYLESS_ERR_TRUNCATED)
 
-/* ---- cursors (cursor.c): the only way wire bytes are read or written ---- */
-typedef struct kl_reader {
-    const uint8_t *base;
-    size_t len, pos;
-} kl_reader;
+/* ---- cursors: the only way wire bytes are read or written. Reading is the tls
+ * layer's tls_reader (src/tls/cursor.h); the writer (cursor.c) is keyless's own. ---- */
 
 /* A writer over a caller's fixed buffer: nothing is allocated, overflow is an error. */
 typedef struct kl_writer {
     uint8_t *base;
     size_t cap, len;
 } kl_writer;
-
-void kl_reader_init(kl_reader *r, const uint8_t *base, size_t len);
-size_t kl_reader_left(const kl_reader *r);
-MUST_USE int kl_read_bytes(kl_reader *r, size_t n, const uint8_t **p);
-MUST_USE int kl_read_u8(kl_reader *r, uint8_t *v);
-MUST_USE int kl_read_u16(kl_reader *r, uint16_t *v);
-MUST_USE int kl_read_u32(kl_reader *r, uint32_t *v);
-/* a u16-length-prefixed block: the sub-reader covers exactly its bytes */
-MUST_USE int kl_read_block16(kl_reader *r, kl_reader *sub);
 
 void kl_writer_init(kl_writer *w, uint8_t *base, size_t cap);
 MUST_USE int kl_write_bytes(kl_writer *w, const void *p, size_t n);

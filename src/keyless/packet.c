@@ -103,16 +103,16 @@ static int decode_item(pqify_keyless_packet *p, uint8_t tag, const uint8_t *data
     return 0;
 }
 
-static int decode_body(kl_reader *body, pqify_keyless_packet *p)
+static int decode_body(tls_reader *body, pqify_keyless_packet *p)
 {
     uint64_t seen = 0; /* known tags are all below 64 */
     int ret = 0;
-    while (kl_reader_left(body) != 0) {
+    while (tls_reader_left(body) != 0) {
         uint8_t tag;
-        kl_reader item;
-        TRY(kl_read_u8(body, &tag));
+        tls_reader item;
+        TRY_READ(tls_read_u8(body, &tag));
         /* an item header or data that runs past the body is a length mismatch */
-        ENSURE(kl_read_block16(body, &item) == 0, PQIFY_KEYLESS_ERR_LENGTH);
+        ENSURE(tls_read_block(body, 2, &item) == 0, PQIFY_KEYLESS_ERR_LENGTH);
         if (!is_known_tag(tag))
             continue;
         ENSURE(!(seen >> tag & 1), PQIFY_KEYLESS_ERR_REPEATED_TAG);
@@ -125,23 +125,23 @@ out:
 
 int pqify_keyless_decode(const uint8_t *in, size_t in_len, pqify_keyless_packet *p)
 {
-    kl_reader r, body;
+    tls_reader r, body;
     uint16_t body_len = 0;
     const uint8_t *b;
     int ret = 0;
     ENSURE(p != NULL, PQIFY_KEYLESS_ERR_ARG);
     memset(p, 0, sizeof(*p));
-    kl_reader_init(&r, in, in_len);
-    ENSURE(kl_reader_left(&r) >= PQIFY_KEYLESS_HEADER_BYTES, PQIFY_KEYLESS_ERR_TRUNCATED);
-    TRY(kl_read_u8(&r, &p->major));
-    TRY(kl_read_u8(&r, &p->minor));
-    TRY(kl_read_u16(&r, &body_len));
-    TRY(kl_read_u32(&r, &p->id));
+    tls_reader_init(&r, in, in_len);
+    ENSURE(tls_reader_left(&r) >= PQIFY_KEYLESS_HEADER_BYTES, PQIFY_KEYLESS_ERR_TRUNCATED);
+    TRY_READ(tls_read_u8(&r, &p->major));
+    TRY_READ(tls_read_u8(&r, &p->minor));
+    TRY_READ(tls_read_u16(&r, &body_len));
+    TRY_READ(tls_read_u32(&r, &p->id));
     ENSURE(p->major == PQIFY_KEYLESS_VERSION_MAJOR, PQIFY_KEYLESS_ERR_VERSION);
-    ENSURE(kl_reader_left(&r) >= body_len, PQIFY_KEYLESS_ERR_TRUNCATED);
-    ENSURE(kl_reader_left(&r) == body_len, PQIFY_KEYLESS_ERR_LENGTH);
-    TRY(kl_read_bytes(&r, body_len, &b));
-    kl_reader_init(&body, b, body_len);
+    ENSURE(tls_reader_left(&r) >= body_len, PQIFY_KEYLESS_ERR_TRUNCATED);
+    ENSURE(tls_reader_left(&r) == body_len, PQIFY_KEYLESS_ERR_LENGTH);
+    TRY_READ(tls_read_bytes(&r, body_len, &b));
+    tls_reader_init(&body, b, body_len);
     TRY(decode_body(&body, p));
 out:
     return ret;

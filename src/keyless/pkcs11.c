@@ -256,19 +256,19 @@ static int get_attr(kl_token *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, uin
  * give the bare point. want is the bare point's length. */
 static int ec_point(const uint8_t *a, size_t n, size_t want, const uint8_t **pt)
 {
-    kl_reader r;
+    tls_reader r;
     uint8_t tag, l1;
     const uint8_t *p;
     if (n == want) {
         *pt = a;
         return 0;
     }
-    kl_reader_init(&r, a, n);
-    if (kl_read_u8(&r, &tag) < 0 || tag != 0x04 || kl_read_u8(&r, &l1) < 0)
+    tls_reader_init(&r, a, n);
+    if (tls_read_u8(&r, &tag) < 0 || tag != 0x04 || tls_read_u8(&r, &l1) < 0)
         return -1;
-    if (l1 == 0x81 && kl_read_u8(&r, &l1) < 0)
+    if (l1 == 0x81 && tls_read_u8(&r, &l1) < 0)
         return -1;
-    if (l1 != want || kl_read_bytes(&r, want, &p) < 0 || kl_reader_left(&r) != 0)
+    if (l1 != want || tls_read_bytes(&r, want, &p) < 0 || tls_reader_left(&r) != 0)
         return -1;
     *pt = p;
     return 0;

@@ -12,6 +12,7 @@
 
 #include "internal.h"
 #include "pqify/keyless_server.h"
+#include "pqify/net/conn_set.h"
 #include "pqify/net/listener.h"
 
 /* Sign latency buckets, seconds: an ECDSA P-256 sign is ~30 us, RSA-4096 ~5 ms, a
@@ -41,16 +42,12 @@ struct pqify_keyless_server {
     pqify_stream_opts sopts;
     pqify_keyless_store *store;
     unsigned max_in_flight;
-    struct kconn *conns;
-    unsigned n_conns;
-    int draining;
+    pqify_conn_set conns;     /* its gauge: pqify_keyless_connections */
     pqify_keyless_server_stats st;
-    void (*drained)(void *arg);
-    void *drained_arg;
     struct {
         pqify_tls_metrics tls;
         pqify_metric *requests, *latency;
-        pqify_series *in_flight, *conns, *held, *forwarded;
+        pqify_series *in_flight, *held, *forwarded;
         int on;
     } met;
     /* proxy mode: answers come back on the clients' threads, through fwd_async */
@@ -66,13 +63,13 @@ struct pqify_keyless_server {
 };
 
 struct kconn {
-    struct kconn *prev, *next;
+    pqify_conn_link link;
     pqify_keyless_server *srv;
     pqify_stream *s;        /* NULL once the stream closed (jobs may still be on the pool) */
     uint8_t *in;            /* bytes read but not yet framed: in[off, len) */
     size_t off, len, cap;
     unsigned in_flight;
-    int established, held;
+    int held;
     int closing;            /* no more requests: drain, or a malformed packet */
     uint8_t *last;          /* the answer to a malformed packet, sent before closing */
     size_t last_len;
@@ -121,13 +118,6 @@ static void count_request(pqify_keyless_server *srv, uint8_t opcode, uint8_t res
 static void conn_free(struct kconn *c)
 {
     pqify_keyless_server *srv = c->srv;
-    if (c->prev != NULL)
-        c->prev->next = c->next;
-    else
-        srv->conns = c->next;
-    if (c->next != NULL)
-        c->next->prev = c->prev;
-    srv->n_conns--;
     if (c->dirty)
         for (struct kconn **pp = &srv->dirty; *pp != NULL; pp = &(*pp)->next_dirty)
             if (*pp == c) {
@@ -139,12 +129,8 @@ static void conn_free(struct kconn *c)
     free(c->pend);
     free(c->in);
     free(c->last);
+    pqify_conn_set_remove(&srv->conns, &c->link);   /* the last one of a drain: drained() */
     free(c);
-    if (srv->draining && srv->n_conns == 0 && srv->drained != NULL) {
-        void (*done)(void *) = srv->drained;
-        srv->drained = NULL;
-        done(srv->drained_arg);
-    }
 }
 
 static void set_hold(struct kconn *c, int hold)
@@ -484,10 +470,9 @@ static void process_input(struct kconn *c)
 static void on_handshake(pqify_stream *s, void *ctx)
 {
     struct kconn *c = ctx;
-    c->established = 1;
     if (c->srv->met.on)
         pqify_tls_metrics_handshake(&c->srv->met.tls, pqify_stream_conn(s), 1);
-    if (c->srv->draining) {
+    if (pqify_conn_set_draining(&c->srv->conns)) {
         c->closing = 1;
         maybe_finish(c);
     }
@@ -534,8 +519,7 @@ static void on_close(pqify_stream *s, int status, void *ctx)
     pqify_keyless_server *srv = c->srv;
     if (c->held)
         pqify_gauge_add(srv->met.held, -1);
-    c->s = NULL;
-    pqify_gauge_add(srv->met.conns, -1);
+    pqify_conn_set_closed(&srv->conns, &c->link);
     if (srv->listener != NULL)
         pqify_listener_done(srv->listener);
     if (c->in_flight == 0)
@@ -550,7 +534,7 @@ static void on_accept(pqify_listener *l, int fd, const struct sockaddr *peer, vo
     (void)peer;
     pqify_keyless_server *srv = ctx;
     struct kconn *c = calloc(1, sizeof *c);
-    if (c == NULL || srv->draining) {
+    if (c == NULL || pqify_conn_set_draining(&srv->conns)) {
         free(c);
         close(fd);
         pqify_listener_done(l);
@@ -562,12 +546,7 @@ static void on_accept(pqify_listener *l, int fd, const struct sockaddr *peer, vo
         pqify_listener_done(l);
         return;
     }
-    pqify_gauge_add(srv->met.conns, 1);
-    c->next = srv->conns;
-    if (srv->conns != NULL)
-        srv->conns->prev = c;
-    srv->conns = c;
-    srv->n_conns++;
+    pqify_conn_set_add(&srv->conns, &c->link, c, &c->s);
 }
 
 static int metrics_init(pqify_keyless_server *srv, pqify_metrics *m)
@@ -593,7 +572,7 @@ static int metrics_init(pqify_keyless_server *srv, pqify_metrics *m)
     srv->met.requests = req;
     srv->met.latency = lat;
     srv->met.in_flight = pqify_metric_series(inf, 0, NULL);
-    srv->met.conns = pqify_metric_series(con, 0, NULL);
+    srv->conns.open = pqify_metric_series(con, 0, NULL);
     srv->met.held = pqify_metric_series(held, 0, NULL);
     srv->met.forwarded = pqify_metric_series(fwd, 0, NULL);
     srv->met.on = 1;
@@ -677,41 +656,28 @@ void pqify_keyless_server_get_stats(const pqify_keyless_server *s, pqify_keyless
 
 unsigned pqify_keyless_server_connections(const pqify_keyless_server *s)
 {
-    return s->n_conns;
+    return pqify_conn_set_count(&s->conns);
+}
+
+/* No more requests: answer those in flight, then close_notify. */
+static void conn_drain(void *conn)
+{
+    struct kconn *c = conn;
+    c->closing = 1;
+    set_hold(c, 1);
+    maybe_finish(c);
 }
 
 void pqify_keyless_server_drain(pqify_keyless_server *s, void (*done)(void *arg), void *arg)
 {
-    s->draining = 1;
-    s->drained = done;
-    s->drained_arg = arg;
     if (s->listener != NULL)
         pqify_listener_stop(s->listener);
-    for (struct kconn *c = s->conns, *next; c != NULL; c = next) {
-        next = c->next;
-        if (c->s == NULL)
-            continue;
-        if (!c->established) {
-            pqify_stream_abort(c->s);
-            continue;
-        }
-        c->closing = 1;
-        set_hold(c, 1);
-        maybe_finish(c);
-    }
-    if (s->n_conns == 0 && s->drained != NULL) {
-        s->drained = NULL;
-        done(arg);
-    }
+    pqify_conn_set_drain(&s->conns, conn_drain, done, arg);
 }
 
 void pqify_keyless_server_abort(pqify_keyless_server *s)
 {
-    for (struct kconn *c = s->conns, *next; c != NULL; c = next) {
-        next = c->next;
-        if (c->s != NULL)
-            pqify_stream_abort(c->s);
-    }
+    pqify_conn_set_abort(&s->conns);
 }
 
 static void free_server(uv_handle_t *h)

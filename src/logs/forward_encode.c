@@ -22,6 +22,7 @@ void pqify_fwd_batch_init(pqify_fwd_batch *b)
     msgpack_sbuffer_init(&b->entries);
     msgpack_packer_init(&b->pk, &b->entries, msgpack_sbuffer_write);
     b->n_events = 0;
+    b->zctx = logs_zstd_ctx_new(); /* NULL is fine: each batch then makes its own */
 }
 
 void pqify_fwd_batch_reset(pqify_fwd_batch *b)
@@ -34,6 +35,8 @@ void pqify_fwd_batch_free(pqify_fwd_batch *b)
 {
     msgpack_sbuffer_destroy(&b->entries);
     b->n_events = 0;
+    logs_zstd_ctx_free(b->zctx);
+    b->zctx = NULL;
 }
 
 /* [v1 §EventTime Ext Format]: fixext8, type 0, seconds then nanoseconds, big-endian. */
@@ -51,6 +54,24 @@ static int pack_time(msgpack_packer *pk, int64_t sec, uint32_t nsec)
     return 0;
 }
 
+/* An entry's head, [EventTime, ... (the record follows). */
+static int entry_start(pqify_fwd_batch *b, int64_t sec, uint32_t nsec)
+{
+    if (msgpack_pack_array(&b->pk, 2) != 0)
+        return PQIFY_LOGS_ERR_NOMEM;
+    return pack_time(&b->pk, sec, nsec);
+}
+
+/* Counts the entry, or on failure cuts the batch back to mark: no half entry stays. */
+static int entry_end(pqify_fwd_batch *b, size_t mark, int ret)
+{
+    if (ret < 0)
+        b->entries.size = mark;
+    else
+        b->n_events++;
+    return ret;
+}
+
 int pqify_fwd_batch_add(pqify_fwd_batch *b, int64_t sec, uint32_t nsec,
                         const msgpack_object *record)
 {
@@ -58,14 +79,10 @@ int pqify_fwd_batch_add(pqify_fwd_batch *b, int64_t sec, uint32_t nsec,
     size_t mark = b->entries.size;
 
     ENSURE(record && record->type == MSGPACK_OBJECT_MAP, PQIFY_ERR_ARG);
-    ENSURE(msgpack_pack_array(&b->pk, 2) == 0, PQIFY_LOGS_ERR_NOMEM);
-    TRY(pack_time(&b->pk, sec, nsec));
+    TRY(entry_start(b, sec, nsec));
     ENSURE(msgpack_pack_object(&b->pk, *record) == 0, PQIFY_LOGS_ERR_NOMEM);
-    b->n_events++;
 out:
-    if (ret < 0)
-        b->entries.size = mark;
-    return ret;
+    return entry_end(b, mark, ret);
 }
 
 int pqify_fwd_batch_add_raw(pqify_fwd_batch *b, int64_t sec, uint32_t nsec,
@@ -83,15 +100,27 @@ int pqify_fwd_batch_add_raw(pqify_fwd_batch *b, int64_t sec, uint32_t nsec,
     r = mp_frame_feed(&f, record, len, &used);
     TRY(r);
     ENSURE(r == 1 && used == len, PQIFY_LOGS_ERR_MSGPACK);
-    ENSURE(msgpack_pack_array(&b->pk, 2) == 0, PQIFY_LOGS_ERR_NOMEM);
-    TRY(pack_time(&b->pk, sec, nsec));
+    TRY(entry_start(b, sec, nsec));
     ENSURE(msgpack_sbuffer_write(&b->entries, (const char *)record, len) == 0,
            PQIFY_LOGS_ERR_NOMEM);
-    b->n_events++;
 out:
-    if (ret < 0)
-        b->entries.size = mark;
-    return ret;
+    return entry_end(b, mark, ret);
+}
+
+int pqify_fwd_batch_add_message(pqify_fwd_batch *b, int64_t sec, uint32_t nsec,
+                                const char *line, size_t len)
+{
+    size_t mark = b->entries.size;
+    int ret = 0;
+
+    ENSURE(line != NULL || len == 0, PQIFY_ERR_ARG);
+    ENSURE(len <= UINT32_MAX, PQIFY_LOGS_ERR_TOO_LARGE);
+    TRY(entry_start(b, sec, nsec));
+    ENSURE(msgpack_pack_map(&b->pk, 1) == 0 && msgpack_pack_str_with_body(&b->pk, "message", 7) == 0 &&
+               msgpack_pack_str_with_body(&b->pk, line ? line : "", len) == 0,
+           PQIFY_LOGS_ERR_NOMEM);
+out:
+    return entry_end(b, mark, ret);
 }
 
 static int pack_str(msgpack_packer *pk, const char *s, size_t n)
@@ -129,7 +158,7 @@ int pqify_fwd_encode_packed(const pqify_fwd_batch *b, const char *tag, size_t ta
     if (c == PQIFY_FWD_GZIP)
         TRY(logs_gzip(body, body_len, &z));
     else if (c == PQIFY_FWD_ZSTD)
-        TRY(logs_zstd(body, body_len, &z));
+        TRY(logs_zstd(b->zctx, body, body_len, &z));
     if (c != PQIFY_FWD_NONE) {
         body = (const uint8_t *)z.data;
         body_len = z.size;

@@ -60,6 +60,7 @@ struct input {
     size_t line_len, line_cap;
     /* the open batch */
     pqify_fwd_batch batch;
+    msgpack_sbuffer rec;         /* SOCKET: a line's record, reused line after line */
     size_t batch_bytes;
     uint64_t batch_start_ns, raw_bytes;
     int blocked;                 /* its batch is full and the spool had no room */
@@ -356,34 +357,34 @@ static int flush_input(struct input *in)
 static void add_line(struct input *in, const char *line, size_t len)
 {
     pqify_logfwd *f = in->f;
-    msgpack_sbuffer rec;
-    msgpack_sbuffer_init(&rec);
     if (len > 0 && line[len - 1] == '\r')
         len--;
-    /* The socket's contract is JSON lines: an object becomes the record itself. Any
-     * other line (and every line of a file or stdin) is {"message": LINE}. */
-    if (in->kind != PQIFY_LOGFWD_SOCKET || pqify_logs_json_to_msgpack(line, len, &rec) != 0) {
-        msgpack_packer pk;
-        msgpack_packer_init(&pk, &rec, msgpack_sbuffer_write);
-        msgpack_pack_map(&pk, 1);
-        msgpack_pack_str_with_body(&pk, "message", 7);
-        msgpack_pack_str_with_body(&pk, line, len);
-    }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    if (pqify_fwd_batch_add_raw(&in->batch, ts.tv_sec, (uint32_t)ts.tv_nsec,
-                                (const uint8_t *)rec.data, rec.size) != 0) {
+    size_t before = in->batch.entries.size;
+    int rc = -1;
+    /* The socket's contract is JSON lines: an object becomes the record itself. Any
+     * other line (and every line of a file or stdin) is {"message": LINE}, packed
+     * straight into the batch: no allocation per line. */
+    if (in->kind == PQIFY_LOGFWD_SOCKET) {
+        in->rec.size = 0;
+        if (pqify_logs_json_to_msgpack(line, len, &in->rec) == 0)
+            rc = pqify_fwd_batch_add_raw(&in->batch, ts.tv_sec, (uint32_t)ts.tv_nsec,
+                                         (const uint8_t *)in->rec.data, in->rec.size);
+    }
+    if (rc != 0)
+        rc = pqify_fwd_batch_add_message(&in->batch, ts.tv_sec, (uint32_t)ts.tv_nsec, line, len);
+    if (rc != 0) {
         PQIFY_LOG(PQIFY_LOG_ERROR, "cannot add an event to a batch", "stream", in->tag);
     } else {
         if (in->batch.n_events == 1)
             in->batch_start_ns = now_ns();
-        in->batch_bytes += rec.size + 12;
+        in->batch_bytes += in->batch.entries.size - before;
         in->raw_bytes += len;
         f->st.events_read++;
         add(in->met[MET_EVENTS_READ], 1);
         add(in->met[MET_BYTES_READ], len);
     }
-    msgpack_sbuffer_destroy(&rec);
     if (!in->blocked &&
         (in->batch_bytes >= f->o.batch_bytes || in->batch.n_events >= f->o.batch_events))
         (void)flush_input(in);
@@ -455,6 +456,7 @@ static struct input *input_new(pqify_logfwd *f, pqify_logfwd_input_kind kind, co
         return NULL;
     }
     pqify_fwd_batch_init(&in->batch);
+    msgpack_sbuffer_init(&in->rec);
     for (int i = 0; i < MET_N; i++)
         in->met[i] = i == MET_EVENTS_ACKED || i == MET_BYTES_ACKED || i == MET_BATCHES_ACKED ||
                              i == MET_SEND_DURATION
@@ -505,6 +507,7 @@ static void input_free(struct input *in)
     if (in->kind == PQIFY_LOGFWD_FILE)
         f->ckpt_dirty = 1;
     pqify_fwd_batch_free(&in->batch);
+    msgpack_sbuffer_destroy(&in->rec);
     free(in->line);
     free(in->rbuf);
     free(in->tag);

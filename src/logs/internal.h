@@ -60,7 +60,10 @@ MUST_USE int logs_gunzip(const uint8_t *in, size_t len, size_t cap, uint8_t **ou
 MUST_USE int logs_unzstd(const uint8_t *in, size_t len, size_t cap, uint8_t **out,
                          size_t *out_len);
 MUST_USE int logs_gzip(const uint8_t *in, size_t len, msgpack_sbuffer *out);
-MUST_USE int logs_zstd(const uint8_t *in, size_t len, msgpack_sbuffer *out);
+/* ctx: a ZSTD_CCtx to reuse, or NULL for a fresh one. */
+MUST_USE int logs_zstd(void *ctx, const uint8_t *in, size_t len, msgpack_sbuffer *out);
+void *logs_zstd_ctx_new(void);
+void logs_zstd_ctx_free(void *ctx);
 
 /* msgpack str or bin (Node sends nonces as bin, Fluentd as str) */
 int mp_is_bytes(const msgpack_object *o);

@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -40,55 +41,150 @@ static size_t utf8_len(const uint8_t *p, size_t n)
     return 0;
 }
 
-/* RFC 8259 §7: '"', '\\' and U+0000..U+001F must be escaped. */
+/* Room for need more bytes in o, grown as msgpack_sbuffer_write grows it. */
+static int reserve(msgpack_sbuffer *o, size_t need)
+{
+    if (o->alloc - o->size >= need)
+        return 0;
+    size_t cap = o->alloc ? o->alloc * 2 : 8192;
+    while (cap - o->size < need)
+        cap *= 2;
+    char *d = realloc(o->data, cap);
+    if (d == NULL)
+        return PQIFY_LOGS_ERR_NOMEM;
+    o->data = d;
+    o->alloc = cap;
+    return 0;
+}
+
+/* What a byte asks of json_string: copied as is (0), escaped (1: U+0000..U+001F, '"',
+ * '\\'), or the start of a UTF-8 sequence to check (2: 0x80..0xff). */
+enum { J_COPY = 0, J_ESC, J_UTF8 };
+static const uint8_t json_class[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+};
+
+/* The top bit of each of the 8 bytes of v that asks for more than a copy: 0x80 or
+ * above, below 0x20, '"' or '\\' (the "has a byte less than n" and "has a zero byte"
+ * tests of Bit Twiddling Hacks). A borrow may also flag a byte above a flagged one,
+ * never one below: 0 means all 8 are plain, and the lowest flag is a true one. */
+static inline uint64_t word_special(uint64_t v)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    uint64_t q = v ^ (ones * '"'), bs = v ^ (ones * '\\');
+    return (v | ((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & high;
+}
+
+/* Bytes of v (as loaded from memory) before its first special one; needs the byte
+ * order, so only little-endian hosts skip a run within a word. */
+static inline size_t plain_prefix(uint64_t special)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
+    return special == 0 ? 8 : (size_t)__builtin_ctzll(special) >> 3;
+#else
+    return special == 0 ? 8 : 0;
+#endif
+}
+
+#define JSON_BLOCK 4096
+#define JSON_MAX_EXPAND 6 /* \u00XX for one byte */
+
+/* RFC 8259 §7: '"', '\\' and U+0000..U+001F must be escaped. The receiver turns every
+ * event into JSON, so this is its hottest loop: it writes straight into room reserved
+ * per block of input (at most JSON_MAX_EXPAND bytes out per byte in) instead of one
+ * buffer call per escape. */
 static int json_string(msgpack_sbuffer *o, const uint8_t *p, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     int ret = 0;
-    size_t i = 0, run = 0;
+    size_t i = 0;
 
     TRY(put(o, "\"", 1));
     while (i < n) {
-        size_t k = utf8_len(p + i, n - i);
-        uint8_t b = p[i];
-        const char *esc = NULL;
-        char u[7];
-        if (k == 1 && b >= 0x20 && b != '"' && b != '\\') {
-            i++;
-            run++;
-            continue;
-        }
-        if (k > 1) {
-            i += k;
-            run += k;
-            continue;
-        }
-        TRY(put(o, (const char *)p + i - run, run));
-        run = 0;
-        switch (b) {
-        case '"': esc = "\\\""; break;
-        case '\\': esc = "\\\\"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        case '\t': esc = "\\t"; break;
-        case '\b': esc = "\\b"; break;
-        case '\f': esc = "\\f"; break;
-        default:
-            if (k == 1) {
-                u[0] = '\\'; u[1] = 'u'; u[2] = '0'; u[3] = '0';
-                u[4] = hex[b >> 4]; u[5] = hex[b & 15]; u[6] = 0;
-                esc = u;
-            } else {
-                esc = "\xef\xbf\xbd"; /* U+FFFD for a byte that is not UTF-8 */
+        size_t end = n - i < JSON_BLOCK ? n : i + JSON_BLOCK;
+        /* + 3: a UTF-8 sequence that starts in the block may end past it */
+        TRY(reserve(o, JSON_MAX_EXPAND * (end - i) + 3));
+        char *w = o->data + o->size;
+        while (i < end) {
+            if (end - i >= 8) {
+                /* copy 8 (the room reserved ahead is at least 6 * 8), keep the plain run */
+                uint64_t v;
+                memcpy(&v, p + i, 8);
+                memcpy(w, &v, 8);
+                size_t k = plain_prefix(word_special(v));
+                w += k;
+                i += k;
+                if (k == 8)
+                    continue;
             }
+            uint8_t b = p[i];
+            if (json_class[b] == J_COPY) {
+                *w++ = (char)b;
+                i++;
+                continue;
+            }
+            if (json_class[b] == J_UTF8) {
+                size_t k = utf8_len(p + i, n - i);
+                if (k == 0) { /* U+FFFD for a byte that is not UTF-8 */
+                    memcpy(w, "\xef\xbf\xbd", 3);
+                    w += 3;
+                    k = 1;
+                } else {
+                    memcpy(w, p + i, k);
+                    w += k;
+                }
+                i += k;
+                continue;
+            }
+            *w++ = '\\';
+            switch (b) {
+            case '"': *w++ = '"'; break;
+            case '\\': *w++ = '\\'; break;
+            case '\n': *w++ = 'n'; break;
+            case '\r': *w++ = 'r'; break;
+            case '\t': *w++ = 't'; break;
+            case '\b': *w++ = 'b'; break;
+            case '\f': *w++ = 'f'; break;
+            default:
+                w[0] = 'u'; w[1] = '0'; w[2] = '0';
+                w[3] = hex[b >> 4]; w[4] = hex[b & 15];
+                w += 5;
+            }
+            i++;
         }
-        TRY(puts_(o, esc));
-        i++;
+        o->size = (size_t)(w - o->data);
     }
-    TRY(put(o, (const char *)p + i - run, run));
     TRY(put(o, "\"", 1));
 out:
     return ret;
+}
+
+/* The decimal digits of v, NUL-terminated, at the end of buf[21]; returns where they
+ * start (callers pass buf + 1 of a larger array, to have room for a '-'). */
+static char *u64_dec(char buf[21], uint64_t v)
+{
+    char *q = buf + 20;
+    *q = '\0';
+    do {
+        *--q = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return q;
 }
 
 static int base64(msgpack_sbuffer *o, const uint8_t *p, size_t n)
@@ -113,15 +209,17 @@ static int json_value(msgpack_sbuffer *o, const msgpack_object *v);
 
 static int json_number(msgpack_sbuffer *o, const msgpack_object *v)
 {
-    char s[40];
+    char s[40], *d;
     int n;
     switch (v->type) {
     case MSGPACK_OBJECT_POSITIVE_INTEGER:
-        n = snprintf(s, sizeof s, "%" PRIu64, v->via.u64);
-        break;
+        d = u64_dec(s + 1, v->via.u64);
+        return put(o, d, strlen(d));
     case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-        n = snprintf(s, sizeof s, "%" PRId64, v->via.i64);
-        break;
+        d = u64_dec(s + 1, v->via.i64 < 0 ? (uint64_t)0 - (uint64_t)v->via.i64 : (uint64_t)v->via.i64);
+        if (v->via.i64 < 0)
+            *--d = '-';
+        return put(o, d, strlen(d));
     default:
         if (!isfinite(v->via.f64))
             return puts_(o, "null");
@@ -196,18 +294,25 @@ out:
 
 int pqify_logs_event_json(pqify_fwd_bytes tag, const pqify_fwd_event *ev, msgpack_sbuffer *out)
 {
-    char t[48];
+    char sec[22], *d;
     size_t mark = out->size;
-    int ret = 0, n;
+    int ret = 0;
 
     ENSURE(ev && ev->record && ev->nsec <= 999999999u, PQIFY_ERR_ARG);
     TRY(puts_(out, "{\"tag\":"));
     TRY(json_string(out, tag.ptr ? tag.ptr : (const uint8_t *)"", tag.len));
     /* seconds and nanoseconds as one decimal literal: exact in the text */
-    n = snprintf(t, sizeof t, ",\"time\":%s%" PRIu64 ".%09" PRIu32 ",\"record\":",
-                 ev->sec < 0 ? "-" : "",
-                 ev->sec < 0 ? (uint64_t)0 - (uint64_t)ev->sec : (uint64_t)ev->sec, ev->nsec);
-    TRY(put(out, t, (size_t)n));
+    d = u64_dec(sec + 1, ev->sec < 0 ? (uint64_t)0 - (uint64_t)ev->sec : (uint64_t)ev->sec);
+    if (ev->sec < 0)
+        *--d = '-';
+    char frac[10] = {'.'};
+    uint32_t ns = ev->nsec;
+    for (int i = 9; i >= 1; i--, ns /= 10)
+        frac[i] = (char)('0' + ns % 10);
+    TRY(puts_(out, ",\"time\":"));
+    TRY(put(out, d, strlen(d)));
+    TRY(put(out, frac, sizeof frac));
+    TRY(puts_(out, ",\"record\":"));
     TRY(json_value(out, ev->record));
     TRY(put(out, "}\n", 2));
 out:

@@ -17,6 +17,7 @@
 
 #include "pqify/logs.h"
 #include "pqify/logs_receiver.h"
+#include "pqify/net/conn_set.h"
 #include "pqify/net/listener.h"
 #include "pqify/net/log.h"
 #include "pqify/net/metrics.h"
@@ -62,21 +63,20 @@ struct pqify_logrecv {
     uv_loop_t *loop;
     pqify_listener *listener;
     struct shared_cfg *cfg;
-    struct conn *conns;
-    unsigned n_conns;
-    int stopping, deadline, finished;
+    pqify_conn_set conns;     /* its gauge: pqify_logrecv_connections */
+    int deadline;
     void (*drained)(void *);
     void *drained_arg;
     struct {
         int on;
         pqify_tls_metrics tls;
         pqify_metric *events, *bytes;
-        pqify_series *open, *acked, *latency, *sink_errors, *rejected;
+        pqify_series *acked, *latency, *sink_errors, *rejected;
     } met;
 };
 
 struct conn {
-    struct conn *prev, *next;
+    pqify_conn_link link;
     pqify_logrecv *srv;
     pqify_stream *s;          /* NULL once closed */
     struct shared_cfg *sc;
@@ -84,7 +84,7 @@ struct conn {
     uint8_t *in;              /* plaintext received, not yet fed to the decoder */
     size_t in_len, in_cap;
     size_t msg_bytes;         /* wire bytes of the message being decoded */
-    struct job *job;          /* the chunk at the sink; the connection waits for it */
+    unsigned n_jobs;          /* chunks at the sink; at the sink's depth, reading waits */
     int established, draining;
     int auth_wait;            /* HELO sent, the PING not yet checked */
     uint8_t nonce[PQIFY_FWD_NONCE_BYTES];
@@ -107,23 +107,14 @@ struct job {
 };
 
 static void conn_process(struct conn *c);
-static void srv_maybe_finish(pqify_logrecv *srv);
 
 static void conn_free(struct conn *c)
 {
-    pqify_logrecv *srv = c->srv;
-    if (c->prev != NULL)
-        c->prev->next = c->next;
-    else
-        srv->conns = c->next;
-    if (c->next != NULL)
-        c->next->prev = c->prev;
-    srv->n_conns--;
     pqify_fwd_decoder_free(c->dec);
     cfg_put(c->sc);
     free(c->in);
+    pqify_conn_set_remove(&c->srv->conns, &c->link);   /* the last one of a drain: drained() */
     free(c);
-    srv_maybe_finish(srv);
 }
 
 static void job_free(struct job *j)
@@ -160,13 +151,14 @@ static void retry_closed(uv_handle_t *h)
     struct conn *c = j->c;
     j->retry_wait = 0;
     if (c->s == NULL) {   /* the sender went away: it still holds the chunk unacked */
-        c->job = NULL;
+        c->n_jobs--;
         job_free(j);
-        conn_free(c);
+        if (c->n_jobs == 0)
+            conn_free(c);
         return;
     }
     if (sink_submit(j) != 0) {
-        c->job = NULL;
+        c->n_jobs--;
         job_free(j);
         pqify_stream_abort(c->s);
     }
@@ -188,11 +180,11 @@ static void sink_done(struct job *j)
             PQIFY_LOG(PQIFY_LOG_ERROR, permanent ? "sink refused the chunk" : "sink failed; not acked, retrying every second",
                       "peer", c->peer, "error", j->ch.err);
         if (permanent || c->s == NULL || srv->deadline) {
-            c->job = NULL;
+            c->n_jobs--;
             job_free(j);
             if (c->s != NULL)
                 pqify_stream_close(c->s);
-            else
+            else if (c->n_jobs == 0)
                 conn_free(c);
             return;
         }
@@ -204,7 +196,7 @@ static void sink_done(struct job *j)
     }
     if (j->attempts > 0)
         PQIFY_LOG(PQIFY_LOG_INFO, "sink recovered", "peer", c->peer);
-    c->job = NULL;
+    c->n_jobs--;
     const char *lv[1] = {j->tag};
     pqify_counter_add(pqify_metric_series(srv->met.events, 1, lv), j->n_events);
     pqify_counter_add(pqify_metric_series(srv->met.bytes, 1, lv), j->wire_bytes);
@@ -221,7 +213,8 @@ static void sink_done(struct job *j)
     }
     job_free(j);
     if (c->s == NULL) {
-        conn_free(c);
+        if (c->n_jobs == 0)
+            conn_free(c);
         return;
     }
     conn_process(c);
@@ -275,14 +268,13 @@ static int start_job(struct conn *c, const pqify_fwd_msg *m)
             return -1;
         }
     }
+    c->n_jobs++;
     if (m->n_events == 0) {   /* nothing to make durable: ack at once */
-        c->job = j;
         sink_done(j);
         return 1;
     }
-    c->job = j;
     if (sink_submit(j) != 0) {
-        c->job = NULL;
+        c->n_jobs--;
         job_free(j);
         return -1;
     }
@@ -327,11 +319,17 @@ static int auth_ping(struct conn *c, const pqify_fwd_msg *m)
     return 0;
 }
 
-/* Feed buffered plaintext to the decoder until a chunk goes to the sink (then wait
- * for it, not reading) or the bytes run out (then read again). */
+static unsigned sink_depth(const struct conn *c)
+{
+    return c->srv->o.sink->depth > 1 ? c->srv->o.sink->depth : 1;
+}
+
+/* Feed buffered plaintext to the decoder until the sink holds as many chunks of this
+ * connection as it takes (then wait for one, not reading) or the bytes run out (then
+ * read again). */
 static void conn_process(struct conn *c)
 {
-    while (c->s != NULL && c->job == NULL && c->in_len > 0) {
+    while (c->s != NULL && c->n_jobs < sink_depth(c) && c->in_len > 0) {
         const uint8_t *p = c->in;
         size_t len = c->in_len;
         pqify_fwd_msg m;
@@ -372,11 +370,11 @@ static void conn_process(struct conn *c)
     }
     if (c->s == NULL)
         return;
-    if (c->job == NULL && c->draining) {
+    if (c->n_jobs == 0 && c->draining) {
         pqify_stream_close(c->s);
         return;
     }
-    pqify_stream_hold_reading(c->s, c->job != NULL || c->draining);
+    pqify_stream_hold_reading(c->s, c->n_jobs >= sink_depth(c) || c->draining);
 }
 
 /* ---- stream callbacks ---------------------------------------------------------------- */
@@ -391,7 +389,7 @@ static void on_handshake(pqify_stream *s, void *ctx)
     PQIFY_LOG(PQIFY_LOG_INFO, "accepted", "peer", c->peer, "group", info.group, "pq",
               info.is_pq ? "yes" : "no", "client_cert",
               info.peer_cert && info.peer_subject[0] ? info.peer_subject : "-");
-    if (c->srv->stopping) {
+    if (pqify_conn_set_draining(&c->srv->conns)) {
         pqify_stream_close(s);
         return;
     }
@@ -439,7 +437,6 @@ static void on_close(pqify_stream *s, int status, void *ctx)
     struct conn *c = ctx;
     pqify_logrecv *srv = c->srv;
     (void)s;
-    pqify_gauge_add(srv->met.open, -1);
     if (!c->established) {
         if (status != PQIFY_STREAM_ABORTED)
             PQIFY_LOG(PQIFY_LOG_WARN, "handshake failed", "peer", c->peer, "error",
@@ -448,11 +445,11 @@ static void on_close(pqify_stream *s, int status, void *ctx)
         PQIFY_LOG(PQIFY_LOG_INFO, "connection closed", "peer", c->peer, "why",
                   pqify_stream_strerror(status));
     }
-    c->s = NULL;
+    pqify_conn_set_closed(&srv->conns, &c->link);
     if (srv->listener != NULL)
         pqify_listener_done(srv->listener);
-    if (c->job == NULL)
-        conn_free(c);   /* else the job's completion frees it */
+    if (c->n_jobs == 0)
+        conn_free(c);   /* else the last job's completion frees it */
 }
 
 static const pqify_stream_cbs recv_cbs = {on_handshake, on_data, NULL, on_close};
@@ -472,68 +469,52 @@ static void on_accept(pqify_listener *l, int fd, const struct sockaddr *peer, vo
     }
     c->srv = srv;
     pqify_net_format_addr(peer, c->peer, sizeof c->peer);
-    c->sc = srv->cfg;
-    c->sc->refs++;
-    c->next = srv->conns;
-    if (srv->conns != NULL)
-        srv->conns->prev = c;
-    srv->conns = c;
-    srv->n_conns++;
-    if (pqify_stream_accept(srv->loop, fd, c->sc->cfg, &srv->o.stream, &recv_cbs, c, &c->s) != 0) {
+    if (pqify_stream_accept(srv->loop, fd, srv->cfg->cfg, &srv->o.stream, &recv_cbs, c, &c->s) != 0) {
         PQIFY_LOG(PQIFY_LOG_ERROR, "cannot create a connection", "peer", c->peer);
-        c->s = NULL;
+        pqify_fwd_decoder_free(c->dec);
+        free(c);
         pqify_listener_done(l);
-        conn_free(c);
         return;
     }
-    pqify_gauge_add(srv->met.open, 1);
+    c->sc = srv->cfg;
+    c->sc->refs++;
+    pqify_conn_set_add(&srv->conns, &c->link, c, &c->s);
 }
 
 /* ---- stop, drain, reload ----------------------------------------------------------- */
 
-static void srv_maybe_finish(pqify_logrecv *srv)
+static void srv_drained(void *arg)
 {
-    if (!srv->stopping || srv->n_conns > 0 || srv->finished)
-        return;
-    srv->finished = 1;
+    pqify_logrecv *srv = arg;
     if (srv->o.sink->quiesce != NULL)
         srv->o.sink->quiesce(srv->o.sink);
     if (srv->drained != NULL)
         srv->drained(srv->drained_arg);
 }
 
+/* Chunks already received are written and acked; then close_notify. */
+static void conn_drain(void *conn)
+{
+    struct conn *c = conn;
+    c->draining = 1;
+    conn_process(c);
+}
+
 void pqify_logrecv_drain(pqify_logrecv *srv, void (*done)(void *), void *arg)
 {
-    srv->stopping = 1;
     srv->drained = done;
     srv->drained_arg = arg;
     if (srv->listener != NULL) {
         pqify_listener_free(srv->listener);
         srv->listener = NULL;
     }
-    /* Chunks already received are written and acked; then close_notify. */
-    for (struct conn *c = srv->conns, *next; c != NULL; c = next) {
-        next = c->next;
-        if (c->s == NULL)
-            continue;
-        if (!c->established) {
-            pqify_stream_abort(c->s);
-            continue;
-        }
-        c->draining = 1;
-        conn_process(c);
-    }
-    srv_maybe_finish(srv);
+    pqify_conn_set_drain(&srv->conns, conn_drain, srv_drained, srv);
 }
 
 void pqify_logrecv_abort(pqify_logrecv *srv)
 {
     srv->deadline = 1;
-    for (struct conn *c = srv->conns, *next; c != NULL; c = next) {
-        next = c->next;
-        if (c->s != NULL)
-            pqify_stream_abort(c->s);
-    }
+    pqify_conn_set_abort(&srv->conns);
 }
 
 void pqify_logrecv_swap_tls(pqify_logrecv *srv, pqify_tls_config *cfg)
@@ -569,7 +550,7 @@ static int metrics_init(pqify_logrecv *srv, pqify_metrics *m)
     if (srv->met.events == NULL || srv->met.bytes == NULL || open == NULL || acked == NULL ||
         lat == NULL || errs == NULL || rej == NULL || pqify_tls_metrics_init(&srv->met.tls, m) != 0)
         return -1;
-    srv->met.open = pqify_metric_series(open, 0, NULL);
+    srv->conns.open = pqify_metric_series(open, 0, NULL);
     srv->met.acked = pqify_metric_series(acked, 0, NULL);
     srv->met.latency = pqify_metric_series(lat, 0, NULL);
     srv->met.sink_errors = pqify_metric_series(errs, 0, NULL);

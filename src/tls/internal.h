@@ -10,6 +10,7 @@
 #include <openssl/x509.h>
 
 #include "../kem/ct.h"
+#include "cursor.h"
 #include "pqify/kem.h"
 #include "pqify/tls.h"
 
@@ -119,26 +120,7 @@ enum {
 };
 
 /* ---- cursors (cursor.c): the only way wire bytes are read or written ---- */
-
-typedef struct tls_reader {
-    const uint8_t *base;
-    size_t len;
-    size_t pos;
-} tls_reader;
-
-void tls_reader_init(tls_reader *r, const uint8_t *base, size_t len);
-size_t tls_reader_left(const tls_reader *r);
-MUST_USE int tls_read_u8(tls_reader *r, uint8_t *v);
-MUST_USE int tls_read_u16(tls_reader *r, uint16_t *v);
-MUST_USE int tls_read_u24(tls_reader *r, uint32_t *v);
-MUST_USE int tls_read_u32(tls_reader *r, uint32_t *v);
-MUST_USE int tls_read_u64(tls_reader *r, uint64_t *v);
-MUST_USE int tls_read_bytes(tls_reader *r, size_t n, const uint8_t **p);
-/* Open a block with a prefix_bytes (1, 2 or 3) big-endian length into sub; the
- * parent moves past it. Fails with DECODE if the block overruns the parent. */
-MUST_USE int tls_read_block(tls_reader *r, size_t prefix_bytes, tls_reader *sub);
-/* The block must be fully consumed (DECODE otherwise). */
-MUST_USE int tls_read_end(const tls_reader *r);
+/* The reader: cursor.h (shared with the services' codecs). */
 
 /* Handshake message framing (RFC 8446 §4): type, uint24 length, body. begin writes
  * the type and opens the length; end closes it. */

@@ -546,7 +546,19 @@ static void test_bench_kem_options(void **state)
 static void test_demo_quick(void **state)
 {
     (void)state;
-    struct result r = run("demo", "--quick", NULL);
+    /* the report in a folder of its own (the default is ./pqify-demo-report) */
+    char out[] = "/tmp/pqify-cli-demo.XXXXXX";
+    assert_non_null(mkdtemp(out));
+    struct result r = run("demo", "--quick", "--out", out, NULL);
+    static const char *const files[] = {"report.html", "table1.svg", "fig1.svg", "fig2.svg"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[128];
+        snprintf(path, sizeof path, "%s/%s", out, files[i]);
+        if (r.status == 0 && access(path, R_OK) != 0)
+            fail_msg("pqify demo --quick --out %s wrote no %s", out, files[i]);
+        unlink(path);
+    }
+    rmdir(out);
     if (r.status != 0)
         fail_msg("pqify demo --quick exited %d:\n%s", r.status, r.err);
     expect_in(r.out, "== step 1/");

@@ -6,9 +6,14 @@
 # there; the headers, static libraries and pqify.pc build and link a program that
 # round-trips ML-KEM-768; OpenSSL loads the installed provider; a man page per
 # command; each systemd unit passes `systemd-analyze verify` (and a broken copy
-# does not) with a sandbox exposure level under 2; keyserver, logrecv (with
-# logfwd feeding it) and serve answer on their ports and admin endpoints, over
-# X25519MLKEM768; SIGTERM stops each (by pid) with exit 0.
+# does not) with a sandbox exposure level under 2; the installed pqify-bench finds
+# the installed provider, not the build tree's ($PQIFY_PROVIDER overrides); then a
+# fleet from the installed examples: keyserver, logrecv, logfwd (a file input and
+# the socket the edge logs into), the edge (its certificate's key on the key
+# server), a tunnel connector to a plain-HTTP origin; curl (HTTP/1.1, HTTP/2) and
+# pqify connect through edge -> tunnel -> origin, their access-log lines counted in
+# logrecv's sink; every admin endpoint ready, every internal hop X25519MLKEM768;
+# SIGTERM stops each (by pid) with exit 0.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/../interop/lib.sh"
@@ -25,7 +30,7 @@ root="$work/root"          # DESTDIR
 prefix=/usr
 etc="$work/etc/pqify"      # stands for /etc/pqify
 var="$work/var"            # stands for /var
-mkdir -p "$etc/keys" "$var/log/pqify-logrecv" "$var/lib/pqify-logfwd"
+mkdir -p "$etc/keys" "$var/log/pqify-logrecv" "$var/lib/pqify-logfwd" "$var/run/pqify-logfwd" "$var/log/app"
 
 begin "cmake --install into a temporary root"
 if DESTDIR="$root" cmake --install "$PQIFY_BUILD_DIR" --prefix "$prefix" >"$casedir/install.log" 2>&1; then
@@ -54,7 +59,7 @@ done
 for u in keyserver edge tunnel logfwd logrecv; do
   [ -f "$units/pqify-$u.service" ] && pass || fail "pqify-$u.service not installed"
 done
-for e in keyserver.yaml logrecv.yaml logfwd.env serve.yaml; do
+for e in keyserver.yaml logrecv.yaml logfwd.yaml serve.yaml edge.yaml tunnel.yaml; do
   [ -f "$examples/$e" ] && pass || fail "example $e not installed"
 done
 [ -n "$provider" ] && pass || fail "pqify.so not installed under an ossl-modules directory"
@@ -128,7 +133,7 @@ begin "systemd-analyze verify each unit"
 mkdir -p "$root/bin" "$root/etc/pqify/keys"
 cp /bin/kill "$root/bin/"
 cp -a /lib/systemd/system/*.target /lib/systemd/system/*.slice "$units/" 2>/dev/null
-for u in "$units"/pqify-*.service "$units"/pqify-*.socket; do
+for u in "$units"/pqify-*.service; do
   name=$(basename "$u")
   svc=${name#pqify-}; svc=${svc%.*}
   # a unit whose command is not built yet (edge, tunnel) has no man page to find
@@ -161,30 +166,39 @@ expect_match "docs/deploy.md's CA block" "$ca_script" "issue\(\)"
   issue keyserver serverAuth DNS:localhost,IP:127.0.0.1
   issue logrecv serverAuth DNS:localhost,IP:127.0.0.1
   issue serve serverAuth DNS:localhost,IP:127.0.0.1
-  issue edge1 clientAuth DNS:edge1.internal
+  # the edge: a client of the key servers and the listener of the tunnels
+  issue edge1 serverAuth,clientAuth DNS:localhost,IP:127.0.0.1
   issue logfwd clientAuth DNS:logfwd1.internal
-  # a key the key server signs with (an edge's public certificate's key)
-  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out keys/www.key
+  issue app1 clientAuth DNS:app1.internal
+  # the edge's public certificate; its key goes to the key server only
+  issue www serverAuth DNS:localhost
+  mv www.key keys/www.key
 ) >"$casedir/ca.log" 2>&1
 expect "the CA commands" "$?" 0
-for n in keyserver logrecv serve edge1 logfwd; do
+for n in keyserver logrecv serve edge1 logfwd app1 www; do
   out=$(openssl verify -CAfile "$etc/internal-ca.pem" "$etc/$n.pem" 2>&1)
   expect "openssl verify $n.pem" "$out" "$etc/$n.pem: OK"
 done
 
 # settings: the installed examples with this test's paths and free ports
+# (the credentials the units hand over are the files themselves here)
 settings() {  # settings <example> <out>
   sed -e "s#/etc/pqify#$etc#g" -e "s#/var/log/pqify-logrecv#$var/log/pqify-logrecv#g" \
+      -e "s#/var/lib/pqify-logfwd#$var/lib/pqify-logfwd#g" -e "s#/run/pqify-logfwd#$var/run/pqify-logfwd#g" \
+      -e "s#/var/log/app#$var/log/app#g" \
+      -e "s#/run/credentials/pqify-edge.service/edge-client-key#$etc/edge1.key#g" \
+      -e "s#/run/credentials/pqify-tunnel.service/tunnel-key#$etc/app1.key#g" \
       -e 's#0\.0\.0\.0:[0-9]*#127.0.0.1:0#' -e 's#127\.0\.0\.1:[1-9][0-9]*#127.0.0.1:0#' \
+      -e 's#[a-z0-9]*\.internal:[0-9]*#127.0.0.1:0#g' -e 's#[a-z0-9]*\.internal#localhost#g' \
+      -e 's#www\.example\.com#localhost#g' \
       "$examples/$1" >"$2"
 }
-settings keyserver.yaml "$work/keyserver.yaml"
-settings logrecv.yaml "$work/logrecv.yaml"
-settings serve.yaml "$work/serve.yaml"
-settings logfwd.env "$work/logfwd.env"
+for s in keyserver logrecv serve logfwd edge tunnel; do
+  settings "$s.yaml" "$work/$s.yaml"
+done
 
 begin "--check-config on each example"
-for s in keyserver logrecv serve; do
+for s in keyserver logrecv serve logfwd edge tunnel; do
   "$pq" "$s" --config "$work/$s.yaml" --check-config >"$casedir/$s.out" 2>&1
   expect "pqify $s --check-config (installed example)" "$?" 0
 done
@@ -224,8 +238,16 @@ admin_check() {
     'pqify_tls_handshakes_total\{[^}]*role="server"[^}]*group="X25519MLKEM768"[^}]*\} [1-9]'
 }
 
+begin "the installed pqify-bench finds the installed provider"
+out=$("$bin/pqify-bench" provider --help)
+expect_match "pqify-bench provider's default, with the build tree still there" "$out" "here: $provider\)"
+out=$(PQIFY_PROVIDER=/elsewhere/pqify.so "$bin/pqify-bench" provider --help)
+expect_match "\$PQIFY_PROVIDER overrides it" "$out" "here: /elsewhere/pqify.so\)"
+
 begin "pqify keyserver from keyserver.yaml"
+ks_up=no
 if start_svc keyserver keyserver --config "$work/keyserver.yaml"; then
+  ks_up=yes
   out=$("$pq" keyless ping "127.0.0.1:$keyserver_port" --cert "$etc/edge1.pem" --key "$etc/edge1.key" \
         --ca "$etc/internal-ca.pem" 2>"$casedir/ping.stderr")
   expect_match "keyless ping through the installed key server" "$out" '^pong in [0-9.]+ ms group X25519MLKEM768$'
@@ -241,28 +263,104 @@ if start_svc keyserver keyserver --config "$work/keyserver.yaml"; then
   out=$(openssl dgst -sha256 -verify "$work/www.pub" -signature "$work/sig.der" "$work/msg" 2>&1)
   expect "openssl verifies the key server's signature" "$out" "Verified OK"
   admin_check keyserver
-  stop_svc keyserver
 fi
 
-begin "pqify logrecv from logrecv.yaml, fed by pqify logfwd with logfwd.env's flags"
+begin "pqify logrecv from logrecv.yaml, fed by pqify logfwd from logfwd.yaml"
+sink="$var/log/pqify-logrecv"
+lines() { cat "$sink/$1.jsonl" 2>/dev/null | wc -l; }
+await_lines() { # await_lines <stream> <n>: up to 15 s
+  local i
+  for i in $(seq 1 150); do
+    [ "$(lines "$1")" -ge "$2" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+lr_up=no fwd_up=no
 if start_svc logrecv logrecv --config "$work/logrecv.yaml"; then
-  # logfwd.env's flags, its receivers pointed at this logrecv (the second, the
-  # failover, at the same one)
-  PQIFY_LOGFWD_ARGS=$(sed -n 's/^PQIFY_LOGFWD_ARGS="\(.*\)"$/\1/p' "$work/logfwd.env" |
-                      sed -e "s#--to [^ ]*#--to 127.0.0.1:$logrecv_port#g")
-  expect_match "logfwd.env" "$PQIFY_LOGFWD_ARGS" "--ca $etc/internal-ca.pem --cert $etc/logfwd.pem"
-  # as the unit runs it: --spool and --key, then the file's flags split into words
-  # shellcheck disable=SC2086
-  seq 1 500 | sed 's/^/event /' | timeout 60 "$pq" logfwd --spool "$var/lib/pqify-logfwd/spool" \
-    --key "$etc/logfwd.key" $PQIFY_LOGFWD_ARGS --servername localhost \
-    >/dev/null 2>"$casedir/logfwd.stderr"
-  expect "logfwd exit status (every event acked)" "$?" 0
-  sink="$var/log/pqify-logrecv/app.jsonl"
-  expect "events in the installed logrecv's file sink" "$(grep -c '"message":"event [0-9]*"' "$sink" 2>/dev/null)" 500
-  expect "distinct events" "$(grep -o '"event [0-9]*"' "$sink" 2>/dev/null | sort -u | wc -l)" 500
+  lr_up=yes
+  # logfwd.yaml's receivers (the second, the failover) both at this logrecv; it
+  # tails /var/log/app/*.log and listens on the socket the edge logs into
+  sed -i -e "s#^to: .*#to: [\"127.0.0.1:$logrecv_port\", \"127.0.0.1:$logrecv_port\"]#" "$work/logfwd.yaml"
+  expect_match "logfwd.yaml's inputs" "$(cat "$work/logfwd.yaml")" "path: $var/run/pqify-logfwd/access.sock, tag: access"
+  seq 1 500 | sed 's/^/event /' >"$var/log/app/app.log"
+  # as the unit runs it: --spool and --key beside --config
+  if start_svc logfwd logfwd --config "$work/logfwd.yaml" --spool "$var/lib/pqify-logfwd/spool" \
+       --key "$etc/logfwd.key"; then
+    fwd_up=yes
+    await_lines app 500
+    expect "events of app.log in the installed logrecv's file sink" "$(grep -c '"message":"event [0-9]*"' "$sink/app.jsonl" 2>/dev/null)" 500
+    expect "distinct events" "$(grep -o '"event [0-9]*"' "$sink/app.jsonl" 2>/dev/null | sort -u | wc -l)" 500
+    m=$(curl -s "http://127.0.0.1:$logfwd_admin/metrics")
+    expect_match "logfwd's hop is X25519MLKEM768" "$m" \
+      'pqify_tls_handshakes_total\{role="client",group="X25519MLKEM768",pq="true",hrr="false"\} [1-9]'
+  fi
   admin_check logrecv
-  stop_svc logrecv
 fi
+
+begin "pqify edge from edge.yaml and pqify tunnel from tunnel.yaml, to a plain-HTTP origin"
+www="$work/www"
+mkdir -p "$www"
+echo "served through the installed fleet" >"$www/index.html"
+timeout 120 python3 -c '
+import functools, http.server, sys
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+    functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1]))
+open(sys.argv[2] + ".tmp", "w").write(str(srv.server_address[1]))
+__import__("os").rename(sys.argv[2] + ".tmp", sys.argv[2])
+srv.serve_forever()' "$www" "$work/origin.port" 2>"$work/origin.stderr" &
+origin_pid=$!
+pids+=("$origin_pid")
+for i in $(seq 1 100); do [ -s "$work/origin.port" ] && break; sleep 0.1; done
+origin_port=$(cat "$work/origin.port" 2>/dev/null)
+edge_up=no tun_up=no
+if [ "$ks_up" = yes ] && [ "$fwd_up" = yes ] && [ -n "$origin_port" ]; then
+  # the key servers: this one; the tunnels' port: any (the edge says which)
+  sed -i -e "s#servers: \[.*\]#servers: [127.0.0.1:$keyserver_port]#" "$work/edge.yaml"
+  if start_svc edge edge --config "$work/edge.yaml"; then
+    edge_up=yes
+    hub=$(sed -n 's/^pqify edge: tunnels on .*:\([0-9]*\) .*/\1/p' "$work/edge.stderr" | head -1)
+    expect_match "the edge's certificate is keyless" "$(cat "$work/edge.stderr")" \
+      "certificate 0 $etc/www.pem \\(the default\\): keyless through 127.0.0.1:$keyserver_port"
+    sed -i -e "s#^edge: .*#edge: [\"127.0.0.1:$hub\"]#" -e "s#http://localhost:8080#http://127.0.0.1:$origin_port#" \
+      "$work/tunnel.yaml"
+    if start_svc tunnel tunnel --config "$work/tunnel.yaml"; then
+      tun_up=yes
+      for i in $(seq 1 150); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$tunnel_admin/ready")" = 200 ] && break
+        sleep 0.1
+      done
+      expect "the connector's /ready" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$tunnel_admin/ready")" 200
+      expect_match "the tunnel hop is X25519MLKEM768" "$(curl -s "http://127.0.0.1:$tunnel_admin/metrics")" \
+        'pqify_tls_handshakes_total\{role="client",group="X25519MLKEM768",pq="true",hrr="false"\} 4'
+      for v in --http1.1 --http2; do
+        out=$(curl -s $v --max-time 20 --cacert "$etc/internal-ca.pem" --resolve "localhost:$edge_port:127.0.0.1" \
+              "https://localhost:$edge_port/" 2>"$casedir/curl-edge.stderr")
+        expect "curl $v through the installed edge, tunnel and origin" "$out" "served through the installed fleet"
+      done
+      # stdin stays open a while: at its end pqify connect sends close_notify, which
+      # may reach the edge before the answer came back from the origin
+      out=$( { printf 'GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'; sleep 3; } |
+            "$pq" connect "localhost:$edge_port" --ca "$etc/internal-ca.pem" 2>"$casedir/connect-edge.stderr")
+      expect_match "pqify connect through the installed edge" "$out" "served through the installed fleet"
+      expect_match "pqify connect's hop to the edge" "$(cat "$casedir/connect-edge.stderr")" "group=X25519MLKEM768 pq=yes"
+      # three client handshakes, each signed on the key server; three requests logged
+      expect "the key server's signatures for the edge" "$(curl -s "http://127.0.0.1:$keyserver_admin/metrics" |
+        sed -n 's/^pqify_keyless_requests_total{opcode="ecdsa-sha256",result="ok"} //p')" 4
+      await_lines access 3
+      expect "the edge's access-log lines in logrecv's sink (edge -> logfwd -> logrecv)" "$(lines access)" 3
+      admin_check edge
+    fi
+  fi
+else
+  fail "the edge needs the key server, logfwd and the origin (up: $ks_up, $fwd_up, port '$origin_port')"
+fi
+[ "$tun_up" = yes ] && stop_svc tunnel
+[ "$edge_up" = yes ] && stop_svc edge
+[ "$fwd_up" = yes ] && stop_svc logfwd
+[ "$lr_up" = yes ] && stop_svc logrecv
+[ "$ks_up" = yes ] && stop_svc keyserver
+kill "$origin_pid" 2>/dev/null
 
 begin "pqify serve from serve.yaml"
 if start_svc serve serve --config "$work/serve.yaml"; then

@@ -55,15 +55,7 @@ if wait_for "$log" '^listening on ' 10; then
   start_serve --cert "$d/token-cert.pem" --keyless "127.0.0.1:$ks_port" --workers 1 \
     --keyless-cert "$certs/client-p256.pem" --keyless-key "$certs/client-p256.key" \
     --keyless-ca "$certs/ca.pem" --keyless-servername localhost
-  out=$(timeout 30 "$node" --input-type=module -e '
-    import tls from "node:tls"; import fs from "node:fs";
-    const [port, ca] = process.argv.slice(1);
-    const s = tls.connect({host: "127.0.0.1", port: +port, ca: fs.readFileSync(ca),
-      servername: "localhost", ecdhCurve: "X25519MLKEM768"});
-    s.setTimeout(20000, () => { console.log("timeout"); process.exit(1); });
-    s.on("error", (e) => { console.log("error " + e.message); process.exit(1); });
-    s.on("secureConnect", () => { console.log("ok " + s.getProtocol()); s.end(); });
-  ' "$srv_port" "$certs/ca.pem" 2>&1)
+  out=$(node_tls "$srv_port")
   expect "Node 24 handshake signed on the token" "$out" "ok TLSv1.3"
   expect_match "the key server counted 201 ECDSA signs" "$(curl -s --max-time 10 "http://127.0.0.1:$ks_adm/metrics")" \
     '^pqify_keyless_requests_total\{opcode="ecdsa-sha256",result="ok"\} 201$'

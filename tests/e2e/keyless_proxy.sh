@@ -32,17 +32,6 @@ hop_client=(--upstream-cert "$certs/client-p256.pem" --upstream-key "$certs/clie
   --upstream-ca "$certs/ca.pem" --upstream-servername localhost)
 ski_of() { openssl x509 -in "$1" -noout -ext subjectKeyIdentifier | sed -n 2p | tr -d ' :\n'; }
 
-node_tls() {
-  timeout 30 "$node" --input-type=module -e '
-    import tls from "node:tls"; import fs from "node:fs";
-    const [port, ca] = process.argv.slice(1);
-    const s = tls.connect({host: "127.0.0.1", port: +port, ca: fs.readFileSync(ca),
-      servername: "localhost", ecdhCurve: "X25519MLKEM768"});
-    s.setTimeout(20000, () => { console.log("timeout"); process.exit(1); });
-    s.on("error", (e) => { console.log("error " + e.message); process.exit(1); });
-    s.on("secureConnect", () => { console.log("ok " + s.getProtocol()); s.end(); });
-  ' "$1" "$certs/ca.pem" 2>&1
-}
 
 begin "serve -> keyserver A (--upstream) -> keyserver B, both hops PQ"
 d="$casedir"

@@ -31,9 +31,33 @@ stop_serve() {
   srv_rc=$?
 }
 
+# stop_pid <pid>: SIGTERM, up to 15 s for it to exit, then SIGKILL; sets stop_rc.
+stop_pid() {
+  kill -TERM "$1" 2>/dev/null
+  local i
+  for ((i = 0; i < 300; i++)); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
+  kill -9 "$1" 2>/dev/null
+  wait "$1" 2>/dev/null
+  stop_rc=$?
+}
+
 # good_client: one echo through pqify connect; sets cli_rc and cli_out.
 good_client() {
   cli_out=$(printf 'ping\n' | timeout 20 "$PQIFY_BIN" connect "127.0.0.1:$srv_port" \
     --ca "$certs/ca.pem" --servername localhost "$@" 2>"$casedir/connect.stderr")
   cli_rc=$?
+}
+
+# node_tls <port>: one Node 24 handshake (X25519MLKEM768 only, the test CA, name
+# localhost) to 127.0.0.1:<port>; prints "ok TLSv1.3", "error ..." or "timeout".
+node_tls() {
+  timeout 30 "$node" --input-type=module -e '
+    import tls from "node:tls"; import fs from "node:fs";
+    const [port, ca] = process.argv.slice(1);
+    const s = tls.connect({host: "127.0.0.1", port: +port, ca: fs.readFileSync(ca),
+      servername: "localhost", ecdhCurve: "X25519MLKEM768"});
+    s.setTimeout(20000, () => { console.log("timeout"); process.exit(1); });
+    s.on("error", (e) => { console.log("error " + e.message); process.exit(1); });
+    s.on("secureConnect", () => { console.log("ok " + s.getProtocol()); s.end(); });
+  ' "$1" "$certs/ca.pem" 2>&1
 }

@@ -12,30 +12,13 @@
 #  - a spool too small: the inputs pause, nothing is dropped;
 #  - SIGHUP adds an input from the edited logfwd.yaml; --check-config names FILE:LINE: KEY.
 . "$(dirname "$0")/../interop/lib.sh"
+. "$(dirname "$0")/lib_logs.sh"
 need_tool python3
 need_tool curl
 proxy="$(dirname "$0")/cutproxy.py"
 key=(--cert "$certs/server-p256.pem" --key "$certs/server-p256.key")
+start_recv() { start_logrecv --listen "$2" --sink "file:$1" "${key[@]}"; }  # <sink> <listen>
 
-start_recv() {  # start_recv <sink> <listen>: sets r_pid r_port r_log
-  r_log="$casedir/logrecv.stderr"
-  "$PQIFY_BIN" logrecv --listen "$2" --sink "file:$1" "${key[@]}" 2>>"$r_log" &
-  r_pid=$!; pids+=("$r_pid")
-  local n i; n=$(grep -c '^listening on ' "$r_log" 2>/dev/null)
-  for ((i = 0; i < 200; i++)); do
-    [ "$(grep -c '^listening on ' "$r_log")" -gt "$n" ] && break
-    kill -0 "$r_pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  r_port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$r_log" | tail -1)
-  [ -n "$r_port" ] || { fail "logrecv did not start"; return 1; }
-}
-stop_pid() {  # bounded: TERM, up to 15 s, then KILL
-  kill -TERM "$1" 2>/dev/null
-  local i
-  for ((i = 0; i < 300; i++)); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
-  kill -9 "$1" 2>/dev/null; wait "$1" 2>/dev/null
-}
 # write_cfg <file> <port> <spool> [extra yaml...]: a logfwd.yaml
 write_cfg() {
   local f=$1 port=$2 spool=$3; shift 3

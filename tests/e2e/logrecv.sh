@@ -7,6 +7,7 @@
 # no ack until space returns, then everything acked, nothing lost or doubled;
 # SIGHUP reloads the certificate; SIGTERM drains and exits 0.
 . "$(dirname "$0")/../interop/lib.sh"
+. "$(dirname "$0")/lib_logs.sh"
 need_node
 need_tool python3
 need_tool curl
@@ -18,13 +19,7 @@ export FLUENT_TLS_CA="$certs/ca.pem"
 # start_recv <sinkdir> <args...>: sets r_pid, r_port, r_log, r_adm.
 start_recv() {
   local sink=$1; shift
-  r_log="$casedir/logrecv.stderr"
-  "$PQIFY_BIN" logrecv --listen 127.0.0.1:0 --sink "file:$sink" --admin 127.0.0.1:0 "$@" 2>>"$r_log" &
-  r_pid=$!
-  pids+=("$r_pid")
-  if ! wait_for "$r_log" '^listening on ' 10; then fail "pqify logrecv did not start"; return 1; fi
-  r_port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$r_log" | tail -1)
-  r_adm=$(sed -n 's/.*admin endpoint on [^ ]*:\([0-9]*\) .*/\1/p' "$r_log" | tail -1)
+  start_logrecv --listen 127.0.0.1:0 --sink "file:$sink" --admin 127.0.0.1:0 "$@"
 }
 stop_recv() {  # bounded: SIGTERM, then the grace period (10 s), then kill -9
   kill "-$1" "$r_pid" 2>/dev/null

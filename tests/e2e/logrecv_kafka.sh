@@ -5,6 +5,7 @@
 # in the middle of the stream, and with Produce requests failing (injected errors).
 # The settings come from a logrecv.yaml (tls:, sink, topic, kafka: pass-through).
 . "$(dirname "$0")/../interop/lib.sh"
+. "$(dirname "$0")/lib_logs.sh"
 need_node
 need_tool python3
 need_tool kcat
@@ -23,21 +24,10 @@ start_mock() {
   wait_for "$casedir/mock.out" '^bootstraps ' 10 || { fail "the mock cluster did not start"; return 1; }
   boot=$(sed -n 's/^bootstraps //p' "$casedir/mock.out")
 }
-start_recv() {
-  r_log="$casedir/logrecv.stderr"
-  "$PQIFY_BIN" logrecv --config "$1" --admin 127.0.0.1:0 2>>"$r_log" &
-  r_pid=$!; pids+=("$r_pid")
-  if ! wait_for "$r_log" '^listening on ' 10; then fail "pqify logrecv did not start"; return 1; fi
-  r_port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$r_log" | tail -1)
-  r_adm=$(sed -n 's/.*admin endpoint on [^ ]*:\([0-9]*\) .*/\1/p' "$r_log" | tail -1)
-}
+start_recv() { start_logrecv --config "$1" --admin 127.0.0.1:0; }
 stop_recv() {
-  kill -TERM "$r_pid" 2>/dev/null
-  local i
-  for ((i = 0; i < 300; i++)); do kill -0 "$r_pid" 2>/dev/null || break; sleep 0.05; done
-  kill -9 "$r_pid" 2>/dev/null
-  wait "$r_pid" 2>/dev/null
-  r_rc=$?
+  stop_pid "$r_pid"
+  r_rc=$stop_rc
 }
 # topic_seqs <topic> <first> <count>: read the whole topic with kcat and count.
 topic_seqs() {

@@ -9,18 +9,13 @@
 #    X25519MLKEM768 (Node 24, OpenSSL 3.5), with the shared key, gzip: every line
 #    arrives, every batch acked, logfwd exits 0 and names the group.
 . "$(dirname "$0")/../interop/lib.sh"
+. "$(dirname "$0")/lib_logs.sh"
 need_node
 need_tool python3
 fluent="$peers_js/fluent_peer.mjs"
 peers="${PQIFY_PEERS_DIR:-$src_root/.peers}"
 export FLUENT_TLS_CA="$certs/ca.pem"
 
-stop_pid() {  # bounded: TERM, up to 15 s, then KILL
-  kill -TERM "$1" 2>/dev/null
-  local i
-  for ((i = 0; i < 300; i++)); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
-  kill -9 "$1" 2>/dev/null; wait "$1" 2>/dev/null
-}
 seqs() {  # seqs <jsonl files...>: missing=N duplicates=N over record.seq or message seq=N
   python3 - "$@" <<'PY'
 import json, sys, collections, re

@@ -94,6 +94,7 @@ static const struct {
      "\"i64\": -9223372036854775808, \"inf\": null, \"nan\": null, \"null\": 0, "
      "\"u64\": 18446744073709551615}, \"tag\": \"t\\n\\u0001\", \"time\": \"F:0.999999999\"}"},
     {rec_empty, "e", 1, 0, "{\"record\": {}, \"tag\": \"e\", \"time\": \"F:1.000000000\"}"},
+    {rec_empty, "n", -5, 1, "{\"record\": {}, \"tag\": \"n\", \"time\": \"F:-5.000000001\"}"},
 };
 
 static const char *PY =
@@ -156,10 +157,62 @@ static void test_json_lines_read_by_python(void **state)
     unlink(pyfile);
 }
 
+/* A string longer than json_string's block of 4096 bytes, with escapes, an invalid byte
+ * and a two-byte sequence that straddles the block's end (it starts at byte 4095):
+ * Python rebuilds the expected text on its own. */
+#define LONG_PREFIX "xxxx"
+#define LONG_UNIT "ab\"\xc3\xa9\x01\xff"
+#define LONG_UNITS 2000
+
+static void test_json_long_string(void **state)
+{
+    (void)state;
+    size_t unit = sizeof(LONG_UNIT) - 1, n = 4 + unit * LONG_UNITS;
+    char *s = malloc(n), path[] = "/tmp/pqify_json_long_XXXXXX", cmd[768], line[64];
+    assert_non_null(s);
+    memcpy(s, LONG_PREFIX, 4);
+    for (size_t i = 0; i < LONG_UNITS; i++)
+        memcpy(s + 4 + i * unit, LONG_UNIT, unit);
+    msgpack_sbuffer rec, out;
+    msgpack_packer pk;
+    msgpack_unpacked u;
+    size_t off = 0;
+    msgpack_sbuffer_init(&rec);
+    msgpack_sbuffer_init(&out);
+    msgpack_packer_init(&pk, &rec, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    S(&pk, "s");
+    str(&pk, s, n);
+    msgpack_unpacked_init(&u);
+    assert_int_equal(msgpack_unpack_next(&u, rec.data, rec.size, &off), MSGPACK_UNPACK_SUCCESS);
+    pqify_fwd_event ev = {.sec = 1, .nsec = 2, .event_time = 1, .record = &u.data};
+    pqify_fwd_bytes tag = {(const uint8_t *)"long", 4};
+    assert_int_equal(pqify_logs_event_json(tag, &ev, &out), 0);
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, out.data, out.size), (ssize_t)out.size);
+    close(fd);
+    snprintf(cmd, sizeof cmd,
+             "python3 -c \"import json,sys; o=json.loads(open(sys.argv[1],encoding='utf-8').read());"
+             " print(o['record']['s'] == 'xxxx' + 'ab\\\"\\u00e9\\x01\\ufffd' * %d)\" %s",
+             LONG_UNITS, path);
+    FILE *py = popen(cmd, "r");
+    assert_non_null(py);
+    assert_non_null(fgets(line, sizeof line, py));
+    assert_string_equal(line, "True\n");
+    assert_int_equal(pclose(py), 0);
+    unlink(path);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&rec);
+    msgpack_sbuffer_destroy(&out);
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_lines_read_by_python),
+        cmocka_unit_test(test_json_long_string),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

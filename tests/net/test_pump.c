@@ -20,10 +20,7 @@ static int setup(void **state)
     (void)state;
     tt_ca_new(&ca, "pqify pump CA");
     tt_identity_new(&server_id, &ca, "P-256", "server.test", "DNS:server.test", -1, 365);
-    BIO *b = BIO_new_mem_buf(server_id.key.data, (int)server_id.key.len);
-    server_key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
-    BIO_free(b);
-    assert_non_null(server_key);
+    server_key = tt_pem_read_key(&server_id.key);
     return 0;
 }
 

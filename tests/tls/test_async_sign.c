@@ -9,23 +9,14 @@ static tt_ca ca;
 static tt_identity server_id, client_id;
 static EVP_PKEY *server_key, *client_key;
 
-static EVP_PKEY *load_key(const tt_pem *pem)
-{
-    BIO *b = BIO_new_mem_buf(pem->data, (int)pem->len);
-    EVP_PKEY *k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
-    BIO_free(b);
-    assert_non_null(k);
-    return k;
-}
-
 static int setup(void **state)
 {
     (void)state;
     tt_ca_new(&ca, "pqify async CA");
     tt_identity_new(&server_id, &ca, "P-256", "server.test", "DNS:server.test", -1, 365);
     tt_identity_new(&client_id, &ca, "P-256", "client.test", NULL, -1, 365);
-    server_key = load_key(&server_id.key);
-    client_key = load_key(&client_id.key);
+    server_key = tt_pem_read_key(&server_id.key);
+    client_key = tt_pem_read_key(&client_id.key);
     return 0;
 }
 

@@ -613,10 +613,7 @@ static int sign_cb(void *ctx, uint16_t scheme, const uint8_t *tbs, size_t tbs_le
 static void test_custom_signer(void **state)
 {
     (void)state;
-    BIO *b = BIO_new_mem_buf(server_p256.key.data, (int)server_p256.key.len);
-    struct test_signer ts = {PEM_read_bio_PrivateKey(b, NULL, NULL, NULL), 0, 0};
-    BIO_free(b);
-    assert_non_null(ts.key);
+    struct test_signer ts = {tt_pem_read_key(&server_p256.key), 0, 0};
     static const uint16_t schemes[] = {0x0403};
     pqify_tls_signer signer = {&ts, schemes, 1, sign_cb};
     pqify_tls_config *s = pqify_tls_config_new();

@@ -61,15 +61,12 @@ static void test_certificate_is_rsassa_pss(void **state)
     (void)state;
     tt_identity id;
     tt_identity_new(&id, &ca, "RSA-PSS", "server.test", "DNS:server.test", -1, 30);
-    BIO *b = BIO_new_mem_buf(id.chain.data, (int)id.chain.len);
-    X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
-    assert_non_null(x);
+    X509 *x = tt_pem_read_cert(&id.chain);
     X509_PUBKEY *pub = X509_get_X509_PUBKEY(x);
     ASN1_OBJECT *alg = NULL;
     assert_int_equal(X509_PUBKEY_get0_param(&alg, NULL, NULL, NULL, pub), 1);
     assert_int_equal(OBJ_obj2nid(alg), NID_rsassaPss);
     X509_free(x);
-    BIO_free(b);
     tt_identity_free(&id);
 }
 

@@ -19,24 +19,6 @@ static tt_ca ca;
 static tt_identity id_a, id_b, id_c, id_a_rsa, id_no_san, id_odd;
 static EVP_PKEY *key_c;
 
-static EVP_PKEY *load_key(const tt_pem *pem)
-{
-    BIO *b = BIO_new_mem_buf(pem->data, (int)pem->len);
-    EVP_PKEY *k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
-    BIO_free(b);
-    assert_non_null(k);
-    return k;
-}
-
-static X509 *load_leaf(const tt_pem *pem)
-{
-    BIO *b = BIO_new_mem_buf(pem->data, (int)pem->len);
-    X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
-    BIO_free(b);
-    assert_non_null(x);
-    return x;
-}
-
 static int setup(void **state)
 {
     (void)state;
@@ -52,7 +34,7 @@ static int setup(void **state)
     tt_identity_new(&id_odd, &ca, "P-256", "odd.test",
                     "DNS:f*.odd.test,DNS:*.test,DNS:*,DNS:x..odd.test,DNS:sp ace.odd.test,"
                     "IP:127.0.0.1,DNS:Good.ODD.test", -1, 365);
-    key_c = load_key(&id_c.key);
+    key_c = tt_pem_read_key(&id_c.key);
     return 0;
 }
 
@@ -319,7 +301,7 @@ static void test_rule_agrees_with_libcrypto(void **state)
                            X509_CHECK_FLAG_SINGLE_LABEL_SUBDOMAINS;
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
         pqify_tls_config *s = tt_server_config(ids[i]);
-        X509 *leaf = load_leaf(&ids[i]->chain);
+        X509 *leaf = tt_pem_read_cert(&ids[i]->chain);
         for (size_t j = 0; j < sizeof names / sizeof names[0]; j++) {
             size_t index = 99;
             int by_name = -1;

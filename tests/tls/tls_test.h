@@ -153,6 +153,25 @@ static inline void tt_pem_key(tt_pem *p, EVP_PKEY *k)
     BIO_free(b);
 }
 
+/* Read back the private key, or the first certificate, of a PEM (asserted there). */
+static inline EVP_PKEY *tt_pem_read_key(const tt_pem *p)
+{
+    BIO *b = BIO_new_mem_buf(p->data, (int)p->len);
+    EVP_PKEY *k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+    BIO_free(b);
+    assert_non_null(k);
+    return k;
+}
+
+static inline X509 *tt_pem_read_cert(const tt_pem *p)
+{
+    BIO *b = BIO_new_mem_buf(p->data, (int)p->len);
+    X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    BIO_free(b);
+    assert_non_null(x);
+    return x;
+}
+
 static inline void tt_pem_free(tt_pem *p)
 {
     free(p->data);

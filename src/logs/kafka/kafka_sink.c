@@ -20,6 +20,12 @@
 #define KAFKA_POLL_MS 5
 #define KAFKA_MAX_TOPIC 249
 #define MAX_WAITING 100000
+#define PRODUCE_BATCH 1024
+/* Chunks of one connection in the producer at once: the next is converted to JSON and
+ * enqueued while the brokers acknowledge the previous ones (one at a time, a chunk
+ * waited for its round trip before the next was even decoded). */
+#define KAFKA_DEPTH 8   /* messages handed to rd_kafka_produce_batch at once */
+#define MAX_TOPICS 256   /* topic handles kept; past that, looked up by name per message */
 
 /* priv[] of a chunk: the next byte of lines to produce, deliveries awaited, failed */
 enum { K_NEXT, K_PENDING, K_FAILED, K_QUEUED };
@@ -32,6 +38,13 @@ struct kafka_sink {
     int poll_open;
     pqify_logrecv_chunk **waiting;   /* stopped by a full local queue, in order */
     size_t n_waiting, cap_waiting;
+    struct {
+        char name[KAFKA_MAX_TOPIC + 1];
+        rd_kafka_topic_t *rkt;
+    } *topics;                        /* handles by name: producev by name looks the
+                                         topic up (under a lock) for every message */
+    size_t n_topics;
+    rd_kafka_message_t *batch;        /* PRODUCE_BATCH messages being enqueued */
 };
 
 /* The topic of a stream: the template with {tag} replaced, characters Kafka refuses in
@@ -63,29 +76,104 @@ static void maybe_complete(pqify_logrecv_chunk *c)
     pqify_logrecv_chunk_done(c);
 }
 
+/* The topic's handle, made once; NULL past MAX_TOPICS (then producev names it). */
+static rd_kafka_topic_t *topic_handle(struct kafka_sink *s, const char *topic)
+{
+    for (size_t i = 0; i < s->n_topics; i++)
+        if (strcmp(s->topics[i].name, topic) == 0)
+            return s->topics[i].rkt;
+    if (s->n_topics == MAX_TOPICS)
+        return NULL;
+    if (s->topics == NULL && (s->topics = calloc(MAX_TOPICS, sizeof *s->topics)) == NULL)
+        return NULL;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(s->rk, topic, NULL);
+    if (rkt == NULL)
+        return NULL;
+    snprintf(s->topics[s->n_topics].name, sizeof s->topics[s->n_topics].name, "%s", topic);
+    s->topics[s->n_topics++].rkt = rkt;
+    return rkt;
+}
+
+/* One event's line at byte off of the chunk: its length, and where the next starts. */
+static size_t line_at(const pqify_logrecv_chunk *c, size_t off, size_t *next)
+{
+    const char *line = (const char *)c->lines + off;
+    const char *nl = memchr(line, '\n', c->len - off);
+    size_t len = nl != NULL ? (size_t)(nl - line) : c->len - off;
+    *next = off + len + (nl != NULL);
+    return len;
+}
+
+static void produce_failed(pqify_logrecv_chunk *c, const char *topic, rd_kafka_resp_err_t e)
+{
+    if (c->priv[K_FAILED])
+        return;
+    c->priv[K_FAILED] = 1;
+    snprintf(c->err, sizeof c->err, "kafka topic %s: %s", topic, rd_kafka_err2str(e));
+}
+
+/* Up to PRODUCE_BATCH events from K_NEXT through rd_kafka_produce_batch: one lock of
+ * the topic and one wake-up of the broker thread for them all, where producev takes
+ * them per message (the receiver's profile into Kafka). After a full local queue
+ * librdkafka refuses every later message of the call, so what went in is a prefix
+ * (other errors fail the chunk). 1 when the queue was full. */
+static int produce_some(struct kafka_sink *s, pqify_logrecv_chunk *c, rd_kafka_topic_t *rkt,
+                        const char *topic)
+{
+    size_t n = 0;
+    for (size_t off = c->priv[K_NEXT], next; off < c->len && n < PRODUCE_BATCH; off = next) {
+        rd_kafka_message_t *m = &s->batch[n++];
+        memset(m, 0, sizeof *m);
+        m->payload = (void *)(c->lines + off);
+        m->len = line_at(c, off, &next);
+        m->key = (void *)c->tag;
+        m->key_len = c->tag_len;
+        m->_private = c;
+    }
+    rd_kafka_produce_batch(rkt, RD_KAFKA_PARTITION_UA, 0, s->batch, (int)n);
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_resp_err_t e = s->batch[i].err;
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            c->priv[K_PENDING]++;
+            if (!c->priv[K_FAILED])
+                (void)line_at(c, (size_t)((const uint8_t *)s->batch[i].payload - c->lines), &c->priv[K_NEXT]);
+        } else if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && !c->priv[K_FAILED]) {
+            return 1;
+        } else {
+            produce_failed(c, topic, e);
+        }
+    }
+    return 0;
+}
+
 /* Produces the chunk's lines from K_NEXT on, one message per event. 1 when the local
- * queue is full (the poll timer carries on), 0 otherwise. */
+ * queue is full (the poll timer carries on), 0 otherwise. The values point into the
+ * chunk's lines, not copied: the chunk lives until the delivery report of its last
+ * message (maybe_complete), so librdkafka reads them while they are valid. */
 static int produce(struct kafka_sink *s, pqify_logrecv_chunk *c)
 {
     char topic[KAFKA_MAX_TOPIC + 1];
     kafka_topic(s->topic_tmpl, c->tag, topic, sizeof topic);
+    rd_kafka_topic_t *rkt = topic_handle(s, topic);
     while (c->priv[K_NEXT] < c->len && !c->priv[K_FAILED]) {
-        const char *line = (const char *)c->lines + c->priv[K_NEXT];
-        const char *nl = memchr(line, '\n', c->len - c->priv[K_NEXT]);
-        size_t len = nl != NULL ? (size_t)(nl - line) : c->len - c->priv[K_NEXT];
+        if (rkt != NULL && s->batch != NULL) {
+            if (produce_some(s, c, rkt, topic) == 1)
+                return 1;
+            continue;
+        }
+        size_t next;
+        size_t len = line_at(c, c->priv[K_NEXT], &next);
         rd_kafka_resp_err_t e = rd_kafka_producev(
-            s->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_VALUE((void *)line, len), RD_KAFKA_V_KEY((void *)c->tag, c->tag_len),
-            RD_KAFKA_V_OPAQUE(c), RD_KAFKA_V_END);
+            s->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_VALUE((void *)(c->lines + c->priv[K_NEXT]), len),
+            RD_KAFKA_V_KEY((void *)c->tag, c->tag_len), RD_KAFKA_V_OPAQUE(c), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             return 1;
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            c->priv[K_FAILED] = 1;
-            snprintf(c->err, sizeof c->err, "kafka topic %s: %s", topic, rd_kafka_err2str(e));
+            produce_failed(c, topic, e);
             break;
         }
         c->priv[K_PENDING]++;
-        c->priv[K_NEXT] += len + (nl != NULL);
+        c->priv[K_NEXT] = next;
     }
     maybe_complete(c);
     return 0;
@@ -158,6 +246,10 @@ static void kafka_free(pqify_logrecv_sink *base)
     struct kafka_sink *s = (struct kafka_sink *)base;
     /* every chunk acked was delivered already: nothing of value is lost here */
     rd_kafka_flush(s->rk, 5000);
+    for (size_t i = 0; i < s->n_topics; i++)
+        rd_kafka_topic_destroy(s->topics[i].rkt);
+    free(s->topics);
+    free(s->batch);
     rd_kafka_destroy(s->rk);
     free(s->waiting);
     free(s->topic_tmpl);
@@ -220,7 +312,9 @@ pqify_logrecv_sink *pqify_logrecv_kafka_sink_new(uv_loop_t *loop, const char *br
         free(s);
         return NULL;
     }
+    s->batch = malloc(PRODUCE_BATCH * sizeof *s->batch);   /* NULL: per message */
     s->base.submit = kafka_submit;
+    s->base.depth = KAFKA_DEPTH;
     s->base.quiesce = kafka_quiesce;
     s->base.free = kafka_free;
     uv_timer_init(loop, &s->poll);
