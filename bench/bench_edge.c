@@ -15,13 +15,12 @@
  * Runs are interleaved round by round. Nothing here is a test.
  */
 #include "bench.h"
+#include "bench_nginx.h"
 #include "pqify/net/pair.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,95 +32,9 @@
 
 int pqify_bench_edge(int argc, char **argv);
 
-struct proc {
-    const char *name;
-    pid_t pid;
-    uint16_t port;
-};
+#define proc pqify_bench_proc
 
 static char dir[64];
-
-static int cpu_of(pid_t pid, unsigned long long *ticks, unsigned long long *ns)
-{
-    char path[64], buf[2048];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');   /* proc(5): utime, stime are fields 14, 15 */
-    unsigned long long ut, st;
-    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return -1;
-    *ticks = ut + st;
-    snprintf(path, sizeof path, "/proc/%d/schedstat", (int)pid);
-    f = fopen(path, "r");
-    int ok = f != NULL && fscanf(f, "%llu", ns) == 1;
-    if (f != NULL)
-        fclose(f);
-    return ok ? 0 : -1;
-}
-
-static int put(const char *name, const char *text)
-{
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    if (f == NULL)
-        return -1;
-    int ok = fputs(text, f) >= 0;
-    return fclose(f) == 0 && ok ? 0 : -1;
-}
-
-/* fork + exec argv, pinned to cpu (-1: not pinned), stdout/stderr to log. */
-static pid_t spawn(char *const argv[], int cpu, const char *log)
-{
-    pid_t pid = fork();
-    if (pid != 0)
-        return pid;
-    if (cpu >= 0) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        CPU_SET(cpu, &set);
-        (void)sched_setaffinity(0, sizeof set, &set);
-    }
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", dir, log);
-    if (freopen(path, "a", stdout) == NULL || freopen(path, "a", stderr) == NULL)
-        _exit(126);
-    execvp(argv[0], argv);
-    _exit(127);
-}
-
-static int wait_port(struct proc *p)
-{
-    for (int i = 0; i < 200; i++) {
-        int st, fd = pqify_bench_tcp_connect(p->port);
-        if (fd >= 0) {
-            close(fd);
-            return 0;
-        }
-        if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
-            p->pid = -1;
-            break;
-        }
-        usleep(50000);
-    }
-    fprintf(stderr, "pqify bench edge: %s did not start on 127.0.0.1:%u (logs in %s)\n", p->name,
-            (unsigned)p->port, dir);
-    return -1;
-}
-
-static void stop(struct proc *p)
-{
-    if (p->pid > 0) {
-        kill(p->pid, SIGTERM);
-        waitpid(p->pid, NULL, 0);
-        p->pid = -1;
-    }
-}
 
 /* ---- h2load runs ---- */
 
@@ -129,40 +42,14 @@ struct row {
     unsigned long long ticks, ns, requests;
 };
 
-/* One h2load run against p; the requests that succeeded, or -1. */
-static long h2load(const struct proc *p, int h1, unsigned n)
-{
-    char url[64], nbuf[16], out[128];
-    snprintf(url, sizeof url, "https://127.0.0.1:%u/small.txt", (unsigned)p->port);
-    snprintf(nbuf, sizeof nbuf, "%u", n);
-    snprintf(out, sizeof out, "%s/h2load.out", dir);
-    remove(out);
-    char *h1argv[] = {"h2load", "--h1", "-n", nbuf, "-c", "8", url, NULL};
-    char *h2argv[] = {"h2load", "-n", nbuf, "-c", "8", "-m", "16", url, NULL};
-    pid_t pid = spawn(h1 ? h1argv : h2argv, 1, "h2load.out");
-    int st;
-    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        return -1;
-    FILE *f = fopen(out, "r");
-    char line[512];
-    long ok = -1, two = -1;
-    while (f != NULL && fgets(line, sizeof line, f) != NULL) {
-        (void)sscanf(line, "requests: %*u total, %*u started, %*u done, %ld succeeded", &ok);
-        (void)sscanf(line, "status codes: %ld 2xx", &two);
-    }
-    if (f != NULL)
-        fclose(f);
-    return ok == (long)n && two == (long)n ? ok : -1;
-}
-
 static int measure(struct row *r, const struct proc *p, int h1, unsigned n)
 {
     unsigned long long t0, t1, n0, n1;
-    if (cpu_of(p->pid, &t0, &n0) != 0)
+    if (pqify_bench_cpu(p->pid, &t0, &n0) != 0)
         return -1;
-    long ok = h2load(p, h1, n);
+    long ok = pqify_bench_h2load(dir, p->port, h1, n, NULL, NULL);
     usleep(20000);
-    if (ok < 0 || cpu_of(p->pid, &t1, &n1) != 0) {
+    if (ok < 0 || pqify_bench_cpu(p->pid, &t1, &n1) != 0) {
         fprintf(stderr, "pqify bench edge: h2load against %s (%s) failed; see %s/h2load.out\n",
                 p->name, h1 ? "HTTP/1.1" : "HTTP/2", dir);
         return -1;
@@ -248,7 +135,7 @@ static int handshakes(struct row *r, const struct proc *p, pqify_tls_config *cfg
                       unsigned n)
 {
     unsigned long long t0, t1, n0, n1;
-    if (cpu_of(p->pid, &t0, &n0) != 0)
+    if (pqify_bench_cpu(p->pid, &t0, &n0) != 0)
         return -1;
     for (unsigned i = 0; i < n; i++)
         if (one_handshake(cfg, p->port, group) != 0) {
@@ -256,7 +143,7 @@ static int handshakes(struct row *r, const struct proc *p, pqify_tls_config *cfg
             return -1;
         }
     usleep(20000);
-    if (cpu_of(p->pid, &t1, &n1) != 0)
+    if (pqify_bench_cpu(p->pid, &t1, &n1) != 0)
         return -1;
     r->ticks += t1 - t0;
     r->ns += n1 - n0;
@@ -265,12 +152,6 @@ static int handshakes(struct row *r, const struct proc *p, pqify_tls_config *cfg
 }
 
 /* ---- the command ---- */
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
 
 static double us_per(const struct row *r)
 {
@@ -301,22 +182,17 @@ int pqify_bench_edge(int argc, char **argv)
             return 2;
         }
     }
-    char self[512], pqify[600];
-    ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (sl <= 0)
+    char pqify[600];
+    if (pqify_bench_pqify_path(pqify, sizeof pqify) != 0)
         return 1;
-    self[sl] = '\0';
-    char *slash = strrchr(self, '/');
-    *slash = '\0';
-    snprintf(pqify, sizeof pqify, "%s/pqify", self);
     char *cert = NULL, *key = NULL;
     struct proc origin = {"nginx (origin)", -1, 0}, ngx = {"nginx (proxy)", -1, 0},
                 edge = {"pqify edge", -1, 0};
     pqify_tls_config *pq = NULL, *classic = NULL;
     int ret = 1;
-    snprintf(dir, sizeof dir, "/tmp/pqify-bench-edge.XXXXXX");
-    if (mkdtemp(dir) == NULL || pqify_bench_make_cert(&cert, &key) != 0 || put("cert.pem", cert) != 0 ||
-        put("key.pem", key) != 0 || put("small.txt", "a small response, 40 bytes of payload.\n") != 0) {
+    if (pqify_bench_dir_make(dir, sizeof dir, "edge") != 0 || pqify_bench_make_cert(&cert, &key) != 0 ||
+        pqify_bench_put(dir, "cert.pem", cert) != 0 || pqify_bench_put(dir, "key.pem", key) != 0 ||
+        pqify_bench_put(dir, "small.txt", "a small response, 40 bytes of payload.\n") != 0) {
         fprintf(stderr, "pqify bench edge: cannot prepare %s\n", dir);
         goto out;
     }
@@ -324,46 +200,25 @@ int pqify_bench_edge(int argc, char **argv)
     ngx.port = pqify_bench_free_port();
     edge.port = pqify_bench_free_port();
     char conf[4096];
-    snprintf(conf, sizeof conf,
-             "worker_processes 1; master_process off; daemon off; pid %s/origin.pid;\n"
-             "error_log %s/origin.err; events { worker_connections 4096; }\n"
-             "http { access_log off; keepalive_requests 10000000; client_body_temp_path %s;\n"
-             "  proxy_temp_path %s; fastcgi_temp_path %s; uwsgi_temp_path %s; scgi_temp_path %s;\n"
-             "  server { listen 127.0.0.1:%u; root %s; } }\n",
-             dir, dir, dir, dir, dir, dir, dir, (unsigned)origin.port, dir);
-    if (put("origin.conf", conf) != 0)
+    pqify_bench_nginx_origin(conf, sizeof conf, dir, origin.port, 0);
+    if (pqify_bench_nginx_conf(dir, "origin", conf) != 0)
         goto out;
-    snprintf(conf, sizeof conf,
-             "worker_processes 1; master_process off; daemon off; pid %s/proxy.pid;\n"
-             "error_log %s/proxy.err; events { worker_connections 4096; }\n"
-             "http { access_log off; keepalive_requests 10000000; client_body_temp_path %s;\n"
-             "  proxy_temp_path %s; fastcgi_temp_path %s; uwsgi_temp_path %s; scgi_temp_path %s;\n"
-             "  upstream o { server 127.0.0.1:%u; keepalive 64; }\n"
-             "  server { listen 127.0.0.1:%u ssl http2; ssl_certificate %s/cert.pem;\n"
-             "    ssl_certificate_key %s/key.pem; ssl_protocols TLSv1.3; ssl_ecdh_curve X25519;\n"
-             "    ssl_session_tickets off; ssl_session_cache off;\n"
-             "    location / { proxy_pass http://o; proxy_http_version 1.1;\n"
-             "      proxy_set_header Connection \"\"; proxy_set_header Host $host; } } }\n",
-             dir, dir, dir, dir, dir, dir, dir, (unsigned)origin.port, (unsigned)ngx.port, dir, dir);
-    if (put("proxy.conf", conf) != 0)
+    pqify_bench_nginx_proxy(conf, sizeof conf, dir, ngx.port, origin.port, 64);
+    if (pqify_bench_nginx_conf(dir, "proxy", conf) != 0)
         goto out;
-    char oc[128], pc[128], el[64], cp[128], kp[128], route[64];
-    snprintf(oc, sizeof oc, "%s/origin.conf", dir);
-    snprintf(pc, sizeof pc, "%s/proxy.conf", dir);
+    char el[64], cp[128], kp[128], route[64];
     snprintf(el, sizeof el, "127.0.0.1:%u", (unsigned)edge.port);
     snprintf(cp, sizeof cp, "%s/cert.pem", dir);
     snprintf(kp, sizeof kp, "%s/key.pem", dir);
     snprintf(route, sizeof route, "*=http://127.0.0.1:%u", (unsigned)origin.port);
-    char *oargv[] = {"nginx", "-p", dir, "-c", oc, "-e", "stderr", NULL};
-    char *pargv[] = {"nginx", "-p", dir, "-c", pc, "-e", "stderr", NULL};
     char *eargv[] = {pqify, "edge", "--listen", el, "--cert", cp, "--key", kp, "--route", route,
                      "--admin", "off", NULL};
-    origin.pid = spawn(oargv, 1, "origin.log");
-    if (wait_port(&origin) != 0)
+    const char *nginx = pqify_bench_nginx_binary();
+    if (pqify_bench_nginx_start(&origin, nginx, dir, "origin", 1, NULL) != 0 ||
+        pqify_bench_nginx_start(&ngx, nginx, dir, "proxy", 0, NULL) != 0)
         goto out;
-    ngx.pid = spawn(pargv, 0, "proxy.log");
-    edge.pid = spawn(eargv, 0, "edge.log");
-    if (wait_port(&ngx) != 0 || wait_port(&edge) != 0)
+    edge.pid = pqify_bench_spawn(dir, eargv, 0, "edge.log", NULL);
+    if (pqify_bench_wait_port(&edge, dir) != 0)
         goto out;
     pq = pqify_pair_config(0, NULL, NULL, "X25519MLKEM768", "required");
     classic = pqify_pair_config(0, NULL, NULL, "x25519", "off");
@@ -413,14 +268,14 @@ int pqify_bench_edge(int argc, char **argv)
            cap[0] / cap[1], cap[0] / cap[1] >= 1.5 ? "ok" : "MISSED");
     ret = 0;
 out:
-    stop(&edge);
-    stop(&ngx);
-    stop(&origin);
+    pqify_bench_stop(&edge);
+    pqify_bench_stop(&ngx);
+    pqify_bench_stop(&origin);
     pqify_tls_config_free(pq);
     pqify_tls_config_free(classic);
     free(cert);
     free(key);
-    if (ret == 0 && strstr(dir, "XXXXXX") == NULL)
-        nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    if (ret == 0)
+        pqify_bench_dir_remove(dir);
     return ret;
 }

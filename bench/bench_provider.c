@@ -10,12 +10,12 @@
  * check), around every batch; the client's work is not in it.
  */
 #include "bench.h"
+#include "bench_nginx.h"
 #include "pqify/net/pair.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -57,142 +57,41 @@ struct group_row {
 
 struct server {
     char dir[64];
-    pid_t pid;
-    uint16_t port;
+    struct pqify_bench_proc proc;
 };
-
-/* ---- the server's own CPU time ---- */
-
-static int server_cpu(pid_t pid, unsigned long long *ticks, unsigned long long *run_ns)
-{
-    char path[64], buf[2048];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    /* proc(5): fields after "(comm)"; utime and stime are fields 14 and 15 */
-    char *p = strrchr(buf, ')');
-    unsigned long long ut, st;
-    if (p == NULL ||
-        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return -1;
-    *ticks = ut + st;
-    snprintf(path, sizeof path, "/proc/%d/schedstat", (int)pid);
-    f = fopen(path, "r");
-    if (f == NULL || fscanf(f, "%llu", run_ns) != 1) {
-        if (f != NULL)
-            fclose(f);
-        return -1;
-    }
-    fclose(f);
-    return 0;
-}
-
-/* ---- files and the nginx process ---- */
-
-static int write_file(const char *dir, const char *name, const char *text)
-{
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    if (f == NULL)
-        return -1;
-    int ok = fputs(text, f) >= 0;
-    return fclose(f) == 0 && ok ? 0 : -1;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 static int write_configs(const struct server *s, const char *provider, const char *cert_pem,
                          const char *key_pem)
 {
     char text[4096];
-    if (write_file(s->dir, "cert.pem", cert_pem) != 0 || write_file(s->dir, "key.pem", key_pem) != 0)
+    if (pqify_bench_put(s->dir, "cert.pem", cert_pem) != 0 || pqify_bench_put(s->dir, "key.pem", key_pem) != 0)
         return -1;
     snprintf(text, sizeof text,
              "openssl_conf = openssl_init\n[openssl_init]\nproviders = provider_sect\n"
              "[provider_sect]\ndefault = default_sect\npqify = pqify_sect\n"
              "[default_sect]\nactivate = 1\n[pqify_sect]\nmodule = %s\nactivate = 1\n",
              provider);
-    if (write_file(s->dir, "openssl.cnf", text) != 0)
+    if (pqify_bench_put(s->dir, "openssl.cnf", text) != 0)
         return -1;
     snprintf(text, sizeof text,
-             "master_process off;\nworker_processes 1;\nerror_log %s/error.log warn;\n"
-             "pid %s/nginx.pid;\nevents { worker_connections 256; }\n"
-             "http {\n  access_log off;\n  client_body_temp_path %s/body;\n"
-             "  proxy_temp_path %s/proxy;\n  fastcgi_temp_path %s/fastcgi;\n"
-             "  uwsgi_temp_path %s/uwsgi;\n  scgi_temp_path %s/scgi;\n"
              "  server {\n    listen 127.0.0.1:%u ssl;\n"
              "    ssl_certificate %s/cert.pem;\n    ssl_certificate_key %s/key.pem;\n"
              "    ssl_protocols TLSv1.3;\n    ssl_ecdh_curve X25519MLKEM768:X25519;\n"
-             "    keepalive_timeout 0;\n    location / { return 200 \"ok\\n\"; }\n  }\n}\n",
-             s->dir, s->dir, s->dir, s->dir, s->dir, s->dir, s->dir, (unsigned)s->port, s->dir,
-             s->dir);
-    return write_file(s->dir, "nginx.conf", text);
+             "    keepalive_timeout 0;\n    location / { return 200 \"ok\\n\"; }\n  }\n",
+             (unsigned)s->proc.port, s->dir, s->dir);
+    return pqify_bench_nginx_conf(s->dir, "nginx", text);
 }
 
 static void show_log(const struct server *s)
 {
     char path[128], line[512];
-    snprintf(path, sizeof path, "%s/error.log", s->dir);
+    snprintf(path, sizeof path, "%s/nginx.err", s->dir);
     FILE *f = fopen(path, "r");
     if (f == NULL)
         return;
     while (fgets(line, sizeof line, f) != NULL)
         fprintf(stderr, "  nginx: %s", line);
     fclose(f);
-}
-
-static int start_nginx(struct server *s, const char *nginx)
-{
-    char conf[128], cnf[128], log[128];
-    snprintf(conf, sizeof conf, "%s/nginx.conf", s->dir);
-    snprintf(cnf, sizeof cnf, "%s/openssl.cnf", s->dir);
-    snprintf(log, sizeof log, "%s/error.log", s->dir);
-    s->pid = fork();
-    if (s->pid < 0)
-        return -1;
-    if (s->pid == 0) {
-        setenv("OPENSSL_CONF", cnf, 1);
-        FILE *devnull = freopen("/dev/null", "w", stdout);
-        (void)devnull;
-        execlp(nginx, nginx, "-p", s->dir, "-c", conf, "-e", log, "-g", "daemon off;", (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 200; i++) {   /* up to 10 s */
-        int st, fd = pqify_bench_tcp_connect(s->port);
-        if (fd >= 0) {
-            close(fd);
-            return 0;
-        }
-        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
-            s->pid = -1;
-            break;
-        }
-        usleep(50000);
-    }
-    fprintf(stderr, "pqify bench provider: nginx (%s) did not start on 127.0.0.1:%u\n", nginx,
-            (unsigned)s->port);
-    show_log(s);
-    return -1;
-}
-
-static void stop_nginx(struct server *s)
-{
-    if (s->pid > 0) {
-        kill(s->pid, SIGTERM);
-        waitpid(s->pid, NULL, 0);
-        s->pid = -1;
-    }
 }
 
 /* ---- the client: one handshake and one request per connection ---- */
@@ -299,16 +198,16 @@ out:
 static int run_batch(struct group_row *r, const struct server *s, unsigned n)
 {
     unsigned long long t0, t1, ns0, ns1;
-    if (server_cpu(s->pid, &t0, &ns0) != 0)
+    if (pqify_bench_cpu(s->proc.pid, &t0, &ns0) != 0)
         return -1;
     uint64_t w0 = pqify_bench_now_ns();
     for (unsigned i = 0; i < n; i++)
-        if (client_one(r, s->port) != 0)
+        if (client_one(r, s->proc.port) != 0)
             return -1;
     r->wall_ns += pqify_bench_now_ns() - w0;
     /* nginx may still be closing the last connection: let it finish first */
     usleep(20000);
-    if (server_cpu(s->pid, &t1, &ns1) != 0)
+    if (pqify_bench_cpu(s->proc.pid, &t1, &ns1) != 0)
         return -1;
     r->ticks += t1 - t0;
     r->run_ns += ns1 - ns0;
@@ -478,7 +377,7 @@ int pqify_bench_provider_main(int argc, char **argv)
     unsigned rounds = 0, per_round = 0;
     const char *provider = NULL, *nginx = NULL;
     char *cert_pem = NULL, *key_pem = NULL;
-    struct server s = {.pid = -1};
+    struct server s = {.proc = {"nginx with pqify.so", -1, 0}};
     struct group_row rows[2] = {{.group = "x25519", .pq = "off"},
                                 {.group = "X25519MLKEM768", .pq = "required"}};
     int ret = 1;
@@ -491,14 +390,13 @@ int pqify_bench_provider_main(int argc, char **argv)
     if (provider == NULL)
         provider = default_provider();
     if (nginx == NULL)
-        nginx = access("/usr/sbin/nginx", X_OK) == 0 ? "/usr/sbin/nginx" : "nginx";
+        nginx = pqify_bench_nginx_binary();
     if (access(provider, R_OK) != 0) {
         fprintf(stderr, "pqify bench provider: %s: %s (build it, or give --provider)\n", provider,
                 strerror(errno));
         return 1;
     }
-    snprintf(s.dir, sizeof s.dir, "/tmp/pqify-bench-provider.XXXXXX");
-    if (mkdtemp(s.dir) == NULL || (s.port = pqify_bench_free_port()) == 0 ||
+    if (pqify_bench_dir_make(s.dir, sizeof s.dir, "provider") != 0 || (s.proc.port = pqify_bench_free_port()) == 0 ||
         pqify_bench_make_cert(&cert_pem, &key_pem) != 0 ||
         write_configs(&s, provider, cert_pem, key_pem) != 0) {
         fprintf(stderr, "pqify bench provider: cannot prepare %s: %s\n", s.dir, strerror(errno));
@@ -507,7 +405,9 @@ int pqify_bench_provider_main(int argc, char **argv)
     for (int i = 0; i < 2; i++)
         if ((rows[i].cfg = pqify_pair_config(0, NULL, NULL, rows[i].group, rows[i].pq)) == NULL)
             goto out;
-    if (start_nginx(&s, nginx) != 0)
+    char env[200];
+    snprintf(env, sizeof env, "OPENSSL_CONF=%s/openssl.cnf", s.dir);
+    if (pqify_bench_nginx_start(&s.proc, nginx, s.dir, "nginx", -1, env) != 0)
         goto out;
     /* a warm-up batch each, not counted: first-use fetches and page faults */
     struct group_row warm[2] = {rows[0], rows[1]};
@@ -524,12 +424,11 @@ int pqify_bench_provider_main(int argc, char **argv)
 fail:
     show_log(&s);
 out:
-    stop_nginx(&s);
+    pqify_bench_stop(&s.proc);
     for (int i = 0; i < 2; i++)
         pqify_tls_config_free(rows[i].cfg);
     free(cert_pem);
     free(key_pem);
-    if (s.dir[0] != '\0' && strstr(s.dir, "XXXXXX") == NULL)
-        nftw(s.dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    pqify_bench_dir_remove(s.dir);
     return ret;
 }

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "bench_nginx.h"
 #include "pqify/net/pair.h"
 #include "pqify/net/pump.h"
 #include "pqify/tls.h"
@@ -49,28 +50,13 @@ static int write_file(const char *path, const char *text)
     return fclose(f) == 0 && ok ? 0 : -1;
 }
 
-/* pqify beside this executable (/proc/self/exe), as `pqify bench` found us. */
-static int pqify_path(char *out, size_t cap)
-{
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0)
-        return -1;
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    if (slash == NULL)
-        return -1;
-    *slash = '\0';
-    return snprintf(out, cap, "%s/pqify", self) < (int)cap ? 0 : -1;
-}
-
 static int serve_start(struct serve_proc *sp, const char *cert_pem, const char *key_pem,
                        unsigned max_conns)
 {
     char exe[PATH_MAX], maxc[16];
     memset(sp, 0, sizeof *sp);
     snprintf(sp->dir, sizeof sp->dir, "/tmp/pqify-bench-serve-XXXXXX");
-    if (mkdtemp(sp->dir) == NULL || pqify_path(exe, sizeof exe) != 0)
+    if (mkdtemp(sp->dir) == NULL || pqify_bench_pqify_path(exe, sizeof exe) != 0)
         return -1;
     snprintf(sp->cert, sizeof sp->cert, "%s/cert.pem", sp->dir);
     snprintf(sp->key, sizeof sp->key, "%s/key.pem", sp->dir);

@@ -154,6 +154,7 @@ static int bench_kem_demo(int argc, char **argv)
 }
 
 int pqify_bench_edge(int argc, char **argv);
+int pqify_bench_tunnel(int argc, char **argv);
 
 static const struct pqify_command benches[] = {
     {"kem", "ML-KEM and round-3 Kyber against libcrypto's X25519 and P-256 ECDH", bench_kem},
@@ -162,6 +163,7 @@ static const struct pqify_command benches[] = {
     {"kem-demo", "the short KEM table `pqify demo` shows (its step 2)", bench_kem_demo},
     {"serve", "pqify serve: memory per idle connection, loop cost per handshake", pqify_bench_serve},
     {"edge", "pqify edge against nginx as a reverse proxy: CPU per request, handshakes/s", pqify_bench_edge},
+    {"tunnel", "pqify edge + pqify tunnel against nginx -> stunnel4 -> stunnel4: CPU per request, req/s, p50/p99", pqify_bench_tunnel},
     {"logs", "logfwd -> logrecv (null sink) over X25519MLKEM768 and X25519: MiB/s, batch p50/p99; into Kafka: events/s", pqify_bench_logs},
 };
 

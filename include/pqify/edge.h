@@ -40,6 +40,7 @@ typedef struct pqify_edge_route_config {
 typedef struct pqify_edge_tunnels_config {
     const char *listen;              /* HOST:PORT; unset = no tunnels */
     pqify_tls_options tls;           /* cert, key, ca */
+    unsigned wait_for_connection_ms; /* a request waits this long for a connection; 0 = 502 at once */
 } pqify_edge_tunnels_config;
 
 /* An entry's keyless: block: its key lives on these key servers, reached over

@@ -175,6 +175,11 @@ typedef struct pqify_tunnel_hub_options {
     pqify_metrics *metrics;            /* NULL = none */
     unsigned max_connections;          /* 0 = 10000 */
     unsigned max_retries;              /* idempotent retries on another connection; 0 = 2 */
+    /* A request for a tunnel with no registered connection (none yet, or the connector
+     * is coming back) waits up to this long for one, in arrival order, then fails
+     * (on_error); an idempotent one whose connections all died waits the same way.
+     * 0 = no wait: pqify_tunnel_hub_request fails at once. */
+    unsigned wait_for_connection_ms;
 } pqify_tunnel_hub_options;
 
 typedef struct pqify_tunnel_header {
@@ -184,6 +189,7 @@ typedef struct pqify_tunnel_header {
 
 typedef struct pqify_tunnel_request {
     const char *method, *scheme, *authority, *path;
+    const char *protocol;              /* RFC 8441 extended CONNECT (method "CONNECT"): "websocket"; else NULL */
     const pqify_tunnel_header *headers;   /* no hop-by-hop headers, no pseudo-headers */
     size_t n_headers;
     int has_body;                      /* 0: the request ends with its head */
@@ -214,8 +220,10 @@ int pqify_tunnel_hub_drop_connection(pqify_tunnel_hub *h, const char *tunnel);
 void pqify_tunnel_hub_free(pqify_tunnel_hub *h);
 
 /*
- * Open a request to a tunnel. NULL with err when the tunnel has no registered
- * connection (the edge answers 502) or memory ran out; no callback then. An
+ * Open a request to a tunnel. When the tunnel has no registered connection the
+ * request waits for one up to wait_for_connection_ms (on_error past it: "tunnel NAME
+ * has no registered connection (waited N ms)"); with no wait, NULL with err at once.
+ * NULL with err too when memory ran out; no callback then. An
  * idempotent request (GET, HEAD, OPTIONS) whose connection dies before its answer
  * began, and any request the connector refused unprocessed (GOAWAY), is sent again on
  * another connection, up to max_retries times; the caller sees none of that.

@@ -63,6 +63,10 @@ static const pqify_setting tunnels_settings[] = {
      .help = "Its private key (PEM)."},
     {.name = "ca", .type = PQIFY_SET_STRING, .offset = offsetof(pqify_edge_tunnels_config, tls.ca),
      .help = "CA the connectors' client certificates must chain to (mutual TLS, pq required)."},
+    {.name = "wait_for_connection", .type = PQIFY_SET_DURATION,
+     .offset = offsetof(pqify_edge_tunnels_config, wait_for_connection_ms), .def = "2s", .min = 0, .max = 60000,
+     .help = "A request to a tunnel with no registered connection (its connector restarting) waits this long "
+             "for one, then 502; 0 = 502 at once."},
     {0},
 };
 

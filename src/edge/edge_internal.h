@@ -95,6 +95,10 @@ typedef struct edge_front_ops {
     void (*flush)(edge_req *r);
 } edge_front_ops;
 
+/* edge_req.body_mode of an HTTP/1.1 WebSocket upgrade: after the 101 the client's bytes
+ * are the request's body, unframed, until either side closes. */
+#define EDGE_BODY_UPGRADE 3
+
 struct edge_req {
     edge_conn *c;
     const edge_front_ops *ops;
@@ -106,7 +110,7 @@ struct edge_req {
     char *host, *path;         /* malloc'd */
     uint8_t *head;             /* the request head for the origin, kept for a retry */
     size_t head_len;
-    int body_mode;             /* 0 none, 1 Content-Length, 2 chunked to the origin */
+    int body_mode;             /* 0 none, 1 Content-Length, 2 chunked to the origin, 3 a WebSocket upgrade (EDGE_BODY_UPGRADE) */
     int body_started;          /* request body bytes went to the origin (no retry) */
     int body_done;             /* the client's body ended */
     int retried, reused;
@@ -145,6 +149,7 @@ struct edge_conn {
     uv_timer_t timer;          /* the header timeout */
     int timer_open;
     int resp_chunked, close_after;
+    int upgraded;              /* a WebSocket upgrade was answered 101: bytes relayed as they are */
     char *head_out;            /* a response head waiting for its body's first bytes */
     size_t head_out_len;
     /* HTTP/2 */

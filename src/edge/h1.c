@@ -16,6 +16,7 @@ static const char *reason(int status)
 {
     switch (status) {
     case 100: return "Continue";
+    case 101: return "Switching Protocols";
     case 200: return "OK";
     case 201: return "Created";
     case 202: return "Accepted";
@@ -137,7 +138,7 @@ static int on_head(void *ctx, edge_h1 *h)
         values[i] = edge_h1_str(h, h->value[i]);
         vlens[i] = h->value[i].len;
     }
-    int body_mode = edge_h1_chunked(h) ? 2 : edge_h1_has_body(h) ? 1 : 0;
+    int body_mode = edge_h1_upgrade(h) ? EDGE_BODY_UPGRADE : edge_h1_chunked(h) ? 2 : edge_h1_has_body(h) ? 1 : 0;
     int st = edge_req_start(r, edge_h1_method(h), edge_h1_host(h), edge_h1_str(h, h->url),
                             names, values, vlens, h->n_hdrs, body_mode, h->content_length);
     if (st != 0) {
@@ -188,10 +189,41 @@ static void put_str(char *buf, size_t *len, const char *s, size_t n)
     *len += n;
 }
 
+static void send_with_head(edge_conn *c, const void *data, size_t len);
+
+/* The 101 head is out (h1_head built it with the origin's fields, Sec-WebSocket-Accept
+ * ...): from here the bytes go both ways as they are (RFC 6455 §4.2.2). */
+static void h1_switched(edge_req *r)
+{
+    edge_conn *c = r->c;
+    send_with_head(c, "", 0);
+    c->close_after = 1;
+    uv_timer_stop(&c->timer);
+    /* what the client sent after its head waited in rest: it is the new protocol's */
+    uint8_t *rest = c->rest;
+    size_t rest_len = c->rest_len;
+    c->rest = NULL;
+    c->rest_len = 0;
+    if (rest_len > 0)
+        edge_req_body(r, rest, rest_len);
+    free(rest);
+    if (!edge_req_up_full(r))
+        pqify_stream_hold_reading(c->s, 0);
+}
+
 static void h1_head(edge_req *r, int status, const char *const *names,
                     const char *const *values, size_t n, int64_t cl)
 {
     edge_conn *c = r->c;
+    if (r->body_mode == EDGE_BODY_UPGRADE) {
+        /* the origin took it: a 101 from a direct origin, 200 to the tunnel's CONNECT */
+        if (status == 101 || (status == 200 && r->tr != NULL)) {
+            status = r->status = 101;
+            c->upgraded = 1;
+        } else {
+            c->close_after = 1;   /* refused: an ordinary answer, and the connection ends */
+        }
+    }
     size_t cap = 256;
     for (size_t i = 0; i < n; i++)
         cap += strlen(names[i]) + strlen(values[i]) + 4;
@@ -219,7 +251,9 @@ static void h1_head(edge_req *r, int status, const char *const *names,
         put_str(buf, &len, "\r\n", 2);
     }
     c->resp_chunked = 0;
-    if (cl >= 0 && status != 204 && status != 304) {
+    if (c->upgraded) {
+        put_str(buf, &len, "Connection: Upgrade\r\nUpgrade: websocket\r\n", 41);
+    } else if (cl >= 0 && status != 204 && status != 304) {
         put_str(buf, &len, "Content-Length: ", 16);
         digits = pqify_log_u64(num, (uint64_t)cl);
         put_str(buf, &len, digits, strlen(digits));
@@ -233,13 +267,15 @@ static void h1_head(edge_req *r, int status, const char *const *names,
         c->close_after = 1;   /* HTTP/1.0: the close delimits the body */
     }
     put_str(buf, &len, "Via: 1.1 pqify-edge\r\n", 21);
-    if (c->close_after || c->e->draining)
+    if (!c->upgraded && (c->close_after || c->e->draining))
         put_str(buf, &len, "Connection: close\r\n", 19);
     put_str(buf, &len, "\r\n", 2);
     /* held back to go out with the first piece of the body: one record, one write */
     free(c->head_out);
     c->head_out = buf;
     c->head_out_len = len;
+    if (c->upgraded)
+        h1_switched(r);
 }
 
 /* The response head, if still held back, then data, in one send when they fit. */
@@ -441,6 +477,14 @@ void edge_h1_start(edge_conn *c)
 
 void edge_h1_data(edge_conn *c, const uint8_t *data, size_t len)
 {
+    if (c->upgraded) {
+        if (c->req != NULL) {
+            edge_req_body(c->req, data, len);
+            if (edge_req_up_full(c->req))
+                pqify_stream_hold_reading(c->s, 1);
+        }
+        return;
+    }
     if (c->h1.paused && c->req != NULL) {
         uint8_t *p = realloc(c->rest, c->rest_len + len);
         if (p == NULL)

@@ -60,6 +60,7 @@ static void reset_message(edge_h1 *h)
     h->in_message = 0;
     h->head_done = 0;
     h->cl_count = h->te_seen = h->te_chunked_only = h->host_count = h->expect_continue = 0;
+    h->upgrade = 0;
     h->content_length = 0;
     h->body_bytes = 0;
     h->crlf_pending = 0;
@@ -139,6 +140,14 @@ static int refuse(edge_h1 *h, int status)
     return -1;
 }
 
+static int websocket_asked(const edge_h1 *h)
+{
+    for (size_t i = 0; i < h->n_hdrs; i++)
+        if (edge_token_is(h->arena + h->name[i].off, h->name[i].len, "upgrade"))
+            return edge_token_is(h->arena + h->value[i].off, h->value[i].len, "websocket");
+    return 0;
+}
+
 static int on_headers_complete(http_parser *p)
 {
     edge_h1 *h = of(p);
@@ -159,8 +168,15 @@ static int on_headers_complete(http_parser *p)
         return refuse(h, 400);
     if ((p->http_major == 1 && p->http_minor >= 1 && h->host_count != 1) || h->host_count > 1)
         return refuse(h, 400);
-    if (p->upgrade || p->method == HTTP_CONNECT)
+    if (p->method == HTTP_CONNECT)
         return refuse(h, 400);
+    if (p->upgrade) {
+        /* RFC 6455 §4.1: a WebSocket opening handshake is a GET with no body; any other
+         * protocol switch is not relayed */
+        h->upgrade = p->method == HTTP_GET && h->cl_count == 0 && h->te_seen == 0 && websocket_asked(h);
+        if (!h->upgrade)
+            return refuse(h, 400);
+    }
     if (h->cl_count == 1) {
         h->content_length = p->content_length;
         if (h->content_length > h->max_body)
@@ -295,6 +311,11 @@ const char *edge_h1_str(const edge_h1 *h, edge_span s)
 int edge_h1_keep_alive(const edge_h1 *h)
 {
     return http_should_keep_alive(&h->p);
+}
+
+int edge_h1_upgrade(const edge_h1 *h)
+{
+    return h->upgrade;
 }
 
 int edge_h1_chunked(const edge_h1 *h)

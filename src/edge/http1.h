@@ -8,7 +8,7 @@
  * parser's verdict), both Content-Length and Transfer-Encoding (RFC 9112 §6.1: "ought
  * to be handled as an error"), more than one Content-Length, a Transfer-Encoding other
  * than chunked (RFC 9112 §6.3: the length cannot be known), no Host or two Hosts in an
- * HTTP/1.1 request (RFC 9112 §3.2), an upgrade (not proxied). 431: request line and
+ * HTTP/1.1 request (RFC 9112 §3.2), an upgrade other than a WebSocket GET, CONNECT. 431: request line and
  * headers over max_head bytes or EDGE_H1_MAX_HEADERS fields. 413: a Content-Length or
  * a chunked body over max_body. 505: a version other than HTTP/1.x. The two bytes
  * after a chunk's data must be CRLF (RFC 9112 §7.1), which Debian's non-strict
@@ -54,6 +54,7 @@ struct edge_h1 {
     int in_message, head_done, paused;
     int status;                /* the refusal, once one is chosen */
     int cl_count, te_seen, te_chunked_only, host_count, expect_continue;
+    int upgrade;               /* a GET asking for Upgrade: websocket (RFC 6455 §4.1) */
     uint64_t content_length, body_bytes;
     /* Debian's http-parser is built non-strict and takes any two bytes after a
      * chunk's data; RFC 9112 §7.1 says CRLF. feed checks them itself. */
@@ -70,6 +71,10 @@ void edge_h1_free(edge_h1 *h);
 /* Parse; *used says how much was taken (less than len when paused at a message's end).
  * Returns 0, or the refusal status (400, 413, 431, or one on_head chose): reply, close. */
 int edge_h1_feed(edge_h1 *h, const char *data, size_t len, size_t *used);
+/* 1 when the request is a WebSocket upgrade: a GET without a body with Connection:
+ * upgrade and Upgrade: websocket. The bytes after its head are not HTTP: feed stops
+ * there (as at a message's end) and the caller relays the rest. */
+int edge_h1_upgrade(const edge_h1 *h);
 /* The connection ended: a half-received request is malformed (400), none is 0. */
 int edge_h1_eof(edge_h1 *h);
 /* After on_end: ready for the next request on the connection. */

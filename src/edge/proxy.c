@@ -74,7 +74,8 @@ static void puts_(hbuf *b, const char *s)
 static int write_head(edge_req *r)
 {
     unsigned flags = (r->body_mode == 2 ? PQIFY_HTTP_ORIGIN_CHUNKED : 0) |
-                     (!strcmp(r->method, "HEAD") ? PQIFY_HTTP_ORIGIN_HEAD : 0);
+                     (!strcmp(r->method, "HEAD") ? PQIFY_HTTP_ORIGIN_HEAD : 0) |
+                     (r->body_mode == EDGE_BODY_UPGRADE ? PQIFY_HTTP_ORIGIN_UPGRADE : 0);
     r->oc = pqify_http_origin_start(r->route->pool, r->head, r->head_len, flags, &edge_origin_cbs, r);
     if (r->oc == NULL)
         return -1;
@@ -189,6 +190,8 @@ int edge_req_start(edge_req *r, const char *method, const char *host, const char
         puts_(&b, "\r\n");
     } else if (body_mode == 2) {
         puts_(&b, "Transfer-Encoding: chunked\r\n");
+    } else if (body_mode == EDGE_BODY_UPGRADE) {
+        puts_(&b, "Connection: Upgrade\r\nUpgrade: websocket\r\n");   /* RFC 6455 §4.1, this hop's */
     }
     puts_(&b, "\r\n");
     if (b.oom) {
@@ -219,8 +222,8 @@ void edge_req_body(edge_req *r, const uint8_t *data, size_t len)
 
 void edge_req_body_end(edge_req *r)
 {
-    if (r->body_done)
-        return;
+    if (r->body_done || r->body_mode == EDGE_BODY_UPGRADE)
+        return;   /* an upgrade's bytes end when a side closes, not with its head */
     r->body_done = 1;
     if (r->tr != NULL)
         edge_tunnel_body_end(r);

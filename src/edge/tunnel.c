@@ -30,6 +30,7 @@ int edge_tunnel_open(edge *e, const pqify_edge_config *c, pqify_metrics *m, char
         .tls = e->hub_tls,
         .stream = {.handshake_timeout_ms = pqify_tls_options_handshake_ms(&c->tls)},
         .metrics = m,
+        .wait_for_connection_ms = c->tunnels.wait_for_connection_ms,
     };
     if (pqify_tunnel_hub_start(e->loop, &ho, &e->hub, why, sizeof why) != 0) {
         snprintf(err, cap, "tunnels.listen %s: %s", c->tunnels.listen, why);
@@ -208,8 +209,12 @@ int edge_tunnel_start(edge_req *r, const char *path, const char *const *names,
         snprintf(cl, sizeof cl, "%llu", (unsigned long long)content_length);
         h[k++] = (pqify_tunnel_header){"content-length", cl, 14, strlen(cl)};
     }
-    pqify_tunnel_request rq = {.method = r->method, .scheme = "https", .authority = r->host,
-                               .path = path, .headers = h, .n_headers = k,
+    /* a WebSocket upgrade crosses the tunnel as an extended CONNECT (RFC 8441 §4); the
+     * client's Sec-WebSocket-Key goes along, so the origin's Accept comes back to it */
+    int upgrade = body_mode == EDGE_BODY_UPGRADE;
+    pqify_tunnel_request rq = {.method = upgrade ? "CONNECT" : r->method, .scheme = "https",
+                               .authority = r->host, .path = path,
+                               .protocol = upgrade ? "websocket" : NULL, .headers = h, .n_headers = k,
                                .has_body = body_mode != 0};
     char why[300];
     r->body_mode = body_mode;

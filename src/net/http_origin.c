@@ -65,6 +65,7 @@ struct conn {
     /* the response being parsed */
     http_parser rp;
     int head_done, interim, complete, in_value;
+    int upgraded;               /* a 101 to an UPGRADE request: raw bytes from here */
     char *hbuf;
     size_t hlen, hcap, n_fields;
     size_t name_off[MAX_FIELDS], value_off[MAX_FIELDS];
@@ -401,7 +402,8 @@ static int rp_headers_complete(http_parser *p)
         return -1;
     /* RFC 9110 §15.2: interim answers are not the response; 101 would switch protocols,
      * which a request without Upgrade never asked for. */
-    if (p->status_code >= 100 && p->status_code < 200) {
+    int upgrade = p->status_code == 101 && (r->flags & PQIFY_HTTP_ORIGIN_UPGRADE);
+    if (p->status_code >= 100 && p->status_code < 200 && !upgrade) {
         if (p->status_code == 101)
             return -1;
         c->interim = 1;
@@ -420,9 +422,15 @@ static int rp_headers_complete(http_parser *p)
         .content_length = (p->flags & F_CHUNKED) || p->content_length == ULLONG_MAX
                               ? -1 : (int64_t)p->content_length,
     };
+    if (upgrade) {
+        c->upgraded = 1;
+        h.content_length = -1;
+    }
     r->cbs.on_head(r, &h, r->ctx);
     if (c->r != r)
         return -1;   /* released: stop */
+    if (upgrade)
+        return 2;    /* http-parser: no body, the bytes after the head are not HTTP */
     /* RFC 9110 §6.4.1: no body after HEAD, 204 and 304, whatever the fields say. */
     return (r->flags & PQIFY_HTTP_ORIGIN_HEAD) || p->status_code == 204 || p->status_code == 304;
 }
@@ -512,9 +520,17 @@ static void conn_feed(conn *c, const uint8_t *data, size_t len)
         }
         return;
     }
-    size_t n = http_parser_execute(&c->rp, &rp_settings, (const char *)data, len);
+    size_t n = c->upgraded ? 0 : http_parser_execute(&c->rp, &rp_settings, (const char *)data, len);
     if (c->r != r || c->state == C_CLOSED)
         return;   /* released or failed inside a callback */
+    if (c->upgraded) {
+        /* the other protocol's bytes, those after the 101 head included */
+        if (n < len)
+            r->cbs.on_body(r, data + n, len - n, r->ctx);
+        if (c->r == r && r->cbs.on_flush != NULL)
+            r->cbs.on_flush(r, r->ctx);
+        return;
+    }
     if (c->complete) {
         if (n < len)
             http_parser_init(&c->rp, HTTP_RESPONSE);   /* bytes after it: keep-alive false */
@@ -537,6 +553,13 @@ static void conn_feed(conn *c, const uint8_t *data, size_t len)
 static void conn_gone(conn *c, int eof, const char *why)
 {
     pqify_http_origin_req *r = c->r;
+    if (r != NULL && c->upgraded && eof && !r->resp_done) {
+        r->resp_done = 1;   /* the switched protocol ends with the connection */
+        r->keep_alive = 0;
+        conn_settle(c);
+        r->cbs.on_end(r, r->ctx);
+        return;
+    }
     if (r != NULL && c->head_done && eof && !r->resp_done) {
         /* A body delimited by the close (RFC 9112 §6.3 rule 8). */
         http_parser_execute(&c->rp, &rp_settings, NULL, 0);

@@ -70,7 +70,7 @@ struct tstream {
     struct ingress_ref *ingress;
     const pqify_ingress_rule *rule;
     /* the request */
-    char method[16], *path, *authority;
+    char method[16], protocol[16], *path, *authority;
     char *hdrs;                        /* "Name: value\r\n" lines forwarded to the origin */
     size_t hdrs_len, hdrs_cap;
     int has_length, end_stream, is_register, bad;
@@ -78,9 +78,8 @@ struct tstream {
     pqify_http_origin_req *origin;
     int origin_done;                   /* the origin said its last word (end or error) */
     /* the response body waiting for the edge's window */
-    uint8_t *buf;
-    size_t off, len, cap;
-    int eof, submitted, deferred, paused;
+    tunnel_body body;
+    int submitted, paused;
 };
 
 static void conn_flush(tconn *c);
@@ -174,7 +173,7 @@ static void stream_free(tstream *st)
     free(st->path);
     free(st->authority);
     free(st->hdrs);
-    free(st->buf);
+    tunnel_body_free(&st->body);
     free(st);
 }
 
@@ -206,43 +205,24 @@ static int hdrs_put(tstream *st, const char *a, size_t an, const char *b, size_t
 
 /* the response body: read by nghttp2 as the edge's window allows */
 static ssize_t read_body(nghttp2_session *h2, int32_t id, uint8_t *out, size_t length, uint32_t *flags,
-                               nghttp2_data_source *src, void *user)
+                         nghttp2_data_source *src, void *user)
 {
     (void)h2;
     (void)id;
     (void)user;
     tstream *st = src->ptr;
-    size_t n = st->len - st->off;
-    if (n > length)
-        n = length;
-    if (n > 0) {
-        memcpy(out, st->buf + st->off, n);
-        st->off += n;
-    }
-    if (st->off == st->len)
-        st->off = st->len = 0;
-    if (st->paused && st->len - st->off < TUNNEL_BODY_HIGH_WATER / 2) {
+    ssize_t n = tunnel_body_read(&st->body, out, length, flags);
+    if (st->paused && tunnel_body_waiting(&st->body) < TUNNEL_BODY_HIGH_WATER / 2) {
         st->paused = 0;
         if (st->origin != NULL)
             pqify_http_origin_pause(st->origin, 0);
     }
-    if (st->len == st->off && st->eof) {
-        *flags |= NGHTTP2_DATA_FLAG_EOF;
-        return (ssize_t)n;
-    }
-    if (n == 0) {
-        st->deferred = 1;
-        return NGHTTP2_ERR_DEFERRED;
-    }
-    return (ssize_t)n;
+    return n;
 }
 
 static void resume(tstream *st)
 {
-    if (st->deferred) {
-        st->deferred = 0;
-        nghttp2_session_resume_data(st->c->h2, st->id);
-    }
+    tunnel_body_resume(&st->body, st->c->h2, st->id);
 }
 
 static void respond(tstream *st, int status, const nghttp2_nv *extra, size_t n_extra, int with_body)
@@ -263,20 +243,12 @@ static void respond(tstream *st, int status, const nghttp2_nv *extra, size_t n_e
 
 static void respond_text(tstream *st, int status, const char *text)
 {
-    size_t n = strlen(text);
-    if (st->cap < n) {
-        uint8_t *b = realloc(st->buf, n);
-        if (b == NULL) {
-            nghttp2_submit_rst_stream(st->c->h2, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
-            return;
-        }
-        st->buf = b;
-        st->cap = n;
+    st->body.off = st->body.len = 0;
+    if (tunnel_body_append(&st->body, text, strlen(text)) != 0) {
+        nghttp2_submit_rst_stream(st->c->h2, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+        return;
     }
-    memcpy(st->buf, text, n);
-    st->off = 0;
-    st->len = n;
-    st->eof = 1;
+    st->body.eof = 1;
     nghttp2_nv ct = {(uint8_t *)"content-type", (uint8_t *)"text/plain; charset=utf-8", 12, 25, NGHTTP2_NV_FLAG_NONE};
     respond(st, status, &ct, 1, 1);
 }
@@ -305,40 +277,22 @@ static void origin_head(pqify_http_origin_req *r, const pqify_http_origin_head *
         nv[n++] = (nghttp2_nv){(uint8_t *)name, (uint8_t *)h->values[i], nlen, strlen(h->values[i]),
                                NGHTTP2_NV_FLAG_NONE};
     }
-    respond(st, h->status, nv, n, strcmp(st->method, "HEAD") != 0);
+    /* a 101 to the relayed upgrade: the stream carries the new protocol (RFC 8441 §5) */
+    respond(st, h->status == 101 ? 200 : h->status, nv, n, strcmp(st->method, "HEAD") != 0);
     if (strcmp(st->method, "HEAD") == 0)
-        st->eof = 1;
+        st->body.eof = 1;
     conn_flush_later(st->c);
 }
 
 static void origin_body(pqify_http_origin_req *r, const uint8_t *data, size_t len, void *ctx)
 {
     tstream *st = ctx;
-    if (st->off > 0 && st->off == st->len)
-        st->off = st->len = 0;
-    if (st->len + len > st->cap) {
-        if (st->off > 0) {
-            memmove(st->buf, st->buf + st->off, st->len - st->off);
-            st->len -= st->off;
-            st->off = 0;
-        }
-        if (st->len + len > st->cap) {
-            size_t cap = st->cap ? st->cap : 16384;
-            while (cap < st->len + len)
-                cap *= 2;
-            uint8_t *b = realloc(st->buf, cap);
-            if (b == NULL) {
-                nghttp2_submit_rst_stream(st->c->h2, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
-                conn_flush_later(st->c);
-                return;
-            }
-            st->buf = b;
-            st->cap = cap;
-        }
+    if (tunnel_body_append(&st->body, data, len) != 0) {
+        nghttp2_submit_rst_stream(st->c->h2, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+        conn_flush_later(st->c);
+        return;
     }
-    memcpy(st->buf + st->len, data, len);
-    st->len += len;
-    if (st->len - st->off >= TUNNEL_BODY_HIGH_WATER && !st->paused) {
+    if (tunnel_body_waiting(&st->body) >= TUNNEL_BODY_HIGH_WATER && !st->paused) {
         st->paused = 1;
         pqify_http_origin_pause(r, 1);
     }
@@ -350,7 +304,7 @@ static void origin_end(pqify_http_origin_req *r, void *ctx)
 {
     (void)r;
     tstream *st = ctx;
-    st->eof = 1;
+    st->body.eof = 1;
     st->origin_done = 1;
     resume(st);
     conn_flush_later(st->c);
@@ -412,7 +366,7 @@ static void do_register(tstream *st)
     }
     nghttp2_nv nv = {(uint8_t *)TUNNEL_HDR_NAME, (uint8_t *)t->name, strlen(TUNNEL_HDR_NAME), strlen(t->name),
                      NGHTTP2_NV_FLAG_NONE};
-    st->eof = 1;
+    st->body.eof = 1;
     respond(st, 200, &nv, 1, 0);
     if (!c->registered) {
         c->registered = 1;
@@ -449,8 +403,15 @@ static void dispatch(tstream *st)
     st->rule = pqify_ingress_match(st->ingress->in, host, strlen(host), st->path, strlen(st->path));
     const pqify_ingress_rule *rule = st->rule;
     if (rule->kind == PQIFY_ORIGIN_STATUS) {
-        st->eof = 1;
+        st->body.eof = 1;
         respond(st, rule->status, NULL, 0, 0);
+        return;
+    }
+    /* RFC 8441: an extended CONNECT with :protocol websocket is the edge relaying a
+     * client's WebSocket upgrade; to the origin it is that HTTP/1.1 upgrade again */
+    int upgrade = strcmp(st->method, "CONNECT") == 0;
+    if (upgrade && strcmp(st->protocol, "websocket") != 0) {
+        respond_text(st, 501, "501 Not Implemented: only CONNECT with :protocol websocket is relayed\n");
         return;
     }
     /* RFC 9112 §3.2: Host first; the rule may replace it (httpHostHeader) */
@@ -461,11 +422,12 @@ static void dispatch(tstream *st)
         respond_text(st, 503, "503 Service Unavailable: out of memory\n");
         return;
     }
-    int n = snprintf(head, head_cap, "%s %s HTTP/1.1\r\nHost: %s\r\n", st->method, st->path, host_hdr);
+    int n = snprintf(head, head_cap, "%s %s HTTP/1.1\r\nHost: %s\r\n%s", upgrade ? "GET" : st->method, st->path,
+                     host_hdr, upgrade ? "Connection: Upgrade\r\nUpgrade: websocket\r\n" : "");
     if (st->hdrs_len > 0)
         memcpy(head + n, st->hdrs, st->hdrs_len);
     size_t len = (size_t)n + st->hdrs_len;
-    int chunked = !st->end_stream && !st->has_length;
+    int chunked = !st->end_stream && !st->has_length && !upgrade;
     if (st->end_stream && !st->has_length && is_body_method(st->method))
         len += (size_t)snprintf(head + len, head_cap - len, "Content-Length: 0\r\n");
     /* the framing (RFC 9112 §6.1) and the blank line that ends the head */
@@ -478,7 +440,8 @@ static void dispatch(tstream *st)
         return;
     }
     unsigned flags = (chunked ? PQIFY_HTTP_ORIGIN_CHUNKED : 0) |
-                     (strcmp(st->method, "HEAD") == 0 ? PQIFY_HTTP_ORIGIN_HEAD : 0);
+                     (strcmp(st->method, "HEAD") == 0 ? PQIFY_HTTP_ORIGIN_HEAD : 0) |
+                     (upgrade ? PQIFY_HTTP_ORIGIN_UPGRADE : 0);
     st->origin = pqify_http_origin_start(o, head, len, flags, &origin_callbacks, st);
     free(head);
     if (st->origin == NULL) {
@@ -528,6 +491,9 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t 
     } else if (nlen == 10 && memcmp(name, ":authority", 10) == 0) {
         free(st->authority);
         st->authority = strndup((const char *)value, vlen);
+    } else if (nlen == 9 && memcmp(name, ":protocol", 9) == 0) {
+        /* RFC 8441 §4: the extended CONNECT's protocol */
+        snprintf(st->protocol, sizeof st->protocol, "%.*s", (int)(vlen < 15 ? vlen : 15), (const char *)value);
     } else if (name[0] == ':') {
         /* :scheme: the origin's scheme is the rule's */
     } else if (nlen == strlen(TUNNEL_HDR_CERT) && memcmp(name, TUNNEL_HDR_CERT, nlen) == 0) {
@@ -674,8 +640,9 @@ static void pool_up(pqify_pool *p, unsigned slot, pqify_stream *s, void *ctx)
         return;
     }
     nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, TUNNEL_MAX_STREAMS},
-                                   {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, TUNNEL_STREAM_WINDOW}};
-    nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, 2);
+                                   {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, TUNNEL_STREAM_WINDOW},
+                                   {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1}};   /* RFC 8441 §3 */
+    nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, 3);
     nghttp2_session_set_local_window_size(c->h2, NGHTTP2_FLAG_NONE, 0, TUNNEL_CONN_WINDOW);
     if (t->draining) {
         nghttp2_submit_goaway(c->h2, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, NULL, 0);

@@ -38,6 +38,10 @@ struct pqify_tunnel_hub {
     pqify_tls_metrics tls_metrics;
     int have_tls_metrics;
     pqify_metric *m_conns, *m_requests, *m_retries, *m_errors;
+    /* requests waiting for a connection (wait_for_connection_ms), oldest first: their
+     * deadlines come in the same order, so one timer for the first does */
+    pqify_tunnel_req *wait_head, *wait_tail;
+    uv_timer_t *wait_timer;
 };
 
 struct hconn {
@@ -60,6 +64,9 @@ struct pqify_tunnel_req {
     tunnel *tun;
     hconn *c;
     pqify_tunnel_req *next, *prev;     /* on c */
+    pqify_tunnel_req *wnext, *wprev;   /* on the hub's wait list, while waiting */
+    int waiting, waited;               /* waited: once after its connections died */
+    uint64_t deadline;                 /* uv_now when it stops waiting */
     int32_t id;
     pqify_tunnel_req_cbs cbs;
     void *ctx;
@@ -67,10 +74,9 @@ struct pqify_tunnel_req {
     size_t n_nv;
     int idempotent, has_body;
     unsigned retries;
-    /* request body */
-    uint8_t *buf;
-    size_t off, len, cap;
-    int ended, body_sent, deferred, want_writable;
+    /* request body (body.eof: the caller ended it) */
+    tunnel_body body;
+    int body_sent, want_writable;
     /* response */
     int head_seen, done;
     size_t unconsumed;
@@ -163,11 +169,77 @@ static void req_unlink(pqify_tunnel_req *r)
     r->id = 0;
 }
 
+/* ---- requests waiting for a connection ---- */
+
+static void wait_unlink(pqify_tunnel_req *r)
+{
+    pqify_tunnel_hub *h = r->hub;
+    if (!r->waiting)
+        return;
+    if (r->wprev != NULL)
+        r->wprev->wnext = r->wnext;
+    else
+        h->wait_head = r->wnext;
+    if (r->wnext != NULL)
+        r->wnext->wprev = r->wprev;
+    else
+        h->wait_tail = r->wprev;
+    r->wnext = r->wprev = NULL;
+    r->waiting = 0;
+}
+
+static void on_wait_timer(uv_timer_t *t);
+
+static void wait_arm(pqify_tunnel_hub *h)
+{
+    if (h->wait_timer == NULL)
+        return;
+    if (h->wait_head == NULL) {
+        uv_timer_stop(h->wait_timer);
+        return;
+    }
+    uint64_t now = uv_now(h->loop), at = h->wait_head->deadline;
+    uv_timer_start(h->wait_timer, on_wait_timer, at > now ? at - now : 0, 0);
+}
+
+/* r (on no connection) waits for one of its tunnel's to register */
+static void wait_add(pqify_tunnel_req *r)
+{
+    pqify_tunnel_hub *h = r->hub;
+    r->waiting = 1;
+    r->deadline = uv_now(h->loop) + h->o.wait_for_connection_ms;
+    r->wprev = h->wait_tail;
+    r->wnext = NULL;
+    if (h->wait_tail != NULL)
+        h->wait_tail->wnext = r;
+    else
+        h->wait_head = r;
+    h->wait_tail = r;
+    wait_arm(h);
+}
+
+static void req_fail(pqify_tunnel_req *r, const char *why);
+
+static void on_wait_timer(uv_timer_t *t)
+{
+    pqify_tunnel_hub *h = t->data;
+    uint64_t now = uv_now(h->loop);
+    while (h->wait_head != NULL && h->wait_head->deadline <= now) {
+        pqify_tunnel_req *r = h->wait_head;
+        char why[160];
+        snprintf(why, sizeof why, "tunnel %s has no registered connection (waited %u ms)", r->tun->name,
+                 h->o.wait_for_connection_ms);
+        req_fail(r, why);
+    }
+    wait_arm(h);
+}
+
 static void req_free(pqify_tunnel_req *r)
 {
+    wait_unlink(r);
     req_unlink(r);
     free(r->nv);
-    free(r->buf);
+    tunnel_body_free(&r->body);
     free(r->hstore);
     free(r);
 }
@@ -182,24 +254,32 @@ static void req_fail(pqify_tunnel_req *r, const char *why)
 }
 
 /* the connection r was on is gone or refused it: another one, when that is safe */
+/* The connection r was on is gone or refused it: another one, when that is safe. With
+ * a wait configured, a request that finds no other connection (or used its retries on
+ * connections that died one after another, as when a connector is killed) waits once
+ * for a new one: retries and that one wait bound what it costs. */
 static void req_retry_or_fail(pqify_tunnel_req *r, hconn *dead, int refused, const char *why)
 {
+    pqify_tunnel_hub *h = r->hub;
     req_unlink(r);
     int safe = !r->head_seen && !r->body_sent && (r->idempotent || refused);
-    unsigned max = r->hub->o.max_retries ? r->hub->o.max_retries : 2;
-    if (safe && r->retries < max) {
-        hconn *next = tunnel_pick(r->tun, dead);
-        if (next != NULL) {
-            r->retries++;
-            pqify_counter_add(labelled(r->hub->m_retries, r->tun->name), 1);
-            r->c = next;
-            char err[160];
-            if (submit(r, err, sizeof err) == 0) {
-                conn_flush(next);
-                return;
-            }
-            r->c = NULL;
+    unsigned max = h->o.max_retries ? h->o.max_retries : 2;
+    hconn *next = safe && r->retries < max ? tunnel_pick(r->tun, dead) : NULL;
+    char err[160];
+    if (next != NULL) {
+        r->retries++;
+        pqify_counter_add(labelled(h->m_retries, r->tun->name), 1);
+        r->c = next;
+        if (submit(r, err, sizeof err) == 0) {
+            conn_flush(next);
+            return;
         }
+        r->c = NULL;
+    } else if (safe && !r->waited && h->o.wait_for_connection_ms > 0 && !h->freeing) {
+        r->waited = 1;
+        pqify_counter_add(labelled(h->m_retries, r->tun->name), 1);
+        wait_add(r);
+        return;
     }
     req_fail(r, why);
 }
@@ -211,27 +291,12 @@ static ssize_t read_req_body(nghttp2_session *h2, int32_t id, uint8_t *out, size
     (void)id;
     (void)user;
     pqify_tunnel_req *r = src->ptr;
-    size_t n = r->len - r->off;
-    if (n > length)
-        n = length;
-    if (n > 0) {
-        memcpy(out, r->buf + r->off, n);
-        r->off += n;
+    ssize_t n = tunnel_body_read(&r->body, out, length, flags);
+    if (n > 0)
         r->body_sent = 1;
-    }
-    if (r->off == r->len)
-        r->off = r->len = 0;
-    if (r->len - r->off < REQ_BODY_HIGH_WATER / 2 && r->want_writable)
+    if (tunnel_body_waiting(&r->body) < REQ_BODY_HIGH_WATER / 2 && r->want_writable)
         r->want_writable = 2;   /* told after the flush, outside nghttp2 */
-    if (r->off == r->len && r->ended) {
-        *flags |= NGHTTP2_DATA_FLAG_EOF;
-        return (ssize_t)n;
-    }
-    if (n == 0) {
-        r->deferred = 1;
-        return NGHTTP2_ERR_DEFERRED;
-    }
-    return (ssize_t)n;
+    return n;
 }
 
 static int submit(pqify_tunnel_req *r, char *err, size_t cap)
@@ -244,7 +309,7 @@ static int submit(pqify_tunnel_req *r, char *err, size_t cap)
         return -1;
     }
     r->id = id;
-    r->deferred = 0;
+    r->body.deferred = 0;
     r->next = c->reqs;
     r->prev = NULL;
     if (c->reqs != NULL)
@@ -255,10 +320,11 @@ static int submit(pqify_tunnel_req *r, char *err, size_t cap)
 
 static int copy_head(pqify_tunnel_req *r, const pqify_tunnel_request *rq)
 {
-    const char *pseudo[4][2] = {{":method", rq->method}, {":scheme", rq->scheme ? rq->scheme : "https"},
-                                {":authority", rq->authority}, {":path", rq->path}};
+    const char *pseudo[5][2] = {{":method", rq->method}, {":protocol", rq->protocol},
+                                {":scheme", rq->scheme ? rq->scheme : "https"}, {":authority", rq->authority},
+                                {":path", rq->path}};
     size_t total = 0, n = 0;
-    for (size_t i = 0; i < 4; i++)
+    for (size_t i = 0; i < 5; i++)
         if (pseudo[i][1] != NULL)
             total += strlen(pseudo[i][0]) + strlen(pseudo[i][1]) + 2, n++;
     for (size_t i = 0; i < rq->n_headers; i++)
@@ -284,7 +350,7 @@ static int copy_head(pqify_tunnel_req *r, const pqify_tunnel_request *rq)
         p += (vn) + 1;                                                                          \
         k++;                                                                                    \
     } while (0)
-    for (size_t i = 0; i < 4; i++)
+    for (size_t i = 0; i < 5; i++)
         if (pseudo[i][1] != NULL)
             PUT(pseudo[i][0], strlen(pseudo[i][0]), pseudo[i][1], strlen(pseudo[i][1]));
     for (size_t i = 0; i < rq->n_headers; i++)
@@ -297,9 +363,9 @@ static int copy_head(pqify_tunnel_req *r, const pqify_tunnel_request *rq)
 pqify_tunnel_req *pqify_tunnel_hub_request(pqify_tunnel_hub *h, const char *name, const pqify_tunnel_request *rq,
                                            const pqify_tunnel_req_cbs *cbs, void *ctx, char *err, size_t cap)
 {
-    tunnel *t = tunnel_find(h, name);
+    tunnel *t = h->o.wait_for_connection_ms > 0 ? tunnel_get(h, name) : tunnel_find(h, name);
     hconn *c = tunnel_pick(t, NULL);
-    if (c == NULL) {
+    if (c == NULL && (t == NULL || h->o.wait_for_connection_ms == 0)) {
         snprintf(err, cap, "tunnel %s has no registered connection", name);
         return NULL;
     }
@@ -321,47 +387,35 @@ pqify_tunnel_req *pqify_tunnel_hub_request(pqify_tunnel_hub *h, const char *name
     r->has_body = rq->has_body;
     /* RFC 9110 §9.2.2: these may be sent again without changing anything */
     r->idempotent = !strcmp(rq->method, "GET") || !strcmp(rq->method, "HEAD") || !strcmp(rq->method, "OPTIONS");
+    pqify_counter_add(labelled(h->m_requests, name), 1);
+    if (c == NULL) {
+        wait_add(r);
+        return r;
+    }
     if (submit(r, err, cap) < 0) {
         free(r->nv);
         free(r);
         return NULL;
     }
-    pqify_counter_add(labelled(h->m_requests, name), 1);
     conn_flush(c);
     return r;
 }
 
-int pqify_tunnel_req_write(pqify_tunnel_req *r, const void *data, size_t len)
+/* more of the body or its end is in: nghttp2 reads again if it was waiting */
+static void body_resume(pqify_tunnel_req *r)
 {
-    if (r->ended || r->done || !r->has_body)
-        return -1;
-    if (r->off > 0 && r->off == r->len)
-        r->off = r->len = 0;
-    if (r->len + len > r->cap) {
-        if (r->off > 0) {
-            memmove(r->buf, r->buf + r->off, r->len - r->off);
-            r->len -= r->off;
-            r->off = 0;
-        }
-        if (r->len + len > r->cap) {
-            size_t cap = r->cap ? r->cap : 16384;
-            while (cap < r->len + len)
-                cap *= 2;
-            uint8_t *b = realloc(r->buf, cap);
-            if (b == NULL)
-                return -1;
-            r->buf = b;
-            r->cap = cap;
-        }
-    }
-    memcpy(r->buf + r->len, data, len);
-    r->len += len;
-    if (r->c != NULL && r->deferred) {
-        r->deferred = 0;
-        nghttp2_session_resume_data(r->c->h2, r->id);
+    if (r->c != NULL && r->body.deferred) {
+        tunnel_body_resume(&r->body, r->c->h2, r->id);
         conn_flush(r->c);
     }
-    if (r->len - r->off >= REQ_BODY_HIGH_WATER) {
+}
+
+int pqify_tunnel_req_write(pqify_tunnel_req *r, const void *data, size_t len)
+{
+    if (r->body.eof || r->done || !r->has_body || tunnel_body_append(&r->body, data, len) != 0)
+        return -1;
+    body_resume(r);
+    if (tunnel_body_waiting(&r->body) >= REQ_BODY_HIGH_WATER) {
         r->want_writable = 1;
         return 1;
     }
@@ -370,14 +424,10 @@ int pqify_tunnel_req_write(pqify_tunnel_req *r, const void *data, size_t len)
 
 int pqify_tunnel_req_end(pqify_tunnel_req *r)
 {
-    if (r->ended || r->done)
+    if (r->body.eof || r->done)
         return -1;
-    r->ended = 1;
-    if (r->c != NULL && r->deferred) {
-        r->deferred = 0;
-        nghttp2_session_resume_data(r->c->h2, r->id);
-        conn_flush(r->c);
-    }
+    r->body.eof = 1;
+    body_resume(r);
     return 0;
 }
 
@@ -459,6 +509,30 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t 
     return 0;
 }
 
+/* a connection of t registered: the requests waiting for t go, in arrival order */
+static void wait_release(pqify_tunnel_hub *h, tunnel *t)
+{
+    for (;;) {
+        /* from the head each time: a failure's callback may cancel other waiting requests */
+        pqify_tunnel_req *r = h->wait_head;
+        while (r != NULL && r->tun != t)
+            r = r->wnext;
+        if (r == NULL)
+            break;
+        wait_unlink(r);
+        r->c = tunnel_pick(t, NULL);
+        char err[160] = "no connection";
+        if (r->c == NULL || submit(r, err, sizeof err) != 0) {
+            r->c = NULL;
+            req_fail(r, err);
+            continue;
+        }
+        if (!r->c->in_recv)
+            conn_flush(r->c);
+    }
+    wait_arm(h);
+}
+
 static void registered(hconn *c)
 {
     pqify_tunnel_hub *h = c->hub;
@@ -481,6 +555,7 @@ static void registered(hconn *c)
     pqify_gauge_set(t->m_conns, (double)t->n);
     fprintf(stderr, "pqify tunnel hub: registered tunnel=%s connector=%s group=%s connections=%zu\n", t->name,
             pqify_stream_peer(c->s), c->group, t->n);
+    wait_release(h, t);
 }
 
 static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *f, void *user)
@@ -497,13 +572,29 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *f, void *user
             registered(c);
         return 0;
     }
-    pqify_tunnel_req *r = nghttp2_session_get_stream_user_data(h2, f->hd.stream_id);
-    if (r == NULL || f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_RESPONSE)
+    int32_t id = f->hd.stream_id;
+    pqify_tunnel_req *r = nghttp2_session_get_stream_user_data(h2, id);
+    if (r == NULL)
         return 0;
-    if (r->status >= 100 && r->status < 200)
-        return 0;   /* interim */
-    r->head_seen = 1;
-    r->cbs.on_head(r, r->status, r->hdrs, r->n_hdrs, r->ctx);
+    if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_RESPONSE) {
+        if (r->status >= 100 && r->status < 200)
+            return 0;   /* interim */
+        r->head_seen = 1;
+        r->cbs.on_head(r, r->status, r->hdrs, r->n_hdrs, r->ctx);
+        if ((r = nghttp2_session_get_stream_user_data(h2, id)) == NULL)
+            return 0;   /* the caller let go of it */
+    }
+    int end = (f->hd.type == NGHTTP2_DATA || f->hd.type == NGHTTP2_HEADERS) && (f->hd.flags & NGHTTP2_FLAG_END_STREAM);
+    if (end && r->head_seen && r->has_body && !r->body.eof) {
+        /* RFC 9113 §8.1: the response is complete while the request is still open (a
+         * relayed WebSocket the origin closed, an early answer): it is over, and the
+         * rest of the request is not wanted */
+        req_unlink(r);
+        nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR);
+        r->done = 1;
+        r->cbs.on_end(r, r->ctx);
+        req_free(r);
+    }
     return 0;
 }
 
@@ -722,6 +813,11 @@ static void on_accept(pqify_listener *l, int fd, const struct sockaddr *peer, vo
     h->all = c;
 }
 
+static void free_timer(uv_handle_t *t)
+{
+    free(t);
+}
+
 int pqify_tunnel_hub_start(uv_loop_t *loop, const pqify_tunnel_hub_options *o, pqify_tunnel_hub **out, char *err,
                            size_t cap)
 {
@@ -750,10 +846,22 @@ int pqify_tunnel_hub_start(uv_loop_t *loop, const pqify_tunnel_hub_options *o, p
                                             "Requests that failed in the tunnel (no answer from the connector).",
                                             "tunnel");
     }
+    if (o->wait_for_connection_ms > 0) {
+        h->wait_timer = malloc(sizeof *h->wait_timer);
+        if (h->wait_timer == NULL || uv_timer_init(loop, h->wait_timer) != 0) {
+            free(h->wait_timer);
+            free(h);
+            snprintf(err, cap, "out of memory");
+            return PQIFY_ERR_ARG;
+        }
+        h->wait_timer->data = h;
+    }
     pqify_listener_opts lo = {.host = host, .port = port,
                               .max_connections = o->max_connections ? o->max_connections : 10000};
     int ret = pqify_listener_open(loop, &lo, on_accept, h, &h->listener, err, cap);
     if (ret < 0) {
+        if (h->wait_timer != NULL)
+            uv_close((uv_handle_t *)h->wait_timer, free_timer);
         free(h);
         return ret;
     }
@@ -801,6 +909,11 @@ void pqify_tunnel_hub_free(pqify_tunnel_hub *h)
     /* the connections free themselves in on_close (requests on them get on_error
      * then); the last one frees the hub */
     h->freeing = 1;
+    while (h->wait_head != NULL)
+        req_fail(h->wait_head, "the edge's tunnel listener is shutting down");
+    if (h->wait_timer != NULL)
+        uv_close((uv_handle_t *)h->wait_timer, free_timer);
+    h->wait_timer = NULL;
     if (h->all == NULL)
         hub_release(h);
 }

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <nghttp2/nghttp2.h>
 #include <uv.h>
@@ -30,6 +31,27 @@
 /* a response body buffered from the origin before reading from it pauses */
 #define TUNNEL_BODY_HIGH_WATER (256u * 1024u)
 #define TUNNEL_MAX_HEAD (64u * 1024u)
+
+/* A body waiting for the peer's HTTP/2 window (body.c): the hub's request bodies, the
+ * connector's response bodies. eof: the last byte is in; deferred: nghttp2 was told
+ * NGHTTP2_ERR_DEFERRED and waits for tunnel_body_resume. */
+typedef struct tunnel_body {
+    uint8_t *buf;
+    size_t off, len, cap;
+    int eof, deferred;
+} tunnel_body;
+
+/* Appends a copy of data; 0 or -1 (out of memory). */
+int tunnel_body_append(tunnel_body *b, const void *data, size_t len);
+/* Bytes waiting. */
+static inline size_t tunnel_body_waiting(const tunnel_body *b) { return b->len - b->off; }
+/* The core of an nghttp2 data provider's read callback: up to length bytes into out,
+ * NGHTTP2_DATA_FLAG_EOF once the last one went, NGHTTP2_ERR_DEFERRED (and deferred
+ * set) when nothing waits yet. */
+ssize_t tunnel_body_read(tunnel_body *b, uint8_t *out, size_t length, uint32_t *flags);
+/* Bytes or the end came in: nghttp2 reads again when it had been deferred. */
+void tunnel_body_resume(tunnel_body *b, nghttp2_session *h2, int32_t id);
+void tunnel_body_free(tunnel_body *b);
 
 /* The tunnel name a client certificate carries: the CN of the subject as the engine
  * prints it (RFC 4514: "CN=office,O=x"; a backslash escapes the next character). 0 and

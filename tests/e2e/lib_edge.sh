@@ -95,3 +95,17 @@ raw_send() {
 metric() { # metric <regex>: the sum of matching samples on /metrics
   curl -s "http://127.0.0.1:$adm_port/metrics" | grep -E "$1" | awk '{s+=$NF} END {printf "%d", s}'
 }
+
+# start_connector_flags <origin URL>: pqify tunnel from flags alone (no file) to the
+# edge's tunnels: listener on 127.0.0.1:$hub_port as tunnel $name (client-p256.pem),
+# waiting for its 4 connections; sets tun_tpid (the timeout wrapper), tun_pid, tun_log.
+start_connector_flags() {
+  tun_log="$casedir/tunnel-$RANDOM.stderr"
+  timeout 300 "$PQIFY_BIN" tunnel --edge "127.0.0.1:$hub_port" --name "$name" --cert "$certs/client-p256.pem" \
+    --key "$certs/client-p256.key" --ca "$certs/ca.pem" --servername localhost --url "$1" 2>"$tun_log" >/dev/null &
+  tun_tpid=$!
+  pids+=("$tun_tpid")
+  wait_for "$tun_log" "registered connection=.* ready=4/4" 15 || { fail "the connector did not register 4 connections"; return 1; }
+  tun_pid=$(pgrep -P "$tun_tpid" -n)
+  pids+=("$tun_pid")
+}

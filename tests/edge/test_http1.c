@@ -176,7 +176,7 @@ static void test_malformed_refused(void **state)
     refused("GET / HTTP/9.9\r\nHost: a\r\n\r\n", 505);
     refused("GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505);
     refused("G\x01T / HTTP/1.1\r\nHost: a\r\n\r\n", 400);
-    refused("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", 400);
+    refused("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n", 400);   /* test_upgrade.c: websocket */
     refused("CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", 400);
 }
 

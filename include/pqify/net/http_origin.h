@@ -72,7 +72,8 @@ typedef struct pqify_http_origin_head {
 } pqify_http_origin_head;
 
 typedef struct pqify_http_origin_cbs {
-    /* The final response head (1xx interim answers are skipped; 101 is an error). */
+    /* The final response head (1xx interim answers are skipped; 101 is an error unless
+     * the request was PQIFY_HTTP_ORIGIN_UPGRADE). */
     void (*on_head)(pqify_http_origin_req *r, const pqify_http_origin_head *h, void *ctx);
     void (*on_body)(pqify_http_origin_req *r, const uint8_t *data, size_t len, void *ctx);
     /* The response is complete; the connection is back in the pool when it may be.
@@ -104,6 +105,12 @@ size_t pqify_http_origin_idle(const pqify_http_origin *p);
  * HEAD, the response has no body whatever its fields say (RFC 9110 §9.3.2). */
 #define PQIFY_HTTP_ORIGIN_CHUNKED 1u
 #define PQIFY_HTTP_ORIGIN_HEAD 2u
+/* The head asks to switch protocols (RFC 9110 §7.8, e.g. Upgrade: websocket): a 101
+ * answer is the final head (on_head with status 101), and from then on the origin's
+ * bytes go to on_body as they come and write() sends bytes as they are, until the
+ * origin closes (on_end); the connection is never reused. Any other answer is an
+ * ordinary response. */
+#define PQIFY_HTTP_ORIGIN_UPGRADE 4u
 
 /* Start a request: an idle connection when there is one, else a new one. head is
  * copied. Callbacks run on later loop turns, never inside this call. NULL when out of
