@@ -787,6 +787,7 @@ void pqify_edge_free(pqify_edge *e)
             pqify_listener_free(e->listeners[i]);
     edge_tunnel_close(e);
     alog_close(e);
+    edge_h2_free_idle(e);
     edge_gen_put(e->gen);
     free(e);
 }

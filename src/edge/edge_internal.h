@@ -156,6 +156,8 @@ struct edge_conn {
     nghttp2_session *ng;
     edge_req *reqs;
     size_t ng_head_bytes;
+    edge_conn *flush_next;     /* on the edge's h2_soon list (h2.c) */
+    int flush_soon;
 };
 
 /* The metrics (STYLE.md "Metrics are named once"). */
@@ -181,6 +183,8 @@ struct pqify_edge {
     struct edge_alog *alog;
     struct pqify_tunnel_hub *hub;      /* tunnels: (tunnel.c) */
     pqify_tls_config *hub_tls;
+    uv_idle_t *h2_idle;                /* flushes the h2_soon connections (h2.c) */
+    edge_conn *h2_soon;
 };
 
 /* edge.c */
@@ -235,5 +239,6 @@ void edge_h2_closed(edge_conn *c);
 void edge_h2_drain(edge_conn *c);
 /* Send what nghttp2 has (a request's body or end arrived). */
 void edge_h2_flush(edge_conn *c);
+void edge_h2_free_idle(edge *e);
 
 #endif

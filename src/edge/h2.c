@@ -158,6 +158,58 @@ static void h2_body(edge_req *r, const uint8_t *data, size_t len)
     }
 }
 
+/* What the origins answer during one turn of the loop goes out together: a connection
+ * is flushed once, after the loop has run every read callback that was ready (uv_idle
+ * runs before the next poll, which it makes non-blocking, and after a timer's answer),
+ * so that the responses of several streams share a TLS record and a write. */
+static void h2_idle_cb(uv_idle_t *h)
+{
+    edge *e = h->data;
+    edge_conn *c = e->h2_soon;
+    e->h2_soon = NULL;
+    uv_idle_stop(h);
+    while (c != NULL) {
+        edge_conn *next = c->flush_next;
+        c->flush_soon = 0;
+        c->flush_next = NULL;
+        edge_h2_flush(c);
+        c = next;
+    }
+}
+
+static void h2_flush_soon(edge_conn *c)
+{
+    edge *e = c->e;
+    if (c->flush_soon)
+        return;
+    if (e->h2_idle == NULL) {
+        e->h2_idle = malloc(sizeof *e->h2_idle);
+        if (e->h2_idle == NULL) {
+            edge_h2_flush(c);
+            return;
+        }
+        uv_idle_init(e->loop, e->h2_idle);
+        e->h2_idle->data = e;
+    }
+    if (e->h2_soon == NULL)
+        uv_idle_start(e->h2_idle, h2_idle_cb);
+    c->flush_soon = 1;
+    c->flush_next = e->h2_soon;
+    e->h2_soon = c;
+}
+
+static void free_handle(uv_handle_t *h)
+{
+    free(h);
+}
+
+void edge_h2_free_idle(edge *e)
+{
+    if (e->h2_idle != NULL && !uv_is_closing((uv_handle_t *)e->h2_idle))
+        uv_close((uv_handle_t *)e->h2_idle, free_handle);
+    e->h2_idle = NULL;
+}
+
 static void h2_end(edge_req *r)
 {
     r->down_end = 1;
@@ -165,7 +217,7 @@ static void h2_end(edge_req *r)
         r->down_deferred = 0;
         nghttp2_session_resume_data(r->c->ng, r->sid);
     }
-    edge_h2_flush(r->c);   /* may close the stream, freeing r */
+    h2_flush_soon(r->c);
 }
 
 static void h2_error(edge_req *r, int status)
@@ -175,7 +227,7 @@ static void h2_error(edge_req *r, int status)
         nghttp2_submit_rst_stream(c->ng, NGHTTP2_FLAG_NONE, r->sid, NGHTTP2_INTERNAL_ERROR);
     else
         local_answer(r, status);
-    edge_h2_flush(c);
+    h2_flush_soon(c);
 }
 
 static int h2_down_full(edge_req *r)
@@ -194,7 +246,7 @@ static void h2_up_resume(edge_req *r)
 
 static void h2_flush_req(edge_req *r)
 {
-    edge_h2_flush(r->c);
+    h2_flush_soon(r->c);
 }
 
 static const edge_front_ops h2_ops = {h2_head, h2_body, h2_end, h2_error, h2_down_full,
@@ -485,6 +537,13 @@ void edge_h2_writable(edge_conn *c)
 
 void edge_h2_closed(edge_conn *c)
 {
+    if (c->flush_soon) {
+        edge_conn **p = &c->e->h2_soon;
+        while (*p != c)
+            p = &(*p)->flush_next;
+        *p = c->flush_next;
+        c->flush_soon = 0;
+    }
     while (c->reqs != NULL) {
         edge_req *r = c->reqs;
         c->reqs = r->next;

@@ -574,6 +574,10 @@ static void conn_flush(tconn *c)
 {
     if (c->h2 == NULL || c->s == NULL || c->in_recv)
         return;
+    /* One write for all the frames: a response's HEADERS and DATA reach the edge
+     * together or not at all, so a connector killed between them leaves no answer
+     * half begun, which the edge could not retry on another connection. */
+    pqify_stream_cork(c->s, 1);
     for (;;) {
         const uint8_t *data;
         ssize_t n = nghttp2_session_mem_send(c->h2, &data);
@@ -587,6 +591,7 @@ static void conn_flush(tconn *c)
         if (pqify_stream_send(c->s, data, (size_t)n) < 0)
             return;
     }
+    pqify_stream_cork(c->s, 0);
     if (!c->closing && !nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2)) {
         c->closing = 1;
         pqify_stream_close(c->s);
