@@ -236,7 +236,8 @@ static void respond(tstream *st, int status, const nghttp2_nv *extra, size_t n_e
         nv[n++] = extra[i];
     nghttp2_data_provider dp = {.source = {.ptr = st}, .read_callback = read_body};
     st->submitted = 1;
-    count_response(st->c->t, status);
+    if (!st->is_register)   /* the edge's registrations are not requests */
+        count_response(st->c->t, status);
     if (nghttp2_submit_response(st->c->h2, st->id, nv, n, with_body ? &dp : NULL) != 0)
         nghttp2_submit_rst_stream(st->c->h2, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
 }

@@ -494,6 +494,24 @@ static int teardown(void **state)
 
 /* ---- the cases ---- */
 
+/* The sum of the values of the /metrics lines that start with prefix. */
+static unsigned long long sum_series(const char *text, const char *prefix)
+{
+    unsigned long long sum = 0;
+    size_t plen = strlen(prefix);
+    for (const char *line = text; line != NULL && *line != '\0';) {
+        const char *end = strchr(line, '\n');
+        if (strncmp(line, prefix, plen) == 0) {
+            const char *sp = memchr(line, ' ', end != NULL ? (size_t)(end - line) : strlen(line));
+            if (sp == NULL)
+                sp = line + plen - 1;
+            sum += strtoull(sp + 1, NULL, 10);
+        }
+        line = end != NULL ? end + 1 : NULL;
+    }
+    return sum;
+}
+
 static void test_requests(void **state)
 {
     (void)state;
@@ -554,6 +572,9 @@ static void test_requests(void **state)
     assert_non_null(strstr(body, "pqify_tunnel_ha_connections 4\n"));
     assert_non_null(strstr(body, "group=\"X25519MLKEM768\"} 1\n"));
     assert_non_null(strstr(body, "pqify_tunnel_responses_total{code=\"410\"} 1\n"));
+    /* one response per request: the 4 registrations count in neither */
+    assert_int_equal(sum_series(body, "pqify_tunnel_responses_total{"),
+                     sum_series(body, "pqify_tunnel_requests_total "));
 }
 
 /* GETs in flight while one of the four connections is killed: none fails */
