@@ -16,6 +16,7 @@
  */
 #include "bench.h"
 #include "bench_nginx.h"
+#include "cli.h"
 #include "pqify/net/pair.h"
 
 #include <errno.h>
@@ -183,7 +184,7 @@ int pqify_bench_edge(int argc, char **argv)
         }
     }
     char pqify[600];
-    if (pqify_bench_pqify_path(pqify, sizeof pqify) != 0)
+    if (pqify_cli_sibling_path("pqify", pqify, sizeof pqify) != 0)
         return 1;
     char *cert = NULL, *key = NULL;
     struct proc origin = {"nginx (origin)", -1, 0}, ngx = {"nginx (proxy)", -1, 0},

@@ -212,21 +212,6 @@ void pqify_bench_nginx_proxy(char *out, size_t cap, const char *dir, uint16_t li
              (unsigned)upstream_port, keepalive, (unsigned)listen_port, dir, dir);
 }
 
-int pqify_bench_pqify_path(char *out, size_t cap)
-{
-    char self[512];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0)
-        return -1;
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    if (slash == NULL)
-        return -1;
-    *slash = '\0';
-    int w = snprintf(out, cap, "%s/pqify", self);
-    return w > 0 && (size_t)w < cap ? 0 : -1;
-}
-
 long pqify_bench_h2load(const char *dir, uint16_t port, int h1, unsigned n, const char *log_file, double *seconds)
 {
     char url[64], nbuf[16], out[128], logarg[300];

@@ -51,8 +51,6 @@ int pqify_bench_nginx_conf(const char *dir, const char *name, const char *http_b
  * and waits for p->port. 0, or -1 with its error log on stderr. */
 int pqify_bench_nginx_start(struct pqify_bench_proc *p, const char *nginx, const char *dir, const char *name,
                             int cpu, const char *env);
-/* pqify beside this executable (/proc/self/exe), as `pqify bench` found it; 0 or -1. */
-int pqify_bench_pqify_path(char *out, size_t cap);
 
 /* h2load (pinned to CPU 1) to https://127.0.0.1:port/small.txt: n requests over 8
  * connections, HTTP/1.1 keep-alive (h1) or HTTP/2 with 16 streams each; its output in

@@ -28,6 +28,7 @@
 
 #include "bench.h"
 #include "bench_nginx.h"
+#include "cli.h"
 #include "pqify/net/pair.h"
 #include "pqify/net/pump.h"
 #include "pqify/tls.h"
@@ -56,7 +57,7 @@ static int serve_start(struct serve_proc *sp, const char *cert_pem, const char *
     char exe[PATH_MAX], maxc[16];
     memset(sp, 0, sizeof *sp);
     snprintf(sp->dir, sizeof sp->dir, "/tmp/pqify-bench-serve-XXXXXX");
-    if (mkdtemp(sp->dir) == NULL || pqify_bench_pqify_path(exe, sizeof exe) != 0)
+    if (mkdtemp(sp->dir) == NULL || pqify_cli_sibling_path("pqify", exe, sizeof exe) != 0)
         return -1;
     snprintf(sp->cert, sizeof sp->cert, "%s/cert.pem", sp->dir);
     snprintf(sp->key, sizeof sp->key, "%s/key.pem", sp->dir);

@@ -18,6 +18,7 @@
  */
 #include "bench.h"
 #include "bench_nginx.h"
+#include "cli.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -202,7 +203,7 @@ int pqify_bench_tunnel(int argc, char **argv)
         }
     }
     char pqify[600];
-    if (pqify_bench_pqify_path(pqify, sizeof pqify) != 0)
+    if (pqify_cli_sibling_path("pqify", pqify, sizeof pqify) != 0)
         return 1;
     char *cert = NULL, *key = NULL;
     struct pqify_bench_proc origin = {"nginx (origin)", -1, 0}, ngx = {"nginx (front)", -1, 0},

@@ -28,10 +28,12 @@ int pqify_cmd_kafka_count(int argc, char **argv);
 #endif
 int pqify_cmd_edge(int argc, char **argv);
 
-/* pqify-bench beside this binary: its path (0, or -1), and running it with argv
- * (argv[0] its name): exec'd in place, or waited for (wait_for_it = 1, returning
- * its exit status). A missing pqify-bench is said in words; then 1. */
-int pqify_bench_path(char *out, size_t cap);
+/* The path of the program `name` in this executable's directory (/proc/self/exe):
+ * pqify finds pqify-bench there, pqify-bench finds pqify. 0, or -1. */
+int pqify_cli_sibling_path(const char *name, char *out, size_t cap);
+/* Runs pqify-bench (beside this binary) with argv (argv[0] its name): exec'd in
+ * place, or waited for (wait_for_it = 1, returning its exit status). A missing
+ * pqify-bench is said in words; then 1. */
 int pqify_run_bench(const char *cmd, char **argv, int wait_for_it);
 
 /* 1 if argv holds --help or -h (the caller prints its usage and returns 0). */

@@ -13,21 +13,6 @@
 
 #include "cli.h"
 
-int pqify_bench_path(char *out, size_t cap)
-{
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0)
-        return -1;
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    if (slash == NULL)
-        return -1;
-    *slash = '\0';
-    int w = snprintf(out, cap, "%s/pqify-bench", self);
-    return w > 0 && (size_t)w < cap ? 0 : -1;
-}
-
 /* Says why pqify-bench could not be run; returns 1. */
 static int cannot_run(const char *cmd, const char *path, int err)
 {
@@ -39,7 +24,7 @@ static int cannot_run(const char *cmd, const char *path, int err)
 int pqify_run_bench(const char *cmd, char **argv, int wait_for_it)
 {
     char path[PATH_MAX + 16];
-    if (pqify_bench_path(path, sizeof path) != 0) {
+    if (pqify_cli_sibling_path("pqify-bench", path, sizeof path) != 0) {
         fprintf(stderr, "pqify %s: cannot find this program's directory (/proc/self/exe): %s\n",
                 cmd, strerror(errno));
         return 1;

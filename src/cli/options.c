@@ -1,9 +1,11 @@
 /* Options for every command, from one table each (cli.h): one way to spell them,
  * one way to fail, and --help generated from the same table. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -152,4 +154,19 @@ void pqify_cli_help(const struct pqify_cmd_spec *spec, FILE *f)
     help_line(f, "-h, --help", "print this text");
     if (spec->footer != NULL)
         fprintf(f, "\n%s", spec->footer);
+}
+
+int pqify_cli_sibling_path(const char *name, char *out, size_t cap)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return -1;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash == NULL)
+        return -1;
+    *slash = '\0';
+    int w = snprintf(out, cap, "%s/%s", self, name);
+    return w > 0 && (size_t)w < cap ? 0 : -1;
 }
